@@ -1,0 +1,1 @@
+"""Command-line interface (top layer): parse options, build configs, call the library."""

@@ -1,0 +1,1 @@
+"""Procedural talking-character engine: speech, mouth motion, characters, scenes, pairs."""

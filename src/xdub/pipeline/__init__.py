@@ -1,0 +1,1 @@
+"""xdub.pipeline."""
