@@ -62,7 +62,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         if origin is tuple and args:
             if len(args) != len(value):
                 raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-            return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value)))
+            return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
         return tuple(value)
     if origin is dict:
         if not isinstance(value, dict):

@@ -1,0 +1,88 @@
+"""Tiny-scale audio features: a log-mel spectrogram (torch.stft + our own mel filterbank).
+
+Parameter-free, deterministic, chunk-invariant (a fixed log floor instead of a per-clip
+maximum), so features of a window never depend on audio far away. Frame `m` of the
+spectrogram is centred on sample `(m + 0.5) * hop`, i.e. it stands for `[m/rate, (m+1)/rate)`
+like every xdub featurizer. Imports: numpy, torch, xdub.config, xdub.audio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from xdub.audio import windows
+from xdub.audio.featurizer import AudioFeaturizer, FeatureSequence, check_samples
+from xdub.config.audio import MelConfig
+
+
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """HTK mel scale."""
+    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    """Inverse of `hz_to_mel`."""
+    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def mel_filterbank(
+    n_mels: int, n_fft: int, sample_rate: int, f_min: float, f_max: float
+) -> torch.Tensor:
+    """Triangular filters evenly spaced on the mel scale: `[n_mels, n_fft // 2 + 1]` float32.
+
+    Each filter is normalised to unit area in Hz so wide high bands do not dominate the
+    spectrum's loudness (the same idea as Slaney normalisation).
+    """
+    bin_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
+    edges_hz = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
+    rising = (bin_hz[None, :] - lower) / (centre - lower)
+    falling = (upper - bin_hz[None, :]) / (upper - centre)
+    filters = np.clip(np.minimum(rising, falling), 0.0, None)
+    filters *= 2.0 / (upper - lower)
+    return torch.from_numpy(filters.astype(np.float32))
+
+
+def log_mel(samples: torch.Tensor, cfg: MelConfig, filters: torch.Tensor) -> torch.Tensor:
+    """Scaled log-mel power spectrogram of a waveform `[N]` -> `[floor(N / hop), n_mels]`.
+
+    Output is `(log10(max(power, floor)) + 4) / 4`: silence sits at -1, speech near 0 .. 1.
+    """
+    assert samples.ndim == 1, f"samples must be [N], got {tuple(samples.shape)}"
+    num_frames = samples.shape[0] // cfg.hop
+    if num_frames == 0:
+        return samples.new_zeros((0, cfg.n_mels))
+    # Pad so frame m's analysis window is centred on sample (m + 0.5) * hop.
+    left = (cfg.n_fft - cfg.hop) // 2
+    right = cfg.n_fft - cfg.hop - left
+    padded = torch.nn.functional.pad(samples[None, None], (left, right))[0, 0]
+    hann = torch.hann_window(cfg.n_fft, dtype=samples.dtype, device=samples.device)
+    spec = torch.stft(
+        padded, cfg.n_fft, cfg.hop, window=hann, center=False, return_complex=True
+    )[:, :num_frames]
+    power = spec.real.square() + spec.imag.square()  # [F, T]
+    mel = filters.to(power) @ power  # [n_mels, T]
+    return ((torch.log10(mel.clamp_min(cfg.log_floor)) + 4.0) / 4.0).T.contiguous()
+
+
+class MelFeaturizer(AudioFeaturizer):
+    """Log-mel windows per video frame: `features(...) -> [T, cfg.window, cfg.n_mels]`."""
+
+    def __init__(self, cfg: MelConfig | None = None) -> None:
+        self.cfg = cfg or MelConfig()
+        self.dim = self.cfg.n_mels
+        self.window = self.cfg.window
+        self.rate = self.cfg.rate
+        self.pad_mode = self.cfg.pad_mode
+        self._filters = mel_filterbank(
+            self.cfg.n_mels, self.cfg.n_fft, self.cfg.sample_rate, self.cfg.f_min, self.cfg.f_max
+        )
+
+    def encode(self, samples: np.ndarray) -> FeatureSequence:
+        """Log-mel of the whole track: one stream `[floor(N / hop), n_mels]`."""
+        wave = torch.from_numpy(check_samples(samples))
+        spectrogram = log_mel(wave, self.cfg, self._filters)
+        expected = windows.num_features(len(wave), self.cfg.sample_rate, self.rate)
+        assert spectrogram.shape[0] == expected, (spectrogram.shape, expected)
+        return FeatureSequence(streams=(spectrogram,), rate=self.rate)

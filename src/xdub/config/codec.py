@@ -1,0 +1,141 @@
+"""Config of the video codecs (`xdub.models.codec`) and of tiny-codec training. Stdlib only.
+
+`CodecConfig.kind` picks `TinyVideoCodec` ("tiny", ours) or `WanVAECodec` ("wan22", the Wan2.2
+TI2V-5B VAE the official X-Dub release uses). `WanVAEConfig` values marked "fact" describe the
+released VAE and must not change, or `Wan2.2_VAE.safetensors` no longer loads / latents no
+longer match the released DiT. `CODEC_PRESETS` names both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from xdub.errors import ConfigError
+
+# Per-channel statistics of Wan2.2 VAE latents (facts from the official release): the codec
+# returns (mu - mean) / std and decodes z * std + mean.
+WAN22_LATENTS_MEAN = (
+    -0.2289, -0.0052, -0.1323, -0.2339, -0.2799, 0.0174, 0.1838, 0.1557,
+    -0.1382, 0.0542, 0.2813, 0.0891, 0.1570, -0.0098, 0.0375, -0.1825,
+    -0.2246, -0.1207, -0.0698, 0.5109, 0.2665, -0.2108, -0.2158, 0.2502,
+    -0.2055, -0.0322, 0.1109, 0.1567, -0.0729, 0.0899, -0.2799, -0.1230,
+    -0.0313, -0.1649, 0.0117, 0.0723, -0.2839, -0.2083, -0.0520, 0.3748,
+    0.0152, 0.1957, 0.1433, -0.2944, 0.3573, -0.0548, -0.1681, -0.0667,
+)  # fmt: skip
+WAN22_LATENTS_STD = (
+    0.4765, 1.0364, 0.4514, 1.1677, 0.5313, 0.4990, 0.4818, 0.5013,
+    0.8158, 1.0344, 0.5894, 1.0901, 0.6885, 0.6165, 0.8454, 0.4978,
+    0.5759, 0.3523, 0.7135, 0.6804, 0.5833, 1.4146, 0.8986, 0.5659,
+    0.7069, 0.5338, 0.4889, 0.4917, 0.4069, 0.4999, 0.6866, 0.4093,
+    0.5709, 0.6065, 0.6415, 0.4944, 0.5726, 1.2042, 0.5458, 1.6887,
+    0.3971, 1.0600, 0.3943, 0.5537, 0.5444, 0.4089, 0.7468, 0.7744,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class WanVAEConfig:
+    """diffusers `AutoencoderKLWan` set up as the Wan2.2 VAE (48 ch, 4x time, 16x space)."""
+
+    base_dim: int = 160  # encoder width (fact)
+    decoder_base_dim: int = 256  # decoder width (fact)
+    z_dim: int = 48  # latent channels (fact)
+    dim_mult: tuple[int, ...] = (1, 2, 4, 4)  # width multipliers per level (fact)
+    num_res_blocks: int = 2  # residual blocks per encoder level; decoder uses +1 (fact)
+    temporal_downsample: tuple[bool, ...] = (False, True, True)  # levels halving time (fact)
+    patch_size: int = 2  # pixel-unshuffle before the encoder: 3 -> 12 channels (fact)
+    latents_mean: tuple[float, ...] = WAN22_LATENTS_MEAN
+    latents_std: tuple[float, ...] = WAN22_LATENTS_STD
+    weights_path: str = ""  # Wan2.2_VAE.safetensors / .pth (original key layout)
+    tiling: bool = False  # encode/decode in overlapping spatial tiles to bound memory
+    tile_size: int = 256  # tile side in pixels; multiple of 32 (spatial factor x patch)
+    tile_stride: int = 192  # tile step in pixels (< tile_size: the overlap is blended)
+    slicing: bool = True  # process a batch one video at a time (memory, not speed)
+
+    def __post_init__(self) -> None:
+        if len(self.latents_mean) != self.z_dim or len(self.latents_std) != self.z_dim:
+            raise ConfigError("codec.wan: latents_mean/std need z_dim values")
+        if len(self.temporal_downsample) != len(self.dim_mult) - 1:
+            raise ConfigError("codec.wan: temporal_downsample needs len(dim_mult) - 1 flags")
+        if not 0 < self.tile_stride <= self.tile_size:
+            raise ConfigError("codec.wan: need 0 < tile_stride <= tile_size")
+
+    @property
+    def spatial_factor(self) -> int:
+        """Pixels per latent along H and W (2x per level below the top, times the patch)."""
+        return self.patch_size * 2 ** (len(self.dim_mult) - 1)
+
+    @property
+    def temporal_factor(self) -> int:
+        """Frames per latent frame after the first."""
+        return 2 ** sum(self.temporal_downsample)
+
+
+@dataclass(frozen=True, slots=True)
+class TinyCodecConfig:
+    """Per-frame 2D conv autoencoder for 64x64 face crops (temporal factor 1)."""
+
+    image_size: int = 64  # crop side the codec is trained on (any multiple of the factor works)
+    latent_channels: int = 8  # latent width; 8 x 16 x 16 per frame = 6x fewer values than RGB
+    base_channels: int = 32  # width of the first level; doubled per level up to 2x
+    num_down: int = 2  # stride-2 levels: spatial factor 2**num_down (4 -> 16x16 latents)
+    res_blocks: int = 1  # residual blocks per level
+    latent_noise: float = 0.1  # train-time N(0, s) added to latents so the decoder tolerates
+    #   the imperfect latents a diffusion model produces; 0 .. 0.3
+    latent_l2: float = 1e-4  # weight of a penalty keeping raw latents near unit scale
+    latents_mean: tuple[float, ...] = ()  # per-channel stats set after training; () = 0 / 1
+    latents_std: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.num_down < 1 or self.image_size % (2**self.num_down):
+            raise ConfigError("codec.tiny: image_size must be a multiple of 2**num_down")
+        if self.latents_mean and len(self.latents_mean) != self.latent_channels:
+            raise ConfigError("codec.tiny: latents_mean needs latent_channels values")
+        if len(self.latents_mean) != len(self.latents_std):
+            raise ConfigError("codec.tiny: latents_mean and latents_std differ in length")
+
+    @property
+    def spatial_factor(self) -> int:
+        """Pixels per latent along H and W."""
+        return 2**self.num_down
+
+
+@dataclass(frozen=True, slots=True)
+class CodecConfig:
+    """Which codec to build, with the settings of each."""
+
+    kind: Literal["tiny", "wan22"] = "tiny"
+    tiny: TinyCodecConfig = field(default_factory=TinyCodecConfig)
+    wan: WanVAEConfig = field(default_factory=WanVAEConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class CodecTrainConfig:
+    """nanoGPT-style training of the tiny codec (`xdub.train.codec`)."""
+
+    steps: int = 3000  # optimiser steps
+    batch_size: int = 16  # crops per step
+    lr: float = 2e-3  # AdamW peak learning rate; cosine-decayed to lr * 0.05
+    warmup: int = 100  # linear warmup steps
+    weight_decay: float = 0.0  # AdamW decay (the codec is small; over-regularising blurs)
+    l1_weight: float = 1.0  # mean |x - x_hat|: sharp edges
+    mse_weight: float = 1.0  # mean (x - x_hat)^2: what PSNR measures
+    grad_weight: float = 0.5  # L1 between image gradients: crisp lips/teeth boundaries
+    grad_clip: float = 1.0  # max global grad norm
+    log_every: int = 50  # steps between metric lines
+    ckpt_every: int = 500  # steps between checkpoints (also saved at the end)
+    eval_crops: int = 64  # held-out crops for PSNR
+    seed: int = 0  # RNG for init, noise and data order
+    threads: int = 1  # torch intra-op threads (shared CPUs)
+
+    def __post_init__(self) -> None:
+        if min(self.steps, self.batch_size, self.log_every, self.ckpt_every) < 1:
+            raise ConfigError("train.codec: steps, batch_size, log_every, ckpt_every must be >= 1")
+
+
+CODEC_PRESETS: dict[str, CodecConfig] = {
+    # 64x64 crops -> [8, 16, 16] latents per frame, temporal factor 1.
+    "tiny": CodecConfig(kind="tiny"),
+    # The official release: Wan2.2 VAE, [48, 1 + (F-1)/4, H/16, W/16] latents.
+    "wan22": CodecConfig(kind="wan22"),
+}

@@ -1,0 +1,111 @@
+"""Config of the dubbing Diffusion Transformer (`xdub.models`). Imports: stdlib + xdub.errors.
+
+One frozen dataclass, `DiTConfig`, and named presets in `MODEL_PRESETS`. The `wan5b` preset is
+the architecture of the official X-Dub release (a Wan2.2-TI2V-5B DiT with audio cross-attention);
+its field values are facts read from the release and must not change, or the official
+`X-Dub_model.safetensors` no longer loads. `tiny` and `small` are ours, for CPU tests and
+small-scale training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdub.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class DiTConfig:
+    """Widths, depths and conditioning options of `xdub.models.XDubDiT`."""
+
+    # --- latents and tokens ---------------------------------------------------------------------
+    latent_channels: int = 48  # channels of noisy latents in and prediction out (Wan2.2 VAE: 48)
+    cond_channels: int | None = None  # source-stream channels; None = same as latents and the
+    #   source shares the patch embedding (official); e.g. latents + mask channels for the inpainter
+    patch_size: tuple[int, int, int] = (1, 2, 2)  # (frames, height, width) of one token
+    # --- transformer width/depth ----------------------------------------------------------------
+    dim: int = 3072  # token width; head_dim = dim / num_heads
+    num_layers: int = 30  # DiT blocks
+    num_heads: int = 24  # attention heads; head_dim must split into 3 even RoPE parts
+    ffn_dim: int = 14336  # hidden width of each block's MLP (~4.7x dim in Wan2.2-5B)
+    freq_dim: int = 256  # sinusoidal timestep embedding width
+    eps: float = 1e-6  # LayerNorm / RMSNorm epsilon (Wan: 1e-6)
+    rope_theta: float = 10000.0  # RoPE base (Wan: 1e4)
+    # --- text cross-attention (the official model only ever sees the empty prompt) ---------------
+    text_dim: int | None = 4096  # context width (umT5-XXL: 4096); None = no text cross-attention
+    null_context_len: int = 512  # tokens of the built-in null context (official pads to 512)
+    # --- audio ----------------------------------------------------------------------------------
+    audio_dim: int | None = 2048  # per-window feature width (whisper 1280 + wav2vec2 768);
+    #   None = no audio branch
+    audio_layers: tuple[int, ...] | None = None  # blocks with audio cross-attn; None = all
+    audio_proj_dim: int = 1536  # inner width of the audio projection (official: 1536)
+    audio_proj_layers: int = 4  # residual layers in the audio projection (official: 4)
+    audio_proj_heads: int = 24  # heads of the window self-attention (official: 24 x 64)
+    audio_proj_attn: bool = True  # window self-attention in the audio projection (official: on)
+    audio_max_window: int = 100  # length of the audio positional table (official: 100)
+
+    def __post_init__(self) -> None:
+        where = "DiTConfig"
+        if self.dim % self.num_heads:
+            raise ConfigError(f"{where}: dim {self.dim} not divisible by num_heads {self.num_heads}")
+        head_dim = self.dim // self.num_heads
+        # RoPE splits head_dim into (frame, height, width) parts, each rotated in pairs.
+        third = head_dim // 3
+        if head_dim % 2 or third % 2:
+            raise ConfigError(f"{where}: head_dim {head_dim} must be even with an even third")
+        if min(self.latent_channels, self.num_layers, self.ffn_dim, self.freq_dim) < 1:
+            raise ConfigError(f"{where}: channel/layer/width counts must be >= 1")
+        if self.freq_dim % 2:
+            raise ConfigError(f"{where}: freq_dim must be even")
+        if self.cond_channels is not None and self.cond_channels < 1:
+            raise ConfigError(f"{where}: cond_channels must be >= 1 or null")
+        if self.audio_layers is not None and any(
+            not 0 <= i < self.num_layers for i in self.audio_layers
+        ):
+            raise ConfigError(f"{where}: audio_layers must lie in [0, {self.num_layers})")
+        if self.audio_proj_dim % self.audio_proj_heads:
+            raise ConfigError(f"{where}: audio_proj_dim must be divisible by audio_proj_heads")
+
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head."""
+        return self.dim // self.num_heads
+
+    def has_audio_in(self, layer: int) -> bool:
+        """Whether block `layer` has audio cross-attention."""
+        if self.audio_dim is None:
+            return False
+        return self.audio_layers is None or layer in self.audio_layers
+
+
+MODEL_PRESETS: dict[str, DiTConfig] = {
+    # ~1.7M params: CPU tests and minute-scale overfitting runs. latent_channels follows our tiny
+    # codec (pin it when the codec lands); audio_dim 2048 = the official feature layout.
+    "tiny": DiTConfig(
+        latent_channels=16,
+        dim=128,
+        num_layers=4,
+        num_heads=4,
+        ffn_dim=512,
+        freq_dim=64,
+        text_dim=None,
+        audio_proj_dim=128,
+        audio_proj_layers=1,
+        audio_proj_heads=4,
+    ),
+    # ~45M params: single-GPU experiments at modest resolution.
+    "small": DiTConfig(
+        latent_channels=16,
+        dim=512,
+        num_layers=8,
+        num_heads=4,  # head_dim 128 as in Wan (64 does not split into even RoPE thirds)
+        ffn_dim=2048,
+        freq_dim=256,
+        text_dim=None,
+        audio_proj_dim=512,
+        audio_proj_layers=2,
+        audio_proj_heads=8,
+    ),
+    # The official X-Dub release (Wan2.2-TI2V-5B + audio): every value here is a fact.
+    "wan5b": DiTConfig(),
+}

@@ -1,0 +1,91 @@
+"""Configs of the lip-sync scorer (`xdub.models.syncnet`) and its training recipe. Stdlib only.
+
+`SyncScorerConfig` describes the network and its input contract (crop size, window, log-mel);
+it is saved next to the weights so a checkpoint rebuilds itself. `SyncTrainConfig` drives
+`xdub.train.syncnet`. Presets: `SCORER_PRESETS`, `SYNC_TRAIN_PRESETS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class SyncScorerConfig:
+    """The tiny SyncNet-style scorer: input contract and layer widths."""
+
+    # --- input contract (changing any of these invalidates trained weights) -------------------
+    fps: float = 25.0  # video rate the window is defined at; SyncNet protocol uses 25
+    window_frames: int = 5  # video frames per window: 0.2 s at 25 fps, as in SyncNet
+    crop_height: int = 48  # lower-face crop rows; 48x96 is Wav2Lip's expert crop shape
+    crop_width: int = 96  # lower-face crop columns (mouth corner to corner + cheeks)
+    channels: int = 1  # 1 = grayscale crops (sync lives in shape, not colour), 3 = RGB
+    crop_scale: float = 0.8  # crop width as a fraction of face-box width; 0.6 .. 1.0
+    sample_rate: int = 16000  # every audio model in xdub consumes 16 kHz mono
+    n_mels: int = 40  # mel bands; 40 is plenty for mouth-shape cues, 80 costs 2x audio compute
+    hop_length: int = 160  # 10 ms hop -> 100 mel frames/s (4 per video frame at 25 fps)
+    win_length: int = 400  # 25 ms analysis window
+    n_fft: int = 512  # FFT size >= win_length
+    audio_window_s: float = 0.2  # audio span per window, centred on the video window's centre
+    # --- network ------------------------------------------------------------------------------
+    video_widths: tuple[int, ...] = (24, 48, 96, 160)  # conv stage widths (each halves H, W)
+    audio_widths: tuple[int, ...] = (32, 64, 96, 160)  # conv stage widths of the audio branch
+    embed_dim: int = 128  # size of the L2-normalised embedding; 64 .. 512
+
+    @property
+    def audio_window_frames(self) -> int:
+        """Mel frames per audio window (20 for 0.2 s at a 10 ms hop)."""
+        return int(round(self.audio_window_s * self.sample_rate / self.hop_length))
+
+    @property
+    def mel_rate(self) -> float:
+        """Mel frames per second."""
+        return self.sample_rate / self.hop_length
+
+
+@dataclass(frozen=True, slots=True)
+class SyncTrainConfig:
+    """Contrastive training of the scorer on clips rendered by the synthetic engine."""
+
+    model: SyncScorerConfig = field(default_factory=SyncScorerConfig)
+    steps: int = 3000  # optimizer steps; ~0.25 s each for the tiny preset on one CPU thread
+    batch_size: int = 32  # anchor windows per step (each brings 2*max_shift+1 audio windows)
+    lr: float = 2e-3  # AdamW peak rate, cosine-decayed to lr/20
+    weight_decay: float = 1e-2  # AdamW decoupled decay
+    warmup_steps: int = 100  # linear warmup of the learning rate
+    max_shift: int = 6  # audio offsets +-1..max_shift frames are the hard negatives
+    bce_weight: float = 1.0  # weight of the sigmoid (calibrated probability) loss vs InfoNCE
+    pool_clips: int = 96  # rendered clips held in memory to draw windows from
+    refresh_every: int = 150  # steps between re-rendering part of the pool (fresh characters)
+    refresh_clips: int = 16  # clips replaced per refresh
+    clip_seconds: float = 3.0  # length of each rendered training clip
+    seed: int = 0  # training clip seeds are seed*1_000_000 + k; eval uses EVAL_SEED_BASE + k
+    ckpt_every: int = 250  # steps between checkpoints (resume point)
+    log_every: int = 25  # steps between metric lines in metrics.jsonl
+    num_threads: int = 1  # torch intra-op threads; the team shares 2 CPU cores
+    max_minutes: float = 20.0  # wall-clock budget; training stops cleanly when exceeded
+
+
+# Seeds >= this are never used for training clips, so held-out evaluation draws from here.
+EVAL_SEED_BASE = 900_000_000
+
+SCORER_PRESETS: dict[str, SyncScorerConfig] = {
+    "tiny": SyncScorerConfig(),
+    # Test-sized network: same input contract, ~20x fewer parameters.
+    "test": SyncScorerConfig(video_widths=(8, 16), audio_widths=(8, 16), embed_dim=32),
+}
+
+SYNC_TRAIN_PRESETS: dict[str, SyncTrainConfig] = {
+    "tiny": SyncTrainConfig(),
+    "test": SyncTrainConfig(
+        model=SCORER_PRESETS["test"],
+        steps=4,
+        batch_size=4,
+        max_shift=3,
+        pool_clips=4,
+        refresh_every=1000,
+        clip_seconds=1.0,
+        ckpt_every=2,
+        log_every=1,
+    ),
+}

@@ -1,0 +1,339 @@
+"""Training recipe of the tiny lip-sync scorer (`xdub.models.syncnet.SyncScorer`).
+
+Data: clips rendered in memory by the procedural talking-character engine. Each clip becomes
+mouth crops (from ground-truth landmarks) + a waveform; a pool of clips is held in memory and
+partly re-rendered every `refresh_every` steps so the model keeps seeing new characters.
+
+Objective (per anchor video window, 2K+1 audio candidates from the same clip at offsets
+-K..K plus all candidates of the other clips in the batch):
+- InfoNCE over all B*(2K+1) audio windows: the offset-0 window of the anchor's own clip must
+  win, so the model must be sharp in time (offset negatives) and in content (other clips);
+- a sigmoid/BCE loss on the same cosines (SigLIP-style), which calibrates
+  `SyncScorer.sync_probability`; offsets of +-1 frame are not used as BCE negatives because
+  their audio overlaps the positive window by 80 %.
+Run dir: config.yaml, git_sha.txt, metrics.jsonl, loss_curve.png, checkpoints/last/, final/.
+Imports: torch, numpy, xdub.models, xdub.data.synth, xdub.config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from xdub.config import save
+from xdub.config.sync import SyncScorerConfig, SyncTrainConfig
+from xdub.models.syncnet import SyncScorer
+from xdub.models.syncnet_features import (
+    audio_window_starts,
+    audio_windows,
+    crop_mouths,
+    eye_roll,
+    log_mel,
+)
+
+logger = logging.getLogger(__name__)
+
+CLIP_SEEDS_PER_RUN = 1_000_000  # training clip k of run seed s uses seed s * this + k
+
+
+@dataclass(frozen=True)
+class SyncClip:
+    """One clip as the scorer sees it: `crops: [T, h, w, C]` uint8, `samples: [N]` float32."""
+
+    crops: np.ndarray
+    samples: np.ndarray
+    fps: float
+    seed: int
+
+
+ClipSource = Callable[[int], SyncClip]  # seed -> clip, deterministic
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+
+
+def synthetic_clip_source(
+    model_cfg: SyncScorerConfig, scenario: str = "mixed", seconds: float = 3.0, jitter: bool = True
+) -> ClipSource:
+    """Clips from the procedural engine, mouth-cropped from ground-truth 68-point landmarks.
+
+    With `jitter`, each clip's crop box is randomly shifted/scaled (seeded by the clip) and
+    each frame's landmarks get pixel noise, so the scorer tolerates imperfect face tracking.
+    """
+    from xdub.config import replace
+    from xdub.config.synth import SCENARIOS
+    from xdub.data.synth.render import render_clip  # heavy import, only when training
+
+    synth_cfg = replace(SCENARIOS[scenario], duration=seconds, fps=model_cfg.fps)
+
+    def make(seed: int) -> SyncClip:
+        clip = render_clip(seed, synth_cfg)
+        rng = np.random.default_rng([seed, 7])
+        marks = np.asarray(clip.landmarks, np.float64)  # [T, 68, 2]
+        boxes = np.asarray(clip.face_boxes, np.float64)  # [T, 4]
+        if jitter:
+            width = float(np.median(boxes[:, 2] - boxes[:, 0]))
+            marks = marks + rng.normal(0.0, 0.006 * width, marks.shape)
+            marks = marks + rng.normal(0.0, 0.03 * width, (1, 1, 2))
+            centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+            half = (boxes[:, 2:] - boxes[:, :2]) / 2 * rng.uniform(0.9, 1.1)
+            boxes = np.concatenate([centre - half, centre + half], axis=1)
+        roll = eye_roll(marks[:, 36:42].mean(1), marks[:, 42:48].mean(1))
+        crops = crop_mouths(np.asarray(clip.frames), marks[:, 48:68], boxes, model_cfg, roll)
+        samples = np.asarray(clip.audio, np.float32)
+        if jitter:  # background noise at 15..45 dB SNR
+            snr_db = rng.uniform(15.0, 45.0)
+            rms = float(np.sqrt(np.mean(samples**2)) + 1e-8)
+            noise = rng.normal(0.0, rms * 10 ** (-snr_db / 20), samples.shape)
+            samples = (samples + noise).astype(np.float32)
+        return SyncClip(crops=crops, samples=samples, fps=float(clip.fps), seed=seed)
+
+    return make
+
+
+@dataclass
+class _PoolEntry:
+    crops: torch.Tensor  # [T, C, h, w] uint8
+    mel: torch.Tensor  # [M, n_mels]
+    fps: float
+    seed: int
+
+
+class WindowPool:
+    """Clips held in memory; draws batches of (video window, offset audio windows)."""
+
+    def __init__(self, cfg: SyncScorerConfig) -> None:
+        self.cfg = cfg
+        self.entries: list[_PoolEntry] = []
+
+    def add(self, clip: SyncClip, slot: int | None = None) -> None:
+        """Insert (or replace `slot` with) a clip."""
+        entry = _PoolEntry(
+            crops=torch.from_numpy(np.ascontiguousarray(clip.crops)).permute(0, 3, 1, 2),
+            mel=log_mel(clip.samples, self.cfg),
+            fps=clip.fps,
+            seed=clip.seed,
+        )
+        if slot is None:
+            self.entries.append(entry)
+        else:
+            self.entries[slot] = entry
+
+    def sample(
+        self, rng: np.random.Generator, batch_size: int, max_shift: int, augment: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Video `[B, W*C, h, w]` in [-1, 1] and audio `[B, 2K+1, L, n_mels]` (offset -K..K)."""
+        cfg, window = self.cfg, self.cfg.window_frames
+        picks = rng.choice(len(self.entries), batch_size, replace=batch_size > len(self.entries))
+        videos, audios = [], []
+        for idx in picks:
+            entry = self.entries[int(idx)]
+            num = entry.crops.shape[0] - window + 1
+            lo, hi = (max_shift, num - max_shift) if num > 2 * max_shift else (0, num)
+            start = int(rng.integers(lo, hi))
+            video = entry.crops[start : start + window].float().flatten(0, 1) / 127.5 - 1.0
+            starts = audio_window_starts(2 * max_shift + 1, entry.fps, cfg, offset=start - max_shift)
+            videos.append(video)
+            audios.append(audio_windows(entry.mel, starts, cfg.audio_window_frames))
+        video_batch = torch.stack(videos)
+        if augment:
+            video_batch = _augment_video(video_batch, rng)
+        return video_batch, torch.stack(audios)
+
+
+def _augment_video(video: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Per-window contrast/brightness jitter and horizontal flips (mouths are symmetric)."""
+    batch = video.shape[0]
+    contrast = torch.from_numpy(rng.uniform(0.7, 1.3, (batch, 1, 1, 1))).float()
+    brightness = torch.from_numpy(rng.uniform(-0.2, 0.2, (batch, 1, 1, 1))).float()
+    video = (video * contrast + brightness).clamp(-1.0, 1.0)
+    flip = torch.from_numpy(rng.random(batch) < 0.5)
+    return torch.where(flip[:, None, None, None], video.flip(-1), video)
+
+
+# ---------------------------------------------------------------------------------------------
+# Objective
+# ---------------------------------------------------------------------------------------------
+
+
+def contrastive_loss(
+    model: SyncScorer, video: torch.Tensor, audio: torch.Tensor, bce_weight: float = 1.0
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """InfoNCE over offsets and clips + calibrating BCE. video: [B, W*C, h, w]; audio: [B, S, L, M]."""
+    batch, num_shifts = audio.shape[:2]
+    centre = num_shifts // 2
+    video_emb = model.embed_video(video)  # [B, D]
+    audio_emb = model.embed_audio(audio.flatten(0, 1))  # [B*S, D]
+    cosine = video_emb @ audio_emb.T  # [B, B*S]
+    target = torch.arange(batch) * num_shifts + centre
+    nce = F.cross_entropy(cosine * model.log_temperature.exp().clamp(max=100.0), target)
+    # BCE: the positive, and every candidate except the own clip's +-1 frame offsets.
+    logits = model.prob_scale * cosine + model.prob_bias
+    positive = torch.zeros_like(cosine, dtype=torch.bool)
+    positive[torch.arange(batch), target] = True
+    near = torch.zeros_like(positive)
+    for step in (-1, 1):
+        near[torch.arange(batch), target + step] = True
+    pos_loss = F.softplus(-logits[positive]).mean()
+    neg_loss = F.softplus(logits[~positive & ~near]).mean()
+    bce = 0.5 * (pos_loss + neg_loss)
+    own = cosine.view(batch, batch, num_shifts)[torch.arange(batch), torch.arange(batch)]  # [B, S]
+    logs = {
+        "nce": float(nce.detach()),
+        "bce": float(bce.detach()),
+        "offset_acc": float((own.argmax(dim=1) == centre).float().mean()),
+        "clip_acc": float((cosine.argmax(dim=1) // num_shifts == torch.arange(batch)).float().mean()),
+    }
+    return nce + bce_weight * bce, logs
+
+
+# ---------------------------------------------------------------------------------------------
+# Loop
+# ---------------------------------------------------------------------------------------------
+
+
+def _lr_at(step: int, cfg: SyncTrainConfig) -> float:
+    """Linear warmup then cosine decay to lr / 20."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _save_checkpoint(run_dir: Path, model: SyncScorer, optim: torch.optim.Optimizer, state: dict) -> None:
+    """Write checkpoints/last atomically (tmp dir + rename)."""
+    tmp, final = run_dir / "checkpoints" / ".last.tmp", run_dir / "checkpoints" / "last"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    torch.save(optim.state_dict(), tmp / "optimizer.pt")
+    (tmp / "state.json").write_text(json.dumps(state))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+
+
+def _write_run_files(run_dir: Path, cfg: SyncTrainConfig) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save(cfg, run_dir / "config.yaml")
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    (run_dir / "git_sha.txt").write_text((sha or "unknown") + "\n")
+
+
+def plot_loss_curve(metrics_path: Path, out_path: Path) -> None:
+    """PNG of loss / offset accuracy over steps from a metrics.jsonl."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return
+    steps = [r["step"] for r in rows]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for key in ("loss", "nce", "bce"):
+        ax_loss.plot(steps, [r[key] for r in rows], label=key)
+    ax_loss.set_xlabel("step"), ax_loss.set_yscale("log"), ax_loss.legend()
+    for key in ("offset_acc", "clip_acc"):
+        ax_acc.plot(steps, [r[key] for r in rows], label=key)
+    ax_acc.set_xlabel("step"), ax_acc.set_ylim(0, 1), ax_acc.legend()
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=80)
+    plt.close(fig)
+
+
+def train_sync_scorer(
+    cfg: SyncTrainConfig, run_dir: str | Path, clip_source: ClipSource | None = None
+) -> SyncScorer:
+    """Train (or resume from `run_dir/checkpoints/last`) and return the scorer in eval mode."""
+    run_dir = Path(run_dir)
+    torch.set_num_threads(cfg.num_threads)
+    # 1. Run files, model, optimizer.
+    _write_run_files(run_dir, cfg)
+    source = clip_source or synthetic_clip_source(cfg.model, seconds=cfg.clip_seconds)
+    torch.manual_seed(cfg.seed)
+    model = SyncScorer(cfg.model)
+    optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = {"step": 0, "next_clip": 0, "pool_seeds": [], "elapsed_s": 0.0, "rng": None}
+    # 2. Resume.
+    last = run_dir / "checkpoints" / "last"
+    if (last / "state.json").is_file():
+        model = SyncScorer.from_pretrained(last).train()
+        optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        state = json.loads((last / "state.json").read_text())
+        logger.info("resumed from %s at step %d", last, state["step"])
+    rng = np.random.default_rng(cfg.seed)
+    if state["rng"] is not None:
+        rng.bit_generator.state = state["rng"]
+    # 3. Fill the clip pool (same seeds as before a resume).
+    pool = WindowPool(cfg.model)
+    seeds = state["pool_seeds"] or [cfg.seed * CLIP_SEEDS_PER_RUN + k for k in range(cfg.pool_clips)]
+    for seed in seeds:
+        pool.add(source(seed))
+    state["next_clip"] = max(state["next_clip"], len(seeds))
+    logger.info("pool of %d clips ready", len(pool.entries))
+    # 4. Steps.
+    model.train()
+    metrics = (run_dir / "metrics.jsonl").open("a")
+    began = time.monotonic() - state["elapsed_s"]
+    while state["step"] < cfg.steps:
+        step = state["step"]
+        if step > 0 and step % cfg.refresh_every == 0:
+            _refresh_pool(pool, source, cfg, state, rng)
+        for group in optim.param_groups:
+            group["lr"] = _lr_at(step, cfg)
+        video, audio = pool.sample(rng, cfg.batch_size, cfg.max_shift)
+        loss, logs = contrastive_loss(model, video, audio, cfg.bce_weight)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optim.step()
+        state["step"] = step + 1
+        state["elapsed_s"] = time.monotonic() - began
+        if step % cfg.log_every == 0 or state["step"] == cfg.steps:
+            row = {"step": step, "loss": float(loss.detach()), "lr": _lr_at(step, cfg),
+                   "time_s": round(state["elapsed_s"], 1), **logs}
+            metrics.write(json.dumps(row) + "\n")
+            metrics.flush()
+            logger.info("step %d loss %.4f offset_acc %.2f", step, row["loss"], logs["offset_acc"])
+        out_of_time = state["elapsed_s"] > cfg.max_minutes * 60
+        if state["step"] % cfg.ckpt_every == 0 or state["step"] == cfg.steps or out_of_time:
+            state["pool_seeds"] = [e.seed for e in pool.entries]
+            state["rng"] = rng.bit_generator.state
+            _save_checkpoint(run_dir, model, optim, state)
+        if out_of_time:
+            logger.warning("time budget of %.1f min reached at step %d", cfg.max_minutes, state["step"])
+            break
+    metrics.close()
+    # 5. Final weights and curve.
+    model.eval()
+    model.save_pretrained(run_dir / "final")
+    plot_loss_curve(run_dir / "metrics.jsonl", run_dir / "loss_curve.png")
+    return model
+
+
+def _refresh_pool(
+    pool: WindowPool, source: ClipSource, cfg: SyncTrainConfig, state: dict, rng: np.random.Generator
+) -> None:
+    """Replace `refresh_clips` random pool slots with newly rendered clips."""
+    count = min(cfg.refresh_clips, len(pool.entries))
+    for slot in rng.choice(len(pool.entries), count, replace=False):
+        pool.add(source(cfg.seed * CLIP_SEEDS_PER_RUN + state["next_clip"]), slot=int(slot))
+        state["next_clip"] += 1
