@@ -34,17 +34,20 @@ def random_inputs(
     gen = torch.Generator().manual_seed(seed)
     c = config.latent_channels
     shape = (batch, c, frames, size, size)
+
+    def clip(channels: int, length: int) -> torch.Tensor | None:
+        return torch.randn(batch, channels, length, size, size, generator=gen) if length else None
+
+    source = clip(config.cond_channels or c, frames)
+    assert source is not None
+    audio = None
+    if config.audio_dim:
+        audio = torch.randn(batch, frames, AUDIO_WINDOW, config.audio_dim, generator=gen)
     cond = DiTConditioning(
-        source_latents=torch.randn(batch, config.cond_channels or c, frames, size, size, generator=gen),
-        ref_latents=torch.randn(batch, c, ref_frames, size, size, generator=gen) if ref_frames else None,
-        motion_latents=(
-            torch.randn(batch, c, motion_frames, size, size, generator=gen) if motion_frames else None
-        ),
-        audio_features=(
-            torch.randn(batch, frames, AUDIO_WINDOW, config.audio_dim, generator=gen)
-            if config.audio_dim
-            else None
-        ),
+        source_latents=source,
+        ref_latents=clip(c, ref_frames),
+        motion_latents=clip(c, motion_frames),
+        audio_features=audio,
     )
     timestep = torch.rand(batch, generator=gen) * 1000
     return torch.randn(shape, generator=gen), timestep, cond

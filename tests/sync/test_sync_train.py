@@ -38,9 +38,9 @@ def test_sync_pool_batch_shapes() -> None:
     pool = WindowPool(MODEL)
     for seed in range(3):
         pool.add(toy_clip(seed))
-    video, audio = pool.sample(np.random.default_rng(0), 4, max_shift=3)
-    assert video.shape == (4, MODEL.window_frames, MODEL.crop_height, MODEL.crop_width)
-    assert audio.shape == (4, 7, MODEL.audio_window_frames, MODEL.n_mels)
+    video, audio = pool.sample(np.random.default_rng(0), 4, max_shift=3, anchors=2)
+    assert video.shape == (4, 2, MODEL.window_frames, MODEL.crop_height, MODEL.crop_width)
+    assert audio.shape == (4, 8, MODEL.audio_window_frames, MODEL.n_mels)
     assert video.min() >= -1 and video.max() <= 1
 
 
@@ -50,7 +50,7 @@ def test_sync_few_steps_reduce_loss() -> None:
     pool = WindowPool(MODEL)
     for seed in range(4):
         pool.add(toy_clip(seed))
-    video, audio = pool.sample(np.random.default_rng(1), 8, max_shift=3, augment=False)
+    video, audio = pool.sample(np.random.default_rng(1), 4, max_shift=3, anchors=2, augment=False)
     optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(8):
@@ -86,3 +86,21 @@ def test_sync_evaluate_scorer_reports_fractions() -> None:
     for key in ("classification_acc", "ranking_acc", "offset_exact", "offset_exact_shifted"):
         assert 0.0 <= result[key] <= 1.0, key
     assert np.isfinite(result["lse_sync_d"])
+
+
+def test_sync_pool_windows_match_inference_windows() -> None:
+    """Training windows == the windows `SyncScorer.clip_embeddings` builds (no train/infer drift)."""
+    from xdub.models.syncnet_features import audio_window_starts, audio_windows, log_mel, video_windows
+
+    clip = toy_clip(5, seconds=1.6)
+    pool = WindowPool(MODEL)
+    pool.add(clip)
+    video, audio = pool.sample(np.random.default_rng(3), 1, max_shift=3, anchors=2, augment=False)
+    all_video = video_windows(SyncScorer.normalize_crops(clip.crops), MODEL.window_frames)
+    mel = log_mel(clip.samples, MODEL)
+    all_audio = audio_windows(mel, audio_window_starts(len(all_video), clip.fps, MODEL),
+                              MODEL.audio_window_frames)
+    start = next(i for i in range(len(all_video)) if torch.allclose(all_video[i], video[0, 0]))
+    for r in range(2):
+        assert torch.allclose(video[0, r], all_video[start + r])
+        assert torch.allclose(audio[0, r + 3], all_audio[start + r])  # offset 0 sits at r + K

@@ -75,20 +75,21 @@ class WanVAEConfig:
 class TinyCodecConfig:
     """Per-frame 2D conv autoencoder for 64x64 face crops (temporal factor 1)."""
 
-    image_size: int = 64  # crop side the codec is trained on (any multiple of the factor works)
+    image_size: int = 64  # crop side it is trained on (any multiple of spatial_factor works)
     latent_channels: int = 8  # latent width; 8 x 16 x 16 per frame = 6x fewer values than RGB
-    base_channels: int = 32  # width of the first level; doubled per level up to 2x
-    num_down: int = 2  # stride-2 levels: spatial factor 2**num_down (4 -> 16x16 latents)
+    patch_size: int = 2  # pixel-unshuffle first (as Wan): convs run at 1/2 resolution, 4x cheaper
+    widths: tuple[int, ...] = (48, 96)  # conv width per level; each level after the first
+    #   halves H and W, so spatial_factor = patch_size * 2 ** (len(widths) - 1) = 4
     res_blocks: int = 1  # residual blocks per level
     latent_noise: float = 0.1  # train-time N(0, s) added to latents so the decoder tolerates
     #   the imperfect latents a diffusion model produces; 0 .. 0.3
     latent_l2: float = 1e-4  # weight of a penalty keeping raw latents near unit scale
-    latents_mean: tuple[float, ...] = ()  # per-channel stats set after training; () = 0 / 1
-    latents_std: tuple[float, ...] = ()
+    latents_mean: tuple[float, ...] = ()  # per-channel stats measured after training;
+    latents_std: tuple[float, ...] = ()  #   () = identity (mean 0, std 1)
 
     def __post_init__(self) -> None:
-        if self.num_down < 1 or self.image_size % (2**self.num_down):
-            raise ConfigError("codec.tiny: image_size must be a multiple of 2**num_down")
+        if not self.widths or self.patch_size < 1 or self.image_size % self.spatial_factor:
+            raise ConfigError("codec.tiny: image_size must be a multiple of spatial_factor")
         if self.latents_mean and len(self.latents_mean) != self.latent_channels:
             raise ConfigError("codec.tiny: latents_mean needs latent_channels values")
         if len(self.latents_mean) != len(self.latents_std):
@@ -97,7 +98,7 @@ class TinyCodecConfig:
     @property
     def spatial_factor(self) -> int:
         """Pixels per latent along H and W."""
-        return 2**self.num_down
+        return self.patch_size * 2 ** (len(self.widths) - 1)
 
 
 @dataclass(frozen=True, slots=True)

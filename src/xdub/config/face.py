@@ -38,8 +38,8 @@ class TrackConfig:
     max_gap: int = 8  # frames a face may be missed and still be bridged (interpolated)
     min_length: int = 3  # tracks shorter than this (detected frames) are dropped as spurious
     smooth: bool = True  # One-Euro smoothing of boxes/landmarks in finalize()
-    min_cutoff: float = 1.0  # One-Euro: Hz at rest; lower = smoother but laggier (0.3..3)
-    beta: float = 0.05  # One-Euro: cutoff growth with speed (per IOD/s); higher = less lag
+    min_cutoff: float = 5.0  # One-Euro Hz at rest: light, keeps ~97% of lip motion (crop: align)
+    beta: float = 3.0  # One-Euro cutoff growth with speed (Hz per face-size/s); higher = less lag
     zero_phase: bool = True  # run the filter forward and backward (offline: no lag)
     scene_cut: bool = True  # close all tracks on a detected shot change
     scene_cut_threshold: float = 0.5  # HSV histogram Bhattacharyya distance, 0.3..0.7
@@ -55,20 +55,23 @@ class AlignConfig:
     use_mouth: bool = True  # fit mouth corners too (weighted) besides eyes and nose
     mouth_weight: float = 0.5  # corners move while speaking, so they count less
     smooth: bool = True  # smooth crop centre/scale/angle over time
-    min_cutoff: float = 0.5  # One-Euro cutoff (Hz) for the crop parameters
-    beta: float = 0.02  # One-Euro speed coefficient (per IOD/s)
+    min_cutoff: float = 3.0  # One-Euro Hz at rest for the crop; 1 (steadier) .. 5 (follows more)
+    beta: float = 0.5  # One-Euro cutoff growth with speed (Hz per IOD/s); tuned in benchmarks/
     interpolation: Literal["linear", "cubic", "lanczos"] = "cubic"  # resampling for warps
 
 
 @dataclass(frozen=True, slots=True)
 class MaskConfig:
-    """Lower-face / mouth mask geometry (lengths in IODs)."""
+    """Lower-face / mouth mask geometry (lengths in IODs).
+
+    A mask is ~1 inside the outline grown by `dilate`, then fades out over ~4 x `feather`.
+    """
 
     top: Literal["nose_tip", "nose_mid", "eyes"] = "nose_mid"  # upper edge of the lower face
-    dilate: float = 0.12  # grow the polygon outward (covers jaw opening wider than the original)
+    dilate: float = 0.1  # grow the outline: room for a jaw opening wider than the original
     chin_margin: float = 0.25  # extra room below the chin for a larger jaw drop
-    feather: float = 0.15  # Gaussian feather sigma
-    mouth_dilate: float = 0.15  # growth of the mouth-only mask
+    feather: float = 0.06  # Gaussian fade sigma outside the grown outline (0.03 .. 0.15)
+    mouth_dilate: float = 0.08  # growth of the mouth-only mask around the outer lips
 
 
 @dataclass(frozen=True, slots=True)

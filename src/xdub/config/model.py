@@ -47,7 +47,7 @@ class DiTConfig:
     def __post_init__(self) -> None:
         where = "DiTConfig"
         if self.dim % self.num_heads:
-            raise ConfigError(f"{where}: dim {self.dim} not divisible by num_heads {self.num_heads}")
+            raise ConfigError(f"{where}: dim {self.dim} not divisible by {self.num_heads} heads")
         head_dim = self.dim // self.num_heads
         # RoPE splits head_dim into (frame, height, width) parts, each rotated in pairs.
         third = head_dim // 3

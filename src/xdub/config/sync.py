@@ -20,7 +20,7 @@ class SyncScorerConfig:
     crop_height: int = 48  # lower-face crop rows; 48x96 is Wav2Lip's expert crop shape
     crop_width: int = 96  # lower-face crop columns (mouth corner to corner + cheeks)
     channels: int = 1  # 1 = grayscale crops (sync lives in shape, not colour), 3 = RGB
-    crop_scale: float = 0.8  # crop width as a fraction of face-box width; 0.6 .. 1.0
+    crop_scale: float = 0.65  # crop width as a fraction of face-box width; 0.5 .. 1.0
     sample_rate: int = 16000  # every audio model in xdub consumes 16 kHz mono
     n_mels: int = 40  # mel bands; 40 is plenty for mouth-shape cues, 80 costs 2x audio compute
     hop_length: int = 160  # 10 ms hop -> 100 mel frames/s (4 per video frame at 25 fps)
@@ -28,8 +28,8 @@ class SyncScorerConfig:
     n_fft: int = 512  # FFT size >= win_length
     audio_window_s: float = 0.2  # audio span per window, centred on the video window's centre
     # --- network ------------------------------------------------------------------------------
-    video_widths: tuple[int, ...] = (24, 48, 96, 160)  # conv stage widths (each halves H, W)
-    audio_widths: tuple[int, ...] = (32, 64, 96, 160)  # conv stage widths of the audio branch
+    video_widths: tuple[int, ...] = (16, 32, 64, 128)  # conv stages after a stride-2 stem
+    audio_widths: tuple[int, ...] = (16, 32, 64, 128)  # same for the audio branch
     embed_dim: int = 128  # size of the L2-normalised embedding; 64 .. 512
 
     @property
@@ -48,12 +48,13 @@ class SyncTrainConfig:
     """Contrastive training of the scorer on clips rendered by the synthetic engine."""
 
     model: SyncScorerConfig = field(default_factory=SyncScorerConfig)
-    steps: int = 3000  # optimizer steps; ~0.25 s each for the tiny preset on one CPU thread
-    batch_size: int = 32  # anchor windows per step (each brings 2*max_shift+1 audio windows)
+    steps: int = 3000  # optimizer steps; ~0.3 s each for the tiny preset on one CPU thread
+    batch_size: int = 12  # clips per step
+    anchors_per_clip: int = 4  # consecutive video windows per clip; they share audio windows
     lr: float = 2e-3  # AdamW peak rate, cosine-decayed to lr/20
     weight_decay: float = 1e-2  # AdamW decoupled decay
     warmup_steps: int = 100  # linear warmup of the learning rate
-    max_shift: int = 6  # audio offsets +-1..max_shift frames are the hard negatives
+    max_shift: int = 5  # audio offsets +-1..max_shift frames (at least) are hard negatives
     bce_weight: float = 1.0  # weight of the sigmoid (calibrated probability) loss vs InfoNCE
     pool_clips: int = 96  # rendered clips held in memory to draw windows from
     refresh_every: int = 150  # steps between re-rendering part of the pool (fresh characters)
@@ -63,7 +64,7 @@ class SyncTrainConfig:
     ckpt_every: int = 250  # steps between checkpoints (resume point)
     log_every: int = 25  # steps between metric lines in metrics.jsonl
     num_threads: int = 1  # torch intra-op threads; the team shares 2 CPU cores
-    max_minutes: float = 20.0  # wall-clock budget; training stops cleanly when exceeded
+    max_cpu_minutes: float = 20.0  # process CPU-time budget (rendering included); stops cleanly
 
 
 # Seeds >= this are never used for training clips, so held-out evaluation draws from here.
@@ -81,6 +82,7 @@ SYNC_TRAIN_PRESETS: dict[str, SyncTrainConfig] = {
         model=SCORER_PRESETS["test"],
         steps=4,
         batch_size=4,
+        anchors_per_clip=2,
         max_shift=3,
         pool_clips=4,
         refresh_every=1000,

@@ -43,7 +43,7 @@ def estimate_alignment(landmarks: np.ndarray, crop_size: int, cfg: AlignConfig) 
 
 
 def affine_to_params(affine: np.ndarray, crop_size: int) -> np.ndarray:
-    """Frame->crop similarity `[2, 3]` -> `[4]` (cx, cy of the crop centre in the frame, log scale, angle)."""
+    """Frame->crop similarity `[2, 3]` -> `[4]`: crop centre (cx, cy) in frame, log scale, angle."""
     a, b = float(affine[0, 0]), float(affine[1, 0])
     scale, angle = np.hypot(a, b), np.arctan2(b, a)
     centre = transform_points(np.array([crop_size / 2, crop_size / 2]), invert(affine))

@@ -27,7 +27,7 @@ _LOGIT_CLIP = 80.0  # sigmoid of larger magnitudes overflows float32 exp
 
 @dataclass(frozen=True)
 class RawFaces:
-    """Detector output in frame pixels: `boxes: [F, 4]` xyxy, `scores: [F]`, `keypoints: [F, 6, 2]`."""
+    """Detections in frame pixels: `boxes: [F, 4]` xyxy, `scores: [F]`, `keypoints: [F, 6, 2]`."""
 
     boxes: np.ndarray
     scores: np.ndarray

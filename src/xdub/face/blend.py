@@ -28,7 +28,7 @@ def _edge_feather(size: int, fraction: float) -> np.ndarray:
 def _ring(mask: np.ndarray, width_px: float) -> np.ndarray:
     """Pixels within `width_px` outside the mask's support `[S, S]` float32 {0, 1}."""
     inside = (mask > 0.02).astype(np.uint8)
-    radius = max(1, int(round(width_px)))
+    radius = max(1, round(width_px))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return (cv2.dilate(inside, kernel) - inside).astype(np.float32)
 
@@ -68,7 +68,7 @@ def match_gain_map(generated: np.ndarray, original: np.ndarray, ring: np.ndarray
 
 
 def blend_weight(crop_size: int, cfg: BlendConfig, mask: np.ndarray | None) -> np.ndarray:
-    """Blend weight `[S, S]` in crop space: the mask (lower_face) or the crop (crop), edge-feathered."""
+    """Blend weight `[S, S]` in crop space: mask (lower_face) or whole crop, edge-feathered."""
     edge = _edge_feather(crop_size, cfg.border_feather)
     if cfg.region == "crop" or mask is None:
         if cfg.region == "lower_face":

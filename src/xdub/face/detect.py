@@ -26,6 +26,8 @@ import numpy as np
 from xdub.config.face import DetectConfig
 from xdub.errors import ConfigError
 from xdub.face import landmarks as lmk
+from xdub.face.blazeface import BlazeFace
+from xdub.face.facemesh import FaceMesh, Roi, roi_from_box, roi_from_mesh
 from xdub.face.litert import runtime_available
 
 log = logging.getLogger(__name__)
@@ -79,17 +81,14 @@ class MediaPipeDetector:
     """BlazeFace + Face Mesh detector (bundled MediaPipe models on ai-edge-litert)."""
 
     def __init__(self, cfg: DetectConfig | None = None) -> None:
-        from xdub.face.blazeface import BlazeFace
-        from xdub.face.facemesh import FaceMesh
-
         self.cfg = cfg or DetectConfig()
         self.blazeface = BlazeFace(self.cfg.model, self.cfg.min_score, self.cfg.nms_iou,
                                    self.cfg.num_threads)
         self.facemesh = FaceMesh(self.cfg.num_threads) if self.cfg.mesh else None
 
-    def _from_mesh(self, frame: np.ndarray, roi: object, score: float) -> FaceDetection | None:
+    def _from_mesh(self, frame: np.ndarray, roi: Roi, score: float) -> FaceDetection | None:
         assert self.facemesh is not None
-        mesh, presence = self.facemesh.run(frame, roi)  # type: ignore[arg-type]
+        mesh, presence = self.facemesh.run(frame, roi)
         if presence < self.cfg.mesh_min_score:
             return None
         # Box = the mesh's extent (forehead to chin, ear to ear), identical on detect and
@@ -98,8 +97,6 @@ class MediaPipeDetector:
 
     def detect(self, frame: np.ndarray) -> list[FaceDetection]:
         """Faces in `frame: [H, W, 3]` uint8 RGB, largest first."""
-        from xdub.face.facemesh import roi_from_box
-
         raw = self.blazeface.detect(frame)
         faces: list[FaceDetection] = []
         for box, score, kps in zip(raw.boxes, raw.scores, raw.keypoints):
@@ -115,8 +112,6 @@ class MediaPipeDetector:
 
     def refine(self, frame: np.ndarray, previous: FaceDetection) -> FaceDetection | None:
         """Re-fit the mesh where `previous` was (one frame earlier); None if the face is gone."""
-        from xdub.face.facemesh import roi_from_box, roi_from_mesh
-
         if self.facemesh is None:
             return None
         if previous.mesh is not None:
@@ -166,7 +161,8 @@ class HaarDetector:
                                [0, _HAAR_IOD * width, (box[1] + box[3]) / 2 + _HAAR_EYE_Y * width]])
             score = float(n) / (float(n) + neighbours)  # more merged hits -> surer; not calibrated
             if score >= self.cfg.min_score:
-                faces.append(FaceDetection(box, score, lmk.transform_points(lmk.MEAN_SHAPE, affine)))
+                coarse = lmk.transform_points(lmk.MEAN_SHAPE, affine)
+                faces.append(FaceDetection(box, score, coarse))
         return _keep_largest(faces, self.cfg)
 
 

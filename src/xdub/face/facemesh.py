@@ -73,7 +73,7 @@ class FaceMesh:
         self.size = self.net.input_hw[0]
 
     def run(self, frame: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
-        """Landmarks of the face in `roi` of `frame: [H, W, 3]` uint8 RGB, and its presence score."""
+        """Mesh of the face in `roi` of `frame: [H, W, 3]` uint8 RGB, and its presence score."""
         affine = roi.to_crop(self.size)
         patch = cv2.warpAffine(frame, affine, (self.size, self.size), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))

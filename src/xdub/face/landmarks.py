@@ -69,7 +69,7 @@ def mesh_to_landmarks(mesh: np.ndarray) -> np.ndarray:
 
 
 def keypoints(landmarks: np.ndarray) -> np.ndarray:
-    """Named semantic points `[..., 6, 2]` (order: KEYPOINT_NAMES) from `[..., 68, 2]` or `[..., 6, 2]`."""
+    """Semantic points `[..., 6, 2]` (KEYPOINT_NAMES order) from `[..., 68, 2]` (or as given)."""
     if landmarks.shape[-2] == len(KEYPOINT_NAMES):
         return landmarks
     assert landmarks.shape[-2] == NUM_LANDMARKS, f"expected [..., 68, 2], got {landmarks.shape}"
@@ -119,8 +119,9 @@ MEAN_SHAPE = np.array([
 ], dtype=np.float32)
 
 
-def similarity_fit(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Least-squares similarity (rotation, uniform scale, shift) `[2, 3]` taking `src` to `dst` `[N, 2]`."""
+def similarity_fit(src: np.ndarray, dst: np.ndarray,
+                   weights: np.ndarray | None = None) -> np.ndarray:
+    """Least-squares similarity `[2, 3]` (rotation, scale, shift) taking `src` to `dst` `[N, 2]`."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
     w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64)
@@ -143,6 +144,6 @@ def transform_points(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
 
 
 def landmarks_from_keypoints(points: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """Coarse `[68, 2]` landmarks: MEAN_SHAPE fitted to a few named points `[N, 2]` (low quality)."""
+    """Coarse `[68, 2]` landmarks: MEAN_SHAPE fitted to a few named points `[N, 2]`."""
     template = keypoints(MEAN_SHAPE)[[KEYPOINT_NAMES.index(n) for n in names]]
     return transform_points(MEAN_SHAPE, similarity_fit(template, points))

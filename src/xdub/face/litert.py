@@ -76,7 +76,8 @@ class TFLiteModel:
     def __init__(self, name: str, num_threads: int = 1) -> None:
         cls = _interpreter_class()
         if cls is None:
-            raise WeightsError("no TFLite runtime: `pip install ai-edge-litert` (or use --detector haar)")
+            raise WeightsError(
+                "no TFLite runtime: `pip install ai-edge-litert` (or use --detector haar)")
         if name not in MODEL_FILES:
             raise WeightsError(f"unknown face model {name!r}; known: {sorted(MODEL_FILES)}")
         resource = importlib.resources.files("xdub") / "assets" / "face" / MODEL_FILES[name]

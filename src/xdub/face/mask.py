@@ -11,11 +11,20 @@ Imports: numpy, cv2, xdub.config, xdub.face.
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 
 from xdub.config.face import MaskConfig
-from xdub.face.landmarks import GROUPS, NOSE_MID, NOSE_TIP, keypoints, similarity_fit, transform_points
+from xdub.face.landmarks import (
+    GROUPS,
+    NOSE_MID,
+    NOSE_TIP,
+    keypoints,
+    similarity_fit,
+    transform_points,
+)
 
 _SUPERSAMPLE = 4  # polygons are rasterised with 2 fractional bits (cv2 `shift`) for smooth edges
 
@@ -31,7 +40,7 @@ def _to_face_units(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float
 def _cut_at(jaw: np.ndarray, top_y: float) -> np.ndarray:
     """The part of the jaw polyline `[17, 2]` below `top_y`, with the crossing points added."""
     out: list[np.ndarray] = []
-    for a, b in zip(jaw[:-1], jaw[1:]):
+    for a, b in itertools.pairwise(jaw):
         if a[1] >= top_y:
             out.append(a)
         if (a[1] - top_y) * (b[1] - top_y) < 0:  # segment crosses the cut line
@@ -61,13 +70,18 @@ def lower_face_polygon(landmarks: np.ndarray, cfg: MaskConfig) -> np.ndarray:
 
 def _rasterise(polygon: np.ndarray, shape: tuple[int, int], grow_px: float,
                feather_px: float) -> np.ndarray:
-    """Filled polygon -> grown by `grow_px` -> Gaussian-feathered; float32 `[H, W]` in [0, 1]."""
+    """Filled polygon, ~1 up to `grow_px` outside it, then a Gaussian fade (sigma `feather_px`).
+
+    The polygon is grown by 2 sigma more before blurring, so the feather lies OUTSIDE the
+    grown outline (value >= 0.98 there) instead of eating into the mouth.
+    """
     h, w = shape
+    grow_px = grow_px + 2.0 * feather_px
     mask = np.zeros((h, w), np.uint8)
     pts = np.round(np.asarray(polygon) * _SUPERSAMPLE).astype(np.int32)
     cv2.fillPoly(mask, [pts], 255, lineType=cv2.LINE_AA, shift=2)
     if grow_px >= 0.5:
-        radius = int(round(grow_px))
+        radius = round(grow_px)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         mask = cv2.dilate(mask, kernel)
     out = mask.astype(np.float32) / 255.0
@@ -77,7 +91,7 @@ def _rasterise(polygon: np.ndarray, shape: tuple[int, int], grow_px: float,
 
 
 def lower_face_mask(landmarks: np.ndarray, shape: tuple[int, int], cfg: MaskConfig) -> np.ndarray:
-    """Feathered lower-face mask `[H, W]` float32 in [0, 1] for `landmarks: [68, 2]` in that space."""
+    """Feathered lower-face mask `[H, W]` float32 in [0, 1]; `landmarks: [68, 2]` in that space."""
     iod = _to_face_units(np.asarray(landmarks, np.float64))[2]
     polygon = lower_face_polygon(landmarks, cfg)
     return _rasterise(polygon, shape, cfg.dilate * iod, cfg.feather * iod)

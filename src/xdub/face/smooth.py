@@ -19,7 +19,7 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
 
 
 class OneEuroFilter:
-    """Streaming One-Euro filter over a vector signal: `filter(x [D]) -> [D]` one sample per call."""
+    """Streaming One-Euro filter over a vector signal: `filter(x [D]) -> [D]`, one sample a call."""
 
     def __init__(self, fps: float, min_cutoff: float = 1.0, beta: float = 0.05,
                  d_cutoff: float = 1.0) -> None:
@@ -66,7 +66,7 @@ def _run(flat: np.ndarray, scales: np.ndarray, fps: float, min_cutoff: float,
 
 
 def jitter(series: np.ndarray) -> float:
-    """Jitter of `series: [T, D]` (e.g. crop centres in px): RMS over D of std of the 2nd difference."""
+    """Jitter of `series: [T, D]` (e.g. crop centres, px): RMS over D of std of 2nd differences."""
     series = np.asarray(series, np.float64).reshape(len(series), -1)
     if len(series) < 3:
         return 0.0

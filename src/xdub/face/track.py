@@ -194,11 +194,11 @@ class FaceTracker:
             landmarks = _interpolate(frames, stacked, dense)
         if self.cfg.smooth and len(dense) > 2:
             size = np.sqrt(np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 1, None), axis=1))
-            kwargs = dict(fps=self.fps, min_cutoff=self.cfg.min_cutoff, beta=self.cfg.beta,
-                          scale=size, zero_phase=self.cfg.zero_phase)
-            boxes = one_euro(boxes, **kwargs)
+            cfg = self.cfg
+            boxes = one_euro(boxes, self.fps, cfg.min_cutoff, cfg.beta, size, cfg.zero_phase)
             if landmarks is not None:
-                landmarks = one_euro(landmarks, **kwargs)
+                landmarks = one_euro(landmarks, self.fps, cfg.min_cutoff, cfg.beta, size,
+                                     cfg.zero_phase)
         return FaceTrack(live.track_id, dense, boxes.astype(np.float32),
                          None if landmarks is None else landmarks.astype(np.float32),
                          present, scores)
@@ -227,6 +227,9 @@ def track_faces(frames: Iterable[np.ndarray], detector: FaceDetector,
     cfg = cfg or TrackConfig()
     tracker = FaceTracker(cfg, fps)
     refiner = detector if isinstance(detector, LandmarkRefiner) else None
+    if refiner is None and cfg.detect_every > cfg.max_gap + 1:
+        raise ConfigError(f"detect_every={cfg.detect_every} needs max_gap >= {cfg.detect_every - 1}"
+                          " with a detector that cannot follow faces between detections")
     need_detect = True
     for i, frame in enumerate(frames):
         cut = tracker.begin_frame(i, frame)
@@ -253,7 +256,8 @@ def select_track(tracks: list[FaceTrack], how: str | int = "longest") -> FaceTra
     if isinstance(how, int) or (isinstance(how, str) and how.isdigit()):
         index = int(how)
         if not 0 <= index < len(tracks):
-            raise ConfigError(f"--face {index}: only {len(tracks)} face track(s) (0..{len(tracks) - 1})")
+            raise ConfigError(
+                f"--face {index}: only {len(tracks)} face track(s) (0..{len(tracks) - 1})")
         return tracks[index]
     if how == "longest":
         return max(tracks, key=lambda t: (t.num_present, t.mean_size))

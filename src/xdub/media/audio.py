@@ -75,7 +75,7 @@ def _decode_mono(
             if end is not None and frame.time is not None and frame.time - origin > end + 0.1:
                 break  # far enough past `end`; the tail is trimmed by sample count below
         chunks.extend(r.to_ndarray().mean(axis=0) for r in resampler.resample(None))
-    except FFmpegError as err:
+    except (FFmpegError, ValueError) as err:  # ValueError: format changed mid-stream
         if not chunks:
             raise MediaError(f"cannot decode audio of {path}: {describe_error(err)}") from None
         logger.warning("%s: audio decode error (%s); audio ends there", path, describe_error(err))
@@ -124,7 +124,8 @@ def read_audio(
             )
     samples = _trim(samples, first_time, sample_rate, start, end, stream_end)
     if samples.size == 0:
-        raise MediaError(f"no audio samples in {path} (zero-length audio)")
+        where = f"from {start} s on" if start > 0 else "(zero-length audio)"
+        raise MediaError(f"no audio samples in {path} {where}")
     return Audio(samples=np.ascontiguousarray(samples), sample_rate=sample_rate)
 
 

@@ -28,7 +28,8 @@ class SinusoidalTable(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [N, P, dim] -> x + pe[:P]."""
-        assert x.shape[1] <= self.pe.shape[1], f"audio window {x.shape[1]} > table {self.pe.shape[1]}"
+        window, table = x.shape[1], self.pe.shape[1]
+        assert window <= table, f"audio window {window} longer than the position table {table}"
         return x + self.pe[:, : x.shape[1]].to(x.dtype)
 
 

@@ -75,7 +75,8 @@ class QKNormAttention(nn.Module):
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if k.shape[0] != q.shape[0]:  # a shared (batch-1) context serves the whole batch
             k, v = k.expand(q.shape[0], -1, -1, -1), v.expand(q.shape[0], -1, -1, -1)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        q, k, v = (rearrange(t, "b l n d -> b n l d") for t in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v)
         return self.o(rearrange(out, "b n l d -> b l (n d)"))
 
 

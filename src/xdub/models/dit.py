@@ -70,9 +70,10 @@ class XDubDiT(nn.Module):
             if c.audio_dim is not None
             else None
         )
+        has_text = c.text_dim is not None
         self.blocks = nn.ModuleList(
             [
-                DiTBlock(c.dim, c.num_heads, c.ffn_dim, c.eps, c.text_dim is not None, c.has_audio_in(i))
+                DiTBlock(c.dim, c.num_heads, c.ffn_dim, c.eps, has_text, c.has_audio_in(i))
                 for i in range(c.num_layers)
             ]
         )
@@ -104,7 +105,8 @@ class XDubDiT(nn.Module):
         if context is None:
             context = torch.zeros(1, self.config.null_context_len, self.config.text_dim)
         context = context[None] if context.ndim == 2 else context
-        assert context.ndim == 3 and context.shape[0] == 1 and context.shape[2] == self.config.text_dim
+        expected = (1, self.config.null_context_len, self.config.text_dim)
+        assert tuple(context.shape) == expected, f"null context must be {expected}"
         self.null_context = context.to(device=device, dtype=self.dtype)
 
     # ------------------------------------------------------------------------------- forward
@@ -166,7 +168,9 @@ class XDubDiT(nn.Module):
             motion = torch.where(keep[:, None, None, None, None], motion, head)
         return torch.cat([motion, latents[:, :, frames:]], dim=2)
 
-    def _patchify(self, embedding: nn.Conv3d, latents: torch.Tensor) -> tuple[torch.Tensor, TokenGrid]:
+    def _patchify(
+        self, embedding: nn.Conv3d, latents: torch.Tensor
+    ) -> tuple[torch.Tensor, TokenGrid]:
         """latents: [B, C, F, H, W] -> tokens [B, F'*H'*W', D] and their grid size."""
         pf, ph, pw = self.config.patch_size
         _, _, f, h, w = latents.shape

@@ -77,18 +77,17 @@ class DiTConditioning:
 
     def validate(self, noisy_latents: torch.Tensor) -> None:
         """Assert shapes agree with `noisy_latents: [B, C, F, H, W]` (programming errors)."""
-        assert noisy_latents.ndim == 5, f"noisy_latents must be [B,C,F,H,W], got {noisy_latents.shape}"
+        assert noisy_latents.ndim == 5, f"noisy_latents must be [B,C,F,H,W]: {noisy_latents.shape}"
         b, c, f, h, w = noisy_latents.shape
         src = self.source_latents
         assert src.ndim == 5 and src.shape[0] == b and src.shape[2:] == (f, h, w), (
-            f"source_latents {tuple(src.shape)} must be [B, C_cond, F, H, W] = [{b}, *, {f}, {h}, {w}]"
+            f"source_latents {tuple(src.shape)} must be [B, C_cond, F, H, W] = [{b},*,{f},{h},{w}]"
         )
         for name in ("ref_latents", "motion_latents"):
             extra = getattr(self, name)
             if extra is not None:
-                assert extra.ndim == 5 and extra.shape[:2] == (b, c) and extra.shape[3:] == (h, w), (
-                    f"{name} {tuple(extra.shape)} must be [{b}, {c}, *, {h}, {w}]"
-                )
+                ok = extra.ndim == 5 and extra.shape[:2] == (b, c) and extra.shape[3:] == (h, w)
+                assert ok, f"{name} {tuple(extra.shape)} must be [{b}, {c}, *, {h}, {w}]"
         if self.motion_latents is not None:
             assert self.motion_latents.shape[2] <= f, "more motion frames than target frames"
         if self.motion_mask is not None:
@@ -137,7 +136,7 @@ def token_timesteps(
     motion_frames: int = 0,
     motion_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Per-token timesteps [B, L]: 0 on conditioning and motion tokens, `timestep: [B]` elsewhere."""
+    """Per-token timesteps [B, L]: 0 on conditioning and motion tokens, `timestep: [B]` else."""
     batch = timestep.shape[0]
     target = timestep[:, None, None].expand(batch, grid.frames, grid.tokens_per_frame).clone()
     if motion_frames:

@@ -184,8 +184,7 @@ def merge_lora(model: nn.Module, name: str) -> None:
         for path, module, bank in _banks(model):
             if bank.merged is not None:
                 raise ValueError(f"{path}: adapter '{bank.merged}' is already merged")
-            delta = bank.adapters[name].delta_weight()
-            module.weight.copy_((module.weight.float() + delta.to(module.weight.device)).to(module.weight.dtype))
+            _add_to_weight(module, bank.adapters[name].delta_weight())
             bank.merged = name
 
 
@@ -195,6 +194,11 @@ def unmerge_lora(model: nn.Module) -> None:
         for _, module, bank in _banks(model):
             if bank.merged is None:
                 continue
-            delta = bank.adapters[bank.merged].delta_weight()
-            module.weight.copy_((module.weight.float() - delta.to(module.weight.device)).to(module.weight.dtype))
+            _add_to_weight(module, -bank.adapters[bank.merged].delta_weight())
             bank.merged = None
+
+
+def _add_to_weight(module: nn.Linear, delta: torch.Tensor) -> None:
+    """weight += delta, summed in float32 so bf16 bases lose as little as possible."""
+    weight = module.weight
+    weight.copy_((weight.float() + delta.to(weight.device)).to(weight.dtype))

@@ -44,12 +44,15 @@ def _conv_bn_relu(c_in: int, c_out: int, stride: int | tuple[int, int]) -> list[
     ]
 
 
-def _encoder(c_in: int, widths: tuple[int, ...], embed_dim: int, first_stride: tuple[int, int]) -> nn.Sequential:
-    """VGG-style conv stack: stem, then per width a strided conv + a plain conv, pooled to 2x2."""
-    layers: list[nn.Module] = _conv_bn_relu(c_in, widths[0], 1)
+def _encoder(
+    c_in: int, widths: tuple[int, ...], embed_dim: int, stem_stride: tuple[int, int]
+) -> nn.Sequential:
+    """VGG-style conv stack: strided stem, then per width two convs (the first strided after
+    stage 0), pooled to 2x2 and projected to `embed_dim`."""
+    layers: list[nn.Module] = _conv_bn_relu(c_in, widths[0], stem_stride)
     c_prev = widths[0]
     for i, width in enumerate(widths):
-        layers += _conv_bn_relu(c_prev, width, first_stride if i == 0 else 2)
+        layers += _conv_bn_relu(c_prev, width, 1 if i == 0 else 2)
         layers += _conv_bn_relu(width, width, 1)
         c_prev = width
     # A 2x2 pool keeps coarse layout (upper vs lower lip, early vs late audio) that a global
@@ -69,8 +72,8 @@ class SyncScorer(nn.Module):
         )
         # Audio map is [n_mels, L] = [40, 20]: halve only the mel axis first so time keeps detail.
         self.audio_encoder = _encoder(1, cfg.audio_widths, cfg.embed_dim, (2, 1))
-        # InfoNCE temperature and the sigmoid head (probability = sigmoid(scale * cos + bias)),
-        # initialised as in SigLIP (log-scale 10, bias -10 would be for huge batches; -5 here).
+        # InfoNCE temperature, and the sigmoid head P(sync) = sigmoid(scale * cos + bias) with
+        # SigLIP's initial scale 10; bias -5 starts P(sync) low for random pairs.
         self.log_temperature = nn.Parameter(torch.tensor(np.log(10.0), dtype=torch.float32))
         self.prob_scale = nn.Parameter(torch.tensor(10.0))
         self.prob_bias = nn.Parameter(torch.tensor(-5.0))

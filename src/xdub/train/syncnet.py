@@ -4,8 +4,8 @@ Data: clips rendered in memory by the procedural talking-character engine. Each 
 mouth crops (from ground-truth landmarks) + a waveform; a pool of clips is held in memory and
 partly re-rendered every `refresh_every` steps so the model keeps seeing new characters.
 
-Objective (per anchor video window, 2K+1 audio candidates from the same clip at offsets
--K..K plus all candidates of the other clips in the batch):
+Objective (per anchor video window: the audio windows of its own clip at offsets -K..K and
+beyond, plus all audio windows of the other clips in the batch):
 - InfoNCE over all B*(2K+1) audio windows: the offset-0 window of the anchor's own clip must
   win, so the model must be sharp in time (offset negatives) and in content (other clips);
 - a sigmoid/BCE loss on the same cosines (SigLIP-style), which calibrates
@@ -40,6 +40,7 @@ from xdub.models.syncnet_features import (
     crop_mouths,
     eye_roll,
     log_mel,
+    video_windows,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,15 +76,15 @@ def synthetic_clip_source(
     """
     from xdub.config import replace
     from xdub.config.synth import SCENARIOS
-    from xdub.data.synth.render import render_clip  # heavy import, only when training
+    from xdub.data.synth.clip import render_clip  # heavy import, only when training
 
     synth_cfg = replace(SCENARIOS[scenario], duration=seconds, fps=model_cfg.fps)
 
     def make(seed: int) -> SyncClip:
         clip = render_clip(seed, synth_cfg)
         rng = np.random.default_rng([seed, 7])
-        marks = np.asarray(clip.landmarks, np.float64)  # [T, 68, 2]
-        boxes = np.asarray(clip.face_boxes, np.float64)  # [T, 4]
+        marks = clip.truth.landmarks.astype(np.float64)  # [T, 68, 2], iBUG order
+        boxes = clip.truth.face_box.astype(np.float64)  # [T, 4]
         if jitter:
             width = float(np.median(boxes[:, 2] - boxes[:, 0]))
             marks = marks + rng.normal(0.0, 0.006 * width, marks.shape)
@@ -93,7 +94,7 @@ def synthetic_clip_source(
             boxes = np.concatenate([centre - half, centre + half], axis=1)
         roll = eye_roll(marks[:, 36:42].mean(1), marks[:, 42:48].mean(1))
         crops = crop_mouths(np.asarray(clip.frames), marks[:, 48:68], boxes, model_cfg, roll)
-        samples = np.asarray(clip.audio, np.float32)
+        samples = clip.audio.samples.astype(np.float32)
         if jitter:  # background noise at 15..45 dB SNR
             snr_db = rng.uniform(15.0, 45.0)
             rms = float(np.sqrt(np.mean(samples**2)) + 1e-8)
@@ -133,20 +134,32 @@ class WindowPool:
             self.entries[slot] = entry
 
     def sample(
-        self, rng: np.random.Generator, batch_size: int, max_shift: int, augment: bool = True
+        self,
+        rng: np.random.Generator,
+        batch_size: int,
+        max_shift: int,
+        anchors: int = 1,
+        augment: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Video `[B, W*C, h, w]` in [-1, 1] and audio `[B, 2K+1, L, n_mels]` (offset -K..K)."""
+        """A batch of `batch_size` clips, each with `anchors` consecutive video windows.
+
+        Returns video `[B, R, W*C, h, w]` in [-1, 1] (R = anchors) and audio
+        `[B, R + 2K, L, n_mels]`: audio window j of a clip sits at offset j - r - K from its
+        video window r, so every anchor sees offsets -K..K (and more) of its own clip.
+        """
         cfg, window = self.cfg, self.cfg.window_frames
         picks = rng.choice(len(self.entries), batch_size, replace=batch_size > len(self.entries))
         videos, audios = [], []
         for idx in picks:
             entry = self.entries[int(idx)]
-            num = entry.crops.shape[0] - window + 1
-            lo, hi = (max_shift, num - max_shift) if num > 2 * max_shift else (0, num)
-            start = int(rng.integers(lo, hi))
-            video = entry.crops[start : start + window].float().flatten(0, 1) / 127.5 - 1.0
-            starts = audio_window_starts(2 * max_shift + 1, entry.fps, cfg, offset=start - max_shift)
-            videos.append(video)
+            num = entry.crops.shape[0] - window + 1  # video windows in the clip
+            assert num >= anchors, f"clip {entry.seed} too short for {anchors} anchors"
+            lo = max_shift if num - anchors - max_shift > max_shift else 0
+            hi = num - anchors - lo
+            start = int(rng.integers(lo, hi + 1))
+            frames = entry.crops[start : start + anchors + window - 1].float() / 127.5 - 1.0
+            videos.append(video_windows(frames, window))  # [R, W*C, h, w]
+            starts = audio_window_starts(anchors + 2 * max_shift, entry.fps, cfg, start - max_shift)
             audios.append(audio_windows(entry.mel, starts, cfg.audio_window_frames))
         video_batch = torch.stack(videos)
         if augment:
@@ -155,13 +168,16 @@ class WindowPool:
 
 
 def _augment_video(video: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Per-window contrast/brightness jitter and horizontal flips (mouths are symmetric)."""
+    """Per-clip contrast/brightness jitter and horizontal flips (mouths are symmetric).
+
+    video: [B, R, W*C, h, w]; one draw per clip so its anchors stay consistent.
+    """
     batch = video.shape[0]
-    contrast = torch.from_numpy(rng.uniform(0.7, 1.3, (batch, 1, 1, 1))).float()
-    brightness = torch.from_numpy(rng.uniform(-0.2, 0.2, (batch, 1, 1, 1))).float()
+    contrast = torch.from_numpy(rng.uniform(0.7, 1.3, (batch, 1, 1, 1, 1))).float()
+    brightness = torch.from_numpy(rng.uniform(-0.2, 0.2, (batch, 1, 1, 1, 1))).float()
     video = (video * contrast + brightness).clamp(-1.0, 1.0)
     flip = torch.from_numpy(rng.random(batch) < 0.5)
-    return torch.where(flip[:, None, None, None], video.flip(-1), video)
+    return torch.where(flip[:, None, None, None, None], video.flip(-1), video)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,30 +188,36 @@ def _augment_video(video: torch.Tensor, rng: np.random.Generator) -> torch.Tenso
 def contrastive_loss(
     model: SyncScorer, video: torch.Tensor, audio: torch.Tensor, bce_weight: float = 1.0
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """InfoNCE over offsets and clips + calibrating BCE. video: [B, W*C, h, w]; audio: [B, S, L, M]."""
-    batch, num_shifts = audio.shape[:2]
-    centre = num_shifts // 2
-    video_emb = model.embed_video(video)  # [B, D]
-    audio_emb = model.embed_audio(audio.flatten(0, 1))  # [B*S, D]
-    cosine = video_emb @ audio_emb.T  # [B, B*S]
-    target = torch.arange(batch) * num_shifts + centre
+    """InfoNCE over offsets and clips + calibrating BCE.
+
+    video: [B, R, W*C, h, w]; audio: [B, R + 2K, L, n_mels] (layout of `WindowPool.sample`).
+    """
+    batch, anchors = video.shape[:2]
+    span = audio.shape[1]
+    shift = (span - anchors) // 2  # K
+    video_emb = model.embed_video(video.flatten(0, 1))  # [B*R, D]
+    audio_emb = model.embed_audio(audio.flatten(0, 1))  # [B*span, D]
+    cosine = video_emb @ audio_emb.T  # [B*R, B*span]
+    clip = torch.arange(batch).repeat_interleave(anchors)  # clip of each anchor
+    anchor = torch.arange(anchors).repeat(batch)  # position r of each anchor in its clip
+    target = clip * span + anchor + shift
+    rows = torch.arange(batch * anchors)
     nce = F.cross_entropy(cosine * model.log_temperature.exp().clamp(max=100.0), target)
     # BCE: the positive, and every candidate except the own clip's +-1 frame offsets.
     logits = model.prob_scale * cosine + model.prob_bias
     positive = torch.zeros_like(cosine, dtype=torch.bool)
-    positive[torch.arange(batch), target] = True
+    positive[rows, target] = True
     near = torch.zeros_like(positive)
-    for step in (-1, 1):
-        near[torch.arange(batch), target + step] = True
-    pos_loss = F.softplus(-logits[positive]).mean()
-    neg_loss = F.softplus(logits[~positive & ~near]).mean()
-    bce = 0.5 * (pos_loss + neg_loss)
-    own = cosine.view(batch, batch, num_shifts)[torch.arange(batch), torch.arange(batch)]  # [B, S]
+    near[rows, target - 1] = True
+    near[rows, target + 1] = True
+    bce = 0.5 * (F.softplus(-logits[positive]).mean() + F.softplus(logits[~positive & ~near]).mean())
+    # Offset accuracy: argmax over the anchor's own offsets -K..K.
+    own = cosine[rows[:, None], (clip * span + anchor)[:, None] + torch.arange(2 * shift + 1)]
     logs = {
         "nce": float(nce.detach()),
         "bce": float(bce.detach()),
-        "offset_acc": float((own.argmax(dim=1) == centre).float().mean()),
-        "clip_acc": float((cosine.argmax(dim=1) // num_shifts == torch.arange(batch)).float().mean()),
+        "offset_acc": float((own.argmax(dim=1) == shift).float().mean()),
+        "clip_acc": float((cosine.argmax(dim=1) // span == clip).float().mean()),
     }
     return nce + bce_weight * bce, logs
 
@@ -258,20 +280,10 @@ def plot_loss_curve(metrics_path: Path, out_path: Path) -> None:
     plt.close(fig)
 
 
-def train_sync_scorer(
-    cfg: SyncTrainConfig, run_dir: str | Path, clip_source: ClipSource | None = None
-) -> SyncScorer:
-    """Train (or resume from `run_dir/checkpoints/last`) and return the scorer in eval mode."""
-    run_dir = Path(run_dir)
-    torch.set_num_threads(cfg.num_threads)
-    # 1. Run files, model, optimizer.
-    _write_run_files(run_dir, cfg)
-    source = clip_source or synthetic_clip_source(cfg.model, seconds=cfg.clip_seconds)
-    torch.manual_seed(cfg.seed)
-    model = SyncScorer(cfg.model)
-    optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state = {"step": 0, "next_clip": 0, "pool_seeds": [], "elapsed_s": 0.0, "rng": None}
-    # 2. Resume.
+def _build_or_resume(
+    cfg: SyncTrainConfig, run_dir: Path
+) -> tuple[SyncScorer, torch.optim.Optimizer, dict]:
+    """Fresh model/optimizer/state, or the ones saved in `run_dir/checkpoints/last`."""
     last = run_dir / "checkpoints" / "last"
     if (last / "state.json").is_file():
         model = SyncScorer.from_pretrained(last).train()
@@ -279,50 +291,67 @@ def train_sync_scorer(
         optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
         state = json.loads((last / "state.json").read_text())
         logger.info("resumed from %s at step %d", last, state["step"])
+        return model, optim, state
+    torch.manual_seed(cfg.seed)
+    model = SyncScorer(cfg.model).train()
+    optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = {"step": 0, "next_clip": 0, "pool_seeds": [], "elapsed_s": 0.0, "cpu_s": 0.0,
+             "rng": None}
+    return model, optim, state
+
+
+def train_sync_scorer(
+    cfg: SyncTrainConfig, run_dir: str | Path, clip_source: ClipSource | None = None
+) -> SyncScorer:
+    """Train (or resume from `run_dir/checkpoints/last`) and return the scorer in eval mode."""
+    run_dir = Path(run_dir)
+    torch.set_num_threads(cfg.num_threads)
+    # 1. Run files, model, optimizer, RNG (all restored on resume).
+    _write_run_files(run_dir, cfg)
+    source = clip_source or synthetic_clip_source(cfg.model, seconds=cfg.clip_seconds)
+    model, optim, state = _build_or_resume(cfg, run_dir)
+    cpu_began = time.process_time() - state["cpu_s"]  # pool rendering counts too
+    wall_began = time.monotonic() - state["elapsed_s"]
     rng = np.random.default_rng(cfg.seed)
     if state["rng"] is not None:
         rng.bit_generator.state = state["rng"]
-    # 3. Fill the clip pool (same seeds as before a resume).
+    # 2. Fill the clip pool (same seeds as before a resume).
     pool = WindowPool(cfg.model)
     seeds = state["pool_seeds"] or [cfg.seed * CLIP_SEEDS_PER_RUN + k for k in range(cfg.pool_clips)]
     for seed in seeds:
         pool.add(source(seed))
     state["next_clip"] = max(state["next_clip"], len(seeds))
-    logger.info("pool of %d clips ready", len(pool.entries))
-    # 4. Steps.
-    model.train()
-    metrics = (run_dir / "metrics.jsonl").open("a")
-    began = time.monotonic() - state["elapsed_s"]
-    while state["step"] < cfg.steps:
-        step = state["step"]
-        if step > 0 and step % cfg.refresh_every == 0:
-            _refresh_pool(pool, source, cfg, state, rng)
-        for group in optim.param_groups:
-            group["lr"] = _lr_at(step, cfg)
-        video, audio = pool.sample(rng, cfg.batch_size, cfg.max_shift)
-        loss, logs = contrastive_loss(model, video, audio, cfg.bce_weight)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optim.step()
-        state["step"] = step + 1
-        state["elapsed_s"] = time.monotonic() - began
-        if step % cfg.log_every == 0 or state["step"] == cfg.steps:
-            row = {"step": step, "loss": float(loss.detach()), "lr": _lr_at(step, cfg),
-                   "time_s": round(state["elapsed_s"], 1), **logs}
-            metrics.write(json.dumps(row) + "\n")
-            metrics.flush()
-            logger.info("step %d loss %.4f offset_acc %.2f", step, row["loss"], logs["offset_acc"])
-        out_of_time = state["elapsed_s"] > cfg.max_minutes * 60
-        if state["step"] % cfg.ckpt_every == 0 or state["step"] == cfg.steps or out_of_time:
-            state["pool_seeds"] = [e.seed for e in pool.entries]
-            state["rng"] = rng.bit_generator.state
-            _save_checkpoint(run_dir, model, optim, state)
-        if out_of_time:
-            logger.warning("time budget of %.1f min reached at step %d", cfg.max_minutes, state["step"])
-            break
-    metrics.close()
-    # 5. Final weights and curve.
+    # 3. Steps: refresh pool, sample, AdamW step, log, checkpoint, stop on the CPU budget.
+    with (run_dir / "metrics.jsonl").open("a") as metrics:
+        while state["step"] < cfg.steps:
+            step = state["step"]
+            if step > 0 and step % cfg.refresh_every == 0:
+                _refresh_pool(pool, source, cfg, state, rng)
+            for group in optim.param_groups:
+                group["lr"] = _lr_at(step, cfg)
+            video, audio = pool.sample(rng, cfg.batch_size, cfg.max_shift, cfg.anchors_per_clip)
+            loss, logs = contrastive_loss(model, video, audio, cfg.bce_weight)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optim.step()
+            state.update(step=step + 1, elapsed_s=time.monotonic() - wall_began,
+                         cpu_s=time.process_time() - cpu_began)
+            if step % cfg.log_every == 0 or state["step"] == cfg.steps:
+                row = {"step": step, "loss": float(loss.detach()), "lr": _lr_at(step, cfg),
+                       "time_s": round(state["elapsed_s"], 1), "cpu_s": round(state["cpu_s"], 1),
+                       **logs}
+                metrics.write(json.dumps(row) + "\n")
+                metrics.flush()
+                logger.info("step %d loss %.4f offset_acc %.2f", step, row["loss"], logs["offset_acc"])
+            out_of_time = state["cpu_s"] > cfg.max_cpu_minutes * 60
+            if state["step"] % cfg.ckpt_every == 0 or state["step"] == cfg.steps or out_of_time:
+                state.update(pool_seeds=[e.seed for e in pool.entries], rng=rng.bit_generator.state)
+                _save_checkpoint(run_dir, model, optim, state)
+            if out_of_time:
+                logger.warning("CPU budget of %.1f min spent at step %d", cfg.max_cpu_minutes, step + 1)
+                break
+    # 4. Final weights and loss curve.
     model.eval()
     model.save_pretrained(run_dir / "final")
     plot_loss_curve(run_dir / "metrics.jsonl", run_dir / "loss_curve.png")

@@ -130,7 +130,6 @@ def render_torso(size: tuple[int, int], neck_px: tuple[float, float], unit_px: f
 
 def composite(dst: np.ndarray, src_rgba: np.ndarray) -> None:
     """Premultiplied "over": `dst[...] = src.rgb + dst * (1 - src.a)` for equal-size arrays."""
-    inv = cv2.cvtColor(cv2.bitwise_not(np.ascontiguousarray(src_rgba[..., 3])),
-                       cv2.COLOR_GRAY2RGB)
+    inv = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(src_rgba, 3)), cv2.COLOR_GRAY2RGB)
     dst[:] = cv2.add(cv2.multiply(dst, inv, scale=1.0 / 255.0),
-                     np.ascontiguousarray(src_rgba[..., :3]))
+                     cv2.cvtColor(src_rgba, cv2.COLOR_RGBA2RGB))

@@ -26,7 +26,7 @@ from xdub.config.synth_speech import SPEECH_PRESETS
 from xdub.data.synth.mouth import mouth_from_speech
 from xdub.data.synth.render import FrameRenderer, FrameTruth
 from xdub.data.synth.scenarios import resolve_scenario
-from xdub.data.synth.scene import Scene, build_scene, child_rngs
+from xdub.data.synth.scene import Scene, build_scene, child_seq
 from xdub.data.synth.speech import make_speech
 from xdub.data.synth.tracks import MouthTrack, Phone, SpeechTrack
 from xdub.errors import ConfigError
@@ -115,7 +115,8 @@ def _speech_for(seq: np.random.SeedSequence, which: int, cfg: SynthConfig,
     if cfg.speech_preset not in SPEECH_PRESETS:
         raise ConfigError(f"unknown speech_preset '{cfg.speech_preset}'; "
                           f"choose from {', '.join(SPEECH_PRESETS)}")
-    return make_speech(child_rngs(seq, 4)[which], duration, SPEECH_PRESETS[cfg.speech_preset])
+    rng = np.random.default_rng(child_seq(seq, which))
+    return make_speech(rng, duration, SPEECH_PRESETS[cfg.speech_preset])
 
 
 def _fit_audio(speech: SpeechTrack, num_samples: int) -> Audio:
@@ -145,9 +146,8 @@ def plan_clips(seed: int, cfg: SynthConfig, pair: bool = False,
                mouth: MouthTrack | None = None) -> list[ClipPlan]:
     """Prepare one clip (or an A/B pair) without rendering frames yet."""
     seq = np.random.SeedSequence(seed)
-    resolved = resolve_scenario(cfg, child_rngs(seq, 4)[_PICK])
-    children = [np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, _SCENE))]
-    scene = build_scene(children[0], resolved)
+    resolved = resolve_scenario(cfg, np.random.default_rng(child_seq(seq, _PICK)))
+    scene = build_scene(child_seq(seq, _SCENE), resolved)
     duration = scene.num_frames / resolved.fps
     if speech is None:
         speech = _speech_for(seq, _SPEECH_A, resolved, duration)

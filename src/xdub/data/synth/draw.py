@@ -23,13 +23,26 @@ def rgba(colour: Rgb) -> tuple[int, int, int, int]:
     return (int(colour[0]), int(colour[1]), int(colour[2]), 255)
 
 
+_CIRCLE = np.linspace(0.0, 2 * np.pi, 28, endpoint=False)
+_CIRCLE_COS, _CIRCLE_SIN = np.cos(_CIRCLE), np.sin(_CIRCLE)
+
+
 def ellipse_points(centre: tuple[float, float], axes: tuple[float, float], n: int = 28,
                    angle: float = 0.0, arc: tuple[float, float] = (0.0, 2 * np.pi)) -> np.ndarray:
     """Points `[n, 2]` on an (optionally rotated, partial) ellipse, angles in radians."""
-    t = np.linspace(arc[0], arc[1], n, endpoint=arc[1] - arc[0] < 2 * np.pi - 1e-9)
-    x, y = axes[0] * np.cos(t), axes[1] * np.sin(t)
+    if n == 28 and arc == (0.0, 2 * np.pi):  # the per-frame case: reuse the unit circle
+        cos_t, sin_t = _CIRCLE_COS, _CIRCLE_SIN
+    else:
+        t = np.linspace(arc[0], arc[1], n, endpoint=arc[1] - arc[0] < 2 * np.pi - 1e-9)
+        cos_t, sin_t = np.cos(t), np.sin(t)
+    x, y = axes[0] * cos_t, axes[1] * sin_t
+    out = np.empty((len(x), 2))
+    if angle == 0.0:
+        out[:, 0], out[:, 1] = centre[0] + x, centre[1] + y
+        return out
     c, s = np.cos(angle), np.sin(angle)
-    return np.stack([centre[0] + c * x - s * y, centre[1] + s * x + c * y], axis=1)
+    out[:, 0], out[:, 1] = centre[0] + c * x - s * y, centre[1] + s * x + c * y
+    return out
 
 
 def superellipse_arc(centre: tuple[float, float], axes: tuple[float, float], n_exp: float,

@@ -30,6 +30,14 @@ MOUTH_INNER = slice(60, 68)
 _UPPER_U = np.array([-2 / 3, -1 / 3, 0.0, 1 / 3, 2 / 3])  # lip landmark positions along width
 _INNER_U = np.array([-0.5, 0.0, 0.5])
 _N_CURVE = 20  # samples per lip / lid curve when drawing
+_U = np.linspace(-1.0, 1.0, _N_CURVE)
+_U_SQ = 1.0 - _U * _U
+_MARK_U = np.concatenate([[-1.0], _UPPER_U, [1.0], _UPPER_U[::-1]])  # outer lip landmarks
+_MARK_U_IN = np.concatenate([[-1.0], _INNER_U, [1.0], _INNER_U[::-1]])
+_MARK_SIGN = np.array([0.0, -1, -1, -1, -1, -1, 0.0, 1, 1, 1, 1, 1])  # -1 upper, +1 lower lip
+_MARK_SIGN_IN = np.array([0.0, -1, -1, -1, 0.0, 1, 1, 1])
+_LID_LO = _U_SQ ** 0.7  # eye lid profiles (fixed exponents)
+_LID_UP = _U_SQ ** 0.6
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,12 @@ def _lens(u: np.ndarray, e: float) -> np.ndarray:
     return np.clip(1.0 - u * u, 0.0, 1.0) ** e
 
 
+def _xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    out = np.empty((len(x), 2))
+    out[:, 0], out[:, 1] = x, y
+    return out
+
+
 def mouth_shape(spec: CharacterSpec, params: np.ndarray) -> MouthShape:
     """Lip contours from `params: [5]` = (opening, width, rounding, teeth, tongue)."""
     opening, width, rounding = float(params[0]), float(params[1]), float(params[2])
@@ -59,20 +73,13 @@ def mouth_shape(spec: CharacterSpec, params: np.ndarray) -> MouthShape:
     t_up, t_lo = (t * (1.0 + 0.3 * rounding) for t in spec.lip_t)
     e = 0.75 - 0.25 * rounding
     cy = spec.mouth_y
-
-    def curve(u: np.ndarray, half_w: float, amp: float) -> np.ndarray:
-        return np.stack([u * half_w, cy + amp * _lens(u, e)], axis=1)
-
-    u = np.linspace(-1.0, 1.0, _N_CURVE)
-    outer_up, outer_lo = curve(u, hw, -(up + t_up)), curve(u, hw, lo + t_lo)
-    inner_up, inner_lo = curve(u, hw_in, -up), curve(u, hw_in, lo)
-    corners = np.array([[-1.0], [1.0]])
-    marks = np.concatenate([
-        curve(corners[:1, 0], hw, 0.0), curve(_UPPER_U, hw, -(up + t_up)),
-        curve(corners[1:, 0], hw, 0.0), curve(_UPPER_U[::-1], hw, lo + t_lo),
-        curve(corners[:1, 0], hw_in, 0.0), curve(_INNER_U, hw_in, -up),
-        curve(corners[1:, 0], hw_in, 0.0), curve(_INNER_U[::-1], hw_in, lo),
-    ])
+    prof = _U_SQ ** e
+    outer_up, outer_lo = _xy(_U * hw, cy - (up + t_up) * prof), _xy(_U * hw, cy + (lo + t_lo) * prof)
+    inner_up, inner_lo = _xy(_U * hw_in, cy - up * prof), _xy(_U * hw_in, cy + lo * prof)
+    amp = np.where(_MARK_SIGN < 0, up + t_up, lo + t_lo) * _MARK_SIGN
+    amp_in = np.where(_MARK_SIGN_IN < 0, up, lo) * _MARK_SIGN_IN
+    marks = np.concatenate([_xy(_MARK_U * hw, cy + amp * _lens(_MARK_U, e)),
+                            _xy(_MARK_U_IN * hw_in, cy + amp_in * _lens(_MARK_U_IN, e))])
     return MouthShape(
         outer=np.concatenate([outer_up, outer_lo[::-1]]),
         inner=np.concatenate([inner_up, inner_lo[::-1]]),
@@ -93,11 +100,10 @@ def mouth_zone(spec: CharacterSpec, margin: float = 0.04) -> np.ndarray:
 def _eye_curves(spec: CharacterSpec, side: float, blink: float) -> tuple[np.ndarray, np.ndarray]:
     """Upper and lower lid curves `[N, 2]` of one eye, left -> right."""
     ex, ey, (rx, ry) = side * spec.eye_dx, spec.eye_y, spec.eye_r
-    u = np.linspace(-1.0, 1.0, _N_CURVE)
-    lower = np.stack([ex + rx * u, ey + 0.8 * ry * _lens(u, 0.7)], 1)
-    upper_open = ey - 1.1 * ry * _lens(u, 0.6)
-    upper = np.stack([ex + rx * u, lower[:, 1] + (upper_open - lower[:, 1]) * (1.0 - blink)], 1)
-    return upper, lower
+    x = ex + rx * _U
+    lower_y = ey + 0.8 * ry * _LID_LO
+    upper_open = ey - 1.1 * ry * _LID_UP
+    return _xy(x, lower_y + (upper_open - lower_y) * (1.0 - blink)), _xy(x, lower_y)
 
 
 def _eye_landmarks(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
@@ -171,10 +177,15 @@ class FaceRig:
 
     def landmarks(self, mouth: np.ndarray, blink: float, brow: float) -> np.ndarray:
         """The 68 landmarks `[68, 2]` in face units for one frame."""
-        eyes = [_eye_landmarks(*_eye_curves(self.spec, s, blink)) for s in (-1.0, 1.0)]
+        lids = [_eye_curves(self.spec, s, blink) for s in (-1.0, 1.0)]
+        return self._assemble(mouth_shape(self.spec, mouth), lids, brow)
+
+    def _assemble(self, shape: MouthShape, lids: list[tuple[np.ndarray, np.ndarray]],
+                  brow: float) -> np.ndarray:
+        eyes = [_eye_landmarks(*lid) for lid in lids]
         brows = [_brow(self.spec, s, brow) for s in (-1.0, 1.0)]
         return np.concatenate([self._static[:17], brows[0], brows[1], self._static[17:],
-                               eyes[0], eyes[1], mouth_shape(self.spec, mouth).landmarks])
+                               eyes[0], eyes[1], shape.landmarks])
 
     # --- drawing ---------------------------------------------------------------------------
 
@@ -184,15 +195,21 @@ class FaceRig:
         return Painter(canvas[y0:y1, x0:x1], self.sprite.face_px, org)
 
     def draw(self, canvas: np.ndarray, mouth: np.ndarray, blink: float, gaze: np.ndarray,
-             brow: float) -> None:
-        """Draw brows, eyes and mouth into `canvas` (a copy of the sprite RGBA) in place."""
+             brow: float) -> np.ndarray:
+        """Draw brows, eyes and mouth into `canvas` (a sprite RGBA copy); return landmarks.
+
+        Returns the frame's 68 landmarks `[68, 2]` in face units (same as `landmarks`).
+        """
+        lids = [_eye_curves(self.spec, s, blink) for s in (-1.0, 1.0)]
         for i, side in enumerate((-1.0, 1.0)):
-            self._draw_eye(self._painter(canvas, self._eye_roi[i]), side, blink, gaze)
+            self._draw_eye(self._painter(canvas, self._eye_roi[i]), side, lids[i], gaze)
         if self.spec.brows:
+            p = Painter(canvas, self.sprite.face_px, self.sprite.origin)
             for side in (-1.0, 1.0):
-                p = Painter(canvas, self.sprite.face_px, self.sprite.origin)
                 p.line(_brow(self.spec, side, brow), self.c_brow, self.spec.brow_w)
-        self._draw_mouth(self._painter(canvas, self._mouth_roi), mouth)
+        shape = mouth_shape(self.spec, mouth)
+        self._draw_mouth(self._painter(canvas, self._mouth_roi), shape, mouth)
+        return self._assemble(shape, lids, brow)
 
     def _clip_layer(self, paint: Painter, region: np.ndarray, layer: np.ndarray) -> None:
         """Paste `layer` (same size as the ROI) into the ROI inside polygon `region`."""
@@ -202,8 +219,8 @@ class FaceRig:
         alpha = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
         roi[:] = (layer * alpha + roi * (1.0 - alpha) + 0.5).astype(np.uint8)
 
-    def _draw_mouth(self, paint: Painter, params: np.ndarray) -> None:
-        spec, shape = self.spec, mouth_shape(self.spec, params)
+    def _draw_mouth(self, paint: Painter, shape: MouthShape, params: np.ndarray) -> None:
+        spec = self.spec
         lw = max(spec.line_w * 0.8, 0.008)
         paint.fill(shape.outer, self.c_lip)
         if shape.gap * paint.face_px > 0.25:  # below a quarter pixel the inside is invisible
@@ -232,9 +249,10 @@ class FaceRig:
             lo = shape.lower_inner
             paint.fill(np.concatenate([lo, (lo - [0.0, band_lo])[::-1]]), self.c_teeth)
 
-    def _draw_eye(self, paint: Painter, side: float, blink: float, gaze: np.ndarray) -> None:
+    def _draw_eye(self, paint: Painter, side: float, lid: tuple[np.ndarray, np.ndarray],
+                  gaze: np.ndarray) -> None:
         spec = self.spec
-        upper, lower = _eye_curves(spec, side, blink)
+        upper, lower = lid
         lw = max(spec.line_w, 0.01) * (1.6 if spec.lashes else 1.0)
         opening = float(np.max(lower[:, 1] - upper[:, 1]))
         if opening * paint.face_px > 0.3:

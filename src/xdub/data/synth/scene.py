@@ -51,11 +51,14 @@ def frame_times(cfg: SynthConfig) -> np.ndarray:
     return np.arange(cfg.num_frames, dtype=np.float64) / cfg.fps
 
 
+def child_seq(seq: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
+    """Child `index` of `seq`, derived without mutating `seq` (unlike `spawn`)."""
+    return np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, index))
+
+
 def child_rngs(seq: np.random.SeedSequence, n: int) -> list[np.random.Generator]:
-    """`n` independent generators derived from `seq` without mutating it (unlike `spawn`)."""
-    return [np.random.default_rng(np.random.SeedSequence(seq.entropy,
-                                                         spawn_key=(*seq.spawn_key, i)))
-            for i in range(n)]
+    """Generators of children 0..n-1 of `seq` (stateless, see `child_seq`)."""
+    return [np.random.default_rng(child_seq(seq, i)) for i in range(n)]
 
 
 def build_scene(seq: np.random.SeedSequence, cfg: SynthConfig) -> Scene:

@@ -1,0 +1,141 @@
+"""Tiny-scale codec: a per-frame 2D conv autoencoder for small face crops (ours).
+
+Temporal factor 1 (every frame has its own latent frame, so F' = F and any F is valid);
+spatial factor `patch_size * 2 ** (levels - 1)` (default 4: 64x64 crop -> 8 x 16 x 16).
+A 2x2 pixel-unshuffle (as Wan's VAE) lets every conv run at half resolution. Encoding is
+deterministic; training adds `latent_noise` to the latents so the decoder tolerates imperfect
+latents. Latents are normalised with per-channel stats measured after training (stored in the
+config). Imports: torch, xdub.config, xdub.errors, xdub.models.codec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from xdub.config.codec import TinyCodecConfig
+from xdub.models.codec import checkpoint
+from xdub.models.codec.base import VideoCodec
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(8 if channels % 8 == 0 else 1, channels)
+
+
+class ResBlock(nn.Module):
+    """Pre-norm residual block: x + conv(silu(norm(conv(silu(norm(x))))))."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            _norm(channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            _norm(channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [N, C, H, W] -> same."""
+        return x + self.body(x)
+
+
+def _encoder(cfg: TinyCodecConfig) -> nn.Sequential:
+    widths, p = cfg.widths, cfg.patch_size
+    layers: list[nn.Module] = [nn.PixelUnshuffle(p), nn.Conv2d(3 * p * p, widths[0], 3, padding=1)]
+    for level, width in enumerate(widths):
+        layers += [ResBlock(width) for _ in range(cfg.res_blocks)]
+        if level + 1 < len(widths):
+            layers.append(nn.Conv2d(width, widths[level + 1], 3, stride=2, padding=1))
+    layers += [_norm(widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], cfg.latent_channels, 3, padding=1)]
+    return nn.Sequential(*layers)
+
+
+def _decoder(cfg: TinyCodecConfig) -> nn.Sequential:
+    widths, p = cfg.widths[::-1], cfg.patch_size
+    layers: list[nn.Module] = [nn.Conv2d(cfg.latent_channels, widths[0], 3, padding=1)]
+    for level, width in enumerate(widths):
+        layers += [ResBlock(width) for _ in range(cfg.res_blocks)]
+        if level + 1 < len(widths):
+            layers += [
+                nn.Upsample(scale_factor=2.0, mode="nearest"),
+                nn.Conv2d(width, widths[level + 1], 3, padding=1),
+            ]
+    layers += [_norm(widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], 3 * p * p, 3, padding=1)]
+    layers.append(nn.PixelShuffle(p))
+    return nn.Sequential(*layers)
+
+
+class TinyVideoCodec(VideoCodec):
+    """frames [B, 3, F, H, W] <-> latents [B, C, F, H/s, W/s], one 2D autoencoder per frame."""
+
+    def __init__(self, cfg: TinyCodecConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg or TinyCodecConfig()
+        self.latent_channels = self.cfg.latent_channels
+        self.temporal_factor = 1
+        self.spatial_factor = self.cfg.spatial_factor
+        self.encoder = _encoder(self.cfg)
+        self.decoder = _decoder(self.cfg)
+        self.register_buffer("latents_mean", torch.zeros(1, self.latent_channels, 1, 1), False)
+        self.register_buffer("latents_std", torch.ones(1, self.latent_channels, 1, 1), False)
+        self._load_stats()
+
+    def _load_stats(self) -> None:
+        if self.cfg.latents_mean:
+            shape = self.latents_mean.shape
+            self.latents_mean.copy_(torch.tensor(self.cfg.latents_mean).view(shape))
+            self.latents_std.copy_(torch.tensor(self.cfg.latents_std).view(shape))
+
+    def set_latent_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Record per-channel raw-latent stats `[C]` (kept in the config, so saved with it)."""
+        self.cfg = dataclasses.replace(
+            self.cfg,
+            latents_mean=tuple(float(v) for v in mean),
+            latents_std=tuple(float(v) for v in std.clamp_min(1e-6)),
+        )
+        self._load_stats()
+
+    # ----- per-image halves (training uses these; raw = un-normalised latents) -----
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """images: [N, 3, H, W] in [-1, 1] -> raw latents [N, C, H/s, W/s]."""
+        return self.encoder(images)
+
+    def decode_images(self, raw_latents: torch.Tensor) -> torch.Tensor:
+        """raw latents: [N, C, h, w] -> images [N, 3, h*s, w*s], not clamped."""
+        return self.decoder(raw_latents)
+
+    # ----- VideoCodec -----
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: [B, 3, F, H, W] in [-1, 1] -> normalised latents [B, C, F, H/s, W/s]."""
+        self.check_frames(frames)
+        images = rearrange(frames, "b c f h w -> (b f) c h w")
+        latents = (self.encode_images(images) - self.latents_mean) / self.latents_std
+        return rearrange(latents, "(b f) c h w -> b c f h w", b=frames.shape[0])
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """latents: [B, C, F, h, w] -> frames [B, 3, F, h*s, w*s] in [-1, 1]."""
+        assert latents.ndim == 5 and latents.shape[1] == self.latent_channels, (
+            f"latents must be [B, {self.latent_channels}, F, h, w], got {tuple(latents.shape)}"
+        )
+        raw = rearrange(latents, "b c f h w -> (b f) c h w") * self.latents_std + self.latents_mean
+        images = self.decode_images(raw).clamp(-1.0, 1.0)
+        return rearrange(images, "(b f) c h w -> b c f h w", b=latents.shape[0])
+
+    # ----- checkpoints -----
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write `folder/{config.json, model.safetensors}`."""
+        return checkpoint.save_dir(folder, self.cfg, self.state_dict())
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> TinyVideoCodec:
+        """Rebuild from a folder written by `save_pretrained` (its own config, strict load)."""
+        cfg, state = checkpoint.load_dir(folder, TinyCodecConfig, "tiny codec")
+        codec = cls(cfg)
+        codec.load_state_dict(state, strict=True)
+        return codec.eval()

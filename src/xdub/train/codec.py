@@ -1,0 +1,298 @@
+"""Train the tiny video codec on face crops: a small explicit loop (nanoGPT style).
+
+    codec = train_codec(CodecConfig().tiny, CodecTrainConfig(), run_dir, crop_source)
+
+`crop_source(first_step)` returns an iterable of uint8 crops `[S, S, 3]`; `synth_crop_source`
+cuts them around the ground-truth face boxes of the procedural engine. The run directory gets
+`config.yaml`, `git_sha.txt`, `metrics.jsonl`, `loss.png` and `checkpoints/last/` (codec folder +
+`optimizer.pt` + `state.json`); calling again with the same run_dir resumes from the saved step.
+Imports: numpy, torch, cv2, matplotlib (lazily), xdub.{config, models, data}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from xdub.config import to_dict
+from xdub.config.codec import CodecTrainConfig, TinyCodecConfig
+from xdub.models.codec import TinyVideoCodec
+
+log = logging.getLogger(__name__)
+
+CropSource = Callable[[int], Iterable[np.ndarray]]  # first step -> uint8 crops [S, S, 3]
+
+# ---------------------------------------------------------------------------------------------
+# Data: face crops from the procedural engine
+# ---------------------------------------------------------------------------------------------
+
+
+def crop_face(frame: np.ndarray, box: np.ndarray, size: int, rng: np.random.Generator | None,
+              margin: float = 1.3, jitter: float = 0.08) -> np.ndarray:
+    """Square crop around a face box `(x0, y0, x1, y1)`, resized to `size`: `[size, size, 3]`.
+
+    Side = `margin` x the box's longer side; with `rng`, centre and side are jittered by up to
+    `jitter` (relative) so the codec sees the spread of crops a tracker produces. Pixels outside
+    the frame repeat the border.
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    side = margin * max(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    if rng is not None:
+        side *= 1 + rng.uniform(-jitter, jitter)
+        cx, cy = cx + side * rng.uniform(-jitter, jitter), cy + side * rng.uniform(-jitter, jitter)
+    scale = size / side
+    affine = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
+    # Downscaling by ~2-4x: INTER_AREA via a pre-blur would be sharper-looking but the codec must
+    # reproduce whatever crops the pipeline makes; bilinear on a box-blurred frame keeps aliasing low.
+    k = max(1, int(round(1 / scale)))
+    src = cv2.blur(frame, (k, k)) if k > 1 else frame
+    return cv2.warpAffine(src, affine, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def synth_crop_source(size: int, scenario: str = "mixed", frames_per_clip: int = 8,
+                      seed_offset: int = 0, clip_seconds: float = 1.0) -> CropSource:
+    """Endless crops from engine clips `seed_offset + first_step, +1, ...` (new clips on resume)."""
+    from xdub.config.synth import SCENARIOS
+    from xdub.data.synth.clip import render_clip
+
+    cfg = replace(SCENARIOS[scenario], duration=clip_seconds)
+
+    def source(first_step: int) -> Iterator[np.ndarray]:
+        seed = seed_offset + first_step
+        while True:
+            clip = render_clip(seed, cfg)
+            rng = np.random.default_rng(seed)
+            picks = rng.choice(len(clip.frames), min(frames_per_clip, len(clip.frames)), False)
+            for i in picks:
+                yield crop_face(clip.frames[i], clip.truth.face_box[i], size, rng)
+            seed += 1
+
+    return source
+
+
+def held_out_crops(source: Iterable[np.ndarray], count: int) -> np.ndarray:
+    """First `count` crops of a source as one array `[count, S, S, 3]` uint8."""
+    crops = [c for _, c in zip(range(count), source)]
+    return np.stack(crops)
+
+
+def to_tensor(crops: np.ndarray) -> torch.Tensor:
+    """uint8 `[N, S, S, 3]` -> float `[N, 3, S, S]` in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def _shuffled_batches(crops: Iterable[np.ndarray], batch_size: int, rng: np.random.Generator,
+                      pool_size: int = 512) -> Iterator[torch.Tensor]:
+    """Batches drawn at random from a rolling pool, so one clip's frames spread over steps."""
+    pool: list[np.ndarray] = []
+    for crop in crops:
+        pool.append(crop)
+        if len(pool) < pool_size:
+            continue
+        picks = sorted(rng.choice(len(pool), batch_size, replace=False), reverse=True)
+        yield to_tensor(np.stack([pool.pop(i) for i in picks]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses and metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def reconstruction_losses(recon: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """L1, MSE and image-gradient L1 between `[N, 3, H, W]` images."""
+    def grads(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]
+
+    (ry, rx), (ty, tx) = grads(recon), grads(target)
+    return {
+        "l1": (recon - target).abs().mean(),
+        "mse": F.mse_loss(recon, target),
+        "grad": (ry - ty).abs().mean() + (rx - tx).abs().mean(),
+    }
+
+
+def psnr(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB of `[N, 3, H, W]` images in [-1, 1] (peak = full range)."""
+    mse = ((recon.clamp(-1, 1) - target) / 2).square().flatten(1).mean(1)
+    return -10 * torch.log10(mse.clamp_min(1e-10))
+
+
+@torch.no_grad()
+def evaluate_psnr(codec: TinyVideoCodec, crops: np.ndarray, batch_size: int = 32) -> float:
+    """Mean PSNR of deterministic encode -> decode over held-out crops `[N, S, S, 3]` uint8."""
+    was_training = codec.training
+    codec.eval()
+    values = []
+    for start in range(0, len(crops), batch_size):
+        images = to_tensor(crops[start : start + batch_size])
+        frames = images.permute(1, 0, 2, 3)[None]  # [1, 3, N, S, S]: one clip of N frames
+        recon = codec.decode(codec.encode(frames))[0].permute(1, 0, 2, 3)
+        values.append(psnr(recon, images))
+    codec.train(was_training)
+    return float(torch.cat(values).mean())
+
+
+@torch.no_grad()
+def measure_latent_stats(codec: TinyVideoCodec, crops: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std `[C]` of raw latents over crops `[N, S, S, 3]`."""
+    raw = codec.encode_images(to_tensor(crops))
+    return raw.mean(dim=(0, 2, 3)), raw.std(dim=(0, 2, 3))
+
+
+# ---------------------------------------------------------------------------------------------
+# Run files and checkpoints
+# ---------------------------------------------------------------------------------------------
+
+
+def lr_at(step: int, cfg: CodecTrainConfig) -> float:
+    """Linear warmup, then cosine decay to 5% of the peak."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _write_run_files(run_dir: Path, codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    text = yaml.safe_dump({"codec": to_dict(codec_cfg), "train": to_dict(cfg)}, sort_keys=False)
+    (run_dir / "config.yaml").write_text(text)
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    (run_dir / "git_sha.txt").write_text((sha or "unknown") + "\n")
+
+
+def _save_checkpoint(run_dir: Path, codec: TinyVideoCodec, optim: torch.optim.Optimizer,
+                     state: dict) -> None:
+    """Write checkpoints/last atomically (temp folder + rename)."""
+    tmp, final = run_dir / "checkpoints" / ".last.tmp", run_dir / "checkpoints" / "last"
+    shutil.rmtree(tmp, ignore_errors=True)
+    codec.save_pretrained(tmp)
+    torch.save(optim.state_dict(), tmp / "optimizer.pt")
+    (tmp / "state.json").write_text(json.dumps(state))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+
+
+def plot_loss_curve(metrics_path: Path, out_path: Path) -> None:
+    """PNG of training loss and held-out PSNR over steps from a metrics.jsonl."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    train = [r for r in rows if "loss" in r]
+    evals = [r for r in rows if "eval_psnr" in r]
+    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for key in ("loss", "l1", "mse"):
+        ax_loss.plot([r["step"] for r in train], [r[key] for r in train], label=key)
+    ax_loss.set_xlabel("step"), ax_loss.set_yscale("log"), ax_loss.legend()
+    ax_psnr.plot([r["step"] for r in train], [r["psnr"] for r in train], label="train batch")
+    ax_psnr.plot([r["step"] for r in evals], [r["eval_psnr"] for r in evals], "o-", label="held-out")
+    ax_psnr.set_xlabel("step"), ax_psnr.set_ylabel("PSNR dB"), ax_psnr.legend()
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=80)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loop
+# ---------------------------------------------------------------------------------------------
+
+
+def _step_losses(codec: TinyVideoCodec, images: torch.Tensor, cfg: CodecTrainConfig,
+                 gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    """One batch `[N, 3, S, S]`: noisy-latent reconstruction loss and its parts."""
+    raw = codec.encode_images(images)
+    noisy = raw + codec.cfg.latent_noise * torch.randn(raw.shape, generator=gen)
+    recon = codec.decode_images(noisy)
+    parts = reconstruction_losses(recon, images)
+    latent_l2 = raw.square().mean()
+    loss = (cfg.l1_weight * parts["l1"] + cfg.mse_weight * parts["mse"]
+            + cfg.grad_weight * parts["grad"] + codec.cfg.latent_l2 * latent_l2)
+    logs = {k: float(v.detach()) for k, v in parts.items()}
+    logs |= {"loss": float(loss.detach()), "latent_rms": float(latent_l2.detach().sqrt()),
+             "psnr": float(psnr(recon.detach(), images).mean())}
+    return loss, logs
+
+
+def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str | Path,
+                crop_source: CropSource, eval_crops: np.ndarray | None = None) -> TinyVideoCodec:
+    """Train (or resume from `run_dir/checkpoints/last`) and return the codec in eval mode.
+
+    When training ends, per-channel latent stats are measured on fresh crops and stored in the
+    codec's config, so `encode` returns roughly unit-variance latents.
+    """
+    run_dir = Path(run_dir)
+    torch.set_num_threads(cfg.threads)
+    # 1. Run files, model, optimiser.
+    _write_run_files(run_dir, codec_cfg, cfg)
+    torch.manual_seed(cfg.seed)
+    codec = TinyVideoCodec(codec_cfg).train()
+    state = {"step": 0, "elapsed_s": 0.0}
+    # 2. Resume.
+    last = run_dir / "checkpoints" / "last"
+    if (last / "state.json").is_file():
+        codec = TinyVideoCodec.from_pretrained(last).train()
+        state = json.loads((last / "state.json").read_text())
+    optim = torch.optim.AdamW(codec.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if (last / "optimizer.pt").is_file():
+        optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        log.info("resumed codec training at step %d", state["step"])
+    gen = torch.Generator().manual_seed(cfg.seed + state["step"])
+    rng = np.random.default_rng(cfg.seed + state["step"])
+    batches = _shuffled_batches(crop_source(state["step"]), cfg.batch_size, rng,
+                                pool_size=max(4 * cfg.batch_size, 64))
+    metrics = run_dir / "metrics.jsonl"
+    # 3. Optimise.
+    tic = time.time()
+    while state["step"] < cfg.steps:
+        step = state["step"]
+        for group in optim.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        loss, logs = _step_losses(codec, next(batches), cfg, gen)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(codec.parameters(), cfg.grad_clip)
+        optim.step()
+        state["step"] = step + 1
+        done = state["step"] == cfg.steps
+        if state["step"] % cfg.log_every == 0 or done:
+            row = {"step": state["step"], "lr": lr_at(step, cfg), **logs,
+                   "sec": round(state["elapsed_s"] + time.time() - tic, 1)}
+            with metrics.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            log.info("step %d loss %.4f psnr %.2f", state["step"], logs["loss"], logs["psnr"])
+        if state["step"] % cfg.ckpt_every == 0 or done:
+            if eval_crops is not None:
+                with metrics.open("a") as fh:
+                    value = evaluate_psnr(codec, eval_crops)
+                    fh.write(json.dumps({"step": state["step"], "eval_psnr": value}) + "\n")
+            state["elapsed_s"] = round(state["elapsed_s"] + time.time() - tic, 1)
+            tic = time.time()
+            _save_checkpoint(run_dir, codec, optim, state)
+            plot_loss_curve(metrics, run_dir / "loss.png")
+    # 4. Latent statistics for normalised latents.
+    fresh = np.stack([c for _, c in zip(range(256), crop_source(cfg.steps + 1))])
+    codec.eval()
+    codec.set_latent_stats(*measure_latent_stats(codec, fresh))
+    return codec

@@ -1,0 +1,64 @@
+"""Paste-back: identity-edit equivalence, colour matching, untouched surroundings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xdub.config.face import AlignConfig, BlendConfig, MaskConfig
+from xdub.face.align import crop_footprint, estimate_alignment, warp_from_crop, warp_to_crop
+from xdub.face.blend import paste_back
+from xdub.face.landmarks import transform_points
+from xdub.face.mask import lower_face_mask
+
+SIZE = 512  # the wan5b crop: the face is upsampled ~3.3x into it
+
+
+def _psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64))[where] ** 2)
+    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-12)))
+
+
+@pytest.fixture(scope="module")
+def setup(astronaut, astronaut_face):
+    affine = estimate_alignment(astronaut_face.landmarks, SIZE, AlignConfig(crop_size=SIZE))
+    crop = warp_to_crop(astronaut, affine, SIZE)
+    mask = lower_face_mask(transform_points(astronaut_face.landmarks, affine), (SIZE, SIZE),
+                           MaskConfig())
+    return affine, crop, mask
+
+
+@pytest.mark.parametrize("region", ["lower_face", "crop"])
+@pytest.mark.parametrize("color_match", ["none", "mean_std", "gain_map"])
+def test_face_identity_edit_pastes_back_the_original(astronaut, setup, region, color_match):
+    affine, crop, mask = setup
+    out = paste_back(astronaut, crop, affine, BlendConfig(region=region, color_match=color_match),
+                     mask)
+    x0, y0, x1, y1 = crop_footprint(affine, SIZE, astronaut.shape)
+    pasted = np.zeros(astronaut.shape[:2], bool)
+    pasted[y0:y1, x0:x1] = True
+    # Measured ~66 dB (lower_face) / ~58 dB (whole crop) with cubic warps; require > 40 dB.
+    assert _psnr(out, astronaut, pasted) > 40
+    assert np.array_equal(out[~pasted], astronaut[~pasted])  # outside the footprint: untouched
+
+
+@pytest.mark.parametrize("color_match", ["mean_std", "gain_map"])
+def test_face_colour_matching_hides_a_tone_shift(astronaut, setup, color_match):
+    affine, crop, mask = setup
+    darker = (crop.astype(np.float32) * 0.8).astype(np.uint8)
+    inside = warp_from_crop(mask, affine, astronaut.shape, interpolation="linear") > 0.5
+    plain = paste_back(astronaut, darker, affine, BlendConfig(color_match="none"), mask)
+    matched = paste_back(astronaut, darker, affine, BlendConfig(color_match=color_match), mask)
+    assert _psnr(matched, astronaut, inside) > _psnr(plain, astronaut, inside) + 15
+
+
+def test_face_lower_face_edit_stays_in_the_mask(astronaut, setup):
+    affine, crop, mask = setup
+    edited = crop.copy()
+    edited[:] = (255, 0, 255)  # the "model" paints everything magenta
+    out = paste_back(astronaut, edited, affine, BlendConfig(color_match="none"), mask)
+    changed = np.abs(out.astype(int) - astronaut).sum(-1) > 30
+    alpha = warp_from_crop(mask, affine, astronaut.shape, interpolation="linear")
+    assert changed[alpha > 0.9].all() and not changed[alpha < 0.02].any()
+    with pytest.raises(ValueError, match="needs a mask"):
+        paste_back(astronaut, crop, affine, BlendConfig(region="lower_face"), None)
