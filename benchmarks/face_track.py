@@ -84,21 +84,22 @@ def synthetic_clip(frames: int, size: int = 384) -> tuple[np.ndarray, np.ndarray
     return np.stack(clip), np.stack(paths)
 
 
-def crop_centres(frames: np.ndarray, fps: float, smooth: bool) -> np.ndarray:
-    """Crop centre `[T, 2]` (frame px) of the longest track, with or without smoothing."""
+def crop_centres(frames: np.ndarray, fps: float, smooth: bool) -> tuple[np.ndarray, float]:
+    """Crop centre `[T, 2]` (frame px) of the longest track, and its detected-frame fraction."""
     track_cfg = TrackConfig(smooth=smooth)
     align_cfg = AlignConfig(crop_size=CROP, smooth=smooth)
     track = select_track(track_faces(frames, MediaPipeDetector(), track_cfg, fps=fps))
     assert track.landmarks is not None
     affines = estimate_alignments(track.landmarks, CROP, align_cfg, fps)
-    return np.stack([affine_to_params(a, CROP)[:2] for a in affines])
+    centres = np.stack([affine_to_params(a, CROP)[:2] for a in affines])
+    return centres, track.num_present / len(frames)
 
 
 def bench_jitter(frames: np.ndarray, fps: float, truth: np.ndarray | None) -> dict:
     """Jitter (and error vs `truth: [T, 2]` if given) of the crop centre, raw vs smoothed."""
     out: dict = {"frames": len(frames)}
     for mode in ("raw", "smoothed"):
-        centres = crop_centres(frames, fps, smooth=mode == "smoothed")
+        centres, out["detected_fraction"] = crop_centres(frames, fps, smooth=mode == "smoothed")
         out[f"jitter_{mode}_px"] = jitter(centres)
         if truth is not None:
             err = centres - truth[: len(centres)]
@@ -116,6 +117,7 @@ def _read_clip(path: str, limit: int) -> tuple[np.ndarray, float]:
 
 
 def main() -> None:
+    """Run both benchmarks and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", help="a real talking-head clip to measure jitter on")
     parser.add_argument("--frames", type=int, default=100, help="frames per jitter clip")
@@ -128,7 +130,7 @@ def main() -> None:
         print(f"{r['resolution']:>10} {r['detect_mesh_fps']:>16.1f} {r['refine_fps']:>15.1f} "
               f"{r['haar_fps']:>9.1f}")
     clip, paths = synthetic_clip(args.frames)
-    reference = crop_centres(clip[:1].repeat(3, axis=0), 25.0, smooth=False)[0]
+    reference = crop_centres(clip[:1].repeat(3, axis=0), 25.0, smooth=False)[0][0]
     # Truth: where the path carries the photo point that frame 0's crop centre came from.
     photo_point = np.linalg.solve(paths[0][:, :2], reference - paths[0][:, 2])
     truth = np.stack([p[:, :2] @ photo_point + p[:, 2] for p in paths])
@@ -136,11 +138,12 @@ def main() -> None:
     if args.real:
         frames, fps = _read_clip(args.real, args.frames * 10)
         results["jitter"]["real"] = bench_jitter(frames, fps, None)
-    print(f"\n{'clip':>10} {'frames':>7} {'jitter raw':>11} {'jitter smooth':>14} "
+    print(f"\n{'clip':>10} {'frames':>7} {'detected':>9} {'jitter raw':>11} {'jitter smooth':>14} "
           f"{'noise jit raw':>14} {'noise jit smooth':>17} {'err raw':>8} {'err smooth':>11}  (px)")
     nan = float("nan")
     for name, r in results["jitter"].items():
-        print(f"{name:>10} {r['frames']:>7} {r['jitter_raw_px']:>11.3f} "
+        print(f"{name:>10} {r['frames']:>7} {r['detected_fraction']:>9.0%} "
+              f"{r['jitter_raw_px']:>11.3f} "
               f"{r['jitter_smoothed_px']:>14.3f} {r.get('noise_jitter_raw_px', nan):>14.3f} "
               f"{r.get('noise_jitter_smoothed_px', nan):>17.3f} "
               f"{r.get('rms_err_raw_px', nan):>8.3f} "

@@ -19,12 +19,12 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import cv2  # noqa: E402
+import cv2
 
-from xdub.config import replace  # noqa: E402
-from xdub.data.synth.clip import plan_clips  # noqa: E402
-from xdub.data.synth.export import export_plan  # noqa: E402
-from xdub.data.synth.scenarios import get_scenario  # noqa: E402
+from xdub.config import replace
+from xdub.data.synth.clip import plan_clips
+from xdub.data.synth.export import export_plan
+from xdub.data.synth.scenarios import get_scenario
 
 
 def _measure(scenario: str, size: int, seconds: float, clips: int, out_dir: str) -> dict:

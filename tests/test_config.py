@@ -46,3 +46,14 @@ def test_int_accepted_as_float_and_replace_checks():
     assert config.from_dict(Inner, {"scale": 2}).scale == 2.0
     with pytest.raises(ConfigError):
         config.replace(Inner(), size=1.5)
+
+
+@dataclass(frozen=True)
+class Pair:
+    size: tuple[int, float] = (1, 2.0)
+
+
+def test_fixed_length_tuple_checks_each_item_against_its_own_type():
+    assert config.from_dict(Pair, {"size": [3, 4]}).size == (3, 4.0)
+    with pytest.raises(ConfigError, match="expected an integer"):
+        config.from_dict(Pair, {"size": [3.5, 4]})

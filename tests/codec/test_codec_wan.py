@@ -26,6 +26,15 @@ ORIGINAL_KEYS = [
 ]  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Small convs run faster on one thread than on two oversubscribed ones (shared CI cores).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def codec():
     torch.manual_seed(0)
@@ -42,11 +51,11 @@ def test_factors_and_frame_rule(codec):
 
 @torch.no_grad()
 def test_encode_decode_shapes(codec):
-    frames = torch.rand(1, 3, 5, 32, 64) * 2 - 1
+    frames = torch.rand(1, 3, 5, 32, 48) * 2 - 1
     latents = codec.encode(frames)
-    assert latents.shape == (1, 4, 2, 2, 4)
+    assert latents.shape == (1, 4, 2, 2, 3)
     video = codec.decode(latents)
-    assert video.shape == (1, 3, 5, 32, 64)
+    assert video.shape == (1, 3, 5, 32, 48)
     assert video.abs().max() <= 1.0
     with pytest.raises(ValueError):
         codec.encode(torch.zeros(1, 3, 5, 24, 32))
@@ -80,7 +89,7 @@ def test_from_original_file_reproduces_outputs(codec, tmp_path):
     save_file({k: v.contiguous() for k, v in original.items()}, str(path))
     loaded = WanVAECodec.from_original(TINY, path).eval()
     assert not any(p.is_meta for p in loaded.parameters())
-    frames = torch.rand(1, 3, 5, 32, 32) * 2 - 1
+    frames = torch.rand(1, 3, 1, 32, 32) * 2 - 1
     torch.testing.assert_close(loaded.encode(frames), codec.encode(frames))
 
 
@@ -88,11 +97,11 @@ def test_tiling_keeps_shapes():
     torch.manual_seed(0)
     tiled = WanVAECodec(WanVAEConfig(**{**_fields(TINY), "tiling": True, "tile_size": 32,
                                         "tile_stride": 16}))  # fmt: skip
-    frames = torch.rand(1, 3, 1, 64, 64) * 2 - 1
+    frames = torch.rand(1, 3, 1, 32, 48) * 2 - 1  # wider than a 32 px tile: 2 tiles across
     with torch.no_grad():
         latents = tiled.encode(frames)
-        assert latents.shape == (1, 4, 1, 4, 4)
-        assert tiled.decode(latents).shape == (1, 3, 1, 64, 64)
+        assert latents.shape == (1, 4, 1, 2, 3)
+        assert tiled.decode(latents).shape == (1, 3, 1, 32, 48)
 
 
 def test_missing_or_wrong_weights(tmp_path):

@@ -29,12 +29,40 @@ def _chirp(num: int) -> np.ndarray:
 def test_sync_protocol_mfcc_matches_reference_values() -> None:
     # Rows 0 and 5 of python_speech_features.mfcc(int16-scaled chirp, 16000), computed once
     # with that library (v0.6.1) and frozen here.
-    expected = np.array([
-        [18.3143, 24.8451, 16.016, 9.2406, 1.6044, -6.9418, -13.8769, -19.6396, -22.1855,
-         -22.0259, -18.6328, -14.0435, -8.787],
-        [19.2224, 26.7999, 11.9789, -3.3981, -17.7105, -27.5908, -29.3561, -24.8291, -14.9259,
-         -4.0445, 5.7642, 10.5953, 10.7617],
-    ])
+    expected = np.array(
+        [
+            [
+                18.3143,
+                24.8451,
+                16.016,
+                9.2406,
+                1.6044,
+                -6.9418,
+                -13.8769,
+                -19.6396,
+                -22.1855,
+                -22.0259,
+                -18.6328,
+                -14.0435,
+                -8.787,
+            ],
+            [
+                19.2224,
+                26.7999,
+                11.9789,
+                -3.3981,
+                -17.7105,
+                -27.5908,
+                -29.3561,
+                -24.8291,
+                -14.9259,
+                -4.0445,
+                5.7642,
+                10.5953,
+                10.7617,
+            ],
+        ]
+    )
     mfcc = protocol_mfcc(_chirp(1600))
     assert mfcc.shape == (9, 13)
     np.testing.assert_allclose(mfcc[[0, 5]], expected, atol=2e-3)
@@ -89,8 +117,9 @@ def test_sync_video_windows_stack_consecutive_frames() -> None:
 def test_sync_crop_mouths_centres_the_mouth() -> None:
     frames = np.zeros((3, 200, 300, 3), np.uint8)
     frames[:, 118:123, 148:153] = 255  # a bright "mouth" around (150, 120)
-    mouth = np.tile(np.array([[140.0, 120.0], [160.0, 120.0], [150.0, 115.0], [150.0, 125.0]]),
-                    (3, 1, 1))
+    mouth = np.tile(
+        np.array([[140.0, 120.0], [160.0, 120.0], [150.0, 115.0], [150.0, 125.0]]), (3, 1, 1)
+    )
     boxes = np.tile(np.array([100.0, 40.0, 200.0, 160.0]), (3, 1))
     crops = crop_mouths(frames, mouth, boxes, CFG)
     assert crops.shape == (3, CFG.crop_height, CFG.crop_width, 1) and crops.dtype == np.uint8
@@ -121,8 +150,8 @@ def test_sync_crop_mouths_follows_roll_and_downscales() -> None:
     centre = np.array([300.0, 300.0])
     direction = np.array([np.cos(angle), np.sin(angle)])
     for r in np.linspace(-150, 150, 600):
-        x, y = centre + r * direction
-        frames[0, int(round(y)) - 3 : int(round(y)) + 4, int(round(x)) - 3 : int(round(x)) + 4] = 255
+        x, y = np.round(centre + r * direction).astype(int)
+        frames[0, y - 3 : y + 4, x - 3 : x + 4] = 255
     mouth = centre[None, None, :] + np.array([[-50.0, 0.0], [50.0, 0.0]])[None]
     boxes = np.array([[100.0, 100.0, 500.0, 500.0]])  # crop width 0.8 * 400 = 320 px -> 96
     level = crop_mouths(frames, mouth, boxes, CFG, roll=np.array([angle]))[0, ..., 0]

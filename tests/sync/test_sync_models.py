@@ -66,7 +66,9 @@ def test_sync_scorer_save_load_identical(tmp_path: Path) -> None:
     assert loaded.cfg == model.cfg and not loaded.training
     video, audio = _inputs(2, seed=5)
     with torch.no_grad():
-        assert torch.equal(model.sync_probability(video, audio), loaded.sync_probability(video, audio))
+        assert torch.equal(
+            model.sync_probability(video, audio), loaded.sync_probability(video, audio)
+        )
 
 
 def test_sync_scorer_missing_checkpoint_raises(tmp_path: Path) -> None:

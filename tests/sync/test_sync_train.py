@@ -90,7 +90,12 @@ def test_sync_evaluate_scorer_reports_fractions() -> None:
 
 def test_sync_pool_windows_match_inference_windows() -> None:
     """Training windows == the windows `SyncScorer.clip_embeddings` builds (no train/infer drift)."""
-    from xdub.models.syncnet_features import audio_window_starts, audio_windows, log_mel, video_windows
+    from xdub.models.syncnet_features import (
+        audio_window_starts,
+        audio_windows,
+        log_mel,
+        video_windows,
+    )
 
     clip = toy_clip(5, seconds=1.6)
     pool = WindowPool(MODEL)
@@ -98,8 +103,9 @@ def test_sync_pool_windows_match_inference_windows() -> None:
     video, audio = pool.sample(np.random.default_rng(3), 1, max_shift=3, anchors=2, augment=False)
     all_video = video_windows(SyncScorer.normalize_crops(clip.crops), MODEL.window_frames)
     mel = log_mel(clip.samples, MODEL)
-    all_audio = audio_windows(mel, audio_window_starts(len(all_video), clip.fps, MODEL),
-                              MODEL.audio_window_frames)
+    all_audio = audio_windows(
+        mel, audio_window_starts(len(all_video), clip.fps, MODEL), MODEL.audio_window_frames
+    )
     start = next(i for i in range(len(all_video)) if torch.allclose(all_video[i], video[0, 0]))
     for r in range(2):
         assert torch.allclose(video[0, r], all_video[start + r])

@@ -111,7 +111,7 @@ def shift_audio(samples: np.ndarray, frames: int, fps: float, sample_rate: int) 
 
     The gap is filled with silence. A delay of d frames makes a synced clip score offset -d.
     """
-    shift = int(round(frames * sample_rate / fps))
+    shift = round(frames * sample_rate / fps)
     out = np.zeros_like(samples)
     if shift >= 0:
         out[shift:] = samples[: len(samples) - shift] if shift < len(samples) else 0
@@ -194,8 +194,12 @@ def evaluate_sync_scorer(
         crops = SyncScorer.normalize_crops(clip.crops)
         results = []
         for shift in (0, *shifts):
-            audio = shift_audio(clip.samples, shift, clip.fps, sample_rate) if shift else clip.samples
-            video_emb, audio_emb = scorer.clip_embeddings(crops, log_mel(audio, scorer.cfg), clip.fps)
+            audio = (
+                shift_audio(clip.samples, shift, clip.fps, sample_rate) if shift else clip.samples
+            )
+            video_emb, audio_emb = scorer.clip_embeddings(
+                crops, log_mel(audio, scorer.cfg), clip.fps
+            )
             with torch.no_grad():
                 prob = float(torch.sigmoid(scorer.sync_logit(video_emb, audio_emb)).mean())
             scores = scores_from_distances(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from pathlib import Path
 
@@ -9,18 +10,24 @@ import numpy as np
 import typer
 
 from xdub.cli.app import app
+from xdub.config import load, replace
+from xdub.config.face import FaceConfig
 from xdub.errors import NoFaceError, OutputError
+from xdub.face.detect import DETECTORS
 
 THUMB_SIZE = 160  # px, aligned face crop per track
+# CLI choices come from the detector registry (plugins registered before the CLI runs included).
+DetectorName = enum.Enum("DetectorName", {name: name for name in sorted(DETECTORS)}, type=str)
 
 
-def _load_config(path: Path | None, detector: str, detect_every: int):  # -> FaceConfig
-    from xdub.config import load, replace
-    from xdub.config.face import FaceConfig
-
+def _load_config(path: Path | None, detector: str | None, detect_every: int | None) -> FaceConfig:
+    """FaceConfig from --config (or defaults), with the flags that were given applied on top."""
     cfg = load(FaceConfig, path) if path is not None else FaceConfig()
-    return replace(cfg, detect=replace(cfg.detect, backend=detector),
-                   track=replace(cfg.track, detect_every=detect_every))
+    if detector is not None:
+        cfg = replace(cfg, detect=replace(cfg.detect, backend=detector))
+    if detect_every is not None:
+        cfg = replace(cfg, track=replace(cfg.track, detect_every=detect_every))
+    return cfg
 
 
 def _save_png(path: Path, image: np.ndarray) -> None:
@@ -73,10 +80,11 @@ def _thumbnails(video: Path, tracks: list, out: Path) -> list[Path]:
 def faces(
     video: Path = typer.Argument(..., help="Input video file."),
     out: Path | None = typer.Option(None, "--out", help="Folder for one PNG thumbnail per track."),
-    detector: str = typer.Option("mediapipe", "--detector",
-                                 help="Face detector: mediapipe (default) or haar (low quality)."),
-    detect_every: int = typer.Option(1, "--detect-every", min=1,
-                                     help="Full detection every N frames (tracking between)."),
+    detector: DetectorName | None = typer.Option(
+        None, "--detector", help="Face detector (default mediapipe; haar: low-quality fallback)."),
+    detect_every: int | None = typer.Option(
+        None, "--detect-every", min=1, help="Full detection every N frames, tracking between "
+        "(default 1)."),
     config: Path | None = typer.Option(None, "--config", help="FaceConfig YAML (configs/face)."),
 ) -> None:
     """List the face tracks of VIDEO (id, frames, size) and save a thumbnail per track."""
@@ -88,7 +96,7 @@ def faces(
     from xdub.face.track import track_faces
     from xdub.media import iter_frames, probe
 
-    cfg = _load_config(config, detector, detect_every)
+    cfg = _load_config(config, None if detector is None else detector.value, detect_every)
     info = probe(video)
     frames = progress(iter_frames(video), total=info.num_frames, description="tracking faces",
                       transient=True, console=Console(stderr=True))

@@ -35,7 +35,7 @@ class SyncScorerConfig:
     @property
     def audio_window_frames(self) -> int:
         """Mel frames per audio window (20 for 0.2 s at a 10 ms hop)."""
-        return int(round(self.audio_window_s * self.sample_rate / self.hop_length))
+        return round(self.audio_window_s * self.sample_rate / self.hop_length)
 
     @property
     def mel_rate(self) -> float:

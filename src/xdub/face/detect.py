@@ -56,14 +56,18 @@ class FaceDetection:
 class FaceDetector(Protocol):
     """Anything that finds faces: `detect(frame [H, W, 3] uint8 RGB) -> list[FaceDetection]`."""
 
-    def detect(self, frame: np.ndarray) -> list[FaceDetection]: ...
+    def detect(self, frame: np.ndarray) -> list[FaceDetection]:
+        """Faces in `frame: [H, W, 3]` uint8 RGB (empty list when none)."""
+        ...
 
 
 @runtime_checkable
 class LandmarkRefiner(Protocol):
     """A detector that can follow a known face without a full detection pass."""
 
-    def refine(self, frame: np.ndarray, previous: FaceDetection) -> FaceDetection | None: ...
+    def refine(self, frame: np.ndarray, previous: FaceDetection) -> FaceDetection | None:
+        """The same face in the next `frame`, or None if it is gone."""
+        ...
 
 
 def _keep_largest(faces: list[FaceDetection], cfg: DetectConfig) -> list[FaceDetection]:
@@ -134,7 +138,7 @@ _HAAR_IOD, _HAAR_EYE_Y = 0.3925, -0.1132
 class HaarDetector:
     """OpenCV Haar-cascade boxes with mean-face landmarks (low quality; no TFLite needed)."""
 
-    def __init__(self, cfg: DetectConfig | None = None, max_side: int = 640) -> None:
+    def __init__(self, cfg: DetectConfig | None = None, max_side: int = 480) -> None:
         self.cfg = cfg or DetectConfig()
         self.max_side = max_side  # detect on a downscaled frame: Haar cost grows with area
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
@@ -149,10 +153,12 @@ class HaarDetector:
         if scale < 1.0:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         gray = cv2.equalizeHist(gray)
-        min_px = max(12, int(self.cfg.min_face_px * scale))
+        # Faces under ~20 px of the downscaled frame are too small to dub; skipping those
+        # pyramid levels is most of the speed.
+        min_px = max(20, int(self.cfg.min_face_px * scale))
         neighbours = 5
         rects, counts = cv2.CascadeClassifier.detectMultiScale2(
-            self.cascade, gray, scaleFactor=1.1, minNeighbors=neighbours, minSize=(min_px, min_px))
+            self.cascade, gray, scaleFactor=1.15, minNeighbors=neighbours, minSize=(min_px, min_px))
         faces = []
         for (x, y, w, h), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).ravel()):
             box = np.array([x, y, x + w, y + h], np.float32) / scale

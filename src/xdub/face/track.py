@@ -47,10 +47,12 @@ class FaceTrack:
 
     @property
     def first(self) -> int:
+        """First frame index."""
         return int(self.frame_indices[0])
 
     @property
     def last(self) -> int:
+        """Last frame index (inclusive)."""
         return int(self.frame_indices[-1])
 
     @property

@@ -96,7 +96,9 @@ class SyncScorer(nn.Module):
         assert windows.ndim == 3 and tuple(windows.shape[1:]) == (
             cfg.audio_window_frames,
             cfg.n_mels,
-        ), f"audio windows must be [B, {cfg.audio_window_frames}, {cfg.n_mels}], got {tuple(windows.shape)}"
+        ), (
+            f"audio windows must be [B, {cfg.audio_window_frames}, {cfg.n_mels}], got {tuple(windows.shape)}"
+        )
         spectro = windows.transpose(1, 2).unsqueeze(1)  # [B, 1, n_mels, L]
         return F.normalize(self.audio_encoder(spectro), dim=-1)
 
@@ -106,7 +108,9 @@ class SyncScorer(nn.Module):
 
     def sync_probability(self, video_win: torch.Tensor, audio_win: torch.Tensor) -> torch.Tensor:
         """P(in sync) per window pair: `[B, W*C, H, Wd]`, `[B, L, n_mels]` -> `[B]`."""
-        return torch.sigmoid(self.sync_logit(self.embed_video(video_win), self.embed_audio(audio_win)))
+        return torch.sigmoid(
+            self.sync_logit(self.embed_video(video_win), self.embed_audio(audio_win))
+        )
 
     def sync_loss(self, video_win: torch.Tensor, audio_win: torch.Tensor) -> torch.Tensor:
         """Mean -log P(in sync): the expert loss for a generator whose frames are `video_win`."""
@@ -174,7 +178,9 @@ class SyncScorer(nn.Module):
             model.load_state_dict(load_file(str(weights_path)))
         except (RuntimeError, OSError, ValueError) as err:
             first = str(err).strip().splitlines()[0]
-            raise WeightsError(f"{weights_path} does not match SyncScorer({cfg_path.name}): {first}") from None
+            raise WeightsError(
+                f"{weights_path} does not match SyncScorer({cfg_path.name}): {first}"
+            ) from None
         return model.eval()
 
 

@@ -193,7 +193,9 @@ def crop_mouths(
         # Inverse map (crop pixel -> frame pixel), integer coordinates at pixel centres:
         # frame = centre + R(roll) @ diag(w / crop_w, h / crop_h) @ (crop - crop_centre).
         cos, sin = np.cos(angles[t]), np.sin(angles[t])
-        linear = np.array([[cos, -sin], [sin, cos]]) @ np.diag([w / cfg.crop_width, h / cfg.crop_height])
+        linear = np.array([[cos, -sin], [sin, cos]]) @ np.diag(
+            [w / cfg.crop_width, h / cfg.crop_height]
+        )
         matrix = np.hstack([linear, (np.array([cx, cy]) - linear @ half)[:, None]])
         # Strong downscaling would alias with bilinear sampling: pre-blur via INTER_AREA resize.
         src, shrink = frame, min(1.0, 0.5 * cfg.crop_width / w)
@@ -201,9 +203,13 @@ def crop_mouths(
             src = cv2.resize(frame, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
             matrix = matrix * shrink
             matrix[:, 2] += 0.5 * shrink - 0.5  # pixel centres of the resized frame
-        crop = cv2.warpAffine(src, matrix, (cfg.crop_width, cfg.crop_height),
-                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(
+            src,
+            matrix,
+            (cfg.crop_width, cfg.crop_height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         if cfg.channels == 1:
             crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None]
         out[t] = crop
@@ -233,7 +239,9 @@ def syncnet_face_crops(
     centre extended by `crop_scale`, padded with grey 110 outside the frame (syncnet_python's
     `crop_video`). Colour order is kept (RGB in, RGB out).
     """
-    assert frames.ndim == 4 and face_boxes.shape == (len(frames), 4), "frames [T,H,W,3], boxes [T,4]"
+    assert frames.ndim == 4 and face_boxes.shape == (len(frames), 4), (
+        "frames [T,H,W,3], boxes [T,4]"
+    )
     boxes = face_boxes.astype(np.float64)
     half_size = np.maximum(boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]) / 2
     kernel = 13
@@ -246,8 +254,10 @@ def syncnet_face_crops(
         pad = int(bs * (1 + 2 * crop_scale))
         padded = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), constant_values=110)
         my, mx = centre_y[t] + pad, centre_x[t] + pad
-        face = padded[int(my - bs) : int(my + bs * (1 + 2 * crop_scale)),
-                      int(mx - bs * (1 + crop_scale)) : int(mx + bs * (1 + crop_scale))]
+        face = padded[
+            int(my - bs) : int(my + bs * (1 + 2 * crop_scale)),
+            int(mx - bs * (1 + crop_scale)) : int(mx + bs * (1 + crop_scale)),
+        ]
         out[t] = cv2.resize(face, (size, size))
     return out
 
@@ -262,7 +272,9 @@ def video_windows(crops: torch.Tensor, window: int) -> torch.Tensor:
     assert crops.ndim == 4, f"crops must be [T, C, H, W], got {tuple(crops.shape)}"
     num = crops.shape[0] - window + 1
     assert num > 0, f"need >= {window} frames, got {crops.shape[0]}"
-    stacked = torch.stack([crops[i : i + num] for i in range(window)], dim=1)  # [N, window, C, H, W]
+    stacked = torch.stack(
+        [crops[i : i + num] for i in range(window)], dim=1
+    )  # [N, window, C, H, W]
     return stacked.flatten(1, 2)
 
 

@@ -14,6 +14,7 @@ Imports: torch, numpy, xdub.errors, xdub.models.syncnet_features.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +63,11 @@ def _lip_cnn() -> nn.Sequential:
         ),
         *_block(nn.Conv3d(256, 256, (1, 3, 3), padding=(0, 1, 1)), nn.BatchNorm3d(256)),
         *_block(nn.Conv3d(256, 256, (1, 3, 3), padding=(0, 1, 1)), nn.BatchNorm3d(256)),
-        *_block(nn.Conv3d(256, 256, (1, 3, 3), padding=(0, 1, 1)), nn.BatchNorm3d(256),
-                nn.MaxPool3d((1, 3, 3), (1, 2, 2))),
+        *_block(
+            nn.Conv3d(256, 256, (1, 3, 3), padding=(0, 1, 1)),
+            nn.BatchNorm3d(256),
+            nn.MaxPool3d((1, 3, 3), (1, 2, 2)),
+        ),
         *_block(nn.Conv3d(256, 512, (1, 6, 6)), nn.BatchNorm3d(512)),
     )
 
@@ -121,7 +125,9 @@ class PublicSyncNet(nn.Module):
         most = min(len(crops) - LIP_FRAMES + 1, (len(cepstra) - MFCC_WINDOW) // MFCC_PER_FRAME + 1)
         num = most if num_windows is None else min(num_windows, most)
         if num <= 0:
-            raise ValueError(f"clip too short for SyncNet: {len(crops)} frames, {len(cepstra)} MFCC")
+            raise ValueError(
+                f"clip too short for SyncNet: {len(crops)} frames, {len(cepstra)} MFCC"
+            )
         device = next(self.parameters()).device
         video_emb, audio_emb = [], []
         with torch.no_grad():
@@ -160,8 +166,10 @@ def load_public_syncnet(path: str | Path) -> PublicSyncNet:
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling failures come in many exception types
-        raise WeightsError(f"{path} is not a readable {WEIGHTS_FILENAME} state dict: {err}") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError) as err:
+        raise WeightsError(
+            f"{path} is not a readable {WEIGHTS_FILENAME} state dict: {err}"
+        ) from None
     if not isinstance(state, dict):
         raise WeightsError(f"{path} does not hold a state dict (got {type(state).__name__})")
     model = PublicSyncNet()

@@ -210,7 +210,9 @@ def contrastive_loss(
     near = torch.zeros_like(positive)
     near[rows, target - 1] = True
     near[rows, target + 1] = True
-    bce = 0.5 * (F.softplus(-logits[positive]).mean() + F.softplus(logits[~positive & ~near]).mean())
+    bce = 0.5 * (
+        F.softplus(-logits[positive]).mean() + F.softplus(logits[~positive & ~near]).mean()
+    )
     # Offset accuracy: argmax over the anchor's own offsets -K..K.
     own = cosine[rows[:, None], (clip * span + anchor)[:, None] + torch.arange(2 * shift + 1)]
     logs = {
@@ -235,7 +237,9 @@ def _lr_at(step: int, cfg: SyncTrainConfig) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _save_checkpoint(run_dir: Path, model: SyncScorer, optim: torch.optim.Optimizer, state: dict) -> None:
+def _save_checkpoint(
+    run_dir: Path, model: SyncScorer, optim: torch.optim.Optimizer, state: dict
+) -> None:
     """Write checkpoints/last atomically (tmp dir + rename)."""
     tmp, final = run_dir / "checkpoints" / ".last.tmp", run_dir / "checkpoints" / "last"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -250,8 +254,14 @@ def _write_run_files(run_dir: Path, cfg: SyncTrainConfig) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     save(cfg, run_dir / "config.yaml")
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            check=False,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
     (run_dir / "git_sha.txt").write_text((sha or "unknown") + "\n")
@@ -295,8 +305,14 @@ def _build_or_resume(
     torch.manual_seed(cfg.seed)
     model = SyncScorer(cfg.model).train()
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state = {"step": 0, "next_clip": 0, "pool_seeds": [], "elapsed_s": 0.0, "cpu_s": 0.0,
-             "rng": None}
+    state = {
+        "step": 0,
+        "next_clip": 0,
+        "pool_seeds": [],
+        "elapsed_s": 0.0,
+        "cpu_s": 0.0,
+        "rng": None,
+    }
     return model, optim, state
 
 
@@ -317,7 +333,9 @@ def train_sync_scorer(
         rng.bit_generator.state = state["rng"]
     # 2. Fill the clip pool (same seeds as before a resume).
     pool = WindowPool(cfg.model)
-    seeds = state["pool_seeds"] or [cfg.seed * CLIP_SEEDS_PER_RUN + k for k in range(cfg.pool_clips)]
+    seeds = state["pool_seeds"] or [
+        cfg.seed * CLIP_SEEDS_PER_RUN + k for k in range(cfg.pool_clips)
+    ]
     for seed in seeds:
         pool.add(source(seed))
     state["next_clip"] = max(state["next_clip"], len(seeds))
@@ -335,21 +353,33 @@ def train_sync_scorer(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optim.step()
-            state.update(step=step + 1, elapsed_s=time.monotonic() - wall_began,
-                         cpu_s=time.process_time() - cpu_began)
+            state.update(
+                step=step + 1,
+                elapsed_s=time.monotonic() - wall_began,
+                cpu_s=time.process_time() - cpu_began,
+            )
             if step % cfg.log_every == 0 or state["step"] == cfg.steps:
-                row = {"step": step, "loss": float(loss.detach()), "lr": _lr_at(step, cfg),
-                       "time_s": round(state["elapsed_s"], 1), "cpu_s": round(state["cpu_s"], 1),
-                       **logs}
+                row = {
+                    "step": step,
+                    "loss": float(loss.detach()),
+                    "lr": _lr_at(step, cfg),
+                    "time_s": round(state["elapsed_s"], 1),
+                    "cpu_s": round(state["cpu_s"], 1),
+                    **logs,
+                }
                 metrics.write(json.dumps(row) + "\n")
                 metrics.flush()
-                logger.info("step %d loss %.4f offset_acc %.2f", step, row["loss"], logs["offset_acc"])
+                logger.info(
+                    "step %d loss %.4f offset_acc %.2f", step, row["loss"], logs["offset_acc"]
+                )
             out_of_time = state["cpu_s"] > cfg.max_cpu_minutes * 60
             if state["step"] % cfg.ckpt_every == 0 or state["step"] == cfg.steps or out_of_time:
                 state.update(pool_seeds=[e.seed for e in pool.entries], rng=rng.bit_generator.state)
                 _save_checkpoint(run_dir, model, optim, state)
             if out_of_time:
-                logger.warning("CPU budget of %.1f min spent at step %d", cfg.max_cpu_minutes, step + 1)
+                logger.warning(
+                    "CPU budget of %.1f min spent at step %d", cfg.max_cpu_minutes, step + 1
+                )
                 break
     # 4. Final weights and loss curve.
     model.eval()
@@ -359,7 +389,11 @@ def train_sync_scorer(
 
 
 def _refresh_pool(
-    pool: WindowPool, source: ClipSource, cfg: SyncTrainConfig, state: dict, rng: np.random.Generator
+    pool: WindowPool,
+    source: ClipSource,
+    cfg: SyncTrainConfig,
+    state: dict,
+    rng: np.random.Generator,
 ) -> None:
     """Replace `refresh_clips` random pool slots with newly rendered clips."""
     count = min(cfg.refresh_clips, len(pool.entries))

@@ -119,7 +119,7 @@ def scale_colour(colour: Rgb, k: float) -> Rgb:
 
 def mix_colour(a: Rgb, b: Rgb, t: float) -> Rgb:
     """Linear blend of two colours, `t = 0` gives `a`, `t = 1` gives `b`."""
-    return tuple(int(round(x * (1 - t) + y * t)) for x, y in zip(a, b))  # type: ignore[return-value]
+    return tuple(round(x * (1 - t) + y * t) for x, y in zip(a, b))  # type: ignore[return-value]
 
 
 def sample_character(rng: np.random.Generator, cfg: CharacterConfig) -> CharacterSpec:
@@ -146,23 +146,23 @@ def _face_layout(rng: np.random.Generator, kind: str) -> dict:
     """Placement of eyes, nose and mouth; non-human kinds get bigger, wider-set features."""
     big = kind in ("animal", "alien")
     eye_rx = rng.uniform(0.08, 0.11) if big else rng.uniform(0.062, 0.082)
-    return dict(
-        eye_y=rng.uniform(-0.24, -0.17),
-        eye_dx=rng.uniform(0.16, 0.22) if big else rng.uniform(0.145, 0.185),
-        eye_r=(eye_rx, eye_rx * (rng.uniform(0.7, 1.0) if big else rng.uniform(0.42, 0.6))),
-        iris_frac=rng.uniform(0.7, 0.95),
-        brow_gap=rng.uniform(0.09, 0.13) + (0.03 if big else 0.0),
-        brow_w=rng.uniform(0.018, 0.035),
-        brow_tilt=rng.uniform(-0.03, 0.03),
-        nose_y=rng.uniform(0.03, 0.09),
-        nose_w=rng.uniform(0.05, 0.085),
-        mouth_y=rng.uniform(0.23, 0.29),
-        mouth_hw=rng.uniform(0.11, 0.15),
-        lip_t=(rng.uniform(0.015, 0.03), rng.uniform(0.02, 0.038)),
-        max_open=rng.uniform(0.13, 0.17),
-        teeth=_jitter(rng, (240, 238, 228), 6.0),
-        tongue=_jitter(rng, (200, 80, 90), 12.0),
-    )
+    return {
+        "eye_y": rng.uniform(-0.24, -0.17),
+        "eye_dx": rng.uniform(0.16, 0.22) if big else rng.uniform(0.145, 0.185),
+        "eye_r": (eye_rx, eye_rx * (rng.uniform(0.7, 1.0) if big else rng.uniform(0.42, 0.6))),
+        "iris_frac": rng.uniform(0.7, 0.95),
+        "brow_gap": rng.uniform(0.09, 0.13) + (0.03 if big else 0.0),
+        "brow_w": rng.uniform(0.018, 0.035),
+        "brow_tilt": rng.uniform(-0.03, 0.03),
+        "nose_y": rng.uniform(0.03, 0.09),
+        "nose_w": rng.uniform(0.05, 0.085),
+        "mouth_y": rng.uniform(0.23, 0.29),
+        "mouth_hw": rng.uniform(0.11, 0.15),
+        "lip_t": (rng.uniform(0.015, 0.03), rng.uniform(0.02, 0.038)),
+        "max_open": rng.uniform(0.13, 0.17),
+        "teeth": _jitter(rng, (240, 238, 228), 6.0),
+        "tongue": _jitter(rng, (200, 80, 90), 12.0),
+    }
 
 
 def _human(rng: np.random.Generator, cfg: CharacterConfig) -> dict:
@@ -170,63 +170,63 @@ def _human(rng: np.random.Generator, cfg: CharacterConfig) -> dict:
     skin = _vary_skin(rng, _pick(rng, _UNNATURAL_SKINS if unnatural else _HUMAN_SKINS))
     hair = str(_pick(rng, ("short", "long", "bun", "spiky", "curly"))) \
         if rng.random() < cfg.hair_prob else "none"
-    return dict(
-        skin=skin, skin2=scale_colour(skin, 0.92), half_w=rng.uniform(0.37, 0.44),
-        skull_h=rng.uniform(0.72, 0.82), skull_n=rng.uniform(2.0, 2.4),
-        jaw_n=rng.uniform(1.7, 2.6), ears="human", ear_size=rng.uniform(0.09, 0.12),
-        muzzle=False, muzzle_r=(0.0, 0.0), nose="human", iris=_pick(rng, _IRIS), pupil="round",
-        sclera=True, lashes=bool(rng.random() < 0.4), brows=True,
-        hair_colour=_jitter(rng, _pick(rng, _HAIR), 12.0), lip=mix_colour(skin, (190, 70, 80), 0.45),
-        inner=(70, 20, 28), hair=hair, texture="noise", blush=bool(rng.random() < 0.3),
-    )
+    return {
+        "skin": skin, "skin2": scale_colour(skin, 0.92), "half_w": rng.uniform(0.37, 0.44),
+        "skull_h": rng.uniform(0.72, 0.82), "skull_n": rng.uniform(2.0, 2.4),
+        "jaw_n": rng.uniform(1.7, 2.6), "ears": "human", "ear_size": rng.uniform(0.09, 0.12),
+        "muzzle": False, "muzzle_r": (0.0, 0.0), "nose": "human", "iris": _pick(rng, _IRIS), "pupil": "round",
+        "sclera": True, "lashes": bool(rng.random() < 0.4), "brows": True,
+        "hair_colour": _jitter(rng, _pick(rng, _HAIR), 12.0), "lip": mix_colour(skin, (190, 70, 80), 0.45),
+        "inner": (70, 20, 28), "hair": hair, "texture": "noise", "blush": bool(rng.random() < 0.3),
+    }
 
 
 def _animal(rng: np.random.Generator, cfg: CharacterConfig) -> dict:
     fur = _jitter(rng, _pick(rng, _FUR), 12.0)
     ears = str(_pick(rng, ("pointy", "round", "long", "floppy")))
-    return dict(
-        skin=fur, skin2=mix_colour(fur, (245, 235, 220), rng.uniform(0.4, 0.8)),
-        half_w=rng.uniform(0.44, 0.52), skull_h=rng.uniform(0.66, 0.78),
-        skull_n=rng.uniform(2.0, 2.6), jaw_n=rng.uniform(2.0, 2.8), ears=ears,
-        ear_size=rng.uniform(0.18, 0.3), muzzle=True,
-        muzzle_r=(rng.uniform(0.2, 0.27), rng.uniform(0.2, 0.25)), nose="animal",
-        iris=_pick(rng, _IRIS), pupil=str(_pick(rng, ("round", "slit"))),
-        sclera=bool(rng.random() < 0.5), lashes=False, brows=bool(rng.random() < 0.6),
-        hair_colour=scale_colour(fur, 0.7), lip=scale_colour(fur, 0.55), inner=(60, 15, 25),
-        hair="crest" if rng.random() < cfg.hair_prob * 0.4 else "none",
-        texture=str(_pick(rng, ("fur", "fur", "spots"))), blush=False,
-    )
+    return {
+        "skin": fur, "skin2": mix_colour(fur, (245, 235, 220), rng.uniform(0.4, 0.8)),
+        "half_w": rng.uniform(0.44, 0.52), "skull_h": rng.uniform(0.66, 0.78),
+        "skull_n": rng.uniform(2.0, 2.6), "jaw_n": rng.uniform(2.0, 2.8), "ears": ears,
+        "ear_size": rng.uniform(0.18, 0.3), "muzzle": True,
+        "muzzle_r": (rng.uniform(0.2, 0.27), rng.uniform(0.2, 0.25)), "nose": "animal",
+        "iris": _pick(rng, _IRIS), "pupil": str(_pick(rng, ("round", "slit"))),
+        "sclera": bool(rng.random() < 0.5), "lashes": False, "brows": bool(rng.random() < 0.6),
+        "hair_colour": scale_colour(fur, 0.7), "lip": scale_colour(fur, 0.55), "inner": (60, 15, 25),
+        "hair": "crest" if rng.random() < cfg.hair_prob * 0.4 else "none",
+        "texture": str(_pick(rng, ("fur", "fur", "spots"))), "blush": False,
+    }
 
 
 def _reptile(rng: np.random.Generator, cfg: CharacterConfig) -> dict:
     skin = _jitter(rng, _pick(rng, _SCALES), 15.0)
-    return dict(
-        skin=skin, skin2=mix_colour(skin, (230, 220, 150), 0.5), half_w=rng.uniform(0.4, 0.48),
-        skull_h=rng.uniform(0.6, 0.72), skull_n=rng.uniform(2.2, 3.0),
-        jaw_n=rng.uniform(2.2, 3.2), ears="none", ear_size=0.0, muzzle=True,
-        muzzle_r=(rng.uniform(0.24, 0.3), rng.uniform(0.18, 0.23)), nose="slits",
-        iris=_pick(rng, ((200, 170, 30), (220, 120, 30), (150, 200, 60))), pupil="slit",
-        sclera=False, lashes=False, brows=False, hair_colour=scale_colour(skin, 0.6),
-        lip=scale_colour(skin, 0.6), inner=(90, 30, 40),
-        hair="crest" if rng.random() < cfg.hair_prob * 0.5 else "none",
-        texture="scales", blush=False,
-    )
+    return {
+        "skin": skin, "skin2": mix_colour(skin, (230, 220, 150), 0.5), "half_w": rng.uniform(0.4, 0.48),
+        "skull_h": rng.uniform(0.6, 0.72), "skull_n": rng.uniform(2.2, 3.0),
+        "jaw_n": rng.uniform(2.2, 3.2), "ears": "none", "ear_size": 0.0, "muzzle": True,
+        "muzzle_r": (rng.uniform(0.24, 0.3), rng.uniform(0.18, 0.23)), "nose": "slits",
+        "iris": _pick(rng, ((200, 170, 30), (220, 120, 30), (150, 200, 60))), "pupil": "slit",
+        "sclera": False, "lashes": False, "brows": False, "hair_colour": scale_colour(skin, 0.6),
+        "lip": scale_colour(skin, 0.6), "inner": (90, 30, 40),
+        "hair": "crest" if rng.random() < cfg.hair_prob * 0.5 else "none",
+        "texture": "scales", "blush": False,
+    }
 
 
 def _alien(rng: np.random.Generator, cfg: CharacterConfig) -> dict:
     skin = _jitter(rng, _pick(rng, _UNNATURAL_SKINS), 15.0)
-    return dict(
-        skin=skin, skin2=scale_colour(skin, 0.85), half_w=rng.uniform(0.38, 0.5),
-        skull_h=rng.uniform(0.8, 0.95), skull_n=rng.uniform(1.8, 2.3),
-        jaw_n=rng.uniform(1.5, 2.0), ears=str(_pick(rng, ("none", "pointy", "human"))),
-        ear_size=rng.uniform(0.1, 0.2), muzzle=False, muzzle_r=(0.0, 0.0),
-        nose=str(_pick(rng, ("slits", "none"))), iris=_pick(rng, _IRIS + ((20, 20, 20),)),
-        pupil=str(_pick(rng, ("round", "slit"))), sclera=bool(rng.random() < 0.5),
-        lashes=False, brows=bool(rng.random() < 0.3), hair_colour=_jitter(rng, _pick(rng, _HAIR)),
-        lip=scale_colour(skin, 0.7), inner=(40, 20, 60),
-        hair="antennae" if rng.random() < 0.6 else "none",
-        texture=str(_pick(rng, ("spots", "noise", "scales"))), blush=False,
-    )
+    return {
+        "skin": skin, "skin2": scale_colour(skin, 0.85), "half_w": rng.uniform(0.38, 0.5),
+        "skull_h": rng.uniform(0.8, 0.95), "skull_n": rng.uniform(1.8, 2.3),
+        "jaw_n": rng.uniform(1.5, 2.0), "ears": str(_pick(rng, ("none", "pointy", "human"))),
+        "ear_size": rng.uniform(0.1, 0.2), "muzzle": False, "muzzle_r": (0.0, 0.0),
+        "nose": str(_pick(rng, ("slits", "none"))), "iris": _pick(rng, _IRIS + ((20, 20, 20),)),
+        "pupil": str(_pick(rng, ("round", "slit"))), "sclera": bool(rng.random() < 0.5),
+        "lashes": False, "brows": bool(rng.random() < 0.3), "hair_colour": _jitter(rng, _pick(rng, _HAIR)),
+        "lip": scale_colour(skin, 0.7), "inner": (40, 20, 60),
+        "hair": "antennae" if rng.random() < 0.6 else "none",
+        "texture": str(_pick(rng, ("spots", "noise", "scales"))), "blush": False,
+    }
 
 
 _KIND_SAMPLERS = {"human": _human, "animal": _animal, "reptile": _reptile, "alien": _alien}

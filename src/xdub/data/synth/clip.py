@@ -66,6 +66,7 @@ class SynthClip:
 
     @property
     def fps(self) -> float:
+        """Frame rate of the clip."""
         return float(self.meta["fps"])
 
     @property

@@ -74,7 +74,7 @@ class Painter:
 
     def width_px(self, width: float) -> int:
         """Line width in face units -> whole pixels (at least 1)."""
-        return max(1, int(round(width * self.face_px)))
+        return max(1, round(width * self.face_px))
 
     def fill(self, pts: np.ndarray, colour: tuple, outline: tuple | None = None,
              width: float = 0.0) -> None:

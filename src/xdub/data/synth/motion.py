@@ -74,6 +74,7 @@ def head_motion(rng: np.random.Generator, times: np.ndarray, cfg: MotionConfig) 
     soft = 2.5  # tanh limit (in typical amplitudes) keeps the face inside the frame
 
     def limited(x: np.ndarray) -> np.ndarray:
+        """Soft clip to +-`soft` typical amplitudes."""
         return soft * np.tanh(x / soft)
 
     return HeadMotion(
@@ -113,9 +114,22 @@ def _temperature_gains(temp: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - 0.2 * temp, 1.0 - 0.03 * np.abs(temp), 1.0 + 0.2 * temp], axis=1)
 
 
-def lighting_track(rng: np.random.Generator, times: np.ndarray,
-                   cfg: LightingConfig) -> np.ndarray:
-    """Lighting state per frame `[T, 6]`, columns LIGHTING_COLUMNS."""
+def ramp_coords(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Directional-light ramp coordinates `[W]`, `[H]`: -1..1 across the frame's short side."""
+    w, h = size
+    short = min(w, h)
+    return ((np.arange(w, dtype=np.float32) - w / 2) * (2 / short),
+            (np.arange(h, dtype=np.float32) - h / 2) * (2 / short))
+
+
+def lighting_track(rng: np.random.Generator, times: np.ndarray, cfg: LightingConfig,
+                   size: tuple[int, int]) -> np.ndarray:
+    """Lighting state per frame `[T, 6]`, columns LIGHTING_COLUMNS, for frames of `size`.
+
+    The ramp strength is capped so the gain stays >= 10 % of the brightness in every corner.
+    """
+    ramp_x, ramp_y = ramp_coords(size)
+    max_strength = 0.9 / float(np.abs(ramp_x).max() + np.abs(ramp_y).max())
     walk = smooth_walk(rng, times, cfg.keyframe_s, 4)
     duration = float(times[-1]) + 1e-6 if len(times) else 0.0
     base = rng.uniform(*cfg.brightness)
@@ -127,6 +141,7 @@ def lighting_track(rng: np.random.Generator, times: np.ndarray,
     speed = np.deg2rad(cfg.light_speed_deg) * rng.choice([-1.0, 1.0])
     angle = rng.uniform(0.0, 2 * np.pi) + speed * times + 0.3 * walk[:, 2] * (speed != 0)
     strength = rng.uniform(*cfg.directional) * (1.0 + 0.3 * np.tanh(walk[:, 3]))
+    strength = np.minimum(strength, max_strength)
     brightness = np.clip(brightness, 0.25, 2.0)
     gains = _temperature_gains(temp)
     return np.concatenate([brightness[:, None], gains, angle[:, None], strength[:, None]],

@@ -18,9 +18,9 @@ import numpy as np
 from xdub.data.synth.backdrop import composite
 from xdub.data.synth.draw import SHIFT
 from xdub.data.synth.face_parts import FaceRig, face_box_outline, mouth_zone
+from xdub.data.synth.motion import ramp_coords
 from xdub.data.synth.occluders import draw_occluders, occluder_polygons
 from xdub.data.synth.scene import Scene, apply_affine
-
 
 _FIXED = 128.0  # fixed-point scale of the lighting gain map
 
@@ -52,12 +52,9 @@ class FrameRenderer:
         self._zone = mouth_zone(scene.spec)
         self._box_pts = face_box_outline(scene.spec)
         self._mouth_centre = np.array([[0.0, scene.spec.mouth_y]])
-        short = min(w, h)  # lighting ramp coordinates: -1..1 across the short side
-        ramp_x = (np.arange(w, dtype=np.float32) - w / 2) * (2 / short)
-        ramp_y = (np.arange(h, dtype=np.float32) - h / 2) * (2 / short)
+        ramp_x, ramp_y = ramp_coords((w, h))
         self._ramp_x = np.ascontiguousarray(np.broadcast_to(ramp_x[None, :, None], (h, w, 3)))
         self._ramp_y = np.ascontiguousarray(np.broadcast_to(ramp_y[:, None, None], (h, w, 3)))
-        self._ramp_reach = float(np.abs(ramp_x).max() + np.abs(ramp_y).max())
 
     def render(self, index: int, mouth: np.ndarray) -> tuple[np.ndarray, FrameTruth]:
         """Frame `index` with mouth parameters `mouth: [5]` -> (frame [H, W, 3] uint8, truth)."""
@@ -107,8 +104,7 @@ class FrameRenderer:
         per-pixel multiply a single SIMD uint8 op.
         """
         bright, angle = float(state[0]), float(state[4])
-        # Keep the ramp >= 10 % of the brightness everywhere, even in wide frames' corners.
-        k = bright * min(float(state[5]), 0.9 / self._ramp_reach)
+        k = bright * float(state[5])  # capped in lighting_track so the ramp stays positive
         ramp = cv2.addWeighted(self._ramp_x, k * np.cos(angle) * _FIXED, self._ramp_y,
                                k * np.sin(angle) * _FIXED, bright * _FIXED)
         cv2.multiply(ramp, (float(state[1]), float(state[2]), float(state[3]), 0.0), dst=ramp)

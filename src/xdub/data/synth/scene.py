@@ -15,8 +15,7 @@ import numpy as np
 from xdub.config.synth import SynthConfig
 from xdub.data.synth.backdrop import Torso, composite, render_background, render_torso
 from xdub.data.synth.character import CHIN_Y, FACE_BOX_H, CharacterSpec, sample_character
-from xdub.data.synth.motion import (FaceAnimation, face_animation, head_motion,
-                                    lighting_track)
+from xdub.data.synth.motion import FaceAnimation, face_animation, head_motion, lighting_track
 from xdub.data.synth.occluders import OccluderEvent, sample_occluders
 from xdub.data.synth.sprite import HeadSprite, build_sprite
 
@@ -43,6 +42,7 @@ class Scene:
 
     @property
     def num_frames(self) -> int:
+        """T, the number of frames."""
         return len(self.times)
 
 
@@ -85,7 +85,7 @@ def build_scene(seq: np.random.SeedSequence, cfg: SynthConfig) -> Scene:
         background=background, background_kind=bg_kind, torso=torso,
         affine=pose_to_affine(pose, face_px), pose=pose.astype(np.float32),
         animation=face_animation(r_face, times), lighting=lighting_track(r_light, times,
-                                                                         cfg.lighting),
+                                                                         cfg.lighting, cfg.size),
         occluders=sample_occluders(r_occ, cfg.duration, cfg.occlusion),
     )
 

@@ -290,6 +290,7 @@ def _crop(canvas: np.ndarray, paint: Painter, face_px: float, shading: np.ndarra
           spec: CharacterSpec) -> HeadSprite:
     """Trim transparent borders (less to warp per frame) and record feature shading."""
     def shade_at(u: tuple[float, float]) -> float:
+        """Baked shading gain at a face-unit point (1 when unshaded)."""
         if shading is None:
             return 1.0
         x, y = paint.to_px(np.array([u]))[0]

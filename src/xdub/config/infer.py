@@ -1,0 +1,147 @@
+"""Config of dubbing inference (`xdub.pipeline`, `xdub dub`). Imports: stdlib + xdub.config/errors.
+
+Two concerns, two dataclasses:
+- `InferConfig`: how ONE run behaves (timeline/length policy, sampling, chunking, face choice,
+  device). YAML instances live in `configs/infer/`; CLI flags override single fields.
+- `DubberConfig`: what a dubbing CHECKPOINT folder is (`dubber.json` beside `dit/` and
+  `codec/`): the audio features, face crop geometry, noise process and chunking defaults the
+  models were trained with. It travels with the weights, never with a run config, so a
+  checkpoint always runs with the preprocessing it was trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from xdub.config.audio import AUDIO_PRESETS, AudioConfig
+from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
+from xdub.config.face import FACE_PRESETS, AlignConfig, FaceConfig
+from xdub.errors import ConfigError
+
+LengthMode = Literal["audio", "video", "shortest"]
+ExtendMode = Literal["loop", "pingpong", "freeze"]
+TailMode = Literal["trim", "keep"]
+NoFacePolicy = Literal["error", "passthrough"]
+DTypeName = Literal["auto", "float32", "bfloat16", "float16"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineConfig:
+    """Output duration policy and the optional re-dub time range (seconds of the input video)."""
+
+    length: LengthMode = "audio"  # output lasts as long as the new audio / the video / the shorter
+    extend: ExtendMode = "pingpong"  # video shorter than needed: loop, play back and forth, or
+    #   hold the last frame; pingpong never jumps, so it is the safest default
+    tail: TailMode = "trim"  # --length audio with a longer video: cut it at the audio's end, or
+    #   keep the rest with its original lips and silence
+    start: float = 0.0  # > 0 (or `end` set) = range mode: only [start, end) is re-dubbed, the new
+    #   audio is placed at `start`, everything else (frames and audio) stays as it was
+    end: float | None = None  # end of the range; None = start + the new audio's length
+
+    def __post_init__(self) -> None:
+        if self.start < 0:
+            raise ConfigError(f"timeline.start must be >= 0 s, got {self.start}")
+        if self.end is not None and self.end <= self.start:
+            raise ConfigError(f"timeline.end ({self.end} s) must be after start ({self.start} s)")
+
+    @property
+    def range_mode(self) -> bool:
+        """True when only a time range of the video is re-dubbed."""
+        return self.start > 0 or self.end is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingConfig:
+    """Diffusion sampling and chunking; None = the checkpoint's own default."""
+
+    steps: int | None = None  # Euler steps; official 50, 20 previews, 1-4 smoke tests
+    ref_scale: float | None = None  # reference guidance; official 2.5
+    audio_scale: float | None = None  # audio guidance; official 10
+    seed: int = 0  # one torch.Generator per run: same seed + inputs -> same output
+    chunk_frames: int | None = None  # video frames per generated chunk (memory ~ chunk length)
+    overlap: int | None = None  # frames shared by consecutive chunks: motion frames + cross-fade
+
+    def __post_init__(self) -> None:
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"sampling.steps must be >= 1, got {self.steps}")
+        if self.chunk_frames is not None and self.chunk_frames < 1:
+            raise ConfigError(f"sampling.chunk_frames must be >= 1, got {self.chunk_frames}")
+        if self.overlap is not None and self.overlap < 0:
+            raise ConfigError(f"sampling.overlap must be >= 0, got {self.overlap}")
+        if self.chunk_frames is not None and self.overlap is not None:
+            if self.overlap * 2 > self.chunk_frames:
+                raise ConfigError(
+                    f"overlap ({self.overlap}) must be at most half of chunk_frames "
+                    f"({self.chunk_frames}) so a frame is shared by at most two chunks"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class InferConfig:
+    """Everything one `xdub dub` run decides (the checkpoint decides the rest)."""
+
+    timeline: TimelineConfig = field(default_factory=TimelineConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    face: str = "longest"  # track index N, "longest" (most frames) or "largest"
+    no_face: NoFacePolicy = "error"  # no face anywhere: fail (exit 4) or copy the video through
+    detector: str | None = None  # face detector backend; None = the checkpoint's (mediapipe)
+    detect_max_side: int = 1920  # frames larger than this are downscaled for detection only
+    #   (4K: half size; BlazeFace works at 128 px anyway), paste-back stays full resolution
+    device: str = "auto"  # "auto" = the available accelerator, else "cpu"
+    dtype: DTypeName = "auto"  # "auto" = bfloat16 on an accelerator, float32 on CPU
+
+    def __post_init__(self) -> None:
+        if self.detect_max_side < 64:
+            raise ConfigError(f"detect_max_side must be >= 64 px, got {self.detect_max_side}")
+
+
+@dataclass(frozen=True, slots=True)
+class DubberConfig:
+    """Self-description of a dubbing checkpoint folder (`dubber.json`)."""
+
+    name: str = "tiny"  # label shown in summaries
+    codec: Literal["tiny", "wan22"] = "tiny"  # which codec class rebuilds `codec/`
+    audio: AudioConfig = field(default_factory=lambda: AUDIO_PRESETS["tiny"])
+    face: FaceConfig = field(default_factory=lambda: FACE_PRESETS["tiny"])
+    diffusion: DiffusionConfig = field(default_factory=lambda: DIFFUSION_PRESETS["tiny"])
+    chunk_frames: int = 16  # default chunk length in video frames (official: 77)
+    overlap: int = 4  # default frames shared by consecutive chunks (>= motion_frames)
+    motion_frames: int = 1  # video frames of the previous chunk given as clean motion latents
+    #   (0 = the model was not trained with motion; official: 5 frames = 2 Wan latents)
+    ref_frames: int = 0  # identity reference crops per chunk (official model: 0)
+    audio_context: int = 0  # extra video frames of audio on each side of a latent frame
+    experts: tuple[tuple[str, str], ...] = ()  # (phase, LoRA file in the folder) pairs
+
+    def __post_init__(self) -> None:
+        if self.motion_frames > self.overlap:
+            raise ConfigError(
+                f"dubber: overlap ({self.overlap}) must be >= motion_frames ({self.motion_frames})"
+            )
+        if self.overlap * 2 > self.chunk_frames:
+            raise ConfigError("dubber: overlap must be at most half of chunk_frames")
+
+    @property
+    def crop_size(self) -> int:
+        """Side of the square face crop the model sees."""
+        return self.face.align.crop_size
+
+
+DUBBER_PRESETS: dict[str, DubberConfig] = {
+    # Random-init / CPU-scale dubber: 64 px crops (the tiny codec's training size), log-mel audio.
+    "tiny": DubberConfig(
+        face=FaceConfig(align=AlignConfig(crop_size=64)),
+    ),
+    # The official X-Dub release: 512 px crops, Wan2.2 VAE, Whisper + wav2vec2, 77-frame chunks
+    # with 5 motion frames (2 Wan latents), official sampler defaults.
+    "wan5b": DubberConfig(
+        name="x-dub-wan5b",
+        codec="wan22",
+        audio=AUDIO_PRESETS["full"],
+        face=FACE_PRESETS["wan5b"],
+        diffusion=DIFFUSION_PRESETS["wan5b"],
+        chunk_frames=77,
+        overlap=13,
+        motion_frames=5,
+    ),
+}

@@ -1,0 +1,163 @@
+"""Output timeline: which source frame each output frame shows, which frames are dubbed, and
+the output audio track. Pure functions of counts and arrays (no media I/O).
+
+Frame grid: output frame k is shown at k / fps, fps = the input video's own rate. The new audio
+is N_a = round(duration * fps) frames long. With N source frames:
+
+    --length audio     T = N_a frames, all dubbed. A shorter video is extended (`extend`):
+                       loop 0..N-1,0..; pingpong 0..N-1,N-2..0,1..; freeze 0..N-1,N-1,N-1..
+                       A longer video is cut at N_a (`tail=trim`) or kept whole (`tail=keep`):
+                       frames past the audio show the original lips, with silence.
+    --length video     T = N; frames past the audio's end keep their original lips (silence).
+    --length shortest  T = min(N, N_a), all dubbed.
+    range (start/end)  T = N; only frames in [start, min(end, start + N_a)) are dubbed; the new
+                       audio replaces the original audio there and the original audio (silence if
+                       the video has none) plays everywhere else.
+Imports: numpy, scipy, xdub.config, xdub.errors, xdub.types.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from xdub.config.infer import TimelineConfig
+from xdub.errors import ConfigError
+from xdub.types import Audio
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The frame plan of one run; arrays have one entry per OUTPUT frame."""
+
+    fps: float
+    num_source_frames: int
+    source_index: np.ndarray  # [T] int64 source frame shown at output frame k
+    dubbed: np.ndarray  # [T] bool, frame is driven by the new audio
+    audio_start_frame: int  # output frame at which the new audio starts
+    range_mode: bool
+
+    @property
+    def num_frames(self) -> int:
+        """T, frames in the output."""
+        return int(self.source_index.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Output length in seconds."""
+        return self.num_frames / self.fps
+
+    def continuous(self) -> np.ndarray:
+        """`[T]` bool: frame k continues frame k-1 (no jump, e.g. a loop wrapping); [0] False."""
+        steps = np.abs(np.diff(self.source_index))
+        return np.concatenate([[False], steps <= 1])
+
+    def source_span(self) -> tuple[int, int] | None:
+        """(first, last + 1) of the source frames that dubbed frames show; None if none."""
+        used = self.source_index[self.dubbed]
+        return (int(used.min()), int(used.max()) + 1) if used.size else None
+
+
+def audio_frames(audio_duration: float, fps: float) -> int:
+    """Video frames the new audio spans: round(duration * fps), at least 1."""
+    return max(1, int(round(audio_duration * fps)))
+
+
+def extend_indices(num_out: int, num_source: int, mode: str) -> np.ndarray:
+    """Source index `[num_out]` for output frames 0..num_out-1 of a `num_source`-frame video."""
+    k = np.arange(num_out, dtype=np.int64)
+    if num_source <= 1:
+        return np.zeros(num_out, np.int64)
+    if mode == "loop":
+        return k % num_source
+    if mode == "pingpong":
+        period = 2 * num_source - 2
+        phase = k % period
+        return np.where(phase < num_source, phase, period - phase)
+    if mode == "freeze":
+        return np.minimum(k, num_source - 1)
+    raise ConfigError(f"unknown extend mode {mode!r}; use loop, pingpong or freeze")
+
+
+def plan_timeline(
+    num_source_frames: int, fps: float, audio_duration: float, cfg: TimelineConfig
+) -> Timeline:
+    """The output frame plan for a video of `num_source_frames` at `fps` and new audio."""
+    if num_source_frames < 1 or fps <= 0:
+        raise ValueError(f"need >= 1 source frame and fps > 0, got {num_source_frames}, {fps}")
+    n, n_audio = num_source_frames, audio_frames(audio_duration, fps)
+    if cfg.range_mode:
+        return _plan_range(n, fps, n_audio, cfg)
+    if cfg.length == "audio":
+        total = max(n_audio, n) if cfg.tail == "keep" else n_audio
+        source = extend_indices(total, n, cfg.extend) if total > n else np.arange(total)
+        dubbed = np.arange(total) < n_audio
+    elif cfg.length == "video":
+        source, dubbed = np.arange(n), np.arange(n) < n_audio
+    elif cfg.length == "shortest":
+        total = min(n, n_audio)
+        source, dubbed = np.arange(total), np.ones(total, bool)
+    else:
+        raise ConfigError(f"unknown length mode {cfg.length!r}; use audio, video or shortest")
+    return Timeline(fps, n, source.astype(np.int64), dubbed, 0, False)
+
+
+def _plan_range(n: int, fps: float, n_audio: int, cfg: TimelineConfig) -> Timeline:
+    """Range mode: every source frame once, dubbed inside [start, min(end, start + audio))."""
+    first = int(round(cfg.start * fps))
+    if first >= n:
+        raise ConfigError(
+            f"--start {cfg.start:g} s is at or past the end of the video ({n / fps:.3f} s)"
+        )
+    last = n if cfg.end is None else min(n, max(int(round(cfg.end * fps)), first + 1))
+    last = min(last, first + n_audio)
+    k = np.arange(n, dtype=np.int64)
+    return Timeline(fps, n, k, (k >= first) & (k < last), first, True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio
+# ---------------------------------------------------------------------------------------------
+
+
+def resample(audio: Audio, sample_rate: int) -> Audio:
+    """`audio` at `sample_rate` (polyphase filter; identity when the rate already matches)."""
+    if int(audio.sample_rate) == int(sample_rate):
+        return audio
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(audio.sample_rate), int(sample_rate))
+    up, down = int(sample_rate) // g, int(audio.sample_rate) // g
+    samples = resample_poly(audio.samples.astype(np.float64), up, down).astype(np.float32)
+    return Audio(samples=np.ascontiguousarray(samples), sample_rate=int(sample_rate))
+
+
+def _fit(samples: np.ndarray, length: int) -> np.ndarray:
+    """Trim or zero-pad `samples: [N]` to exactly `length`."""
+    if len(samples) >= length:
+        return samples[:length]
+    return np.concatenate([samples, np.zeros(length - len(samples), np.float32)])
+
+
+def output_audio(timeline: Timeline, new_audio: Audio, original: Audio | None = None) -> Audio:
+    """The output's audio track (at `new_audio`'s rate), exactly `timeline.duration` long.
+
+    Outside range mode: the new audio from t = 0, trimmed or padded with silence. In range
+    mode: `original` (silence if None) with the new audio written over the dubbed range.
+    """
+    rate = int(new_audio.sample_rate)
+    total = int(round(timeline.duration * rate))
+    if not timeline.range_mode:
+        return Audio(_fit(new_audio.samples.astype(np.float32), total), rate)
+    base = np.zeros(total, np.float32)
+    if original is not None:
+        base = _fit(resample(original, rate).samples.astype(np.float32), total).copy()
+    dubbed = np.flatnonzero(timeline.dubbed)
+    if dubbed.size:
+        start = int(round(dubbed[0] / timeline.fps * rate))
+        stop = min(int(round((dubbed[-1] + 1) / timeline.fps * rate)), total)
+        piece = _fit(new_audio.samples.astype(np.float32), stop - start)
+        base[start:stop] = piece
+    return Audio(base, rate)
