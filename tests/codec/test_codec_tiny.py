@@ -51,11 +51,12 @@ def test_latent_stats_normalise():
     codec = TinyVideoCodec(SMALL).eval()
     frames = torch.rand(1, 3, 4, 32, 32) * 2 - 1
     raw = codec.encode(frames)  # identity stats so far
+    before = codec.decode(raw)
     codec.set_latent_stats(raw.mean(dim=(0, 2, 3, 4)), raw.std(dim=(0, 2, 3, 4)))
     normed = codec.encode(frames)
     assert normed.mean(dim=(0, 2, 3, 4)).abs().max() < 1e-4
     assert (normed.std(dim=(0, 2, 3, 4)) - 1).abs().max() < 1e-3
-    torch.testing.assert_close(codec.decode(normed), TinyVideoCodec.decode(codec, normed))
+    torch.testing.assert_close(codec.decode(normed), before, atol=1e-5, rtol=1e-5)
 
 
 @torch.no_grad()

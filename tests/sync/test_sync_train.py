@@ -110,3 +110,12 @@ def test_sync_pool_windows_match_inference_windows() -> None:
     for r in range(2):
         assert torch.allclose(video[0, r], all_video[start + r])
         assert torch.allclose(audio[0, r + 3], all_audio[start + r])  # offset 0 sits at r + K
+
+
+def test_sync_yaml_configs_match_presets() -> None:
+    from xdub.config import load
+    from xdub.config.sync import SCORER_PRESETS, SyncScorerConfig, SyncTrainConfig
+
+    root = Path(__file__).resolve().parents[2] / "configs" / "sync"
+    assert load(SyncTrainConfig, root / "train_tiny.yaml") == SYNC_TRAIN_PRESETS["tiny"]
+    assert load(SyncScorerConfig, root / "scorer_tiny.yaml") == SCORER_PRESETS["tiny"]

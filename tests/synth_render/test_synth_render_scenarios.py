@@ -55,7 +55,7 @@ def test_occlusion_covers_the_lower_face_in_some_frames():
 def test_lighting_scenario_changes_brightness_over_time():
     spread = {}
     for name in ("standard", "lighting"):
-        stds = [render_clip(s, _cfg(name, duration=4.0, size=(64, 64))).frames.mean(
+        stds = [render_clip(s, _cfg(name, duration=3.0, size=(48, 48))).frames.mean(
             axis=(1, 2, 3)).std() for s in range(3)]
         spread[name] = float(np.mean(stds))
     assert spread["lighting"] > 3.0

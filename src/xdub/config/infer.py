@@ -69,12 +69,12 @@ class SamplingConfig:
             raise ConfigError(f"sampling.chunk_frames must be >= 1, got {self.chunk_frames}")
         if self.overlap is not None and self.overlap < 0:
             raise ConfigError(f"sampling.overlap must be >= 0, got {self.overlap}")
-        if self.chunk_frames is not None and self.overlap is not None:
-            if self.overlap * 2 > self.chunk_frames:
-                raise ConfigError(
-                    f"overlap ({self.overlap}) must be at most half of chunk_frames "
-                    f"({self.chunk_frames}) so a frame is shared by at most two chunks"
-                )
+        both = self.chunk_frames is not None and self.overlap is not None
+        if both and self.overlap * 2 > self.chunk_frames:  # type: ignore[operator]
+            raise ConfigError(
+                f"overlap ({self.overlap}) must be at most half of chunk_frames "
+                f"({self.chunk_frames}) so a frame is shared by at most two chunks"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,6 @@ class DubberConfig:
     motion_frames: int = 1  # video frames of the previous chunk given as clean motion latents
     #   (0 = the model was not trained with motion; official: 5 frames = 2 Wan latents)
     ref_frames: int = 0  # identity reference crops per chunk (official model: 0)
-    audio_context: int = 0  # extra video frames of audio on each side of a latent frame
     experts: tuple[tuple[str, str], ...] = ()  # (phase, LoRA file in the folder) pairs
 
     def __post_init__(self) -> None:

@@ -59,6 +59,7 @@ class SyncTrainConfig:
     pool_clips: int = 96  # rendered clips held in memory to draw windows from
     refresh_every: int = 150  # steps between re-rendering part of the pool (fresh characters)
     refresh_clips: int = 16  # clips replaced per refresh
+    scenario: str = "mixed"  # synthetic-engine scenario (xdub.config.synth.SCENARIOS key)
     clip_seconds: float = 3.0  # length of each rendered training clip
     seed: int = 0  # training clip seeds are seed*1_000_000 + k; eval uses EVAL_SEED_BASE + k
     ckpt_every: int = 250  # steps between checkpoints (resume point)

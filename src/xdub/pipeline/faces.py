@@ -35,7 +35,8 @@ class FaceTable:
     """Crop geometry of the chosen face for source frames [first, first + N).
 
     `present: [N]` bool; `affines: [N, 2, 3]` frame->crop (zeros where absent);
-    `crop_landmarks: [N, 68, 2]` in crop pixels; `boxes: [N, 4]` xyxy frame pixels.
+    `crop_landmarks: [N, 68, 2]` in crop pixels; `boxes: [N, 4]` xyxy frame pixels;
+    `track_ids: [N]` int, index into `tracks` of the face in each frame (-1 where absent).
     """
 
     first: int
@@ -44,6 +45,7 @@ class FaceTable:
     affines: np.ndarray
     crop_landmarks: np.ndarray
     boxes: np.ndarray
+    track_ids: np.ndarray
     tracks: tuple[FaceTrack, ...]  # every track found (frame indices are SOURCE indices)
     chosen: tuple[int, ...]  # indices into `tracks` that are dubbed
 
@@ -143,6 +145,7 @@ def build_face_table(
     affines = np.zeros((num, 2, 3), np.float64)
     crop_landmarks = np.zeros((num, NUM_LANDMARKS, 2), np.float32)
     boxes = np.zeros((num, 4), np.float32)
+    track_ids = np.full(num, -1, np.int64)
     for k in chosen:
         track = tracks[k]
         if track.landmarks is None or track.landmarks.shape[1] != NUM_LANDMARKS:
@@ -157,5 +160,13 @@ def build_face_table(
             affines[r] = track_affines[j]
             crop_landmarks[r] = transform_points(track.landmarks[j], track_affines[j])
             boxes[r] = track.boxes[j]
-    return FaceTable(first, size, present, affines, crop_landmarks, boxes, tuple(tracks),
-                     tuple(chosen))
+            track_ids[r] = k
+    return FaceTable(first, size, present, affines, crop_landmarks, boxes, track_ids,
+                     tuple(tracks), tuple(chosen))
+
+
+def empty_face_table(crop_size: int, tracks: list[FaceTrack] | None = None) -> FaceTable:
+    """A table with no face anywhere (every frame passes through)."""
+    return FaceTable(0, crop_size, np.zeros(0, bool), np.zeros((0, 2, 3)),
+                     np.zeros((0, NUM_LANDMARKS, 2), np.float32), np.zeros((0, 4), np.float32),
+                     np.zeros(0, np.int64), tuple(tracks or ()), ())

@@ -24,7 +24,9 @@ import torch
 
 from xdub.audio import AudioFeaturizer, FeatureSequence
 from xdub.audio import windows as audio_windows
+from xdub.conditioning import encode_condition, encode_frames, tensor_to_frames
 from xdub.config.diffusion import DiffusionConfig
+from xdub.config.infer import SamplingConfig
 from xdub.diffusion import (
     GuidanceStreams,
     PhaseMap,
@@ -47,8 +49,8 @@ log = logging.getLogger(__name__)
 class ChunkInput:
     """One chunk for a generator (F = a length the codec accepts, padded by the pipeline).
 
-    crops: [F, S, S, 3] uint8 aligned source crops. audio_windows: [F', P, C] float (one window
-    per latent frame) or None. ref_crops: [R, S, S, 3] uint8 or None. motion_crops:
+    crops: [F, S, S, 3] uint8 aligned source crops. audio_windows: [F, W, D] float, one window
+    per VIDEO frame (`xdub.conditioning` regroups them per latent frame), or None. ref_crops: [R, S, S, 3] uint8 or None. motion_crops:
     [M, S, S, 3] uint8, the previous chunk's output for this chunk's first M frames, or None.
     """
 
@@ -67,13 +69,17 @@ class CropGenerator(Protocol):
     motion_frames: int  # M, frames of the previous chunk it continues from (0 = none)
     ref_frames: int  # R, identity reference crops per chunk (0 = none)
 
+    def configured(self, sampling: SamplingConfig) -> CropGenerator:
+        """This generator with a run's sampling overrides (steps, guidance scales) applied."""
+        ...
+
     def prepare_audio(self, audio: Audio) -> Any:
         """Encode the whole driving audio once (e.g. a `FeatureSequence`); None if unused."""
         ...
 
     def audio_windows(self, prepared: Any, first_frame: int, num_frames: int,
                       fps: float) -> torch.Tensor | None:
-        """Windows `[F', P, C]` for frames first_frame.. (relative to the audio's start)."""
+        """Windows `[F, W, D]` for frames first_frame.. (relative to the audio's start)."""
         ...
 
     def generate(self, chunk: ChunkInput, rng: torch.Generator) -> np.ndarray:
@@ -91,6 +97,10 @@ class IdentityGenerator:
         self.crop_size, self.temporal_factor = crop_size, temporal_factor
         self.motion_frames, self.ref_frames = motion_frames, ref_frames
         self.calls: list[int] = []  # chunk lengths seen (tests inspect the chunking)
+        self.steps = 0
+
+    def configured(self, sampling: SamplingConfig) -> IdentityGenerator:
+        return self
 
     def prepare_audio(self, audio: Audio) -> None:
         return None
@@ -109,20 +119,6 @@ class IdentityGenerator:
 # ---------------------------------------------------------------------------------------------
 
 
-def to_model_frames(crops: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """uint8 crops `[F, S, S, 3]` -> codec input `[1, 3, F, S, S]` in [-1, 1]."""
-    frames = torch.from_numpy(np.ascontiguousarray(crops)).to(device)
-    frames = frames.permute(3, 0, 1, 2)[None].to(dtype) / 127.5 - 1.0
-    return frames
-
-
-def from_model_frames(frames: torch.Tensor) -> np.ndarray:
-    """Codec output `[1, 3, F, S, S]` in [-1, 1] -> uint8 crops `[F, S, S, 3]`."""
-    assert frames.ndim == 5 and frames.shape[:2] == (1, 3), f"frames {tuple(frames.shape)}"
-    pixels = ((frames[0].float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    return pixels.permute(1, 2, 3, 0).cpu().numpy()
-
-
 @dataclass(frozen=True)
 class SamplerSettings:
     """Resolved sampling settings of one run."""
@@ -137,22 +133,28 @@ class ModelGenerator:
 
     def __init__(self, dit: XDubDiT, codec: VideoCodec, featurizer: AudioFeaturizer,
                  crop_size: int, sampler: SamplerSettings, motion_frames: int = 0,
-                 ref_frames: int = 0, audio_context: int = 0, name: str = "model") -> None:
+                 ref_frames: int = 0, name: str = "model") -> None:
         self.dit, self.codec, self.featurizer = dit.eval(), codec.eval(), featurizer
         self.name, self.crop_size, self.sampler = name, crop_size, sampler
         self.temporal_factor = int(codec.temporal_factor)
         self.motion_frames, self.ref_frames = motion_frames, ref_frames
-        self.audio_context = audio_context
-        # Features per latent frame: the featurizer's per-frame window over the frames one
-        # latent covers (plus context), the size the model was trained on, at any fps.
-        self.window = featurizer.window * (self.temporal_factor + 2 * audio_context)
         param = next(dit.parameters())
         self.device, self.dtype = param.device, param.dtype
 
-    def with_sampler(self, sampler: SamplerSettings) -> ModelGenerator:
-        """The same models with other sampling settings."""
+    @property
+    def steps(self) -> int:
+        """Sampling steps per chunk."""
+        return self.sampler.steps
+
+    def configured(self, sampling: SamplingConfig) -> ModelGenerator:
+        """The same models with a run's steps and guidance scales (None keeps the default)."""
+        diffusion = self.sampler.diffusion
+        scales = {"ref_scale": sampling.ref_scale, "audio_scale": sampling.audio_scale}
+        diffusion = replace(diffusion, **{k: v for k, v in scales.items() if v is not None})
+        steps = sampling.steps if sampling.steps is not None else self.sampler.steps
+        sampler = SamplerSettings(diffusion, steps, self.sampler.experts)
         return ModelGenerator(self.dit, self.codec, self.featurizer, self.crop_size, sampler,
-                              self.motion_frames, self.ref_frames, self.audio_context, self.name)
+                              self.motion_frames, self.ref_frames, self.name)
 
     def prepare_audio(self, audio: Audio) -> FeatureSequence:
         """Featurizer over the whole driving audio (16 kHz mono)."""
@@ -162,44 +164,30 @@ class ModelGenerator:
 
     def audio_windows(self, prepared: FeatureSequence, first_frame: int, num_frames: int,
                       fps: float) -> torch.Tensor:
-        """`[F', P, C]`: the window of each latent frame, centred on the frames it covers."""
-        tf, ctx = self.temporal_factor, self.audio_context
-        if tf > 1:
-            latent = 1 + (num_frames - 1) // tf
-            spans = audio_windows.wan_token_spans(latent, tf, first_frame, ctx)
-        else:
-            spans = audio_windows.frame_spans(num_frames, first_frame)
-            spans = spans + np.array([-ctx, ctx])
-        return self.featurizer.gather(prepared, spans, fps, self.window)
+        """`[F, W, D]`: each video frame's window, centred on its own time (k + 0.5) / fps.
+
+        The same windows `featurizer.features` gives training clips: the features are encoded
+        once over the whole track, so a chunk's windows do not depend on where chunks start.
+        """
+        spans = audio_windows.frame_spans(num_frames, first_frame)
+        return self.featurizer.gather(prepared, spans, fps, self.featurizer.window)
 
     @torch.inference_mode()
     def generate(self, chunk: ChunkInput, rng: torch.Generator) -> np.ndarray:
         """Denoise one chunk: condition, sample with guidance, keep motion latents, decode."""
-        from xdub.conditioning import encode_condition
-
         num = chunk.crops.shape[0]
-        crops = to_model_frames(chunk.crops, self.device, self.dtype)
-        refs = None if chunk.ref_crops is None else to_model_frames(
-            chunk.ref_crops, self.device, self.dtype)
         motion = None
         if chunk.motion_crops is not None and len(chunk.motion_crops):
-            motion_pixels = to_model_frames(chunk.motion_crops, self.device, self.dtype)
-            motion = self.codec.encode(motion_pixels.to(self._codec_dtype()))
-        audio = None
-        if chunk.audio_windows is not None:
-            audio = chunk.audio_windows[None].to(self.device, self.dtype)
-        cond = encode_condition(self.codec, crops.to(self._codec_dtype()), mode="edit",
-                                ref_crops=refs, audio_windows=audio, motion_latents=motion)
+            motion = encode_frames(self.codec, chunk.motion_crops)  # [1, C, F_m, h, w]
+        cond = encode_condition(self.codec, chunk.crops, mode="edit", ref_crops=chunk.ref_crops,
+                                audio_windows=chunk.audio_windows, motion_latents=motion)
         latents = self._sample(cond, rng)
         if motion is not None:  # the DiT's output for motion frames is meaningless: keep them
             latents[:, :, : motion.shape[2]] = motion.to(latents.dtype)
-        frames = self.codec.decode(latents.to(self._codec_dtype()))
-        out = from_model_frames(frames)
+        codec_dtype = next(self.codec.parameters()).dtype
+        out = tensor_to_frames(self.codec.decode(latents.to(codec_dtype)))[0]
         assert out.shape[0] == num, f"codec returned {out.shape[0]} frames for {num}"
         return out
-
-    def _codec_dtype(self) -> torch.dtype:
-        return next(self.codec.parameters()).dtype
 
     def _sample(self, cond: DiTConditioning, rng: torch.Generator) -> torch.Tensor:
         """Three-stream guided Euler sampling from seeded noise: latents `[1, C, F', h, w]`."""
@@ -223,7 +211,7 @@ class ModelGenerator:
             plan = PhaseMap.from_config(diffusion).experts_for(sigmas, dict(self.sampler.experts))
             model_fn = with_expert_switch(model_fn, plan,
                                           lambda name: set_active_adapter(self.dit, name))
-        return sample(model_fn, noise, sigmas.to(self.device))
+        return sample(model_fn, noise, sigmas)
 
 
 def _drop_reference(cond: DiTConditioning) -> DiTConditioning:

@@ -10,6 +10,7 @@ Imports: numpy, xdub.media, xdub.types, xdub.errors.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,6 +37,10 @@ class VideoSource(Protocol):
 
     def frames(self, indices: Iterable[int]) -> Iterator[np.ndarray]:
         """Frames `[H, W, 3]` uint8 for `indices`, in that order."""
+        ...
+
+    def scan(self, first: int, stop: int | None) -> Iterator[np.ndarray]:
+        """Frames first .. stop - 1 in order, ending early at the real end (None: to the end)."""
         ...
 
     def audio(self, sample_rate: int) -> Audio | None:
@@ -74,6 +79,10 @@ class MemorySource:
         last = self.num_frames - 1
         for i in indices:
             yield self.video.frames[min(int(i), last)]
+
+    def scan(self, first: int, stop: int | None) -> Iterator[np.ndarray]:
+        """Frames first .. stop - 1 (to the end when stop is None)."""
+        yield from self.video.frames[first:stop]
 
     def audio(self, sample_rate: int) -> Audio | None:
         """The clip's own audio, resampled to `sample_rate`."""
@@ -133,6 +142,11 @@ class FileSource:
             return iter_frames(self.path)
         # An explicit fps puts every seek on the same sample-and-hold grid (exact for CFR).
         return iter_frames(self.path, fps=self.fps, start=first / self.fps)
+
+    def scan(self, first: int, stop: int | None) -> Iterator[np.ndarray]:
+        """Frames first .. stop - 1 decoded in order (to the real end when stop is None)."""
+        frames = self._decode(first)
+        yield from frames if stop is None else itertools.islice(frames, max(stop - first, 0))
 
     def frames(self, indices: Iterable[int]) -> Iterator[np.ndarray]:
         """Frames for `indices`; past the real end the last frame is repeated."""

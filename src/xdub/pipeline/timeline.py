@@ -62,7 +62,7 @@ class Timeline:
 
 def audio_frames(audio_duration: float, fps: float) -> int:
     """Video frames the new audio spans: round(duration * fps), at least 1."""
-    return max(1, int(round(audio_duration * fps)))
+    return max(1, round(audio_duration * fps))
 
 
 def extend_indices(num_out: int, num_source: int, mode: str) -> np.ndarray:
@@ -106,12 +106,12 @@ def plan_timeline(
 
 def _plan_range(n: int, fps: float, n_audio: int, cfg: TimelineConfig) -> Timeline:
     """Range mode: every source frame once, dubbed inside [start, min(end, start + audio))."""
-    first = int(round(cfg.start * fps))
+    first = round(cfg.start * fps)
     if first >= n:
         raise ConfigError(
             f"--start {cfg.start:g} s is at or past the end of the video ({n / fps:.3f} s)"
         )
-    last = n if cfg.end is None else min(n, max(int(round(cfg.end * fps)), first + 1))
+    last = n if cfg.end is None else min(n, max(round(cfg.end * fps), first + 1))
     last = min(last, first + n_audio)
     k = np.arange(n, dtype=np.int64)
     return Timeline(fps, n, k, (k >= first) & (k < last), first, True)
@@ -148,7 +148,7 @@ def output_audio(timeline: Timeline, new_audio: Audio, original: Audio | None = 
     mode: `original` (silence if None) with the new audio written over the dubbed range.
     """
     rate = int(new_audio.sample_rate)
-    total = int(round(timeline.duration * rate))
+    total = round(timeline.duration * rate)
     if not timeline.range_mode:
         return Audio(_fit(new_audio.samples.astype(np.float32), total), rate)
     base = np.zeros(total, np.float32)
@@ -156,8 +156,8 @@ def output_audio(timeline: Timeline, new_audio: Audio, original: Audio | None = 
         base = _fit(resample(original, rate).samples.astype(np.float32), total).copy()
     dubbed = np.flatnonzero(timeline.dubbed)
     if dubbed.size:
-        start = int(round(dubbed[0] / timeline.fps * rate))
-        stop = min(int(round((dubbed[-1] + 1) / timeline.fps * rate)), total)
+        start = round(dubbed[0] / timeline.fps * rate)
+        stop = min(round((dubbed[-1] + 1) / timeline.fps * rate), total)
         piece = _fit(new_audio.samples.astype(np.float32), stop - start)
         base[start:stop] = piece
     return Audio(base, rate)

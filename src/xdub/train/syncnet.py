@@ -324,7 +324,7 @@ def train_sync_scorer(
     torch.set_num_threads(cfg.num_threads)
     # 1. Run files, model, optimizer, RNG (all restored on resume).
     _write_run_files(run_dir, cfg)
-    source = clip_source or synthetic_clip_source(cfg.model, seconds=cfg.clip_seconds)
+    source = clip_source or synthetic_clip_source(cfg.model, cfg.scenario, cfg.clip_seconds)
     model, optim, state = _build_or_resume(cfg, run_dir)
     cpu_began = time.process_time() - state["cpu_s"]  # pool rendering counts too
     wall_began = time.monotonic() - state["elapsed_s"]

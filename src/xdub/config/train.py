@@ -1,0 +1,185 @@
+"""Configs of training runs and pseudo-pair generation (`xdub.train`). Imports: stdlib + config.
+
+One dataclass per concern:
+- `LoopConfig`: the generic loop (`xdub.train.loop`): steps, optimiser, EMA, checkpoint cadence.
+- `SynthSourceConfig` / `VideoSourceConfig` / `DataConfig`: where clips come from and how
+  training windows (target frames, reference frames, masks) are cut from them.
+- `Stage1Config`: the mask-based inpainting DiT recipe (`xdub.train.stage1`).
+- `PairGenConfig`: `xdub make-pairs` (`xdub.train.pairgen`): sampling, filtering, sharding.
+- `InpainterSpec`: what a trained inpainter folder is (written next to its weights).
+YAML instances: `configs/train/stage1_{tiny,small,wan5b}.yaml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from xdub.config.audio import AUDIO_PRESETS, AudioConfig
+from xdub.config.codec import CODEC_PRESETS, CodecConfig
+from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
+from xdub.config.face import AlignConfig, FaceConfig
+from xdub.config.model import MODEL_PRESETS, DiTConfig
+from xdub.errors import ConfigError
+
+# Seeds of synthetic training clips are drawn below this; held-out evaluation uses seeds from
+# here on (the sync scorer keeps 900_000_000+, so we stay clear of both).
+STAGE1_EVAL_SEED_BASE = 800_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    """nanoGPT-style loop: AdamW + warmup/cosine, grad accumulation and clipping, EMA, checkpoints."""
+
+    steps: int = 2000  # optimiser steps in total (resume continues up to this)
+    batch_size: int = 8  # samples per micro-batch and process
+    grad_accum: int = 1  # micro-batches per optimiser step
+    lr: float = 1e-3  # AdamW peak learning rate (tiny DiT: 5e-4 .. 2e-3; wan5b: 1e-5)
+    min_lr_ratio: float = 0.1  # cosine decays to lr * this
+    warmup: int = 50  # linear warmup steps
+    weight_decay: float = 0.01  # AdamW decoupled decay
+    betas: tuple[float, float] = (0.9, 0.99)  # AdamW betas; 0.99 is steadier for small batches
+    grad_clip: float = 1.0  # max global grad norm; 0 = off
+    ema_decay: float = 0.999  # EMA decay ceiling; effective decay is min(this, (1+s)/(10+s))
+    ckpt_every: int = 100  # optimiser steps between checkpoints (also at the end / on stop)
+    keep_checkpoints: int = 2  # newest checkpoints kept on disk
+    log_every: int = 10  # steps between metrics.jsonl lines
+    sample_every: int = 250  # steps between sample videos/frames (0 = only at the end)
+    seed: int = 0  # model init, data order, noise
+    num_threads: int = 1  # torch intra-op threads per process (shared CPUs: keep 1)
+    max_minutes: float = 0.0  # wall-clock budget; > 0 stops cleanly (with a checkpoint) after it
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # accelerate autocast on accelerators
+
+    def __post_init__(self) -> None:
+        if min(self.steps, self.batch_size, self.grad_accum, self.ckpt_every, self.log_every) < 1:
+            raise ConfigError("loop: steps, batch_size, grad_accum, ckpt_every, log_every >= 1")
+        if self.keep_checkpoints < 1 or self.sample_every < 0 or self.lr <= 0:
+            raise ConfigError("loop: keep_checkpoints >= 1, sample_every >= 0, lr > 0")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError("loop: ema_decay must be in [0, 1)")
+
+
+@dataclass(frozen=True, slots=True)
+class SynthSourceConfig:
+    """Single clips rendered in memory by the procedural engine (never its paired renders)."""
+
+    scenario: str = "mixed"  # key of xdub.config.synth.SCENARIOS
+    size: tuple[int, int] = (256, 256)  # rendered frame (width, height)
+    clip_seconds: float = 2.0  # clip length; windows and references are cut from it
+    first_seed: int = 0  # clip k uses seed first_seed + k
+    num_clips: int = 100_000  # clips in one pass over the data (seeds first_seed .. + n - 1)
+
+    def __post_init__(self) -> None:
+        if self.num_clips < 1 or self.clip_seconds <= 0:
+            raise ConfigError("data.synth: num_clips >= 1 and clip_seconds > 0")
+        if self.first_seed + self.num_clips > STAGE1_EVAL_SEED_BASE:
+            raise ConfigError("data.synth: training seeds must stay below the held-out seed range")
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSourceConfig:
+    """Real videos with precomputed face tracks (`<tracks_dir>/<video stem>.track.npz`)."""
+
+    videos: tuple[str, ...] = ()  # files or glob patterns
+    tracks_dir: str = ""  # folder of track files; "" = next to each video
+    fps: float = 25.0  # videos are resampled to this rate on read
+
+
+@dataclass(frozen=True, slots=True)
+class DataConfig:
+    """Which clips, and how a training window is cut from one."""
+
+    source: Literal["synth", "video"] = "synth"
+    synth: SynthSourceConfig = field(default_factory=SynthSourceConfig)
+    video: VideoSourceConfig = field(default_factory=VideoSourceConfig)
+    window_frames: int = 4  # target video frames per sample (1 + k * codec temporal factor)
+    ref_frames: int = 1  # identity reference frames per sample (0 = none)
+    ref_min_gap: int = 8  # references lie >= this many frames away from the target window
+    #   (limits lip-shape leakage from the references; 0.3 s at 25 fps)
+    mask_hold_s: float = 0.4  # lower-face mask = max over +-this many seconds: the mask shape
+    #   then follows the jaw only slowly and cannot leak the target's lip motion
+    windows_per_clip: int = 8  # windows drawn from each rendered clip (render cost amortised)
+    shuffle_block: int = 8  # clips whose windows are shuffled together (= clips held in cache)
+    num_workers: int = 0  # DataLoader workers (rendering in parallel to the model step)
+
+    def __post_init__(self) -> None:
+        if self.window_frames < 1 or self.ref_frames < 0 or self.ref_min_gap < 0:
+            raise ConfigError("data: window_frames >= 1, ref_frames >= 0, ref_min_gap >= 0")
+        if self.windows_per_clip < 1 or self.shuffle_block < 1 or self.mask_hold_s < 0:
+            raise ConfigError("data: windows_per_clip, shuffle_block >= 1; mask_hold_s >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Stage1Config:
+    """Mask-based inpainting DiT trained by self-reconstruction (X-Dub stage 1)."""
+
+    model: DiTConfig = field(default_factory=lambda: MODEL_PRESETS["tiny"])  # cond_channels
+    #   must be codec latent channels + codec temporal factor (masked latents + mask channels)
+    init_from: str = ""  # optional DiT weights to start from (save_pretrained dir); keys with
+    #   other shapes (e.g. the source embedding) keep their fresh init
+    codec: CodecConfig = field(default_factory=lambda: CODEC_PRESETS["tiny"])
+    codec_weights: str = "package"  # "package" = xdub/assets/codec_tiny, a folder, or "random"
+    #   (tests only); the wan22 codec reads codec.wan.weights_path instead
+    audio: AudioConfig = field(default_factory=lambda: AUDIO_PRESETS["tiny"])
+    face: FaceConfig = field(default_factory=lambda: FaceConfig(align=AlignConfig(crop_size=64)))
+    diffusion: DiffusionConfig = field(default_factory=lambda: DIFFUSION_PRESETS["tiny"])
+    data: DataConfig = field(default_factory=DataConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    mouth_weight: float = 3.0  # loss weight inside the mouth mask (where the audio matters)
+    motion_frames: int = 1  # latent frames of the window that may be given clean (chunking)
+    p_motion: float = 0.5  # share of samples trained with those motion frames
+    sample_clips: int = 2  # held-out clips in the periodic sample grids/videos
+    sample_steps: int = 8  # Euler steps for those samples
+
+    def __post_init__(self) -> None:
+        if self.motion_frames < 0 or not 0.0 <= self.p_motion <= 1.0 or self.mouth_weight < 0:
+            raise ConfigError("stage1: motion_frames >= 0, p_motion in [0, 1], mouth_weight >= 0")
+        if self.model.audio_dim is None:
+            raise ConfigError("stage1: the inpainter needs an audio branch (model.audio_dim)")
+
+
+@dataclass(frozen=True, slots=True)
+class FilterConfig:
+    """Acceptance thresholds of a pseudo-pair (every score is recorded whether it passes or not)."""
+
+    min_donor_sync: float = 0.5  # mean P(sync) of V' with its driving audio A' (scorer), >=
+    max_source_sync: float = 0.5  # mean P(sync) of V' with the kept audio A, <= (lips changed)
+    min_sync_margin: float = 0.0  # P(sync | A') - P(sync | A) must exceed this
+    min_psnr_outside: float = 24.0  # dB, raw inpainter output vs V outside the mask
+    max_temporal_jump: float = 12.0  # worst extra frame-to-frame change inside the mask of V'
+    #   over V's own, in 0..255 grey levels (flicker, chunk seams)
+    use_sync: bool = True  # False: no scorer (sync scores are recorded as NaN and not tested)
+
+
+@dataclass(frozen=True, slots=True)
+class PairGenConfig:
+    """`xdub make-pairs`: run the inpainter with donor audio and store filtered pairs."""
+
+    steps: int = 8  # Euler steps per chunk
+    ref_scale: float | None = None  # guidance; None = the inpainter's diffusion config
+    audio_scale: float | None = None
+    donor_seed: int = 0  # donor pick and sampling noise derive from (this, item index)
+    shard_size: int = 16  # source clips per shard (the most an interruption can lose)
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    keep_rejected: bool = False  # also store arrays of rejected pairs (for inspection)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.shard_size < 1:
+            raise ConfigError("pairs: steps and shard_size must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class InpainterSpec:
+    """`inpainter.json` of a trained inpainter folder (beside `dit/` and `codec/`)."""
+
+    mode: Literal["inpaint", "edit"] = "inpaint"  # how `encode_condition` builds the source
+    codec: Literal["tiny", "wan22"] = "tiny"
+    audio: AudioConfig = field(default_factory=lambda: AUDIO_PRESETS["tiny"])
+    face: FaceConfig = field(default_factory=lambda: FaceConfig(align=AlignConfig(crop_size=64)))
+    diffusion: DiffusionConfig = field(default_factory=lambda: DIFFUSION_PRESETS["tiny"])
+    window_frames: int = 4  # video frames per generated chunk
+    ref_frames: int = 1
+    ref_min_gap: int = 8
+    motion_frames: int = 1  # latent frames carried over between chunks (0 = none)
+    mask_hold_s: float = 0.4
+    wan_weights: str = ""  # wan22 codec only: where the VAE weights were read from

@@ -1,0 +1,258 @@
+"""`DubPipeline`: a video and new audio in, the same video with lips following the audio out.
+
+    pipe = load_pipeline()                                  # embedded default / --checkpoint
+    result = pipe(video, audio)                             # in memory: result.video
+    pipe(FileSource("in.mp4"), audio, output=FileSink("out.mp4", inputs=["in.mp4"]))  # streamed
+
+`__call__` is the whole algorithm as numbered steps; each delegates to a helper. Memory does
+not grow with the video's length: faces are tracked in one streaming pass (only geometry is
+kept), then frames are decoded, dubbed chunk by chunk, pasted back and encoded in a second
+pass. Frames where the chosen face is absent are copied unchanged and counted.
+Imports: numpy, torch, xdub.{face, config, errors, types}, xdub.pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xdub.config.infer import DubberConfig, InferConfig, SamplingConfig
+from xdub.errors import ConfigError, NoFaceError
+from xdub.face.align import warp_to_crop
+from xdub.face.detect import FaceDetector, create_detector
+from xdub.face.track import FaceTrack
+from xdub.pipeline.chunking import Chunk, find_segments, plan_chunks
+from xdub.pipeline.faces import (
+    FaceTable,
+    ScaledDetector,
+    build_face_table,
+    choose_tracks,
+    empty_face_table,
+    track_span,
+)
+from xdub.pipeline.generator import CropGenerator
+from xdub.pipeline.progress import DubSummary, NullProgress, Progress, StageTimer
+from xdub.pipeline.sources import FrameSink, MemorySink, MemorySource, VideoSource
+from xdub.pipeline.stream import ChunkStream, FrameObserver, StreamContext
+from xdub.pipeline.timeline import Timeline, output_audio, plan_timeline
+from xdub.types import Audio, Video
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DubResult:
+    """Outcome of a run: the video (None when streamed to a sink), the summary and the plan."""
+
+    video: Video | None
+    summary: DubSummary
+    timeline: Timeline
+    faces: FaceTable
+
+
+class DubPipeline:
+    """Face tracking + alignment + a `CropGenerator` + paste-back, over any length of video."""
+
+    def __init__(self, generator: CropGenerator, dubber: DubberConfig,
+                 detector: FaceDetector | None = None) -> None:
+        if generator.crop_size != dubber.crop_size:
+            raise ConfigError(f"generator crop {generator.crop_size} != checkpoint crop "
+                              f"{dubber.crop_size}")
+        self.generator, self.dubber = generator, dubber
+        self._detectors: dict[str, FaceDetector] = {}
+        if detector is not None:
+            self._detectors[dubber.face.detect.backend] = detector
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, **kwargs: Any) -> DubPipeline:
+        """`load_pipeline(path, **kwargs)`: a checkpoint folder, or the embedded default."""
+        from xdub.pipeline.loading import load_pipeline
+
+        return load_pipeline(path, **kwargs)
+
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """Write this pipeline's models and `dubber.json` as a checkpoint folder."""
+        from xdub.pipeline.loading import save_pipeline
+
+        return save_pipeline(self, folder)
+
+    def __call__(
+        self,
+        video: Video | VideoSource,
+        audio: Audio,
+        cfg: InferConfig | None = None,
+        *,
+        output: FrameSink | None = None,
+        progress: Progress | None = None,
+        observer: FrameObserver | None = None,
+    ) -> DubResult:
+        """Dub `video` with `audio` (any rate, mono); frames go to `output` or into memory."""
+        cfg = cfg or InferConfig()
+        source = MemorySource(video) if isinstance(video, Video) else video
+        sink, progress, timer = output or MemorySink(), progress or NullProgress(), StageTimer()
+        generator = self.generator.configured(cfg.sampling)
+        # 1. Plan the timeline on the video's own frame grid (length mode, extension, range).
+        timeline = plan_timeline(source.num_frames, source.fps, audio.duration, cfg.timeline)
+        # 2. Track faces in one streaming pass over the source frames the dub needs.
+        tracks, first, scanned, timeline = self._track(source, timeline, audio, cfg, progress,
+                                                       timer)
+        # 3. Choose the face(s) to dub and align a smoothed crop transform per frame.
+        table = self._align(tracks, first, scanned, source.fps, cfg, timer)
+        # 4. Audio features over the whole new track (cut per chunk at the frames' own times).
+        with timer.measure("audio"):
+            prepared = generator.prepare_audio(audio)
+        # 5. Segments (dubbed frames with the face, no visual jump) cut into overlapping chunks.
+        chunks = self._plan_chunks(timeline, table, cfg.sampling, generator)
+        # 6. Identity reference crops, when the model takes them.
+        refs = self._reference_crops(source, table, generator, timer)
+        # 7. One streaming pass: generate + decode each chunk, cross-fade, paste back, write.
+        ctx = StreamContext(generator, timeline, table, chunks, prepared, refs, self._face(cfg),
+                            torch.Generator().manual_seed(cfg.sampling.seed), sink, timer,
+                            progress, observer)
+        track_audio = source.audio(audio.sample_rate) if timeline.range_mode else None
+        written = self._stream(ctx, source, output_audio(timeline, audio, track_audio))
+        # 8. Summary of what was done.
+        summary = self._summarize(generator, timeline, table, chunks, written, timer)
+        video_out = sink.video() if isinstance(sink, MemorySink) else None
+        return DubResult(video_out, summary, timeline, table)
+
+    # ------------------------------------------------------------------------------- steps
+    def _face(self, cfg: InferConfig):  # -> FaceConfig
+        face = self.dubber.face
+        if cfg.detector is not None:
+            face = replace(face, detect=replace(face.detect, backend=cfg.detector))
+        return face
+
+    def _detector(self, cfg: InferConfig, frame_size: tuple[int, int]) -> FaceDetector:
+        detect = self._face(cfg).detect
+        if detect.backend not in self._detectors:
+            self._detectors[detect.backend] = create_detector(detect)
+        detector = self._detectors[detect.backend]
+        if max(frame_size) > cfg.detect_max_side:
+            detector = ScaledDetector(detector, cfg.detect_max_side)
+        return detector
+
+    def _track(self, source: VideoSource, timeline: Timeline, audio: Audio, cfg: InferConfig,
+               progress: Progress, timer: StageTimer,
+               ) -> tuple[list[FaceTrack], int, int, Timeline]:
+        """Tracks over the source frames dubbed frames show; re-plans if the count was off."""
+        span = timeline.source_span()
+        if span is None:
+            return [], 0, 0, timeline
+        first, stop = span
+        # When the plan needs every source frame, scan to the real end to count them exactly.
+        to_end = not timeline.range_mode and stop >= source.num_frames
+        scanned = 0
+
+        def frames():
+            nonlocal scanned
+            for frame in source.scan(first, None if to_end else stop):
+                scanned += 1
+                yield frame
+
+        progress.start("tracking faces", (source.num_frames if to_end else stop) - first)
+        with timer.measure("track"):
+            tracks = track_span(frames(), first, self._detector(cfg, source.size),
+                                self._face(cfg), source.fps, on_frame=lambda _: progress.advance())
+        progress.finish()
+        if to_end and first + scanned != source.num_frames:
+            log.info("video has %d frames (estimated %d)", first + scanned, source.num_frames)
+            timeline = plan_timeline(first + scanned, source.fps, audio.duration, cfg.timeline)
+        return tracks, first, scanned, timeline
+
+    def _align(self, tracks: list[FaceTrack], first: int, scanned: int, fps: float,
+               cfg: InferConfig, timer: StageTimer) -> FaceTable:
+        """The chosen face's crop geometry per source frame; NoFaceError per `cfg.no_face`."""
+        face = self._face(cfg)
+        if not tracks:
+            if scanned and cfg.no_face == "error":
+                raise NoFaceError("no face found in the frames to dub (use --no-face passthrough"
+                                  " to copy the video with the new audio)")
+            if scanned:
+                log.warning("no face found: the video is copied unchanged with the new audio")
+            return empty_face_table(face.align.crop_size, tracks)
+        with timer.measure("align"):
+            chosen = choose_tracks(tracks, cfg.face)
+            return build_face_table(tracks, chosen, first, scanned, face, fps)
+
+    def _plan_chunks(self, timeline: Timeline, table: FaceTable, sampling: SamplingConfig,
+                     generator: CropGenerator) -> list[Chunk]:
+        """Chunks over the frames that are dubbed and show the chosen face."""
+        chunk_frames = sampling.chunk_frames or self.dubber.chunk_frames
+        overlap = self.dubber.overlap if sampling.overlap is None else sampling.overlap
+        if overlap < generator.motion_frames:
+            raise ConfigError(f"--overlap {overlap} is below the model's {generator.motion_frames}"
+                              " motion frames")
+        if 2 * overlap > chunk_frames:
+            raise ConfigError(f"--overlap {overlap} must be at most half of --chunk-frames "
+                              f"{chunk_frames}")
+        has_face = table.has_face(timeline.source_index)
+        track = np.full(timeline.num_frames, -1, np.int64)
+        track[has_face] = table.track_ids[timeline.source_index[has_face] - table.first]
+        same_track = np.concatenate([[False], track[1:] == track[:-1]])
+        segments = find_segments(timeline.dubbed & has_face, timeline.continuous() & same_track)
+        return plan_chunks(segments, chunk_frames, overlap)
+
+    def _reference_crops(self, source: VideoSource, table: FaceTable, generator: CropGenerator,
+                         timer: StageTimer) -> dict[int, np.ndarray]:
+        """`ref_frames` crops per chosen track, evenly spread over its frames."""
+        count = generator.ref_frames
+        if not count or not table.chosen:
+            return {}
+        refs: dict[int, np.ndarray] = {}
+        with timer.measure("references"):
+            for k in table.chosen:
+                rows = np.flatnonzero(table.track_ids == k)
+                if not rows.size:
+                    continue
+                picks = rows[np.linspace(0, rows.size - 1, count).round().astype(int)]
+                frames = source.frames(picks + table.first)
+                refs[k] = np.stack([warp_to_crop(f, table.affines[r], table.crop_size)
+                                    for f, r in zip(frames, picks)])
+        return refs
+
+    def _stream(self, ctx: StreamContext, source: VideoSource, audio: Audio) -> int:
+        """Decode the output's source frames and run the chunk stream into the sink."""
+        timeline = ctx.timeline
+        ctx.sink.open(timeline.fps, source.size, audio)
+        ctx.progress.start("dubbing", timeline.num_frames)
+        try:
+            frames = _timed(source.frames(timeline.source_index), ctx.timer, "decode")
+            written = ChunkStream(ctx).run(frames)
+            with ctx.timer.measure("write"):
+                ctx.sink.close()
+        except BaseException:
+            ctx.sink.abort()
+            raise
+        finally:
+            ctx.progress.finish()
+        return written
+
+    def _summarize(self, generator: CropGenerator, timeline: Timeline, table: FaceTable,
+                   chunks: list[Chunk], written: int, timer: StageTimer) -> DubSummary:
+        has_face = table.has_face(timeline.source_index)
+        return DubSummary(
+            model=generator.name, fps=timeline.fps, source_frames=timeline.num_source_frames,
+            output_frames=written, faces_found=len(table.tracks), faces_dubbed=len(table.chosen),
+            chunks=len(chunks), frames_dubbed=int((timeline.dubbed & has_face).sum()),
+            frames_without_face=int((timeline.dubbed & ~has_face).sum()),
+            frames_kept=int((~timeline.dubbed).sum()), steps=int(getattr(generator, "steps", 0)),
+            seconds=dict(timer.seconds),
+        )
+
+
+def _timed(frames, timer: StageTimer, stage: str):
+    """Iterate `frames`, adding the time spent producing each item to `stage`."""
+    iterator = iter(frames)
+    while True:
+        with timer.measure(stage):
+            item = next(iterator, None)
+        if item is None:
+            return
+        yield item

@@ -1,0 +1,219 @@
+"""Build a `DubPipeline` from weights: a checkpoint folder, the official files, or random init.
+
+The only place that reads checkpoints for inference. A dubbing checkpoint is a folder:
+
+    dubber.json          DubberConfig (audio features, face crop geometry, sampler, chunking)
+    dit/                 XDubDiT.save_pretrained (config.json + model.safetensors)
+    codec/               TinyVideoCodec.save_pretrained, or a diffusers AutoencoderKLWan folder
+    <expert>.safetensors optional per-phase LoRA adapters named in dubber.json `experts`
+
+Every model is rebuilt from the config saved beside its weights. The embedded default is such
+a folder shipped in the package (`xdub/assets/dubber/`). The official X-Dub release is loaded
+from its own files (DiT, Wan2.2 VAE, Whisper and wav2vec2 folders) with the `wan5b` preset.
+Imports: torch, xdub.{models, audio, config, errors, face}, xdub.pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from xdub.audio import build_featurizer
+from xdub.config import from_dict, to_dict
+from xdub.config.audio import AudioConfig
+from xdub.config.codec import TinyCodecConfig, WanVAEConfig
+from xdub.config.infer import DUBBER_PRESETS, DubberConfig
+from xdub.config.model import MODEL_PRESETS
+from xdub.errors import ConfigError, WeightsError
+from xdub.models import XDubDiT, build_dit, load_lora, load_official_dit
+from xdub.models.codec import TinyVideoCodec, VideoCodec
+from xdub.pipeline.dub import DubPipeline
+from xdub.pipeline.generator import ModelGenerator, SamplerSettings
+
+log = logging.getLogger(__name__)
+
+DUBBER_FILE = "dubber.json"
+DIT_DIR = "dit"
+CODEC_DIR = "codec"
+DEFAULT_ASSET = "dubber"  # folder name of the embedded default under xdub/assets/
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+NO_DEFAULT_HINT = (
+    "this install has no embedded default checkpoint yet: pass --checkpoint DIR (a folder with "
+    "dubber.json, dit/, codec/), the official files (--dit, --vae, --whisper, --wav2vec2), or "
+    "--random-init for an untrained tiny model (smoke test only)"
+)
+
+
+def default_checkpoint() -> Path | None:
+    """The embedded default checkpoint folder, or None when this install ships none."""
+    folder = resources.files("xdub") / "assets" / DEFAULT_ASSET
+    path = Path(str(folder))
+    return path if (path / DUBBER_FILE).is_file() else None
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`"auto"`: the current accelerator when there is one, else the CPU; otherwise `name`."""
+    if name != "auto":
+        try:
+            return torch.device(name)
+        except RuntimeError as err:
+            raise ConfigError(f"unknown device {name!r}: {err}") from None
+    accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+    return accelerator if accelerator is not None else torch.device("cpu")
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """`"auto"`: bfloat16 on an accelerator, float32 on the CPU (bf16 matmuls are slow there)."""
+    if name == "auto":
+        return torch.float32 if device.type == "cpu" else torch.bfloat16
+    if name not in DTYPES:
+        raise ConfigError(f"unknown dtype {name!r}; use auto, {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+def make_pipeline(spec: DubberConfig, dit: XDubDiT, codec: VideoCodec, device: torch.device,
+                  dtype: torch.dtype, experts: tuple[tuple[str, str], ...] = ()) -> DubPipeline:
+    """Wire models into a pipeline: DiT in `dtype`, codec and audio features in float32."""
+    featurizer = build_featurizer(spec.audio, device=device)
+    sampler = SamplerSettings(spec.diffusion, spec.diffusion.num_inference_steps, experts)
+    generator = ModelGenerator(dit.to(device=device, dtype=dtype), codec.to(device=device),
+                               featurizer, spec.crop_size, sampler, spec.motion_frames,
+                               spec.ref_frames, name=spec.name)
+    return DubPipeline(generator, spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources of weights
+# ---------------------------------------------------------------------------------------------
+
+
+def random_pipeline(preset: str = "tiny", seed: int = 0, device: str = "auto",
+                    dtype: str = "auto") -> DubPipeline:
+    """An untrained pipeline (tiny DiT + tiny codec, random weights): tests and smoke runs."""
+    if preset not in DUBBER_PRESETS or DUBBER_PRESETS[preset].codec != "tiny":
+        raise ConfigError(f"random init supports the tiny preset only, got {preset!r}")
+    spec = replace(DUBBER_PRESETS[preset], name=f"{preset} (random init, seed {seed})")
+    torch_device = resolve_device(device)
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)  # the codec's init draws from the global RNG; restore it after
+    try:
+        codec = TinyVideoCodec(TinyCodecConfig(image_size=spec.crop_size))
+    finally:
+        torch.random.set_rng_state(generator_state)
+    featurizer_dim = build_featurizer(spec.audio).dim
+    dit_cfg = replace(MODEL_PRESETS["tiny"], latent_channels=codec.latent_channels,
+                      audio_dim=featurizer_dim)
+    dit = build_dit(dit_cfg, seed=seed)
+    return make_pipeline(spec, dit, codec, torch_device, resolve_dtype(dtype, torch_device))
+
+
+def read_dubber_config(folder: Path) -> DubberConfig:
+    """`folder/dubber.json` as a DubberConfig (WeightsError if absent or invalid)."""
+    path = folder / DUBBER_FILE
+    if not folder.is_dir():
+        raise WeightsError(f"checkpoint folder not found: {folder}")
+    if not path.is_file():
+        raise WeightsError(f"{folder} is not a dubbing checkpoint: {DUBBER_FILE} is missing")
+    try:
+        return from_dict(DubberConfig, json.loads(path.read_text()), where=str(path))
+    except (json.JSONDecodeError, ConfigError, UnicodeDecodeError) as err:
+        raise WeightsError(f"bad {path}: {err}") from None
+
+
+def _load_codec(spec: DubberConfig, folder: Path) -> VideoCodec:
+    if spec.codec == "tiny":
+        return TinyVideoCodec.from_pretrained(folder)
+    from xdub.models.codec.wan import WanVAECodec
+
+    return WanVAECodec.from_diffusers(WanVAEConfig(), folder)
+
+
+def load_checkpoint(folder: str | os.PathLike, device: str = "auto",
+                    dtype: str = "auto") -> DubPipeline:
+    """A pipeline from a dubbing checkpoint folder (layout in the module docstring)."""
+    folder = Path(folder)
+    spec = read_dubber_config(folder)
+    torch_device = resolve_device(device)
+    dit = XDubDiT.from_pretrained(folder / DIT_DIR, device=torch_device)
+    codec = _load_codec(spec, folder / CODEC_DIR)
+    for phase, filename in spec.experts:
+        load_lora(dit, phase, folder / filename)
+    experts = tuple((phase, phase) for phase, _ in spec.experts)
+    return make_pipeline(spec, dit, codec, torch_device, resolve_dtype(dtype, torch_device),
+                         experts)
+
+
+def load_official(dit: str | os.PathLike | None, vae: str | os.PathLike | None,
+                  whisper: str | os.PathLike | None, wav2vec2: str | os.PathLike | None,
+                  null_context: str | os.PathLike | None = None, device: str = "auto",
+                  dtype: str = "auto") -> DubPipeline:
+    """The official X-Dub release (wan5b preset) from its files; WeightsError names what's missing."""
+    given = {"--dit": dit, "--vae": vae, "--whisper": whisper, "--wav2vec2": wav2vec2}
+    missing = [flag for flag, value in given.items() if not value]
+    if missing:
+        raise WeightsError(
+            "the official checkpoint needs all of --dit (X-Dub_model.safetensors), --vae "
+            "(Wan2.2_VAE.pth), --whisper (Whisper large-v2 folder), --wav2vec2 "
+            f"(wav2vec2-base-960h folder); missing: {', '.join(missing)}"
+        )
+    from xdub.models.codec.wan import WanVAECodec
+
+    spec = DUBBER_PRESETS["wan5b"]
+    speech = replace(spec.audio.speech, whisper_dir=str(whisper), wav2vec_dir=str(wav2vec2))
+    spec = replace(spec, audio=AudioConfig(kind="whisper_wav2vec", speech=speech))
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    model = load_official_dit(dit, device=torch_device, dtype=torch_dtype,
+                              null_context=null_context)
+    codec = WanVAECodec.from_original(WanVAEConfig(weights_path=str(vae)))
+    return make_pipeline(spec, model, codec, torch_device, torch_dtype)
+
+
+def load_pipeline(
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    dit: str | os.PathLike | None = None,
+    vae: str | os.PathLike | None = None,
+    whisper: str | os.PathLike | None = None,
+    wav2vec2: str | os.PathLike | None = None,
+    null_context: str | os.PathLike | None = None,
+    random_init: bool = False,
+    seed: int = 0,
+    device: str = "auto",
+    dtype: str = "auto",
+) -> DubPipeline:
+    """The pipeline for a checkpoint folder, the official files, random init, or the default."""
+    official = any(v is not None for v in (dit, vae, whisper, wav2vec2))
+    if sum([checkpoint is not None, official, random_init]) > 1:
+        raise ConfigError("give only one of a checkpoint folder, the official files, random init")
+    if official:
+        return load_official(dit, vae, whisper, wav2vec2, null_context, device, dtype)
+    if random_init:
+        return random_pipeline("tiny", seed, device, dtype)
+    folder = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    if folder is None:
+        raise WeightsError(NO_DEFAULT_HINT)
+    return load_checkpoint(folder, device, dtype)
+
+
+def save_pipeline(pipeline: DubPipeline, folder: str | os.PathLike) -> Path:
+    """Write a model-driven pipeline as a checkpoint folder (loadable by `load_checkpoint`)."""
+    generator = pipeline.generator
+    if not isinstance(generator, ModelGenerator) or not isinstance(generator.codec,
+                                                                   TinyVideoCodec):
+        raise ConfigError("save_pipeline writes model-driven pipelines with the tiny codec only")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    generator.dit.save_pretrained(folder / DIT_DIR)
+    generator.codec.save_pretrained(folder / CODEC_DIR)
+    spec = replace(pipeline.dubber, experts=())
+    tmp = folder / f".{DUBBER_FILE}.partial"
+    tmp.write_text(json.dumps(to_dict(spec), indent=2))
+    os.replace(tmp, folder / DUBBER_FILE)  # written last: a folder with it is complete
+    return folder

@@ -1,0 +1,175 @@
+"""Pipeline steps 5-8 as ONE streaming pass: crop -> generate -> cross-fade -> paste back -> write.
+
+Output frames arrive in order from the source. A frame outside every chunk (not dubbed, or no
+face) is final at once; a dubbed frame becomes final when its chunk has run (or, in a chunk
+overlap, when the next chunk has run and the two outputs are cross-faded). Final frames are
+written in order, so the buffer never holds more than about `chunk_frames + overlap` frames:
+memory does not grow with the video's length. Imports: numpy, torch, xdub.face, xdub.config.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from xdub.config.face import FaceConfig
+from xdub.face.align import warp_to_crop
+from xdub.face.blend import paste_back
+from xdub.face.mask import lower_face_mask
+from xdub.pipeline.chunking import Chunk, crossfade, pad_frames, valid_length
+from xdub.pipeline.faces import FaceTable
+from xdub.pipeline.generator import ChunkInput, CropGenerator
+from xdub.pipeline.progress import Progress, StageTimer
+from xdub.pipeline.sources import FrameSink
+from xdub.pipeline.timeline import Timeline
+
+
+class FrameObserver(Protocol):
+    """Sees every output frame (debug videos); crops/geometry are None where nothing was dubbed."""
+
+    def observe(self, index: int, source: np.ndarray, output: np.ndarray,
+                crop_in: np.ndarray | None, crop_out: np.ndarray | None,
+                box: np.ndarray | None, landmarks: np.ndarray | None) -> None: ...
+
+
+@dataclass
+class StreamContext:
+    """Everything the streaming pass reads."""
+
+    generator: CropGenerator
+    timeline: Timeline
+    table: FaceTable
+    chunks: list[Chunk]
+    prepared_audio: Any
+    refs: dict[int, np.ndarray]  # track index -> reference crops [R, S, S, 3]
+    face: FaceConfig
+    rng: torch.Generator
+    sink: FrameSink
+    timer: StageTimer
+    progress: Progress
+    observer: FrameObserver | None = None
+
+
+class ChunkStream:
+    """Runs the chunks over the incoming frames and writes finished frames to the sink."""
+
+    def __init__(self, ctx: StreamContext) -> None:
+        self.ctx = ctx
+        self.size = ctx.table.crop_size
+        self.buffer: deque[np.ndarray] = deque()  # source frames emit_pos .. current
+        self.emit_pos = 0
+        self.finals: dict[int, np.ndarray] = {}
+        self.pending: dict[int, np.ndarray] = {}  # frame -> earlier chunk's crop (float32)
+        self.crops_in: dict[int, np.ndarray] = {}  # frame -> source crop (debug only)
+        self.previous: tuple[Chunk, np.ndarray] | None = None  # last chunk and its raw output
+        self.in_chunk = np.zeros(ctx.timeline.num_frames, bool)
+        for chunk in ctx.chunks:
+            self.in_chunk[chunk.start:chunk.stop] = True
+
+    def run(self, frames: Iterable[np.ndarray]) -> int:
+        """Consume the source frames of every output frame; returns the frames written."""
+        ctx = self.ctx
+        todo = iter(ctx.chunks)
+        chunk = next(todo, None)
+        for k, frame in enumerate(frames):
+            self.buffer.append(frame)
+            if not self.in_chunk[k]:
+                self.finals[k] = frame
+            while chunk is not None and chunk.stop - 1 <= k:
+                self._run_chunk(chunk)
+                chunk = next(todo, None)
+            self._emit()
+        assert not self.finals and not self.pending, "frames left unwritten"
+        return self.emit_pos
+
+    def _emit(self) -> None:
+        """Write every final frame at the head of the buffer."""
+        ctx = self.ctx
+        while self.emit_pos in self.finals:
+            k = self.emit_pos
+            out = self.finals.pop(k)
+            source = self.buffer.popleft()
+            with ctx.timer.measure("write"):
+                ctx.sink.write(out)
+            if ctx.observer is not None:
+                self._observe(k, source, out)
+            ctx.progress.advance(1)
+            self.emit_pos += 1
+
+    def _observe(self, k: int, source: np.ndarray, out: np.ndarray) -> None:
+        assert self.ctx.observer is not None
+        row = self.ctx.table.row(self.ctx.timeline.source_index[k])
+        table = self.ctx.table
+        crop_in = self.crops_in.pop(k, None)
+        crop_out = None if crop_in is None or row is None else warp_to_crop(
+            out, table.affines[row], self.size)
+        box = None if row is None else table.boxes[row]
+        landmarks = None if row is None else table.crop_landmarks[row]
+        self.ctx.observer.observe(k, source, out, crop_in, crop_out, box, landmarks)
+
+    def _chunk_frames(self, chunk: Chunk) -> tuple[list[np.ndarray], list[int]]:
+        """Source frames and face-table rows of a chunk's frames (all in the buffer)."""
+        frames, rows = [], []
+        for k in range(chunk.start, chunk.stop):
+            frames.append(self.buffer[k - self.emit_pos])
+            row = self.ctx.table.row(self.ctx.timeline.source_index[k])
+            assert row is not None, f"frame {k} is in a chunk but has no face"
+            rows.append(row)
+        return frames, rows
+
+    def _run_chunk(self, chunk: Chunk) -> None:
+        """Generate one chunk, cross-fade its shared head, paste back what is final."""
+        ctx, table = self.ctx, self.ctx.table
+        frames, rows = self._chunk_frames(chunk)
+        with ctx.timer.measure("crop"):
+            crops = np.stack([warp_to_crop(f, table.affines[r], self.size, ctx.face.align.interpolation)
+                              for f, r in zip(frames, rows)])
+        if ctx.observer is not None:
+            self.crops_in.update({chunk.start + j: c for j, c in enumerate(crops)})
+        out = self._generate(chunk, crops, rows)
+        blended = out.astype(np.float32)
+        shared = [k for k in range(chunk.start, chunk.stop) if k in self.pending]
+        if shared:
+            earlier = np.stack([self.pending.pop(k) for k in shared])
+            blended[: len(shared)] = crossfade(earlier, out[: len(shared)])
+        self.previous = (chunk, out)
+        with ctx.timer.measure("paste"):
+            for j, k in enumerate(range(chunk.start, chunk.stop)):
+                if k >= chunk.keep_until:
+                    self.pending[k] = blended[j]
+                    continue
+                crop = np.clip(np.rint(blended[j]), 0, 255).astype(np.uint8)
+                self.finals[k] = self._paste(frames[j], crop, rows[j])
+
+    def _generate(self, chunk: Chunk, crops: np.ndarray, rows: list[int]) -> np.ndarray:
+        """Call the generator on the chunk padded to a valid length; `[n, S, S, 3]` uint8."""
+        ctx, gen = self.ctx, self.ctx.generator
+        n = chunk.length
+        length = valid_length(n, gen.temporal_factor)
+        with ctx.timer.measure("audio"):
+            first = chunk.start - ctx.timeline.audio_start_frame
+            windows = gen.audio_windows(ctx.prepared_audio, first, length, ctx.timeline.fps)
+        motion = None
+        if chunk.index > 0 and gen.motion_frames > 0 and self.previous is not None:
+            prev_chunk, prev_out = self.previous
+            offset = chunk.start - prev_chunk.start
+            motion = prev_out[offset: offset + gen.motion_frames]
+        refs = ctx.refs.get(int(ctx.table.track_ids[rows[0]])) if gen.ref_frames else None
+        with ctx.timer.measure("generate"):
+            out = gen.generate(ChunkInput(pad_frames(crops, length), windows, refs, motion),
+                               ctx.rng)
+        assert out.shape == (length, self.size, self.size, 3), f"generator returned {out.shape}"
+        return out[:n]
+
+    def _paste(self, frame: np.ndarray, crop: np.ndarray, row: int) -> np.ndarray:
+        """Paste a generated crop into its full-resolution frame (lower-face mask, colour match)."""
+        face, table = self.ctx.face, self.ctx.table
+        mask = None
+        if face.blend.region == "lower_face":
+            mask = lower_face_mask(table.crop_landmarks[row], (self.size, self.size), face.mask)
+        return paste_back(frame, crop, table.affines[row], face.blend, mask)

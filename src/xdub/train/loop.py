@@ -1,0 +1,278 @@
+"""Generic training loop (nanoGPT style): no knowledge of stages, models or data.
+
+    result = run(cfg, run_dir, model, step_fn, batches, run_config=stage_cfg, sample_fn=...)
+
+- `step_fn(model, batch) -> (loss, logs)`: the stage's whole objective; `model` is the
+  accelerate-prepared module (DDP-wrapped with several processes: call it, don't unwrap it).
+- `batches(consumed) -> iterable`: endless batches for this process, starting after
+  `consumed` micro-batches (so a resumed run continues the data stream where it stopped).
+- `sample_fn(ema_model, step, folder)`: writes sample frames/videos into `folder`.
+AdamW with linear warmup + cosine decay, gradient accumulation (no gradient sync on inner
+micro-batches), gradient clipping, EMA, checkpoints every `ckpt_every` steps (+ at the end,
+on a time-budget stop and on Ctrl-C); a rerun resumes from the newest checkpoint (weights,
+optimiser, scheduler, EMA, step, RNG states). Works on CPU with one process and under
+`accelerate launch` with several. Run dir: config.yaml, git_sha.txt, metrics.jsonl (process 0),
+loss.png, index.html, checkpoints/, samples/. Imports: torch, accelerate, tqdm, xdub.config,
+xdub.train.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import math
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from torch import nn
+from tqdm.auto import tqdm
+
+from xdub.config import save
+from xdub.config.train import LoopConfig
+from xdub.train import report
+from xdub.train.checkpointing import (
+    Checkpoint,
+    capture_rng,
+    latest_checkpoint,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from xdub.train.ema import EMA
+
+log = logging.getLogger(__name__)
+
+StepFn = Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
+BatchSource = Callable[[int], Iterable[Any]]
+SampleFn = Callable[[nn.Module, int, Path], None]
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """How a run ended: last optimiser step, why it stopped, last logged loss."""
+
+    step: int
+    stopped: str  # "done" | "budget" | "interrupted"
+    resumed_from: int  # step the run started at (0 = fresh)
+    last_loss: float
+
+
+def lr_factor(step: int, cfg: LoopConfig) -> float:
+    """Learning-rate multiplier at optimiser step `step`: linear warmup, cosine to min_lr_ratio."""
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    span = max(1, cfg.steps - cfg.warmup)
+    progress = min(1.0, (step - cfg.warmup) / span)
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def git_sha() -> str:
+    """Commit of the xdub source tree (+ " dirty" with local changes), or "unknown"."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{sha} dirty" if dirty else sha
+
+
+@dataclass
+class _State:
+    """Everything the loop saves and restores."""
+
+    model: nn.Module  # unwrapped
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    ema: EMA
+    generators: dict[str, torch.Generator]
+    step: int = 0
+
+    def checkpoint(self, consumed: int) -> Checkpoint:
+        opt = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        return Checkpoint(self.step, self.model.state_dict(), self.ema.state_dict(), opt,
+                          capture_rng(self.generators), {"consumed_micro_batches": consumed})
+
+    def restore(self, ckpt: Checkpoint) -> None:
+        self.model.load_state_dict(ckpt.model)
+        if ckpt.ema is not None:
+            self.ema.load_state_dict(ckpt.ema)
+        if ckpt.optimizer is not None:
+            self.optimizer.load_state_dict(ckpt.optimizer["optimizer"])
+            self.scheduler.load_state_dict(ckpt.optimizer["scheduler"])
+        restore_rng(ckpt.rng, self.generators)
+        self.step = ckpt.step
+
+
+def _prepare_run_dir(run_dir: Path, run_config: Any | None, is_main: bool) -> None:
+    if not is_main:
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_config is not None:
+        save(run_config, run_dir / "config.yaml")
+    (run_dir / "git_sha.txt").write_text(git_sha() + "\n")
+
+
+def _ema_model(state: _State) -> nn.Module:
+    """A detached copy of the model carrying the EMA weights, in eval mode."""
+    model = copy.deepcopy(state.model)
+    state.ema.copy_to(model)
+    return model.eval()
+
+
+def _refresh_report(run_dir: Path, title: str) -> None:
+    report.plot_losses(report.read_metrics(run_dir / "metrics.jsonl"), run_dir / "loss.png")
+    report.write_index(run_dir, title)
+
+
+def run(
+    cfg: LoopConfig,
+    run_dir: str | Path,
+    model: nn.Module,
+    step_fn: StepFn,
+    batches: BatchSource,
+    *,
+    run_config: Any | None = None,
+    sample_fn: SampleFn | None = None,
+    generators: dict[str, torch.Generator] | None = None,
+    title: str = "xdub training run",
+) -> LoopResult:
+    """Train `model` up to `cfg.steps` optimiser steps, resuming from `run_dir/checkpoints`."""
+    run_dir = Path(run_dir)
+    torch.set_num_threads(cfg.num_threads)
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    _prepare_run_dir(run_dir, run_config, accelerator.is_main_process)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    state = _State(model, optimizer, scheduler, EMA(model, cfg.ema_decay), generators or {})
+    latest = latest_checkpoint(run_dir / "checkpoints")
+    if latest is not None:
+        state.restore(load_checkpoint(latest))
+        log.info("resumed from %s (step %d)", latest, state.step)
+    resumed_from = state.step
+    prepared, prepared_opt = accelerator.prepare(model, optimizer)
+    loop = _Loop(cfg, run_dir, accelerator, state, prepared, prepared_opt, step_fn, sample_fn, title)
+    return loop.train(batches, resumed_from)
+
+
+class _Loop:
+    """The step loop of one `run` call (split out to keep functions short)."""
+
+    def __init__(self, cfg: LoopConfig, run_dir: Path, accelerator: Accelerator, state: _State,
+                 model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepFn,
+                 sample_fn: SampleFn | None, title: str) -> None:
+        self.cfg, self.run_dir, self.acc, self.state = cfg, run_dir, accelerator, state
+        self.model, self.optimizer, self.step_fn = model, optimizer, step_fn
+        self.sample_fn, self.title = sample_fn, title
+        self.params = [p for p in state.model.parameters() if p.requires_grad]
+        self.last_loss = float("nan")
+        self.saved_at = state.step
+        self.saved_from = state.step
+        self.sampled_at = -1
+
+    @property
+    def consumed(self) -> int:
+        return self.state.step * self.cfg.grad_accum
+
+    def train(self, batches: BatchSource, resumed_from: int) -> LoopResult:
+        cfg, state = self.cfg, self.state
+        iterator = iter(batches(self.consumed))
+        start_time = time.monotonic()
+        stopped = "done"
+        bar = tqdm(total=cfg.steps, initial=state.step, desc="train", dynamic_ncols=True,
+                   disable=not self.acc.is_main_process)
+        try:
+            while state.step < cfg.steps:
+                if cfg.max_minutes and time.monotonic() - start_time > cfg.max_minutes * 60:
+                    stopped = "budget"
+                    break
+                tic = time.monotonic()
+                loss, logs, grad_norm = self._optimizer_step(iterator)
+                self.last_loss = loss
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}")
+                self._after_step(logs, loss, grad_norm, time.monotonic() - tic)
+        except KeyboardInterrupt:
+            self._save()
+            bar.close()
+            raise
+        bar.close()
+        self._finish()
+        return LoopResult(state.step, stopped, resumed_from, self.last_loss)
+
+    def _optimizer_step(self, iterator: Any) -> tuple[float, dict[str, float], float]:
+        cfg, acc = self.cfg, self.acc
+        self.model.train()
+        total, sums = 0.0, {}
+        for micro in range(cfg.grad_accum):
+            batch = next(iterator)
+            inner = micro < cfg.grad_accum - 1 and acc.num_processes > 1
+            sync = acc.no_sync(self.model) if inner else contextlib.nullcontext()
+            with sync, acc.autocast():
+                loss, logs = self.step_fn(self.model, batch)
+                acc.backward(loss / cfg.grad_accum)
+            total += float(loss.detach()) / cfg.grad_accum
+            for key, value in logs.items():
+                sums[key] = sums.get(key, 0.0) + float(value) / cfg.grad_accum
+        if cfg.grad_clip > 0:
+            grad_norm = float(acc.clip_grad_norm_(self.params, cfg.grad_clip))
+        else:
+            grads = [p.grad.norm() for p in self.params if p.grad is not None]
+            grad_norm = float(torch.stack(grads).norm()) if grads else 0.0
+        self.optimizer.step()
+        self.state.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.ema.update(self.state.model, self.state.step)
+        self.state.step += 1
+        return total, sums, grad_norm
+
+    def _after_step(self, logs: dict[str, float], loss: float, grad_norm: float,
+                    seconds: float) -> None:
+        cfg, step = self.cfg, self.state.step
+        if self.acc.is_main_process and (step % cfg.log_every == 0 or step == cfg.steps):
+            row = {"step": step, "loss": loss, "lr": self.state.scheduler.get_last_lr()[0],
+                   "grad_norm": grad_norm, "sec_per_step": seconds, **logs}
+            report.append_metrics(self.run_dir / "metrics.jsonl", row)
+        if step % cfg.ckpt_every == 0:
+            self._save()
+        if cfg.sample_every and step % cfg.sample_every == 0:
+            self._sample()
+
+    def _save(self) -> None:
+        if self.saved_at == self.state.step and latest_checkpoint(self.run_dir / "checkpoints"):
+            return
+        self.acc.wait_for_everyone()
+        if self.acc.is_main_process:
+            save_checkpoint(self.run_dir / "checkpoints", self.state.checkpoint(self.consumed),
+                            keep=self.cfg.keep_checkpoints)
+            _refresh_report(self.run_dir, self.title)
+        self.saved_at = self.state.step
+
+    def _sample(self) -> None:
+        if self.sample_fn is None or self.sampled_at == self.state.step:
+            return
+        if self.acc.is_main_process:
+            folder = self.run_dir / "samples" / f"step_{self.state.step:08d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            with torch.no_grad():
+                self.sample_fn(_ema_model(self.state), self.state.step, folder)
+            _refresh_report(self.run_dir, self.title)
+        self.sampled_at = self.state.step
+
+    def _finish(self) -> None:
+        self._save()
+        if self.state.step > self.saved_from:  # a rerun of a finished run trains nothing new
+            self._sample()
+        if self.acc.is_main_process:
+            _refresh_report(self.run_dir, self.title)
+        self.acc.wait_for_everyone()

@@ -1,0 +1,93 @@
+"""Human-readable run outputs: metrics.jsonl appends, the loss-curve PNG and an HTML page.
+
+The page (`index.html`) shows the loss curve, the latest metrics and every sample folder under
+`samples/` (PNG grids inline, MP4 videos as players), newest first. Written via temp files.
+Imports: stdlib, matplotlib (Agg, lazily).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+
+def append_metrics(path: Path, row: dict[str, Any]) -> None:
+    """Append one JSON line (floats rounded to 6 significant digits)."""
+    clean = {k: (float(f"{v:.6g}") if isinstance(v, float) and math.isfinite(v) else v)
+             for k, v in row.items()}
+    with path.open("a") as handle:
+        handle.write(json.dumps(clean) + "\n")
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """All rows of a metrics.jsonl (missing file -> [])."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def plot_losses(rows: list[dict[str, Any]], path: Path, keys: tuple[str, ...] = ("loss",)) -> bool:
+    """Loss curve(s) against step, log-scale y; False if there is nothing to plot."""
+    points = [r for r in rows if "step" in r and any(k in r for k in keys)]
+    if not points:
+        return False
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    for key in keys:
+        xy = [(r["step"], r[key]) for r in points if isinstance(r.get(key), (int, float))]
+        if xy:
+            ax.plot(*zip(*xy), label=key)
+    ax.set_xlabel("step")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    _write_atomic(path, buffer.getvalue())
+    return True
+
+
+def write_index(run_dir: Path, title: str) -> Path:
+    """(Re)write `run_dir/index.html` from loss.png, metrics.jsonl and samples/*."""
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    parts = [f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>",
+             f"<body style='font-family:sans-serif'><h1>{html.escape(title)}</h1>"]
+    if (run_dir / "loss.png").is_file():
+        parts.append("<img src='loss.png' alt='loss curve'>")
+    if rows:
+        last = rows[-1]
+        cells = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
+                        for k, v in last.items())
+        parts.append(f"<h2>latest metrics</h2><table>{cells}</table>")
+    samples = run_dir / "samples"
+    folders = sorted((p for p in samples.iterdir() if p.is_dir()), reverse=True) if samples.is_dir() else []
+    for folder in folders:
+        parts.append(f"<h2>{html.escape(folder.name)}</h2>")
+        for item in sorted(folder.iterdir()):
+            rel = html.escape(f"samples/{folder.name}/{item.name}")
+            if item.suffix == ".png":
+                parts.append(f"<img src='{rel}' style='image-rendering:pixelated;width:512px'>")
+            elif item.suffix == ".mp4":
+                parts.append(f"<video src='{rel}' controls loop width='512'></video>")
+    parts.append("</body></html>")
+    path = run_dir / "index.html"
+    _write_atomic(path, "\n".join(parts).encode())
+    return path
