@@ -112,7 +112,7 @@ def prepare_face_crops(
     crop_lm = np.stack([transform_points(lm, a) for lm, a in zip(landmarks, affines)])
     lower = np.stack([lower_face_mask(lm, (size, size), mask) for lm in crop_lm])
     mouth = np.stack([mouth_mask(lm, (size, size), mask) for lm in crop_lm])
-    lower = hold_masks(lower, int(round(mask_hold_s * fps)))
+    lower = hold_masks(lower, round(mask_hold_s * fps))
     return FaceCrops(crops, affines.astype(np.float32), lower.astype(np.float32),
                      mouth.astype(np.float32), crop_lm.astype(np.float32))
 

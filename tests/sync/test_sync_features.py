@@ -160,3 +160,22 @@ def test_sync_crop_mouths_follows_roll_and_downscales() -> None:
     assert len(rows) > 0 and abs(rows.mean() - (CFG.crop_height - 1) / 2) <= 1.5
     unrotated = crop_mouths(frames, mouth, boxes, CFG)[0, ..., 0]
     assert (unrotated.mean(axis=1) > 100).sum() == 0  # a slanted bar fills no row
+
+
+def test_sync_crop_mouths_68_uses_jaw_width_and_mouth_points() -> None:
+    from xdub.models.syncnet_features import crop_mouths_68
+
+    marks = np.zeros((2, 68, 2))
+    marks[:, :17, 0] = np.linspace(100, 300, 17)  # jaw 200 px wide
+    marks[:, :17, 1] = 250
+    marks[:, 36:42] = (160, 150)
+    marks[:, 42:48] = (240, 150)  # level eyes
+    marks[:, 48:68] = (200, 260)  # mouth centre
+    frames = np.zeros((2, 400, 400, 3), np.uint8)
+    frames[:, 258:263, 198:203] = 255
+    crops = crop_mouths_68(frames, marks, CFG)
+    row, col = np.unravel_index(np.argmax(crops[0, ..., 0]), crops.shape[1:3])
+    assert abs(row - CFG.crop_height / 2) <= 2 and abs(col - CFG.crop_width / 2) <= 2
+    # Twice the crop scale: the bright square covers a quarter of the area.
+    big = crop_mouths_68(frames, marks, CFG, scale=2.0)
+    assert (big[0] > 128).sum() < 0.5 * (crops[0] > 128).sum()

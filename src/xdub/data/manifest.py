@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ class PairRecord:
     def to_json(self) -> str:
         """One JSON line (NaN scores become null)."""
         data = dataclasses.asdict(self)
-        data["scores"] = {k: (None if v != v else v) for k, v in self.scores.items()}
+        data["scores"] = {k: (None if math.isnan(v) else v) for k, v in self.scores.items()}
         return json.dumps(data, sort_keys=True)
 
     @classmethod

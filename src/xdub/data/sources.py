@@ -53,6 +53,10 @@ class ClipSource(Protocol):
 
     def load(self, index: int) -> ClipRecord: ...
 
+    def load_audio(self, index: int) -> np.ndarray:
+        """Only the clip's 16 kHz soundtrack `[N]` float32 (cheaper than `load`)."""
+        ...
+
 
 # ---------------------------------------------------------------------------------------------
 # Synthetic clips
@@ -95,6 +99,11 @@ class SynthClipSource:
                           clip.truth.landmarks, clip.truth.face_box,
                           {"seed": seed, "scenario": clip.meta["scenario"],
                            "role": clip.meta["role"], "engine": clip.meta["engine_version"]})
+
+    def load_audio(self, index: int) -> np.ndarray:
+        from xdub.data.synth.clip import plan_clips
+
+        return plan_clips(self.seed(index), self.engine_cfg)[0].audio.samples  # no frames drawn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,3 +174,6 @@ class VideoClipSource:
         return ClipRecord(self.clip_id(index), video.frames[first:last + 1], video.fps,
                           np.ascontiguousarray(samples, np.float32), track["landmarks"],
                           track["boxes"], {"path": str(video_path), "first_frame": first})
+
+    def load_audio(self, index: int) -> np.ndarray:
+        return self.load(index).samples

@@ -117,6 +117,9 @@ class XDubDiT(nn.Module):
         (0..1000, Wan scale) given `cond`; returns [B, C, F, H, W] (motion frames included;
         their prediction is meaningless and the caller keeps its clean motion latents)."""
         cond.validate(noisy_latents)
+        source_channels = self.config.cond_channels or self.config.latent_channels
+        got = cond.source_latents.shape[1]
+        assert got == source_channels, f"source_latents: {got} channels, expected {source_channels}"
         batch = noisy_latents.shape[0]
         timestep = timestep.reshape(-1).expand(batch) if timestep.numel() == 1 else timestep
         assert timestep.shape == (batch,), f"timestep must be [B], got {tuple(timestep.shape)}"
@@ -128,7 +131,9 @@ class XDubDiT(nn.Module):
             target_latents = self._insert_motion(target_latents, cond)
             motion_frames = cond.motion_latents.shape[2]
         # 2. Tokens: [source | identity refs | target].
-        source_embedding = self.cond_embedding or self.patch_embedding
+        source_embedding = self.patch_embedding
+        if self.cond_embedding is not None:  # own channels (e.g. masked latents + mask)
+            source_embedding = self.cond_embedding
         streams = [self._patchify(source_embedding, cond.source_latents.to(dtype))[0]]
         ref_frames = 0
         if cond.ref_latents is not None:
@@ -262,13 +267,17 @@ class XDubDiT(nn.Module):
 
     @classmethod
     def from_official(
-        cls, path: str | Path, device: torch.device | str | None = None,
+        cls,
+        path: str | Path,
+        device: torch.device | str | None = None,
         dtype: torch.dtype | None = torch.bfloat16,
+        null_context: str | Path | None = None,
     ) -> XDubDiT:
-        """Load the official `X-Dub_model.safetensors` (file or folder) into the wan5b preset."""
+        """Load the official `X-Dub_model.safetensors` (file or folder) into the wan5b preset;
+        `null_context`: safetensors file with the umT5 encoding of the empty prompt."""
         from xdub.models.official import load_official_dit  # official.py imports this module
 
-        return load_official_dit(path, device=device, dtype=dtype)
+        return load_official_dit(path, device=device, dtype=dtype, null_context=null_context)
 
 
 def build_on_meta(config: DiTConfig) -> XDubDiT:

@@ -33,6 +33,9 @@ DEFAULT_TARGETS: tuple[str, ...] = (
 )
 
 
+# ------------------------------------------------------------------------------ modules
+
+
 class LoRAAdapter(nn.Module):
     """One low-rank update `scale * up @ down` for a Linear of shape [out, in]."""
 
@@ -64,7 +67,9 @@ class LoRABank(nn.Module):
         self.merged: str | None = None
 
 
-def _add_active_update(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor):
+def _add_active_update(
+    module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor
+) -> torch.Tensor:
     """Forward hook: output + active adapter's update (skipped if that adapter is merged)."""
     bank: LoRABank = getattr(module, LORA_ATTR)
     name = bank.active
@@ -80,6 +85,9 @@ def _banks(model: nn.Module) -> Iterator[tuple[str, nn.Linear, LoRABank]]:
         bank = getattr(module, LORA_ATTR, None)
         if isinstance(module, nn.Linear) and isinstance(bank, LoRABank):
             yield path, module, bank
+
+
+# ------------------------------------------------------------------------- public API
 
 
 def attach_lora(

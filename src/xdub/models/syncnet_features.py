@@ -6,7 +6,7 @@ benchmark (`xdub.bench.sync_metrics`) so the two can never drift apart:
 - `protocol_mfcc`: the 13-coefficient MFCC of the public SyncNet LSE-C/LSE-D protocol
   (python_speech_features defaults, computed on int16-scaled samples), 100 frames/s.
 - `log_mel`: the log-mel spectrogram our tiny `SyncScorer` consumes, 100 frames/s.
-- `crop_mouths`: lower-face crops for `SyncScorer` from mouth landmarks + face boxes.
+- `crop_mouths` / `crop_mouths_68`: lower-face crops for `SyncScorer` from landmarks.
 - `syncnet_face_crops`: the protocol's 224x224 face crops from face boxes.
 - `video_windows` / `audio_windows`: per-window model inputs.
 Imports: numpy, torch, cv2, xdub.config.
@@ -214,6 +214,24 @@ def crop_mouths(
             crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None]
         out[t] = crop
     return out
+
+
+def crop_mouths_68(
+    frames: np.ndarray, landmarks: np.ndarray, cfg: SyncScorerConfig, scale: float = 1.0
+) -> np.ndarray:
+    """`crop_mouths` from 68-point landmarks `[T, 68, 2]` (xdub-68 / iBUG order) alone.
+
+    Mouth = points 48..67, roll from the eye centres (36..41, 42..47), face width = x-extent
+    of the jaw (0..16), which is also the width of the synthetic engine's face box, so
+    training and inference crops agree. `scale` multiplies the crop size (train-time jitter).
+    """
+    assert landmarks.ndim == 3 and landmarks.shape[1:] == (68, 2), "landmarks: [T, 68, 2]"
+    jaw = landmarks[:, :17].astype(np.float64)
+    centre = (jaw.min(axis=1) + jaw.max(axis=1)) / 2
+    half = (jaw.max(axis=1) - jaw.min(axis=1)) / 2 * scale
+    roll = eye_roll(landmarks[:, 36:42].mean(axis=1), landmarks[:, 42:48].mean(axis=1))
+    boxes = np.concatenate([centre - half, centre + half], axis=1)
+    return crop_mouths(frames, landmarks[:, 48:68], boxes, cfg, roll)
 
 
 def _median_filter_zero_padded(values: np.ndarray, kernel: int) -> np.ndarray:

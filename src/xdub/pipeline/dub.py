@@ -156,10 +156,15 @@ class DubPipeline:
                 scanned += 1
                 yield frame
 
-        progress.start("tracking faces", (source.num_frames if to_end else stop) - first)
+        expected = (source.num_frames if to_end else stop) - first
+        face = self._face(cfg)
+        # A clip shorter than the tracker's minimum track length (a still image) keeps its face.
+        face = replace(face, track=replace(face.track, min_length=max(
+            1, min(face.track.min_length, expected))))
+        progress.start("tracking faces", expected)
         with timer.measure("track"):
-            tracks = track_span(frames(), first, self._detector(cfg, source.size),
-                                self._face(cfg), source.fps, on_frame=lambda _: progress.advance())
+            tracks = track_span(frames(), first, self._detector(cfg, source.size), face,
+                                source.fps, on_frame=lambda _: progress.advance())
         progress.finish()
         if to_end and first + scanned != source.num_frames:
             log.info("video has %d frames (estimated %d)", first + scanned, source.num_frames)
@@ -221,14 +226,20 @@ class DubPipeline:
         """Decode the output's source frames and run the chunk stream into the sink."""
         timeline = ctx.timeline
         ctx.sink.open(timeline.fps, source.size, audio)
+        if ctx.observer is not None:
+            ctx.observer.start(timeline.fps, source.size, audio)
         ctx.progress.start("dubbing", timeline.num_frames)
         try:
             frames = _timed(source.frames(timeline.source_index), ctx.timer, "decode")
             written = ChunkStream(ctx).run(frames)
             with ctx.timer.measure("write"):
                 ctx.sink.close()
+                if ctx.observer is not None:
+                    ctx.observer.close()
         except BaseException:
             ctx.sink.abort()
+            if ctx.observer is not None:
+                ctx.observer.abort()
             raise
         finally:
             ctx.progress.finish()

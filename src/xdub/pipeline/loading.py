@@ -94,11 +94,17 @@ def make_pipeline(spec: DubberConfig, dit: XDubDiT, codec: VideoCodec, device: t
 
 
 def random_pipeline(preset: str = "tiny", seed: int = 0, device: str = "auto",
-                    dtype: str = "auto") -> DubPipeline:
-    """An untrained pipeline (tiny DiT + tiny codec, random weights): tests and smoke runs."""
+                    dtype: str = "auto", crop_size: int | None = None) -> DubPipeline:
+    """An untrained pipeline (tiny DiT + tiny codec, random weights): tests and smoke runs.
+
+    `crop_size` (a multiple of 4) overrides the preset's crop; smaller is faster.
+    """
     if preset not in DUBBER_PRESETS or DUBBER_PRESETS[preset].codec != "tiny":
         raise ConfigError(f"random init supports the tiny preset only, got {preset!r}")
     spec = replace(DUBBER_PRESETS[preset], name=f"{preset} (random init, seed {seed})")
+    if crop_size is not None:
+        spec = replace(spec, face=replace(spec.face, align=replace(spec.face.align,
+                                                                   crop_size=crop_size)))
     torch_device = resolve_device(device)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)  # the codec's init draws from the global RNG; restore it after

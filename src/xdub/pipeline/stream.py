@@ -27,14 +27,30 @@ from xdub.pipeline.generator import ChunkInput, CropGenerator
 from xdub.pipeline.progress import Progress, StageTimer
 from xdub.pipeline.sources import FrameSink
 from xdub.pipeline.timeline import Timeline
+from xdub.types import Audio
 
 
 class FrameObserver(Protocol):
     """Sees every output frame (debug videos); crops/geometry are None where nothing was dubbed."""
 
+    def start(self, fps: float, size: tuple[int, int], audio: Audio | None) -> None:
+        """Called once before the first frame (output fps, (w, h), output audio)."""
+        ...
+
     def observe(self, index: int, source: np.ndarray, output: np.ndarray,
                 crop_in: np.ndarray | None, crop_out: np.ndarray | None,
-                box: np.ndarray | None, landmarks: np.ndarray | None) -> None: ...
+                affine: np.ndarray | None, crop_landmarks: np.ndarray | None) -> None:
+        """Output frame `index`: source/output `[H, W, 3]`, crops `[S, S, 3]`, frame->crop
+        `affine [2, 3]` and `crop_landmarks [68, 2]` of the dubbed face (None: not dubbed)."""
+        ...
+
+    def close(self) -> None:
+        """The run succeeded."""
+        ...
+
+    def abort(self) -> None:
+        """The run failed: leave nothing half-written."""
+        ...
 
 
 @dataclass
@@ -106,11 +122,12 @@ class ChunkStream:
         row = self.ctx.table.row(self.ctx.timeline.source_index[k])
         table = self.ctx.table
         crop_in = self.crops_in.pop(k, None)
-        crop_out = None if crop_in is None or row is None else warp_to_crop(
-            out, table.affines[row], self.size)
-        box = None if row is None else table.boxes[row]
-        landmarks = None if row is None else table.crop_landmarks[row]
-        self.ctx.observer.observe(k, source, out, crop_in, crop_out, box, landmarks)
+        if crop_in is None or row is None:
+            self.ctx.observer.observe(k, source, out, None, None, None, None)
+            return
+        crop_out = warp_to_crop(out, table.affines[row], self.size)
+        self.ctx.observer.observe(k, source, out, crop_in, crop_out, table.affines[row],
+                                  table.crop_landmarks[row])
 
     def _chunk_frames(self, chunk: Chunk) -> tuple[list[np.ndarray], list[int]]:
         """Source frames and face-table rows of a chunk's frames (all in the buffer)."""

@@ -37,8 +37,7 @@ from xdub.models.syncnet import SyncScorer
 from xdub.models.syncnet_features import (
     audio_window_starts,
     audio_windows,
-    crop_mouths,
-    eye_roll,
+    crop_mouths_68,
     log_mel,
     video_windows,
 )
@@ -71,29 +70,27 @@ def synthetic_clip_source(
 ) -> ClipSource:
     """Clips from the procedural engine, mouth-cropped from ground-truth 68-point landmarks.
 
-    With `jitter`, each clip's crop box is randomly shifted/scaled (seeded by the clip) and
-    each frame's landmarks get pixel noise, so the scorer tolerates imperfect face tracking.
+    With `jitter`, each clip's crop is randomly shifted/scaled (seeded by the clip), each
+    frame's landmarks get pixel noise (the scorer must tolerate imperfect face tracking), and
+    noise at 15..45 dB SNR is added to the audio.
     """
     from xdub.config import replace
-    from xdub.config.synth import SCENARIOS
     from xdub.data.synth.clip import render_clip  # heavy import, only when training
+    from xdub.data.synth.scenarios import get_scenario
 
-    synth_cfg = replace(SCENARIOS[scenario], duration=seconds, fps=model_cfg.fps)
+    synth_cfg = replace(get_scenario(scenario), duration=seconds, fps=model_cfg.fps)
 
     def make(seed: int) -> SyncClip:
         clip = render_clip(seed, synth_cfg)
         rng = np.random.default_rng([seed, 7])
-        marks = clip.truth.landmarks.astype(np.float64)  # [T, 68, 2], iBUG order
-        boxes = clip.truth.face_box.astype(np.float64)  # [T, 4]
+        marks = clip.truth.landmarks.astype(np.float64)  # [T, 68, 2], xdub-68 order
+        scale = 1.0
         if jitter:
-            width = float(np.median(boxes[:, 2] - boxes[:, 0]))
+            width = float(np.median(np.ptp(marks[:, :17, 0], axis=1)))
             marks = marks + rng.normal(0.0, 0.006 * width, marks.shape)
             marks = marks + rng.normal(0.0, 0.03 * width, (1, 1, 2))
-            centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-            half = (boxes[:, 2:] - boxes[:, :2]) / 2 * rng.uniform(0.9, 1.1)
-            boxes = np.concatenate([centre - half, centre + half], axis=1)
-        roll = eye_roll(marks[:, 36:42].mean(1), marks[:, 42:48].mean(1))
-        crops = crop_mouths(np.asarray(clip.frames), marks[:, 48:68], boxes, model_cfg, roll)
+            scale = float(rng.uniform(0.9, 1.1))
+        crops = crop_mouths_68(clip.frames, marks, model_cfg, scale)
         samples = clip.audio.samples.astype(np.float32)
         if jitter:  # background noise at 15..45 dB SNR
             snr_db = rng.uniform(15.0, 45.0)

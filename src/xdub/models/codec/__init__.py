@@ -1,6 +1,6 @@
 """xdub.models.codec: video codecs (pixels <-> latents) behind one `VideoCodec` interface.
 
-`TinyVideoCodec` (ours, per-frame, 4x spatial, 8 channels) and `WanVAECodec` (the Wan2.2 VAE of
+`TinyVideoCodec` (ours, per-frame, 4x spatial, 16 channels) and `WanVAECodec` (the Wan2.2 VAE of
 the X-Dub release, 16x spatial, 4x causal temporal, 48 channels). nn.Modules plus their own
 checkpoint folders; no media I/O. Imports: torch, diffusers, xdub.config, xdub.errors.
 """

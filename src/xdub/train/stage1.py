@@ -1,0 +1,172 @@
+"""Stage 1 of X-Dub: a mask-based inpainting DiT trained by self-reconstruction.
+
+A window of F aligned face crops is conditioned on [masked crops + mask] (source stream),
+reference crops of the same clip drawn away from the window, and the clip's own audio; the
+target is the window itself. Single clips only: no paired data is ever used (the synthetic
+engine's pairs exist for evaluation). Loss: flow matching, weighted inside the mouth mask.
+Reference/audio conditions are dropped at random so three-stream guidance works; the first
+latent frames are sometimes given clean (motion frames) so clips can be generated in chunks.
+The frozen codec encodes on the fly. Output: the loop's run dir + `inpainter/` (EMA weights).
+Imports: torch, numpy, accelerate, xdub.{config, models, diffusion, audio, conditioning, data,
+train}.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from pathlib import Path
+
+import torch
+from accelerate import PartialState
+
+from xdub.audio import build_featurizer
+from xdub.conditioning import encode_condition, encode_frames, latent_region
+from xdub.config.train import STAGE1_EVAL_SEED_BASE, InpainterSpec, Stage1Config
+from xdub.data.crops import prepare_clip
+from xdub.data.dataset import WindowDataset, window_loader
+from xdub.data.sources import ClipSource, SynthClipSource, VideoClipSource
+from xdub.diffusion import (
+    TrainSigmaSampler,
+    drop_conditions,
+    mask_condition,
+    noisy_input,
+    sigma_to_timestep,
+    velocity_target,
+)
+from xdub.models import DiTConditioning, XDubDiT, build_dit
+from xdub.models.codec import VideoCodec
+from xdub.train import loop
+from xdub.train.inpaint import Inpainter, check_compatible, load_codec, weights_version
+from xdub.train.losses import inpaint_flow_loss
+from xdub.train.samples import trim_clip, write_samples
+
+log = logging.getLogger(__name__)
+
+
+def make_source(cfg: Stage1Config, held_out: bool = False) -> ClipSource:
+    """Training clips (or `sample_clips` held-out ones: seeds from STAGE1_EVAL_SEED_BASE)."""
+    if cfg.data.source == "video":
+        return VideoClipSource(cfg.data.video)
+    if held_out:
+        seeds = [STAGE1_EVAL_SEED_BASE + k for k in range(cfg.sample_clips)]
+        return SynthClipSource(cfg.data.synth, seeds)
+    return SynthClipSource(cfg.data.synth)
+
+
+def spec_of(cfg: Stage1Config) -> InpainterSpec:
+    """What the trained folder must remember to be used without this config."""
+    d = cfg.data
+    return InpainterSpec(mode="inpaint", codec=cfg.codec.kind, audio=cfg.audio, face=cfg.face,
+                         diffusion=cfg.diffusion, window_frames=d.window_frames,
+                         ref_frames=d.ref_frames, ref_min_gap=d.ref_min_gap,
+                         motion_frames=cfg.motion_frames, mask_hold_s=d.mask_hold_s,
+                         wan_weights=cfg.codec.wan.weights_path)
+
+
+def build_dit_for(cfg: Stage1Config) -> XDubDiT:
+    """Fresh DiT (seeded), optionally warm-started from `init_from` where shapes match."""
+    dit = build_dit(cfg.model, seed=cfg.loop.seed)
+    if cfg.init_from:
+        init = XDubDiT.from_pretrained(cfg.init_from).state_dict()
+        own = dit.state_dict()
+        usable = {k: v for k, v in init.items() if k in own and v.shape == own[k].shape}
+        dit.load_state_dict(usable, strict=False)
+        log.info("init_from %s: %d/%d tensors loaded", cfg.init_from, len(usable), len(own))
+    return dit
+
+
+def _drop_and_motion(cfg: Stage1Config, cond: DiTConditioning, target: torch.Tensor,
+                     gen: torch.Generator) -> tuple[DiTConditioning, torch.Tensor]:
+    """Apply guidance dropout and random motion frames; returns (cond, frame_valid [B, F'])."""
+    d, batch = cfg.diffusion, target.shape[0]
+    masks = drop_conditions(batch, d.p_drop_ref, d.p_drop_audio, d.p_drop_both, gen)
+    keep_ref, keep_audio = masks.keep_ref.to(target.device), masks.keep_audio.to(target.device)
+    cond.source_latents = mask_condition(cond.source_latents, keep_ref)
+    if cond.ref_latents is not None:
+        cond.ref_latents = mask_condition(cond.ref_latents, keep_ref)
+    if cond.audio_features is not None:
+        cond.audio_features = mask_condition(cond.audio_features, keep_audio)
+    valid = torch.ones(batch, target.shape[2], device=target.device)
+    if cfg.motion_frames:
+        use = (torch.rand(batch, generator=gen) < cfg.p_motion).to(target.device)
+        cond.motion_latents = target[:, :, : cfg.motion_frames]
+        cond.motion_mask = use
+        valid[:, : cfg.motion_frames] = (~use).float()[:, None]
+    return cond, valid
+
+
+def step_fn(cfg: Stage1Config, codec: VideoCodec, gen: torch.Generator, model: torch.nn.Module,
+            batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+    """One micro-batch of self-reconstruction: encode, drop, noise, predict, weighted loss."""
+    crops = batch["crops"]  # [B, F, S, S, 3] uint8
+    target = encode_frames(codec, crops)  # [B, C, F', h, w]
+    refs = batch["ref_crops"] if cfg.data.ref_frames else None
+    cond = encode_condition(codec, crops, mode="inpaint", mask=batch["mask"], ref_crops=refs,
+                            audio_windows=batch["audio"])
+    region = latent_region(batch["mouth_mask"], codec.temporal_factor, codec.spatial_factor)
+    cond, valid = _drop_and_motion(cfg, cond, target, gen)
+    sigma = TrainSigmaSampler.from_config(cfg.diffusion)(target.shape[0], gen).to(target.device)
+    noise = torch.randn(target.shape, generator=gen).to(target)
+    pred = model(noisy_input(target, noise, sigma),
+                 sigma_to_timestep(sigma, cfg.diffusion.num_train_timesteps), cond)
+    loss, parts = inpaint_flow_loss(pred, velocity_target(target, noise),
+                                    region.to(target), cfg.mouth_weight, valid)
+    return loss, {**parts, "sigma": float(sigma.mean())}
+
+
+def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
+    """Train (or resume) the inpainter in `run_dir`; writes `run_dir/inpainter/` at the end."""
+    torch.set_num_threads(cfg.loop.num_threads)
+    run_dir, state = Path(run_dir), PartialState()
+    # 1. Frozen codec and audio featurizer; the DiT must fit both.
+    codec = load_codec(cfg.codec, cfg.codec_weights).to(state.device)
+    featurizer = build_featurizer(cfg.audio, device=state.device)
+    check_compatible(cfg.model, codec, featurizer, "inpaint", cfg.data.window_frames)
+    # 2. The DiT.
+    dit = build_dit_for(cfg)
+    # 3. Data: windows of single clips, prepared with the shared conditioning code.
+    prepare = partial(prepare_clip, face=cfg.face, featurizer=featurizer,
+                      mask_hold_s=cfg.data.mask_hold_s)
+    d = cfg.data
+    dataset = WindowDataset(make_source(cfg), prepare, d.window_frames, d.ref_frames,
+                            d.ref_min_gap, d.windows_per_clip, cfg.loop.seed, d.shuffle_block)
+
+    def batches(consumed: int):
+        return window_loader(dataset, cfg.loop.batch_size, d.shuffle_block, cfg.loop.seed,
+                             consumed * cfg.loop.batch_size, state.process_index,
+                             state.num_processes, d.num_workers)
+
+    # 4. Objective; its noise generator is checkpointed with the run.
+    gen = torch.Generator().manual_seed(cfg.loop.seed * 1000 + state.process_index)
+    # 5. Samples from held-out clips with the EMA weights.
+    held_out = make_source(cfg, held_out=True)
+    sample_clips = [trim_clip(prepare(held_out.load(k)), 3 * d.window_frames + 2)
+                    for k in range(min(cfg.sample_clips, len(held_out)))]
+
+    def sample_fn(ema_dit: torch.nn.Module, step: int, folder: Path) -> None:
+        inp = Inpainter(ema_dit, codec, featurizer, spec_of(cfg), f"step{step}")
+        write_samples(inp, sample_clips, folder, cfg.sample_steps)
+
+    # 6. Train.
+    result = loop.run(cfg.loop, run_dir, dit, partial(step_fn, cfg, codec, gen), batches,
+                      run_config=cfg, sample_fn=sample_fn, generators={"noise": gen},
+                      title="xdub stage 1 (inpainter)")
+    # 7. Export the EMA weights as a self-describing inpainter folder.
+    if state.is_main_process:
+        export_inpainter(cfg, run_dir, codec, featurizer)
+    return result
+
+
+def export_inpainter(cfg: Stage1Config, run_dir: Path, codec: VideoCodec, featurizer) -> Path:
+    """`run_dir/inpainter/` from the newest checkpoint's EMA weights."""
+    from xdub.train.checkpointing import latest_checkpoint, load_checkpoint
+
+    ckpt = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
+    dit = build_dit(cfg.model)
+    weights = ckpt.ema if ckpt.ema is not None else ckpt.model
+    dit.load_state_dict({**dit.state_dict(), **weights})
+    folder = Inpainter(dit.eval(), codec, featurizer, spec_of(cfg), "").save(run_dir / "inpainter")
+    log.info("inpainter %s written to %s", weights_version(folder / "dit"), folder)
+    return folder
+
