@@ -295,14 +295,29 @@ def encode_condition(
     else:
         raise ValueError(f"mode must be 'edit' or 'inpaint', got {mode!r}")
     refs = encode_references(codec, ref_crops) if ref_crops is not None else None
+    return assemble_condition(source, refs, audio_windows, tf, motion_latents, motion_mask)
+
+
+def assemble_condition(
+    source_latents: torch.Tensor,
+    ref_latents: torch.Tensor | None,
+    audio_windows: ArrayLike | None,
+    temporal_factor: int,
+    motion_latents: torch.Tensor | None = None,
+    motion_mask: torch.Tensor | None = None,
+) -> DiTConditioning:
+    """DiTConditioning from already-encoded streams (e.g. latents cached per clip) and
+    per-video-frame audio windows; `encode_condition` ends here too."""
     audio = None
     if audio_windows is not None:
-        audio = group_audio_windows(audio_windows, tf).to(device=device, dtype=source.dtype)
-        if audio.shape[:2] != source.shape[:1] + source.shape[2:3]:
-            raise ValueError(f"audio windows {tuple(audio.shape)} do not match {source.shape[2]} "
-                             f"latent frames of batch {source.shape[0]}")
-    return DiTConditioning(source_latents=source, ref_latents=refs, motion_latents=motion_latents,
-                           motion_mask=motion_mask, audio_features=audio)
+        audio = group_audio_windows(audio_windows, temporal_factor).to(source_latents)
+        expected = (source_latents.shape[0], source_latents.shape[2])
+        if tuple(audio.shape[:2]) != expected:
+            raise ValueError(f"audio windows {tuple(audio.shape)} do not match "
+                             f"[B, F'] = {list(expected)} of the source latents")
+    return DiTConditioning(source_latents=source_latents, ref_latents=ref_latents,
+                           motion_latents=motion_latents, motion_mask=motion_mask,
+                           audio_features=audio)
 
 
 def source_channels(codec: VideoCodec, mode: Mode) -> int:

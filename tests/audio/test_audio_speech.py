@@ -27,25 +27,28 @@ def _openai_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
     def rnd(*shape):
         return torch.randn(*shape, generator=gen) * 0.2
 
-    state = {
-        "encoder.conv1.weight": rnd(d, m, 3), "encoder.conv1.bias": rnd(d),
-        "encoder.conv2.weight": rnd(d, d, 3), "encoder.conv2.bias": rnd(d),
-        "encoder.positional_embedding": rnd(DIMS["n_audio_ctx"], d),
-        "encoder.ln_post.weight": 1 + rnd(d), "encoder.ln_post.bias": rnd(d),
-        "decoder.token_embedding.weight": rnd(DIMS["n_vocab"], d),
-        "decoder.positional_embedding": rnd(DIMS["n_text_ctx"], d),
-        "decoder.ln.weight": 1 + rnd(d), "decoder.ln.bias": rnd(d),
-    }  # fmt: skip
-    attn = lambda p: {f"{p}.query.weight": rnd(d, d), f"{p}.query.bias": rnd(d),  # noqa: E731
-                      f"{p}.key.weight": rnd(d, d), f"{p}.value.weight": rnd(d, d),
-                      f"{p}.value.bias": rnd(d), f"{p}.out.weight": rnd(d, d), f"{p}.out.bias": rnd(d)}  # fmt: skip
-    norm = lambda p: {f"{p}.weight": 1 + rnd(d), f"{p}.bias": rnd(d)}  # noqa: E731
-    mlp = lambda p: {f"{p}.0.weight": rnd(4 * d, d), f"{p}.0.bias": rnd(4 * d),  # noqa: E731
-                     f"{p}.2.weight": rnd(d, 4 * d), f"{p}.2.bias": rnd(d)}  # fmt: skip
+    def linear(name, n_out, n_in, bias=True):
+        return {f"{name}.weight": rnd(n_out, n_in)} | ({f"{name}.bias": rnd(n_out)} if bias else {})
+
+    def norm(name):
+        return {f"{name}.weight": 1 + rnd(d), f"{name}.bias": rnd(d)}
+
+    def attn(name):  # OpenAI's key projection has no bias
+        parts = [linear(f"{name}.query", d, d), linear(f"{name}.key", d, d, bias=False),
+                 linear(f"{name}.value", d, d), linear(f"{name}.out", d, d)]  # fmt: skip
+        return {k: v for part in parts for k, v in part.items()}
+
+    state = {"encoder.conv1.weight": rnd(d, m, 3), "encoder.conv1.bias": rnd(d),
+             "encoder.conv2.weight": rnd(d, d, 3), "encoder.conv2.bias": rnd(d),
+             "encoder.positional_embedding": rnd(DIMS["n_audio_ctx"], d),
+             "decoder.token_embedding.weight": rnd(DIMS["n_vocab"], d),
+             "decoder.positional_embedding": rnd(DIMS["n_text_ctx"], d)}  # fmt: skip
+    state |= norm("encoder.ln_post") | norm("decoder.ln")
     for side, n, cross in (("encoder", DIMS["n_audio_layer"], False), ("decoder", 1, True)):
         for i in range(n):
             p = f"{side}.blocks.{i}"
-            state |= attn(f"{p}.attn") | norm(f"{p}.attn_ln") | mlp(f"{p}.mlp") | norm(f"{p}.mlp_ln")
+            state |= attn(f"{p}.attn") | norm(f"{p}.attn_ln") | norm(f"{p}.mlp_ln")
+            state |= linear(f"{p}.mlp.0", 4 * d, d) | linear(f"{p}.mlp.2", d, 4 * d)
             if cross:
                 state |= attn(f"{p}.cross_attn") | norm(f"{p}.cross_attn_ln")
     return state
@@ -55,22 +58,27 @@ def _reference_blocks(state: dict, mel: torch.Tensor) -> torch.Tensor:
     """Whisper encoder math written from its definition, on OpenAI-named tensors.
     mel: [n_mels, 2 * n_audio_ctx] -> last block output before ln_post [n_audio_ctx, d]."""
     s, d, heads = state, DIMS["n_audio_state"], DIMS["n_audio_head"]
+
+    def lin(x, name, bias=True):
+        return F.linear(x, s[f"{name}.weight"], s[f"{name}.bias"] if bias else None)
+
+    def ln(x, name):
+        return F.layer_norm(x, (d,), s[f"{name}.weight"], s[f"{name}.bias"])
+
     x = F.gelu(F.conv1d(mel[None], s["encoder.conv1.weight"], s["encoder.conv1.bias"], padding=1))
     x = F.gelu(F.conv1d(x, s["encoder.conv2.weight"], s["encoder.conv2.bias"], stride=2, padding=1))
     x = x[0].T + s["encoder.positional_embedding"]
     for i in range(DIMS["n_audio_layer"]):
         p = f"encoder.blocks.{i}"
-        h = F.layer_norm(x, (d,), s[f"{p}.attn_ln.weight"], s[f"{p}.attn_ln.bias"])
-        q = F.linear(h, s[f"{p}.attn.query.weight"], s[f"{p}.attn.query.bias"])
-        k = F.linear(h, s[f"{p}.attn.key.weight"])
-        v = F.linear(h, s[f"{p}.attn.value.weight"], s[f"{p}.attn.value.bias"])
+        h = ln(x, f"{p}.attn_ln")
+        q = lin(h, f"{p}.attn.query")
+        k = lin(h, f"{p}.attn.key", bias=False)
+        v = lin(h, f"{p}.attn.value")
         q, k, v = (t.reshape(-1, heads, d // heads).transpose(0, 1) for t in (q, k, v))
         att = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(d // heads), dim=-1) @ v
-        x = x + F.linear(att.transpose(0, 1).reshape(-1, d), s[f"{p}.attn.out.weight"], s[f"{p}.attn.out.bias"])
-        h = F.layer_norm(x, (d,), s[f"{p}.mlp_ln.weight"], s[f"{p}.mlp_ln.bias"])
-        h = F.linear(F.gelu(F.linear(h, s[f"{p}.mlp.0.weight"], s[f"{p}.mlp.0.bias"])), s[f"{p}.mlp.2.weight"], s[f"{p}.mlp.2.bias"])
-        x = x + h
-    return x  # fmt: skip
+        x = x + lin(att.transpose(0, 1).reshape(-1, d), f"{p}.attn.out")
+        x = x + lin(F.gelu(lin(ln(x, f"{p}.mlp_ln"), f"{p}.mlp.0")), f"{p}.mlp.2")
+    return x
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +113,8 @@ def test_converter_matches_whisper_math(openai_ckpt, tmp_path):
         expected = _reference_blocks(state, mel)
     handle.remove()
     torch.testing.assert_close(store[-1][0], expected, atol=1e-4, rtol=1e-4)
-    ln = F.layer_norm(expected, (32,), state["encoder.ln_post.weight"], state["encoder.ln_post.bias"])
-    torch.testing.assert_close(final, ln, atol=1e-4, rtol=1e-4)
+    post = state["encoder.ln_post.weight"], state["encoder.ln_post.bias"]
+    torch.testing.assert_close(final, F.layer_norm(expected, (32,), *post), atol=1e-4, rtol=1e-4)
 
 
 def test_featurizer_from_local_dirs(model_dirs):
@@ -131,7 +139,8 @@ def test_log_mel_matches_whisper_feature_extractor():
     samples = np.random.default_rng(4).normal(0, 0.1, int(1.3 * SR)).astype(np.float32)
     padded = np.pad(samples, (0, 30 * SR - len(samples)))  # the HF extractor pads to 30 s
     expected = WhisperFeatureExtractor()(padded, sampling_rate=SR, return_tensors="np")
-    ours = whisper_mel.whisper_log_mel(torch.from_numpy(padded), whisper_mel.whisper_mel_filters(80))
+    filters = whisper_mel.whisper_mel_filters(80)
+    ours = whisper_mel.whisper_log_mel(torch.from_numpy(padded), filters)
     np.testing.assert_allclose(ours.numpy(), expected["input_features"][0], atol=2e-3)
 
 
@@ -148,3 +157,20 @@ def test_missing_weights_raise_weights_error(tmp_path, model_dirs):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError):
         convert_openai_whisper(tmp_path / "bad.pt", tmp_path / "out")
+
+
+def test_token_features_match_release_indexing(model_dirs):
+    whisper_dir, wav2vec_dir = model_dirs
+    cfg = SpeechEncoderConfig(whisper_dir=str(whisper_dir), wav2vec_dir=str(wav2vec_dir))
+    featurizer = WhisperWav2VecFeaturizer(cfg)
+    samples = np.random.default_rng(5).normal(0, 0.1, 2 * SR).astype(np.float32)
+    seq = featurizer.encode(samples)
+    tokens = featurizer.token_features(seq, 25.0, num_tokens=5, window=8, first_frame=4)
+    assert tokens.shape == (5, 8, 56)
+    whisper = seq.streams[0]
+    # Token 0 = frames 1..4 -> features 2..9; token 2 = frames 9..12 -> features 18..25.
+    torch.testing.assert_close(tokens[0, :, :32], whisper[2:10])
+    torch.testing.assert_close(tokens[2, :, :32], whisper[18:26])
+    # At the clip start, indices before 0 repeat the first feature (edge padding).
+    start = featurizer.token_features(seq, 25.0, num_tokens=1, window=8)[0, :, :32]
+    torch.testing.assert_close(start[:7], whisper[0:1].expand(7, -1))

@@ -109,8 +109,9 @@ def test_missing_or_wrong_weights(tmp_path):
         WanVAECodec.from_original(TINY, tmp_path / "Wan2.2_VAE.safetensors")
     with pytest.raises(WeightsError, match="weights path"):
         WanVAECodec.from_original(TINY)
-    other = build_autoencoder(WanVAEConfig(base_dim=16, decoder_base_dim=12, z_dim=4,
-                                           latents_mean=(0,) * 4, latents_std=(1,) * 4))  # fmt: skip
+    wider = WanVAEConfig(base_dim=16, decoder_base_dim=12, z_dim=4, latents_mean=(0,) * 4,
+                         latents_std=(1,) * 4)  # fmt: skip
+    other = build_autoencoder(wider)
     original = wan_keys.diffusers_to_original(other.state_dict(), 2)
     save_file({k: v.contiguous() for k, v in original.items()}, str(tmp_path / "w.safetensors"))
     with pytest.raises(WeightsError, match="does not match"):

@@ -9,6 +9,17 @@ import pytest
 from pipeline_testkit import encode, identity_pipeline, speech_at, talking_clip, write_wav
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny models on shared CPUs: one intra-op thread is ~5x faster than two (no spin-waits)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def clip_files(tmp_path_factory) -> dict[str, Path]:
     """320x240 @ 30 fps, 1 s: `video` (with its own speech), `audio` (other speech, 16 kHz)."""
@@ -30,11 +41,3 @@ def fast_cli(monkeypatch):
     monkeypatch.setattr("xdub.pipeline.loading.random_pipeline", build)
     return build
 
-
-def run_cli(capsys, *args: str | Path) -> tuple[int, str, str]:
-    """`xdub ARGS` in-process: (exit code, stdout, stderr)."""
-    from xdub.cli.main import main
-
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err

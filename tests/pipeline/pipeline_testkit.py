@@ -103,3 +103,12 @@ def digest(path: Path) -> str:
 def leftovers(folder: Path) -> list[str]:
     """Temp files a failed write would leave behind."""
     return sorted(p.name for p in Path(folder).iterdir() if ".partial" in p.name)
+
+
+def run_cli(capsys, *args: str | Path) -> tuple[int, str, str]:
+    """`xdub ARGS` in-process: (exit code, stdout, stderr)."""
+    from xdub.cli.main import main
+
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

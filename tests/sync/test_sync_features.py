@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -179,3 +180,26 @@ def test_sync_crop_mouths_68_uses_jaw_width_and_mouth_points() -> None:
     # Twice the crop scale: the bright square covers a quarter of the area.
     big = crop_mouths_68(frames, marks, CFG, scale=2.0)
     assert (big[0] > 128).sum() < 0.5 * (crops[0] > 128).sum()
+
+
+def test_sync_torch_crops_match_numpy_crops_and_carry_gradients() -> None:
+    from xdub.models.syncnet_features import crop_mouths_torch
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 120, 160, 3), dtype=np.uint8)
+    frames = cv2.GaussianBlur(frames.reshape(120 * 3, 160, 3), (7, 7), 2).reshape(3, 120, 160, 3)
+    mouth = np.tile(np.array([[70.0, 80.0], [100.0, 84.0]]), (3, 1, 1)) + rng.normal(
+        0, 1, (3, 1, 2)
+    )
+    boxes = np.tile(np.array([40.0, 20.0, 140.0, 110.0]), (3, 1))
+    roll = np.array([0.1, 0.12, 0.08])
+    reference = crop_mouths(frames, mouth, boxes, CFG, roll).astype(np.float32) / 127.5 - 1
+    tensor = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+    tensor.requires_grad_(True)
+    crops = crop_mouths_torch(tensor, mouth, boxes, CFG, roll)
+    assert crops.shape == (3, 1, CFG.crop_height, CFG.crop_width)
+    got = crops.detach().permute(0, 2, 3, 1).numpy()
+    # cv2 quantises sample positions to 1/32 px and rounds to uint8: a few levels at most.
+    assert np.abs(got - reference).max() < 0.05 and np.abs(got - reference).mean() < 0.01
+    crops.sum().backward()
+    assert tensor.grad is not None and tensor.grad.abs().sum() > 0

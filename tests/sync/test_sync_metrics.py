@@ -8,6 +8,7 @@ import torch
 
 from xdub.bench.sync_metrics import (
     offset_distances,
+    resample_frame_indices,
     scores_from_distances,
     shift_audio,
 )
@@ -79,3 +80,11 @@ def test_sync_shift_audio_delays_and_advances() -> None:
     early = shift_audio(samples, -1, fps=25.0, sample_rate=16000)
     assert early[0] == samples[640] and early[-640:].sum() == 0
     assert len(late) == len(early) == len(samples)
+
+
+def test_sync_resample_frame_indices() -> None:
+    assert resample_frame_indices(10, 25.0).tolist() == list(range(10))
+    assert resample_frame_indices(6, 50.0).tolist() == [0, 2, 4]
+    up = resample_frame_indices(3, 12.5)
+    assert up.tolist() == [0, 0, 1, 1, 2, 2]
+    assert len(resample_frame_indices(300, 29.97)) == 250

@@ -51,6 +51,16 @@ def test_sync_scorer_loss_backpropagates() -> None:
     assert video.grad is not None and video.grad.abs().sum() > 0
 
 
+def test_sync_clip_sync_loss_is_differentiable_in_crops() -> None:
+    model = _scorer().requires_grad_(False)
+    crops = (torch.rand(12, CFG.channels, CFG.crop_height, CFG.crop_width) * 2 - 1).requires_grad_()
+    mel = torch.randn(12 * 4 + 8, CFG.n_mels)
+    loss = model.clip_sync_loss(crops, mel, fps=25.0)
+    loss.backward()
+    assert loss.ndim == 0 and loss.item() > 0
+    assert crops.grad is not None and crops.grad.abs().sum() > 0
+
+
 def test_sync_scorer_save_load_identical(tmp_path: Path) -> None:
     model = _scorer(seed=3)
     with torch.no_grad():  # non-trivial BatchNorm statistics must round-trip too

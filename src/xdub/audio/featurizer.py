@@ -78,3 +78,22 @@ class AudioFeaturizer(ABC):
             raise ValueError(f"num_frames must be >= 0, got {num_frames}")
         sequence = self.encode(samples)
         return self.gather(sequence, windows.frame_spans(num_frames), fps, self.window)
+
+    def token_features(
+        self,
+        sequence: FeatureSequence,
+        fps: float,
+        num_tokens: int,
+        window: int,
+        frames_per_token: int = 4,
+        first_frame: int = 0,
+    ) -> torch.Tensor:
+        """Windows per Wan-style latent token: `[num_tokens, window, dim]`.
+
+        Token 0 hears the `frames_per_token` frames ending at `first_frame`, token i the frames
+        `first_frame + 4(i-1) + 1 .. first_frame + 4i` (see `windows.wan_token_spans`). With 25 fps
+        video, 50 Hz features and `window = 8 + 4 * context` this is exactly the released
+        model's audio input (its `audio_feat_window_size` = context).
+        """
+        spans = windows.wan_token_spans(num_tokens, frames_per_token, first_frame)
+        return self.gather(sequence, spans, fps, window)

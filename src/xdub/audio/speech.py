@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def tap_whisper_layer(encoder: WhisperEncoder, layer: int) -> tuple[list[torch.Tensor], object]:
+def tap_whisper_layer(
+    encoder: WhisperEncoder, layer: int
+) -> tuple[list[torch.Tensor], torch.utils.hooks.RemovableHandle]:
     """Hook that records hidden state `layer` of [embeddings, block 1 .. block N] per call.
 
     transformers only exposes the final LayerNorm's output as the last hidden state, while the

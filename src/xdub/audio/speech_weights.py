@@ -33,7 +33,9 @@ _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_m
 def _weight_file(folder: Path, what: str, hint: str) -> Path:
     """The weights file of a transformers folder, or WeightsError naming what is missing."""
     if not (folder / "config.json").is_file():
-        raise WeightsError(f"{what} config.json missing in '{folder}': {hint.format(folder=folder)}")
+        raise WeightsError(
+            f"{what} config.json missing in '{folder}': {hint.format(folder=folder)}"
+        )
     for name in _WEIGHT_FILES:
         if (folder / name).is_file():
             return folder / name
@@ -77,7 +79,8 @@ def load_whisper_encoder(folder: str | Path) -> WhisperEncoder:
         raise WeightsError(f"unreadable Whisper config in '{folder}': {err}") from None
     state = _read_prefixed(weights, ("model.encoder.", "encoder."))
     if not state:
-        raise WeightsError(f"no Whisper encoder tensors in '{weights}': {WHISPER_HINT.format(folder=folder)}")
+        hint = WHISPER_HINT.format(folder=folder)
+        raise WeightsError(f"no Whisper encoder tensors in '{weights}': {hint}")
     with torch.device("meta"):
         encoder = WhisperEncoder(config)
     missing, unexpected = encoder.load_state_dict(state, strict=False, assign=True)

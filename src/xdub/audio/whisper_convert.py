@@ -122,7 +122,7 @@ def convert_openai_whisper(
         try:
             new_key = openai_to_hf_key(key)
         except KeyError:
-            raise WeightsError(f"unexpected tensor '{key}' in Whisper checkpoint '{pt_path}'") from None
+            raise WeightsError(f"unexpected tensor '{key}' in Whisper file '{pt_path}'") from None
         tensor = tensor if dtype is None else tensor.to(dtype)
         converted[new_key] = tensor.contiguous().clone()
     try:

@@ -64,10 +64,16 @@ def _check_pair(result: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, 
 
 
 def squared_error_map(result: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Per-pixel squared error summed over RGB: frames `[T, H, W, 3]` -> float64 `[T, H, W]`."""
+    """Per-pixel squared error summed over RGB: frames `[T, H, W, 3]` -> float32 `[T, H, W]`.
+
+    Values are integers <= 3 * 255^2 < 2^24, so float32 holds them exactly.
+    """
     result, reference = _check_pair(result, reference)
-    diff = result.astype(np.int32) - reference.astype(np.int32)
-    return np.einsum("thwc,thwc->thw", diff, diff).astype(np.float64)
+    out = np.empty(result.shape[:3], np.float32)
+    for t in range(len(result)):  # per frame: int32 temporaries stay small on long clips
+        diff = result[t].astype(np.int32) - reference[t].astype(np.int32)
+        out[t] = np.einsum("hwc,hwc->hw", diff, diff)
+    return out
 
 
 def psnr_from_error(error: np.ndarray, mask: np.ndarray | None = None,
@@ -77,7 +83,7 @@ def psnr_from_error(error: np.ndarray, mask: np.ndarray | None = None,
     count = int(mask.sum()) * channels
     if count == 0:
         return float("nan")
-    mse = float(error[mask].sum()) / count
+    mse = float(error[mask].sum(dtype=np.float64)) / count
     if mse == 0.0:
         return max_db
     return min(max_db, 10.0 * np.log10(DATA_RANGE**2 / mse))
@@ -115,28 +121,36 @@ def _gaussian_blur(stack: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def ssim_map(result: np.ndarray, reference: np.ndarray, sigma: float = SSIM_SIGMA) -> np.ndarray:
-    """Local SSIM averaged over RGB: frames `[T, H, W, 3]` (or `[H, W, 3]`) -> `[T, H, W]`."""
+def ssim_map(result: np.ndarray, reference: np.ndarray, sigma: float = SSIM_SIGMA,
+             block: int = 16) -> np.ndarray:
+    """Local SSIM averaged over RGB: frames `[T, H, W, 3]` (or `[H, W, 3]`) -> float32 `[T, H, W]`.
+
+    Computed `block` frames at a time (float64 inside) to bound memory on long clips.
+    """
     result, reference = _check_pair(result, reference)
     t, h, w, c = result.shape
-    # Frames and channels become cv2 channels: one separable blur call for the whole clip.
-    x = result.transpose(1, 2, 0, 3).reshape(h, w, t * c).astype(np.float64)
-    y = reference.transpose(1, 2, 0, 3).reshape(h, w, t * c).astype(np.float64)
-    mu_x, mu_y = _gaussian_blur(x, sigma), _gaussian_blur(y, sigma)
-    var_x = _gaussian_blur(x * x, sigma) - mu_x * mu_x
-    var_y = _gaussian_blur(y * y, sigma) - mu_y * mu_y
-    cov = _gaussian_blur(x * y, sigma) - mu_x * mu_y
+    out = np.empty((t, h, w), np.float32)
     c1, c2 = (_K1 * DATA_RANGE) ** 2, (_K2 * DATA_RANGE) ** 2
-    local = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
-        (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
-    )
-    return local.reshape(h, w, t, c).mean(axis=3).transpose(2, 0, 1)
+    for start in range(0, t, block):
+        n = min(block, t - start)
+        # Frames and channels become cv2 channels: one separable blur call per block.
+        x = result[start : start + n].transpose(1, 2, 0, 3).reshape(h, w, n * c).astype(np.float64)
+        y = reference[start : start + n].transpose(1, 2, 0, 3).reshape(h, w, n * c).astype(np.float64)
+        mu_x, mu_y = _gaussian_blur(x, sigma), _gaussian_blur(y, sigma)
+        var_x = _gaussian_blur(x * x, sigma) - mu_x * mu_x
+        var_y = _gaussian_blur(y * y, sigma) - mu_y * mu_y
+        cov = _gaussian_blur(x * y, sigma) - mu_x * mu_y
+        local = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+            (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+        )
+        out[start : start + n] = local.reshape(h, w, n, c).mean(axis=3).transpose(2, 0, 1)
+    return out
 
 
 def masked_mean(values: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Mean of a `[T, H, W]` map over a mask `[H, W]`/`[T, H, W]` (NaN if the mask is empty)."""
     mask = _as_masks(mask, values.shape)
-    return float(values[mask].mean()) if mask.any() else float("nan")
+    return float(values[mask].mean(dtype=np.float64)) if mask.any() else float("nan")
 
 
 def interior_mask(shape: tuple[int, int], sigma: float = SSIM_SIGMA) -> np.ndarray:

@@ -120,6 +120,17 @@ def shift_audio(samples: np.ndarray, frames: int, fps: float, sample_rate: int) 
     return out
 
 
+def resample_frame_indices(num_frames: int, fps: float, target_fps: float = 25.0) -> np.ndarray:
+    """Source frame index for each output frame when converting `fps` -> `target_fps`.
+
+    Nearest earlier frame (as `ffmpeg -r 25` duplicates/drops frames); use it to bring any
+    clip to the protocol's 25 fps: `frames[resample_frame_indices(len(frames), fps)]`.
+    """
+    num_out = int(np.floor(num_frames * target_fps / fps + 1e-9))
+    times = np.arange(num_out) / target_fps
+    return np.minimum(np.floor(times * fps + 1e-6).astype(np.int64), num_frames - 1)
+
+
 # ---------------------------------------------------------------------------------------------
 # Model wrappers
 # ---------------------------------------------------------------------------------------------

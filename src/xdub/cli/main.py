@@ -13,7 +13,7 @@ import sys
 from xdub.errors import XdubError
 
 # Command modules, in --help order. Each imports `app` and decorates its functions.
-COMMAND_MODULES = ("dub", "synth", "faces")
+COMMAND_MODULES = ("dub", "synth", "faces", "train", "train_stage2", "make_pairs", "bench")
 
 
 def _register() -> None:

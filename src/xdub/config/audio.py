@@ -64,9 +64,8 @@ class SpeechEncoderConfig:
     #   `audio_feat_window_size` of the release; token window = 8 + 4 * context at 25 fps)
     pad_mode: PadMode = "edge"  # indices clamp to the first/last feature (fact)
     rate: float = 50.0  # feature frames per second of both encoders (fact: 16 kHz / 320)
-    dtype: Literal["float32", "float16", "bfloat16"] = "float32"  # encoder compute dtype
-    whisper_chunk_s: float = 30.0  # Whisper's fixed input length (fact: 30 s = 3000 mel frames;
-    #   the actual value is read from the checkpoint's max_source_positions)
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"  # encoder compute dtype (the
+    #   release extracts in float32). Whisper's 30 s window comes from the checkpoint config.
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.context < 0 or self.rate <= 0:

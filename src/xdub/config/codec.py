@@ -127,6 +127,7 @@ class CodecTrainConfig:
     log_every: int = 50  # steps between metric lines
     ckpt_every: int = 500  # steps between checkpoints (also saved at the end)
     eval_crops: int = 64  # held-out crops for PSNR
+    pca_crops: int = 256  # crops for the PCA initialisation of the codec's linear shortcuts
     seed: int = 0  # RNG for init, noise and data order
     threads: int = 1  # torch intra-op threads (shared CPUs)
 

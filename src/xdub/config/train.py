@@ -128,6 +128,8 @@ class Stage1Config:
     mouth_weight: float = 3.0  # loss weight inside the mouth mask (where the audio matters)
     motion_frames: int = 1  # latent frames of the window that may be given clean (chunking)
     p_motion: float = 0.5  # share of samples trained with those motion frames
+    cache_latents: bool = True  # per-frame codecs: encode each clip once in the data pipeline
+    #   (workers) instead of every window in the training step; same result, less compute
     sample_clips: int = 2  # held-out clips in the periodic sample grids/videos
     sample_steps: int = 8  # Euler steps for those samples
 

@@ -115,12 +115,14 @@ class BlockShuffleSampler(Sampler[int]):
 
 
 def collate_windows(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack numpy fields into tensors `[B, ...]` (uint8 crops stay uint8); keep ids as lists."""
+    """Stack array/tensor fields into tensors `[B, ...]` (uint8 crops stay uint8); ids as lists."""
     out: dict[str, Any] = {}
     for key, value in samples[0].items():
         values = [s[key] for s in samples]
         if isinstance(value, np.ndarray):
             out[key] = torch.from_numpy(np.stack(values))
+        elif isinstance(value, torch.Tensor):
+            out[key] = torch.stack(values)
         else:
             out[key] = values
     return out

@@ -117,6 +117,17 @@ class SyncScorer(nn.Module):
         logit = self.sync_logit(self.embed_video(video_win), self.embed_audio(audio_win))
         return F.softplus(-logit).mean()
 
+    def clip_sync_loss(self, crops: torch.Tensor, mel: torch.Tensor, fps: float) -> torch.Tensor:
+        """`sync_loss` over every window of a clip, differentiable w.r.t. `crops`.
+
+        crops: [T, C, h, w] in [-1, 1] (e.g. `crop_mouths_torch` of generated frames);
+        mel: [M, n_mels] (`log_mel` of the target audio). Use a frozen scorer in eval mode.
+        """
+        vid = video_windows(crops, self.cfg.window_frames)
+        starts = audio_window_starts(len(vid), fps, self.cfg)
+        aud = audio_windows(mel, starts, self.cfg.audio_window_frames).to(crops.device)
+        return self.sync_loss(vid, aud)
+
     # --- whole clips ------------------------------------------------------------------------
 
     @staticmethod

@@ -6,7 +6,8 @@ benchmark (`xdub.bench.sync_metrics`) so the two can never drift apart:
 - `protocol_mfcc`: the 13-coefficient MFCC of the public SyncNet LSE-C/LSE-D protocol
   (python_speech_features defaults, computed on int16-scaled samples), 100 frames/s.
 - `log_mel`: the log-mel spectrogram our tiny `SyncScorer` consumes, 100 frames/s.
-- `crop_mouths` / `crop_mouths_68`: lower-face crops for `SyncScorer` from landmarks.
+- `crop_mouths` / `crop_mouths_68`: lower-face crops for `SyncScorer` from landmarks;
+  `crop_mouths_torch`: the same crops, differentiable, for sync losses on generated frames.
 - `syncnet_face_crops`: the protocol's 224x224 face crops from face boxes.
 - `video_windows` / `audio_windows`: per-window model inputs.
 Imports: numpy, torch, cv2, xdub.config.
@@ -19,6 +20,7 @@ import math
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from xdub.config.sync import SyncScorerConfig
 
@@ -232,6 +234,42 @@ def crop_mouths_68(
     roll = eye_roll(landmarks[:, 36:42].mean(axis=1), landmarks[:, 42:48].mean(axis=1))
     boxes = np.concatenate([centre - half, centre + half], axis=1)
     return crop_mouths(frames, landmarks[:, 48:68], boxes, cfg, roll)
+
+
+def crop_mouths_torch(
+    frames: torch.Tensor,
+    mouth_points: np.ndarray,
+    face_boxes: np.ndarray,
+    cfg: SyncScorerConfig,
+    roll: np.ndarray | None = None,
+) -> torch.Tensor:
+    """Differentiable `crop_mouths` for sync losses on generated frames.
+
+    frames: [T, 3, H, W] float RGB in [-1, 1] (gradients flow through bilinear sampling);
+    geometry as in `crop_mouths` (landmarks are constants). Returns `[T, C, h, w]` in [-1, 1],
+    ready for `video_windows`. Matches `crop_mouths(...)/127.5 - 1` up to uint8 rounding when
+    the crop is not downscaled more than 2x (the numpy path pre-blurs beyond that).
+    """
+    assert frames.ndim == 4 and frames.shape[1] == 3, "frames must be [T, 3, H, W]"
+    num, _, height, width = frames.shape
+    boxes = mouth_crop_boxes(mouth_points, face_boxes, cfg)
+    angles = np.zeros(num) if roll is None else _moving_average(roll.astype(np.float64), 2)
+    v, u = np.meshgrid(np.arange(cfg.crop_height), np.arange(cfg.crop_width), indexing="ij")
+    offsets = np.stack([u - (cfg.crop_width - 1) / 2, v - (cfg.crop_height - 1) / 2], -1)
+    grids = []
+    for t, (cx, cy, w, h) in enumerate(boxes):
+        cos, sin = np.cos(angles[t]), np.sin(angles[t])
+        linear = np.array([[cos, -sin], [sin, cos]]) @ np.diag(
+            [w / cfg.crop_width, h / cfg.crop_height]
+        )
+        pixels = np.array([cx, cy]) + offsets @ linear.T  # [h, w, 2] frame pixel centres
+        grids.append((2 * pixels + 1) / np.array([width, height]) - 1)  # align_corners=False
+    grid = torch.as_tensor(np.stack(grids), dtype=frames.dtype, device=frames.device)
+    crops = F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if cfg.channels == 1:
+        luma = torch.tensor([0.299, 0.587, 0.114], dtype=frames.dtype, device=frames.device)
+        crops = (crops * luma[None, :, None, None]).sum(1, keepdim=True)
+    return crops
 
 
 def _median_filter_zero_padded(values: np.ndarray, kernel: int) -> np.ndarray:

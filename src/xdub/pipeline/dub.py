@@ -54,6 +54,7 @@ class DubResult:
     summary: DubSummary
     timeline: Timeline
     faces: FaceTable
+    chunks: list[Chunk]  # what was generated together (seam diagnostics)
 
 
 class DubPipeline:
@@ -120,7 +121,7 @@ class DubPipeline:
         # 8. Summary of what was done.
         summary = self._summarize(generator, timeline, table, chunks, written, timer)
         video_out = sink.video() if isinstance(sink, MemorySink) else None
-        return DubResult(video_out, summary, timeline, table)
+        return DubResult(video_out, summary, timeline, table, chunks)
 
     # ------------------------------------------------------------------------------- steps
     def _face(self, cfg: InferConfig):  # -> FaceConfig
@@ -226,10 +227,10 @@ class DubPipeline:
         """Decode the output's source frames and run the chunk stream into the sink."""
         timeline = ctx.timeline
         ctx.sink.open(timeline.fps, source.size, audio)
-        if ctx.observer is not None:
-            ctx.observer.start(timeline.fps, source.size, audio)
         ctx.progress.start("dubbing", timeline.num_frames)
         try:
+            if ctx.observer is not None:
+                ctx.observer.start(timeline.fps, source.size, audio)
             frames = _timed(source.frames(timeline.source_index), ctx.timer, "decode")
             written = ChunkStream(ctx).run(frames)
             with ctx.timer.measure("write"):

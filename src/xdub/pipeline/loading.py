@@ -59,13 +59,18 @@ def default_checkpoint() -> Path | None:
 
 def resolve_device(name: str = "auto") -> torch.device:
     """`"auto"`: the current accelerator when there is one, else the CPU; otherwise `name`."""
-    if name != "auto":
-        try:
-            return torch.device(name)
-        except RuntimeError as err:
-            raise ConfigError(f"unknown device {name!r}: {err}") from None
     accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
-    return accelerator if accelerator is not None else torch.device("cpu")
+    if name == "auto":
+        return accelerator if accelerator is not None else torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}: use auto, cpu or a torch device name "
+                          "(accelerator type, optionally :index)") from None
+    if device.type != "cpu" and (accelerator is None or accelerator.type != device.type):
+        available = "cpu" + (f", {accelerator.type}" if accelerator is not None else "")
+        raise ConfigError(f"device {name!r} is not available here (available: {available})")
+    return device
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
@@ -195,6 +200,7 @@ def load_pipeline(
     dtype: str = "auto",
 ) -> DubPipeline:
     """The pipeline for a checkpoint folder, the official files, random init, or the default."""
+    resolve_device(device)  # fail fast (exit 2) on a device this machine does not have
     official = any(v is not None for v in (dit, vae, whisper, wav2vec2))
     if sum([checkpoint is not None, official, random_init]) > 1:
         raise ConfigError("give only one of a checkpoint folder, the official files, random init")

@@ -55,8 +55,8 @@ def crop_face(frame: np.ndarray, box: np.ndarray, size: int, rng: np.random.Gene
         cx, cy = cx + side * rng.uniform(-jitter, jitter), cy + side * rng.uniform(-jitter, jitter)
     scale = size / side
     affine = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
-    # Downscaling by ~2-4x: INTER_AREA via a pre-blur would be sharper-looking but the codec must
-    # reproduce whatever crops the pipeline makes; bilinear on a box-blurred frame keeps aliasing low.
+    # Faces span ~100-150 px and shrink to 64: a box blur of the scale step before bilinear
+    # sampling keeps aliasing (which no codec reproduces well) out of the training crops.
     k = max(1, int(round(1 / scale)))
     src = cv2.blur(frame, (k, k)) if k > 1 else frame
     return cv2.warpAffine(src, affine, (size, size), flags=cv2.INTER_LINEAR,
@@ -147,7 +147,9 @@ def evaluate_psnr(codec: TinyVideoCodec, crops: np.ndarray, batch_size: int = 32
 
 
 @torch.no_grad()
-def measure_latent_stats(codec: TinyVideoCodec, crops: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def measure_latent_stats(
+    codec: TinyVideoCodec, crops: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and std `[C]` of raw latents over crops `[N, S, S, 3]`."""
     raw = codec.encode_images(to_tensor(crops))
     return raw.mean(dim=(0, 2, 3)), raw.std(dim=(0, 2, 3))
@@ -207,7 +209,8 @@ def plot_loss_curve(metrics_path: Path, out_path: Path) -> None:
         ax_loss.plot([r["step"] for r in train], [r[key] for r in train], label=key)
     ax_loss.set_xlabel("step"), ax_loss.set_yscale("log"), ax_loss.legend()
     ax_psnr.plot([r["step"] for r in train], [r["psnr"] for r in train], label="train batch")
-    ax_psnr.plot([r["step"] for r in evals], [r["eval_psnr"] for r in evals], "o-", label="held-out")
+    eval_steps, eval_values = [r["step"] for r in evals], [r["eval_psnr"] for r in evals]
+    ax_psnr.plot(eval_steps, eval_values, "o-", label="held-out")
     ax_psnr.set_xlabel("step"), ax_psnr.set_ylabel("PSNR dB"), ax_psnr.legend()
     fig.tight_layout()
     fig.savefig(out_path, dpi=80)
@@ -235,6 +238,31 @@ def _step_losses(codec: TinyVideoCodec, images: torch.Tensor, cfg: CodecTrainCon
     return loss, logs
 
 
+def _start(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: Path,
+           crop_source: CropSource) -> tuple[TinyVideoCodec, torch.optim.Optimizer, dict]:
+    """Resume from `run_dir/checkpoints/last`, or start from a PCA codec fitted on first crops."""
+    last = run_dir / "checkpoints" / "last"
+    torch.manual_seed(cfg.seed)
+    if (last / "state.json").is_file():
+        codec = TinyVideoCodec.from_pretrained(last).train()
+        state = json.loads((last / "state.json").read_text())
+    else:
+        codec = TinyVideoCodec(codec_cfg).train()
+        first = np.stack([c for _, c in zip(range(cfg.pca_crops), crop_source(0))])
+        codec.init_from_pca(to_tensor(first))
+        state = {"step": 0, "elapsed_s": 0.0}
+    optim = torch.optim.AdamW(codec.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if (last / "optimizer.pt").is_file():
+        optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        log.info("resumed codec training at step %d", state["step"])
+    return codec, optim, state
+
+
+def _append(metrics: Path, row: dict) -> None:
+    with metrics.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
 def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str | Path,
                 crop_source: CropSource, eval_crops: np.ndarray | None = None) -> TinyVideoCodec:
     """Train (or resume from `run_dir/checkpoints/last`) and return the codec in eval mode.
@@ -244,27 +272,16 @@ def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str 
     """
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.threads)
-    # 1. Run files, model, optimiser.
+    # 1. Run files; model + optimiser (fresh or resumed).
     _write_run_files(run_dir, codec_cfg, cfg)
-    torch.manual_seed(cfg.seed)
-    codec = TinyVideoCodec(codec_cfg).train()
-    state = {"step": 0, "elapsed_s": 0.0}
-    # 2. Resume.
-    last = run_dir / "checkpoints" / "last"
-    if (last / "state.json").is_file():
-        codec = TinyVideoCodec.from_pretrained(last).train()
-        state = json.loads((last / "state.json").read_text())
-    optim = torch.optim.AdamW(codec.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if (last / "optimizer.pt").is_file():
-        optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
-        log.info("resumed codec training at step %d", state["step"])
+    codec, optim, state = _start(codec_cfg, cfg, run_dir, crop_source)
+    # 2. Data and noise streams continue from the saved step (new clips after a resume).
     gen = torch.Generator().manual_seed(cfg.seed + state["step"])
     rng = np.random.default_rng(cfg.seed + state["step"])
     batches = _shuffled_batches(crop_source(state["step"]), cfg.batch_size, rng,
                                 pool_size=max(4 * cfg.batch_size, 64))
-    metrics = run_dir / "metrics.jsonl"
-    # 3. Optimise.
-    tic = time.time()
+    metrics, tic = run_dir / "metrics.jsonl", time.time()
+    # 3. Optimise; log every `log_every`, evaluate + checkpoint every `ckpt_every` and at the end.
     while state["step"] < cfg.steps:
         step = state["step"]
         for group in optim.param_groups:
@@ -277,22 +294,45 @@ def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str 
         state["step"] = step + 1
         done = state["step"] == cfg.steps
         if state["step"] % cfg.log_every == 0 or done:
-            row = {"step": state["step"], "lr": lr_at(step, cfg), **logs,
-                   "sec": round(state["elapsed_s"] + time.time() - tic, 1)}
-            with metrics.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+            sec = round(state["elapsed_s"] + time.time() - tic, 1)
+            _append(metrics, {"step": state["step"], "lr": lr_at(step, cfg), **logs, "sec": sec})
             log.info("step %d loss %.4f psnr %.2f", state["step"], logs["loss"], logs["psnr"])
         if state["step"] % cfg.ckpt_every == 0 or done:
             if eval_crops is not None:
-                with metrics.open("a") as fh:
-                    value = evaluate_psnr(codec, eval_crops)
-                    fh.write(json.dumps({"step": state["step"], "eval_psnr": value}) + "\n")
+                value = evaluate_psnr(codec, eval_crops)
+                _append(metrics, {"step": state["step"], "eval_psnr": value})
             state["elapsed_s"] = round(state["elapsed_s"] + time.time() - tic, 1)
             tic = time.time()
             _save_checkpoint(run_dir, codec, optim, state)
-            plot_loss_curve(metrics, run_dir / "loss.png")
-    # 4. Latent statistics for normalised latents.
+    # 4. Loss curve (once: matplotlib text layout costs seconds per figure).
+    if metrics.is_file():
+        plot_loss_curve(metrics, run_dir / "loss.png")
+    # 5. Latent statistics for normalised latents.
     fresh = np.stack([c for _, c in zip(range(256), crop_source(cfg.steps + 1))])
     codec.eval()
     codec.set_latent_stats(*measure_latent_stats(codec, fresh))
     return codec
+
+
+EVAL_SEED_OFFSET = 10_000_000  # held-out clips use seeds from here (training uses 0, 1, ...)
+
+
+def train_tiny_codec_on_synth(run_dir: str | Path, out_dir: str | Path,
+                              codec_cfg: TinyCodecConfig | None = None,
+                              cfg: CodecTrainConfig | None = None,
+                              scenario: str = "mixed") -> float:
+    """Train on engine crops, save the codec folder to `out_dir`, return held-out PSNR (dB)."""
+    codec_cfg = codec_cfg or TinyCodecConfig()
+    cfg = cfg or CodecTrainConfig()
+    size = codec_cfg.image_size
+    # 1. Held-out crops from clips the training stream never renders.
+    held_out = synth_crop_source(size, scenario, frames_per_clip=2, seed_offset=EVAL_SEED_OFFSET)
+    eval_crops = held_out_crops(held_out(0), cfg.eval_crops)
+    # 2. Train (resumes if run_dir has a checkpoint).
+    codec = train_codec(codec_cfg, cfg, run_dir, synth_crop_source(size, scenario), eval_crops)
+    # 3. Score and save.
+    value = evaluate_psnr(codec, eval_crops)
+    codec.save_pretrained(out_dir)
+    result = {"eval_psnr": value, "eval_crops": len(eval_crops), "scenario": scenario}
+    (Path(run_dir) / "result.json").write_text(json.dumps(result, indent=2))
+    return value

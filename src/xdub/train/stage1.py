@@ -21,9 +21,14 @@ import torch
 from accelerate import PartialState
 
 from xdub.audio import build_featurizer
-from xdub.conditioning import encode_condition, encode_frames, latent_region
+from xdub.conditioning import (
+    assemble_condition,
+    encode_condition,
+    encode_frames,
+    latent_region,
+)
 from xdub.config.train import STAGE1_EVAL_SEED_BASE, InpainterSpec, Stage1Config
-from xdub.data.crops import prepare_clip
+from xdub.data.crops import attach_latents, prepare_clip
 from xdub.data.dataset import WindowDataset, window_loader
 from xdub.data.sources import ClipSource, SynthClipSource, VideoClipSource
 from xdub.diffusion import (
@@ -96,14 +101,27 @@ def _drop_and_motion(cfg: Stage1Config, cond: DiTConditioning, target: torch.Ten
     return cond, valid
 
 
+def _condition(cfg: Stage1Config, codec: VideoCodec,
+               batch: dict) -> tuple[DiTConditioning, torch.Tensor]:
+    """(conditioning, target latents [B, C, F', h, w]) from cached latents or from crops."""
+    device = next(codec.parameters()).device
+    with_refs = cfg.data.ref_frames > 0
+    if "target_latents" in batch:  # encoded once per clip by the data pipeline
+        refs = batch["ref_latents"].to(device) if with_refs else None
+        cond = assemble_condition(batch["source_latents"].to(device), refs, batch["audio"],
+                                  codec.temporal_factor)
+        return cond, batch["target_latents"].to(device)
+    crops = batch["crops"]  # [B, F, S, S, 3] uint8
+    cond = encode_condition(codec, crops, mode="inpaint", mask=batch["mask"],
+                            ref_crops=batch["ref_crops"] if with_refs else None,
+                            audio_windows=batch["audio"])
+    return cond, encode_frames(codec, crops)
+
+
 def step_fn(cfg: Stage1Config, codec: VideoCodec, gen: torch.Generator, model: torch.nn.Module,
             batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
     """One micro-batch of self-reconstruction: encode, drop, noise, predict, weighted loss."""
-    crops = batch["crops"]  # [B, F, S, S, 3] uint8
-    target = encode_frames(codec, crops)  # [B, C, F', h, w]
-    refs = batch["ref_crops"] if cfg.data.ref_frames else None
-    cond = encode_condition(codec, crops, mode="inpaint", mask=batch["mask"], ref_crops=refs,
-                            audio_windows=batch["audio"])
+    cond, target = _condition(cfg, codec, batch)
     region = latent_region(batch["mouth_mask"], codec.temporal_factor, codec.spatial_factor)
     cond, valid = _drop_and_motion(cfg, cond, target, gen)
     sigma = TrainSigmaSampler.from_config(cfg.diffusion)(target.shape[0], gen).to(target.device)
@@ -126,10 +144,13 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
     # 2. The DiT.
     dit = build_dit_for(cfg)
     # 3. Data: windows of single clips, prepared with the shared conditioning code.
-    prepare = partial(prepare_clip, face=cfg.face, featurizer=featurizer,
-                      mask_hold_s=cfg.data.mask_hold_s)
     d = cfg.data
-    dataset = WindowDataset(make_source(cfg), prepare, d.window_frames, d.ref_frames,
+    prepare = partial(prepare_clip, face=cfg.face, featurizer=featurizer,
+                      mask_hold_s=d.mask_hold_s)
+    cache = cfg.cache_latents and codec.temporal_factor == 1 and (
+        d.num_workers == 0 or state.device.type == "cpu")  # no accelerator work in workers
+    prepare_train = (lambda r: attach_latents(prepare(r), codec)) if cache else prepare
+    dataset = WindowDataset(make_source(cfg), prepare_train, d.window_frames, d.ref_frames,
                             d.ref_min_gap, d.windows_per_clip, cfg.loop.seed, d.shuffle_block)
 
     def batches(consumed: int):

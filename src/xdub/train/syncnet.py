@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
@@ -313,6 +314,42 @@ def _build_or_resume(
     return model, optim, state
 
 
+def _optimizer_step(
+    model: SyncScorer,
+    optim: torch.optim.Optimizer,
+    video: torch.Tensor,
+    audio: torch.Tensor,
+    cfg: SyncTrainConfig,
+    step: int,
+) -> tuple[float, dict[str, float]]:
+    """One AdamW step at the scheduled learning rate, with gradient-norm clipping."""
+    for group in optim.param_groups:
+        group["lr"] = _lr_at(step, cfg)
+    loss, logs = contrastive_loss(model, video, audio, cfg.bce_weight)
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optim.step()
+    return float(loss.detach()), logs
+
+
+def _log_row(
+    metrics: IO[str], step: int, loss: float, logs: dict, state: dict, cfg: SyncTrainConfig
+) -> None:
+    """Append one metrics.jsonl row and a log line."""
+    row = {
+        "step": step,
+        "loss": loss,
+        "lr": _lr_at(step, cfg),
+        "time_s": round(state["elapsed_s"], 1),
+        "cpu_s": round(state["cpu_s"], 1),
+        **logs,
+    }
+    metrics.write(json.dumps(row) + "\n")
+    metrics.flush()
+    logger.info("step %d loss %.4f offset_acc %.2f", step, loss, logs["offset_acc"])
+
+
 def train_sync_scorer(
     cfg: SyncTrainConfig, run_dir: str | Path, clip_source: ClipSource | None = None
 ) -> SyncScorer:
@@ -342,33 +379,15 @@ def train_sync_scorer(
             step = state["step"]
             if step > 0 and step % cfg.refresh_every == 0:
                 _refresh_pool(pool, source, cfg, state, rng)
-            for group in optim.param_groups:
-                group["lr"] = _lr_at(step, cfg)
             video, audio = pool.sample(rng, cfg.batch_size, cfg.max_shift, cfg.anchors_per_clip)
-            loss, logs = contrastive_loss(model, video, audio, cfg.bce_weight)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optim.step()
+            loss, logs = _optimizer_step(model, optim, video, audio, cfg, step)
             state.update(
                 step=step + 1,
                 elapsed_s=time.monotonic() - wall_began,
                 cpu_s=time.process_time() - cpu_began,
             )
             if step % cfg.log_every == 0 or state["step"] == cfg.steps:
-                row = {
-                    "step": step,
-                    "loss": float(loss.detach()),
-                    "lr": _lr_at(step, cfg),
-                    "time_s": round(state["elapsed_s"], 1),
-                    "cpu_s": round(state["cpu_s"], 1),
-                    **logs,
-                }
-                metrics.write(json.dumps(row) + "\n")
-                metrics.flush()
-                logger.info(
-                    "step %d loss %.4f offset_acc %.2f", step, row["loss"], logs["offset_acc"]
-                )
+                _log_row(metrics, step, loss, logs, state, cfg)
             out_of_time = state["cpu_s"] > cfg.max_cpu_minutes * 60
             if state["step"] % cfg.ckpt_every == 0 or state["step"] == cfg.steps or out_of_time:
                 state.update(pool_seeds=[e.seed for e in pool.entries], rng=rng.bit_generator.state)

@@ -2,15 +2,18 @@
 
 Temporal factor 1 (every frame has its own latent frame, so F' = F and any F is valid);
 spatial factor `patch_size * 2 ** (levels - 1)` (default 4: 64x64 crop -> 16 x 16 x 16).
-A 2x2 pixel-unshuffle (as Wan's VAE) lets every conv run at half resolution. Encoding is
+Encoder and decoder are each a linear shortcut (s x s pixel-unshuffle + 1x1 conv, initialised
+as a whitened PCA of patches) plus a conv stack that learns the residual; a 2x2 pixel-unshuffle
+lets every conv run at half resolution (both ideas from the Wan2.2 VAE). Encoding is
 deterministic; training adds `latent_noise` to the latents so the decoder tolerates imperfect
 latents. Latents are normalised with per-channel stats measured after training (stored in the
-config). Imports: torch, xdub.config, xdub.errors, xdub.models.codec.
+config). Imports: torch, einops, xdub.config, xdub.errors, xdub.models.codec.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import torch
@@ -56,18 +59,32 @@ class TinyEncoder(nn.Module):
     def __init__(self, cfg: TinyCodecConfig) -> None:
         super().__init__()
         widths, p, s = cfg.widths, cfg.patch_size, cfg.spatial_factor
-        layers: list[nn.Module] = [nn.PixelUnshuffle(p), nn.Conv2d(3 * p * p, widths[0], 3, padding=1)]
+        layers: list[nn.Module] = [
+            nn.PixelUnshuffle(p),
+            nn.Conv2d(3 * p * p, widths[0], 3, padding=1),
+        ]
         for level, width in enumerate(widths):
             layers += [ResBlock(width) for _ in range(cfg.res_blocks)]
             if level + 1 < len(widths):
                 layers.append(nn.Conv2d(width, widths[level + 1], 3, stride=2, padding=1))
-        layers += [_norm(widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], cfg.latent_channels, 3, padding=1)]
+        layers += [
+            _norm(widths[-1]),
+            nn.SiLU(),
+            nn.Conv2d(widths[-1], cfg.latent_channels, 3, padding=1),
+        ]
         self.body = nn.Sequential(*layers)
-        self.shortcut = nn.Sequential(nn.PixelUnshuffle(s), nn.Conv2d(3 * s * s, cfg.latent_channels, 1))
+        self.shortcut = nn.Sequential(
+            nn.PixelUnshuffle(s), nn.Conv2d(3 * s * s, cfg.latent_channels, 1)
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """images: [N, 3, H, W] -> [N, C, H/s, W/s]."""
         return self.body(images) + self.shortcut(images)
+
+    @property
+    def shortcut_conv(self) -> nn.Conv2d:
+        """The 1x1 conv of the linear shortcut (patches -> latents)."""
+        return self.shortcut[1]
 
 
 class TinyDecoder(nn.Module):
@@ -86,11 +103,18 @@ class TinyDecoder(nn.Module):
                 ]
         layers += [_norm(widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], 3 * p * p, 3, padding=1)]
         self.body = nn.Sequential(*layers, nn.PixelShuffle(p))
-        self.shortcut = nn.Sequential(nn.Conv2d(cfg.latent_channels, 3 * s * s, 1), nn.PixelShuffle(s))
+        self.shortcut = nn.Sequential(
+            nn.Conv2d(cfg.latent_channels, 3 * s * s, 1), nn.PixelShuffle(s)
+        )
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         """latents: [N, C, h, w] -> [N, 3, h*s, w*s] (not clamped)."""
         return self.body(latents) + self.shortcut(latents)
+
+    @property
+    def shortcut_conv(self) -> nn.Conv2d:
+        """The 1x1 conv of the linear shortcut (latents -> patches)."""
+        return self.shortcut[0]
 
 
 class TinyVideoCodec(VideoCodec):
@@ -122,6 +146,34 @@ class TinyVideoCodec(VideoCodec):
             latents_std=tuple(float(v) for v in std.clamp_min(1e-6)),
         )
         self._load_stats()
+
+    @torch.no_grad()
+    def init_from_pca(self, images: torch.Tensor) -> None:
+        """Start as a PCA codec: shortcuts = whitened top principal components of s x s patches
+        of `images: [N, 3, H, W]`, conv stacks zeroed at their outputs (so they add nothing yet).
+
+        Training then only has to learn what a linear code misses; without this the first few
+        hundred CPU steps are spent rediscovering PCA.
+        """
+        patches = nn.functional.pixel_unshuffle(images, self.spatial_factor)  # [N, 3s^2, h, w]
+        rows = rearrange(patches, "n d h w -> (n h w) d").double()
+        mean = rows.mean(0)
+        _, sigma, vt = torch.linalg.svd(rows - mean, full_matrices=False)
+        k = min(self.latent_channels, vt.shape[0])
+        scale = (sigma[:k] / math.sqrt(len(rows))).clamp_min(1e-4)  # per-component std
+        enc = torch.zeros(self.latent_channels, rows.shape[1], dtype=torch.float64)
+        enc[:k] = vt[:k] / scale[:, None]  # whitened: every latent channel has unit variance
+        dec = torch.zeros(rows.shape[1], self.latent_channels, dtype=torch.float64)
+        dec[:, :k] = vt[:k].T * scale[None, :]
+        enc_conv, dec_conv = self.encoder.shortcut_conv, self.decoder.shortcut_conv
+        enc_conv.weight.copy_(enc[:, :, None, None].float())
+        enc_conv.bias.copy_((-enc @ mean).float())
+        dec_conv.weight.copy_(dec[:, :, None, None].float())
+        dec_conv.bias.copy_(mean.float())
+        for body in (self.encoder.body, self.decoder.body):
+            last = [m for m in body if isinstance(m, nn.Conv2d)][-1]
+            last.weight.zero_()
+            last.bias.zero_()
 
     # ----- per-image halves (training uses these; raw = un-normalised latents) -----
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:

@@ -3,14 +3,14 @@
 Original (Wan2.2 release, `Wan2.2_VAE.pth` / DiffSynth's `Wan2.2_VAE.safetensors`) and diffusers
 differ only in module paths; shapes are identical (checked against the release's module tree):
 
-  conv1 / conv2                              <-> quant_conv / post_quant_conv
-  {enc,dec}.conv1, .head.0, .head.2          <-> .conv_in, .norm_out, .conv_out
-  {enc,dec}.middle.0 / .1 / .2               <-> .mid_block.resnets.0 / .attentions.0 / .resnets.1
-  encoder.downsamples.I.downsamples.J        <-> encoder.down_blocks.I.resnets.J  (residual blocks)
-                                                 encoder.down_blocks.I.downsampler (J = num_res_blocks)
-  decoder.upsamples.I.upsamples.J            <-> decoder.up_blocks.I.resnets.J
-                                                 decoder.up_blocks.I.upsampler (J = num_res_blocks + 1)
-  residual.0 / .2 / .3 / .6, shortcut        <-> norm1 / conv1 / norm2 / conv2, conv_shortcut
+  conv1 / conv2                         <-> quant_conv / post_quant_conv
+  {enc,dec}.conv1, .head.0, .head.2     <-> .conv_in, .norm_out, .conv_out
+  {enc,dec}.middle.0 / .1 / .2          <-> .mid_block.resnets.0 / .attentions.0 / .resnets.1
+  encoder.downsamples.I.downsamples.J   <-> encoder.down_blocks.I.resnets.J (residual blocks),
+                                            encoder.down_blocks.I.downsampler (J = res blocks)
+  decoder.upsamples.I.upsamples.J       <-> decoder.up_blocks.I.resnets.J,
+                                            decoder.up_blocks.I.upsampler (J = res blocks + 1)
+  residual.0 / .2 / .3 / .6, shortcut   <-> norm1 / conv1 / norm2 / conv2, conv_shortcut
 
 diffusers' own single-file converter (`convert_wan_vae_to_diffusers`) only knows the flat
 Wan2.1 layout, hence this module. Imports: stdlib, torch.
@@ -45,10 +45,16 @@ _FIXED = {
 _FIXED_INV = {v: k for k, v in _FIXED.items()}
 
 _ORIG_MIDDLE = re.compile(r"^(encoder|decoder)\.middle\.([02])\.(.+)$")
-_ORIG_LEVEL = re.compile(r"^(encoder\.downsamples|decoder\.upsamples)\.(\d+)\.\w+samples\.(\d+)\.(.+)$")
+_ORIG_LEVEL = re.compile(
+    r"^(encoder\.downsamples|decoder\.upsamples)\.(\d+)\.\w+samples\.(\d+)\.(.+)$"
+)
 _DIFF_MIDDLE = re.compile(r"^(encoder|decoder)\.mid_block\.resnets\.([01])\.(.+)$")
-_DIFF_RESNET = re.compile(r"^(encoder\.down_blocks|decoder\.up_blocks)\.(\d+)\.resnets\.(\d+)\.(.+)$")
-_DIFF_SAMPLER = re.compile(r"^(encoder\.down_blocks|decoder\.up_blocks)\.(\d+)\.(downsampler|upsampler)\.(.+)$")
+_DIFF_RESNET = re.compile(
+    r"^(encoder\.down_blocks|decoder\.up_blocks)\.(\d+)\.resnets\.(\d+)\.(.+)$"
+)
+_DIFF_SAMPLER = re.compile(
+    r"^(encoder\.down_blocks|decoder\.up_blocks)\.(\d+)\.(downsampler|upsampler)\.(.+)$"
+)
 
 
 def _split(key: str) -> tuple[str, str]:

@@ -1,0 +1,63 @@
+"""LSE-C / LSE-D of a dubbed clip with our sync scorer, cropped at ground-truth geometry.
+
+Thin glue between the benchmark and `xdub.bench.sync_metrics` (owned by the sync scorer): the
+mouth crops come from the answer's landmarks and face boxes (the same crop boxes for every
+method on a pair, so methods differ only in pixels) and the audio is the new speech.
+Imports: numpy, torch, xdub.models.syncnet*, xdub.bench.sync_metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xdub.errors import ConfigError, WeightsError
+
+logger = logging.getLogger(__name__)
+
+
+def load_sync_scorer(spec: str) -> Any | None:
+    """"none"/"" -> None; "auto" -> the shipped tiny scorer if installed (else None with a
+    warning); anything else -> `SyncScorer.from_pretrained(spec)`."""
+    if spec in ("", "none"):
+        return None
+    from xdub.models.syncnet import SyncScorer, load_shipped_scorer
+
+    if spec == "auto":
+        try:
+            return load_shipped_scorer()
+        except (WeightsError, FileNotFoundError, OSError) as err:
+            logger.warning("no shipped sync scorer (%s); LSE-C/LSE-D are skipped", err)
+            return None
+    if not Path(spec).is_dir():
+        raise ConfigError(f"sync scorer folder not found: {spec}")
+    return SyncScorer.from_pretrained(spec)
+
+
+def describe_scorer(spec: str, scorer: Any | None) -> str:
+    """What `results.json` records about the scorer in use."""
+    if scorer is None:
+        return "none"
+    return "shipped:syncnet_tiny" if spec == "auto" else f"dir:{Path(spec).name}"
+
+
+def lip_sync_metrics(scorer: Any, frames: np.ndarray, landmarks: np.ndarray,
+                     face_boxes: np.ndarray, samples: np.ndarray, fps: float) -> dict[str, float]:
+    """{lse_c, lse_d, lse_offset} of frames `[T, H, W, 3]` with audio `samples: [N]` (16 kHz).
+
+    landmarks: `[T, 68, 2]` (iBUG; the mouth is 48-67), face_boxes: `[T, 4]`.
+    """
+    from xdub.bench.sync_metrics import sync_scores
+    from xdub.models.syncnet import SyncScorer
+    from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
+
+    cfg = scorer.cfg
+    if len(frames) < cfg.window_frames + 1:
+        return {"lse_c": float("nan"), "lse_d": float("nan"), "lse_offset": float("nan")}
+    roll = eye_roll(landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1))
+    crops = crop_mouths(frames, landmarks[:, 48:68], face_boxes, cfg, roll=roll)
+    scores = sync_scores(scorer, SyncScorer.normalize_crops(crops), log_mel(samples, cfg), fps)
+    return {"lse_c": scores.confidence, "lse_d": scores.distance, "lse_offset": float(scores.offset)}

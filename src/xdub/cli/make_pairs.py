@@ -1,0 +1,97 @@
+"""`xdub make-pairs`: turn clips into (V', A) -> V pseudo-pairs with a trained inpainter.
+
+Inputs are synthetic seeds (`--seeds 0:1000 --scenario mixed`) or real videos with face tracks
+(`--videos 'clips/*.mp4' --tracks tracks/`). Sharded and resumable: rerun the same command to
+finish; `--shard i/n` splits the work over n independent runs (or one per accelerate process).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from xdub.cli.app import app
+from xdub.errors import ConfigError
+
+
+def _parse_range(text: str) -> list[int]:
+    """'0:100' -> [0..99], '5' -> [0..4]."""
+    try:
+        lo, _, hi = text.partition(":")
+        return list(range(int(lo), int(hi))) if hi else list(range(int(lo)))
+    except ValueError:
+        raise ConfigError(f"--seeds must look like 0:100, got '{text}'") from None
+
+
+def _parse_shard(text: str | None) -> tuple[int, int]:
+    """'i/n' -> (i, n); None -> this accelerate process of all of them (or 0/1)."""
+    if text is None:
+        from accelerate import PartialState
+
+        state = PartialState()
+        return state.process_index, state.num_processes
+    try:
+        index, count = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard must look like 0/4, got '{text}'") from None
+    if not 0 <= index < count:
+        raise ConfigError(f"--shard {text}: need 0 <= i < n")
+    return index, count
+
+
+def _source(seeds: str | None, scenario: str, seconds: float, size: int,
+            videos: list[str] | None, tracks: Path | None):
+    from xdub.config.train import SynthSourceConfig, VideoSourceConfig
+    from xdub.data.sources import SynthClipSource, VideoClipSource
+
+    if videos:
+        return VideoClipSource(VideoSourceConfig(tuple(videos), str(tracks or "")))
+    if seeds is None:
+        raise ConfigError("give --seeds (synthetic clips) or --videos")
+    cfg = SynthSourceConfig(scenario=scenario, size=(size, size), clip_seconds=seconds)
+    return SynthClipSource(cfg, _parse_range(seeds))
+
+
+def _judge(scorer: str):
+    if scorer == "none":
+        return None
+    from xdub.models.syncnet import SyncScorer, load_shipped_scorer
+    from xdub.train.pairgen import SyncJudge
+
+    return SyncJudge(load_shipped_scorer() if scorer == "package" else SyncScorer.from_pretrained(scorer))
+
+
+@app.command("make-pairs")
+def make_pairs(
+    inpainter: Path = typer.Argument(..., help="Trained inpainter folder (run_dir/inpainter)."),
+    out: Path = typer.Option(..., "--out", help="Pair folder (shards + manifest)."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Synthetic clip seeds, e.g. 0:1000."),
+    scenario: str = typer.Option("mixed", "--scenario", help="Synthetic scenario preset."),
+    seconds: float = typer.Option(2.0, "--clip-seconds", min=0.2, help="Synthetic clip length."),
+    size: int = typer.Option(256, "--size", min=32, help="Synthetic frame side in pixels."),
+    videos: list[str] | None = typer.Option(None, "--videos", help="Video files/globs (repeat)."),
+    tracks: Path | None = typer.Option(None, "--tracks", help="Folder of <stem>.track.npz files."),
+    config: Path | None = typer.Option(None, "--config", help="PairGenConfig YAML."),
+    scorer: str = typer.Option("package", "--scorer",
+                               help="Lip-sync scorer folder, 'package' (shipped) or 'none'."),
+    shard: str | None = typer.Option(None, "--shard", help="Process shards k with k %% n == i."),
+    shard_size: int | None = typer.Option(None, "--shard-size", min=1, help="Clips per shard."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="Euler steps per chunk."),
+) -> None:
+    """Generate pseudo-pairs: inpaint each clip's lips with another clip's audio, filter, store."""
+    from xdub.config import load, replace
+    from xdub.config.train import FilterConfig, PairGenConfig
+    from xdub.train.inpaint import load_inpainter
+    from xdub.train.pairgen import PairGenerator, generate_pairs
+
+    cfg = load(PairGenConfig, config) if config is not None else PairGenConfig()
+    changes = {k: v for k, v in (("shard_size", shard_size), ("steps", steps)) if v is not None}
+    if scorer == "none":
+        changes["filters"] = replace(cfg.filters, use_sync=False) if config else FilterConfig(use_sync=False)
+    cfg = replace(cfg, **changes) if changes else cfg
+    gen = PairGenerator(_source(seeds, scenario, seconds, size, videos, tracks),
+                        load_inpainter(inpainter), _judge(scorer), cfg)
+    summary = generate_pairs(gen, out, _parse_shard(shard))
+    print(json.dumps(summary, indent=2))

@@ -1,0 +1,57 @@
+"""Config of the whole training chain (`xdub train chain`, `xdub.train.chain`). Stdlib only.
+
+The chain runs codec -> scorer -> stage 1 -> phase measurement -> pairs -> stage 2 -> export,
+each step in its own sub-folder of the chain's output folder, skipped when its output exists.
+Every step reads its own config file (paths relative to the chain YAML); the chain only wires
+outputs to inputs (codec folder -> stage 1, scorer -> pairs and stage 2, inpainter -> pairs
+and stage-2 init, pairs -> stage 2). Imports: stdlib + xdub.errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xdub.errors import ConfigError
+
+CHAIN_STEPS = ("codec", "scorer", "stage1", "phases", "pairs", "stage2", "export")
+
+
+@dataclass(frozen=True, slots=True)
+class PairSourceConfig:
+    """Which source clips pair generation turns into pairs (synthetic single clips)."""
+
+    scenario: str = "mixed"  # scenario of the source clips
+    size: tuple[int, int] = (256, 256)  # rendered frame (width, height)
+    clip_seconds: float = 2.0  # clip length
+    first_seed: int = 500_000_000  # clip k = this + k: away from stage-1 seeds 0..n and from
+    #   every held-out range (>= 800_000_000)
+    num_clips: int = 160  # source clips (accepted pairs are fewer: see the filters)
+
+    def __post_init__(self) -> None:
+        if self.num_clips < 2 or self.clip_seconds <= 0:
+            raise ConfigError("chain.pair_source: num_clips >= 2 and clip_seconds > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    """Config files of every step plus the wiring options; paths relative to the chain file."""
+
+    codec_model: str = "../codec/tiny.yaml"  # CodecConfig of the tiny codec
+    codec_train: str = "../codec/train_tiny.yaml"  # CodecTrainConfig
+    scorer_train: str = "../sync/train_tiny.yaml"  # SyncTrainConfig
+    stage1: str = "stage1_tiny.yaml"  # Stage1Config
+    pairs: str = "pairs_tiny.yaml"  # PairGenConfig
+    stage2: str = "stage2_tiny.yaml"  # Stage2Config
+    pair_source: PairSourceConfig = field(default_factory=PairSourceConfig)
+    measure_phases: bool = True  # measure the lip band on the stage-1 model and use it in
+    #   stage 2 (else the stage-2 config's boundaries are kept)
+    phase_fraction: float = 0.5  # lip band = sigmas where audio attribution >= this x peak
+    export_default: str = ""  # also copy the exported default here (e.g. the package's
+    #   src/xdub/assets/default); "" = only <out>/default
+    stop_after: str = ""  # stop after this step (one of CHAIN_STEPS); "" = run all
+
+    def __post_init__(self) -> None:
+        if self.stop_after and self.stop_after not in CHAIN_STEPS:
+            raise ConfigError(f"chain.stop_after must be one of {CHAIN_STEPS}")
+        if not 0.0 < self.phase_fraction < 1.0:
+            raise ConfigError("chain.phase_fraction must be in (0, 1)")

@@ -1,0 +1,121 @@
+"""Configs of stage 2 (`xdub.train.stage2`): the mask-free editor and its multi-phase recipe.
+
+`Stage2Config` is a strict superset of `Stage1Config` (same field names and meanings), so a
+stage-2 YAML is `base: stage1_<preset>.yaml` plus only the keys that change (pairs folder,
+init, source embedding, phase schedule). One dataclass per concern:
+- `PhaseObjectiveConfig`: the phase-specific losses (mouth weight, sync, texture);
+- `PhaseScheduleConfig`: how training is split over the structure / lip / texture phases
+  (single-phase baseline, LoRA experts on a shared base, or sequential full-weight SFT);
+- `Stage2Config`: everything else (models, data, loop), mirroring stage 1.
+The phase boundaries themselves live in `DiffusionConfig` (`structure_lip_sigma`,
+`lip_texture_sigma`), shared with sampling. Imports: stdlib + xdub.config + xdub.errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from xdub.config.audio import AUDIO_PRESETS, AudioConfig
+from xdub.config.codec import CODEC_PRESETS, CodecConfig
+from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
+from xdub.config.face import AlignConfig, FaceConfig
+from xdub.config.model import MODEL_PRESETS, DiTConfig
+from xdub.config.train import DataConfig, LoopConfig
+from xdub.errors import ConfigError
+
+# Held-out evaluation clips of stage 2 use seeds from here on: above every training seed
+# (< 800_000_000, see config.train) and the stage-1 sample clips, below the scorer's 900M range.
+STAGE2_EVAL_SEED_BASE = 850_000_000
+
+PhaseMode = Literal["single", "lora", "sequential"]
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseObjectiveConfig:
+    """Phase-specific losses; each term applies to the samples whose sigma lies in its phase."""
+
+    mouth_weight: float = 3.0  # lip phase: velocity-loss weight inside the mouth region (1 = off)
+    sync_weight: float = 0.05  # lip phase: scorer sync loss on decoded x0 predictions; 0 = off
+    #   (small: the flow loss stays the main signal; 0.01 .. 0.2)
+    texture_weight: float = 0.5  # texture phase: Laplacian-pyramid L1 on decoded x0; 0 = off
+    texture_levels: int = 3  # band-pass levels of that pyramid (64 px crops: 2 .. 4)
+    baseline_mouth_weight: float = 3.0  # "single" mode: the stage-1 style constant mouth
+    #   weight at every sigma (no sync/texture terms): the ablation's baseline objective
+
+    def __post_init__(self) -> None:
+        if min(self.mouth_weight, self.baseline_mouth_weight) < 0:
+            raise ConfigError("stage2.objectives: mouth weights must be >= 0")
+        if min(self.sync_weight, self.texture_weight) < 0 or self.texture_levels < 1:
+            raise ConfigError("stage2.objectives: weights >= 0 and texture_levels >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseScheduleConfig:
+    """How the optimiser steps (`loop.steps`, the total budget) are spent over the phases."""
+
+    mode: PhaseMode = "lora"  # "single": one model, all sigmas, baseline objective (ablation);
+    #   "lora": shared base on all sigmas, then one LoRA expert per phase (X-Dub paper);
+    #   "sequential": full-weight SFT on one phase after another (the public release's recipe)
+    base_fraction: float = 0.5  # "lora": share of the steps spent on the shared base
+    phase_shares: tuple[float, float, float] = (1.0, 1.0, 1.0)  # structure, lip, texture:
+    #   relative steps per phase (experts / sequential sub-runs)
+    focus: float = 0.8  # "sequential": share of a phase's samples drawn inside its sigma range
+    #   (the rest over all sigmas, so later phases do not forget earlier ones); experts use 1.0
+    lora_rank: int = 8  # rank of each phase expert (tiny DiT dim 128: 4 .. 16; wan5b: 32 .. 128)
+    lora_alpha: float | None = None  # LoRA scale numerator; None = rank (scale 1)
+    expert_lr_scale: float = 2.0  # LoRA experts train at loop.lr times this (few parameters)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.base_fraction < 1.0 or not 0.0 < self.focus <= 1.0:
+            raise ConfigError("stage2.phases: base_fraction in [0, 1), focus in (0, 1]")
+        if min(self.phase_shares) < 0 or sum(self.phase_shares) <= 0:
+            raise ConfigError("stage2.phases: phase_shares must be >= 0 with a positive sum")
+        if self.lora_rank < 1 or self.expert_lr_scale <= 0:
+            raise ConfigError("stage2.phases: lora_rank >= 1 and expert_lr_scale > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Stage2Config:
+    """Mask-free editing DiT trained on pseudo-pairs (X-Dub stage 2); superset of Stage1Config."""
+
+    # --- shared with stage 1 (same meaning; a stage-2 YAML inherits them via `base:`) ---------
+    model: DiTConfig = field(default_factory=lambda: MODEL_PRESETS["tiny"])  # cond_channels:
+    #   None = the source shares the patch embedding (official layout); = latent channels: an
+    #   own source embedding, initialised from the inpainter's masked-latent channels
+    init_from: str = ""  # stage-1 DiT folder (save_pretrained); "" = fresh init (tests)
+    codec: CodecConfig = field(default_factory=lambda: CODEC_PRESETS["tiny"])
+    codec_weights: str = "package"  # "package", a codec folder, or "random" (tests only)
+    audio: AudioConfig = field(default_factory=lambda: AUDIO_PRESETS["tiny"])
+    face: FaceConfig = field(default_factory=lambda: FaceConfig(align=AlignConfig(crop_size=64)))
+    diffusion: DiffusionConfig = field(default_factory=lambda: DIFFUSION_PRESETS["tiny"])
+    data: DataConfig = field(default_factory=DataConfig)  # window_frames / ref_frames /
+    #   ref_min_gap / windows_per_clip are used; the clip source is replaced by `pairs`
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    mouth_weight: float = 3.0  # stage-1 key, unused here (see objectives.*mouth_weight)
+    motion_frames: int = 1  # latent frames that may be given clean (the previous chunk)
+    p_motion: float = 0.5  # share of samples trained with those motion frames
+    cache_latents: bool = True  # per-frame codecs: encode each pair's clips once (cached)
+    #   instead of every window in the training step; same result, less compute
+    sample_clips: int = 2  # held-out pairs in the periodic sample grids/videos
+    sample_steps: int = 8  # Euler steps for those samples
+    # --- stage 2 only -------------------------------------------------------------------------
+    pairs: str = ""  # pair folder written by `xdub make-pairs` (accepted pairs are used)
+    scorer_weights: str = "package"  # sync scorer for the lip-phase loss: "package", a
+    #   folder, "random" (tests) or "" (no sync loss)
+    objectives: PhaseObjectiveConfig = field(default_factory=PhaseObjectiveConfig)
+    phases: PhaseScheduleConfig = field(default_factory=PhaseScheduleConfig)
+    chunk_frames: int = 0  # exported dubber's chunk length; 0 = data.window_frames
+    chunk_overlap: int = 2  # exported dubber's overlap between chunks (>= motion frames)
+
+    def __post_init__(self) -> None:
+        if self.motion_frames < 0 or not 0.0 <= self.p_motion <= 1.0:
+            raise ConfigError("stage2: motion_frames >= 0, p_motion in [0, 1]")
+        if self.model.audio_dim is None:
+            raise ConfigError("stage2: the editor needs an audio branch (model.audio_dim)")
+        cond = self.model.cond_channels
+        if cond is not None and cond != self.model.latent_channels:
+            raise ConfigError("stage2: model.cond_channels must be null or latent_channels "
+                              "(the editor's source is the unmasked clip)")
+        if self.chunk_overlap < 0:
+            raise ConfigError("stage2: chunk_overlap must be >= 0")

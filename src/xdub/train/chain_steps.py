@@ -1,0 +1,214 @@
+"""The steps of the training chain, each a function `(ChainContext) -> bool` (True = complete).
+
+Every step trains/writes inside `<out>/<step>/` with the step's own resumable recipe, reading
+its own config file; the only thing a step knows about the others is where their outputs are:
+
+    codec/final/            tiny codec folder          (xdub.train.codec.train_codec)
+    scorer/final/           sync scorer folder         (xdub.train.syncnet.train_sync_scorer)
+    stage1/inpainter/       inpainter folder           (xdub.train.stage1.train_stage1)
+    phases/phases.json      measured lip band          (xdub.train.phases.measure on stage 1)
+    pairs/                  pair store                 (xdub.train.pairgen.generate_pairs)
+    stage2/editor/          dubbing checkpoint         (xdub.train.stage2.train_stage2)
+    default/                codec + scorer + editor + manifest (xdub.train.export_default)
+Imports: torch, xdub.{config, data, diffusion, models, train}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from xdub.config import load, replace, to_dict
+from xdub.config.chain import ChainConfig
+from xdub.config.codec import CodecConfig, CodecTrainConfig
+from xdub.config.stage2 import Stage2Config
+from xdub.config.sync import SyncTrainConfig
+from xdub.config.train import STAGE1_EVAL_SEED_BASE, PairGenConfig, Stage1Config, SynthSourceConfig
+
+log = logging.getLogger(__name__)
+
+PHASES_FILE = "phases.json"
+MEASURE_SEED_OFFSET = 100  # measurement clips: STAGE1_EVAL_SEED_BASE + 100 + k (held out)
+
+
+@dataclass(frozen=True)
+class ChainContext:
+    """The chain config, the folder its relative paths start from, and the output folder."""
+
+    cfg: ChainConfig
+    config_dir: Path
+    out: Path
+
+    def path(self, relative: str) -> Path:
+        """A config path relative to the chain file."""
+        return (self.config_dir / relative).resolve()
+
+    @property
+    def codec_dir(self) -> Path:
+        return self.out / "codec" / "final"
+
+    @property
+    def scorer_dir(self) -> Path:
+        return self.out / "scorer" / "final"
+
+    @property
+    def inpainter_dir(self) -> Path:
+        return self.out / "stage1" / "inpainter"
+
+    @property
+    def editor_dir(self) -> Path:
+        return self.out / "stage2" / "editor"
+
+    def stage1_config(self) -> Stage1Config:
+        """Stage-1 config wired to the chain's codec."""
+        return replace(load(Stage1Config, self.path(self.cfg.stage1)),
+                       codec_weights=str(self.codec_dir))
+
+    def stage2_config(self) -> Stage2Config:
+        """Stage-2 config wired to the chain's codec, scorer, inpainter, pairs and phases."""
+        cfg = load(Stage2Config, self.path(self.cfg.stage2))
+        diffusion = cfg.diffusion
+        measured = self.out / "phases" / PHASES_FILE
+        if self.cfg.measure_phases and measured.is_file():
+            band = json.loads(measured.read_text())
+            diffusion = replace(diffusion, lip_texture_sigma=band["lip_texture_sigma"],
+                                structure_lip_sigma=band["structure_lip_sigma"])
+        return replace(cfg, codec_weights=str(self.codec_dir), pairs=str(self.out / "pairs"),
+                       scorer_weights=str(self.scorer_dir), diffusion=diffusion,
+                       init_from=str(self.inpainter_dir / "dit"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------------
+
+
+def run_codec(ctx: ChainContext) -> bool:
+    """Tiny codec on face crops of the synthetic engine; `codec/final/` with latent stats."""
+    from xdub.train.codec import train_tiny_codec_on_synth
+
+    model = load(CodecConfig, ctx.path(ctx.cfg.codec_model)).tiny
+    train = load(CodecTrainConfig, ctx.path(ctx.cfg.codec_train))
+    psnr = train_tiny_codec_on_synth(ctx.out / "codec", ctx.codec_dir, model, train)
+    log.info("codec: held-out PSNR %.2f dB", psnr)
+    return (ctx.codec_dir / "config.json").is_file()
+
+
+def run_scorer(ctx: ChainContext) -> bool:
+    """Tiny lip-sync scorer; writes `scorer/final/` itself (complete or on its CPU budget)."""
+    from xdub.train.syncnet import train_sync_scorer
+
+    train_sync_scorer(load(SyncTrainConfig, ctx.path(ctx.cfg.scorer_train)), ctx.out / "scorer")
+    return (ctx.scorer_dir / "config.json").is_file()
+
+
+def run_stage1(ctx: ChainContext) -> bool:
+    """Mask-based inpainter by self-reconstruction; complete when all steps ran."""
+    from xdub.train.stage1 import train_stage1
+
+    cfg = ctx.stage1_config()
+    result = train_stage1(cfg, ctx.out / "stage1")
+    return result.stopped == "done" and (ctx.inpainter_dir / "inpainter.json").is_file()
+
+
+def run_phases(ctx: ChainContext) -> bool:
+    """Measure the lip band on the stage-1 model (`phases.json` + the profile)."""
+    from xdub.train.phase_measure import measure_on_inpainter, plot_profile
+
+    stage1 = ctx.stage1_config()
+    seeds = [STAGE1_EVAL_SEED_BASE + MEASURE_SEED_OFFSET + k for k in range(4)]
+    result = measure_on_inpainter(ctx.inpainter_dir, stage1.data.synth, seeds,
+                                  ctx.cfg.phase_fraction)
+    folder = ctx.out / "phases"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PHASES_FILE).write_text(json.dumps(result, indent=2))
+    plot_profile(result, folder / "attribution.png")
+    log.info("lip band measured on stage 1: %.3f .. %.3f", result["lip_texture_sigma"],
+             result["structure_lip_sigma"])
+    return True
+
+
+def run_pairs(ctx: ChainContext) -> bool:
+    """Pseudo-pairs from the pair-source clips; complete when the merged manifest exists."""
+    from xdub.data.sources import SynthClipSource
+    from xdub.models.syncnet import SyncScorer
+    from xdub.train.inpaint import load_inpainter
+    from xdub.train.pairgen import PairGenerator, SyncJudge, generate_pairs
+
+    src = ctx.cfg.pair_source
+    source = SynthClipSource(SynthSourceConfig(scenario=src.scenario, size=src.size,
+                                               clip_seconds=src.clip_seconds,
+                                               first_seed=src.first_seed,
+                                               num_clips=src.num_clips))
+    cfg = load(PairGenConfig, ctx.path(ctx.cfg.pairs))
+    judge = SyncJudge(SyncScorer.from_pretrained(ctx.scorer_dir)) if cfg.filters.use_sync else None
+    torch.set_num_threads(1)
+    gen = PairGenerator(source, load_inpainter(ctx.inpainter_dir), judge, cfg)
+    summary = generate_pairs(gen, ctx.out / "pairs", progress=True)
+    (ctx.out / "pairs" / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary.get("manifest") is not None
+
+
+def run_stage2(ctx: ChainContext) -> bool:
+    """The mask-free editor with multi-phase learning; complete when `editor/` is written."""
+    from xdub.train.stage2 import train_stage2
+
+    return train_stage2(ctx.stage2_config(), ctx.out / "stage2") is not None
+
+
+def run_export(ctx: ChainContext) -> bool:
+    """`default/`: codec + scorer + editor + manifest; optionally copied into the package."""
+    from xdub.train.export_default import export_default
+
+    folder = export_default(ctx.editor_dir, ctx.scorer_dir, ctx.out / "default",
+                            training=training_record(ctx))
+    if ctx.cfg.export_default:
+        target = ctx.path(ctx.cfg.export_default)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(folder, target)
+    return True
+
+
+def training_record(ctx: ChainContext) -> dict[str, Any]:
+    """What the manifest records about how the default was made (configs, data seeds)."""
+    stage1, stage2 = ctx.stage1_config(), ctx.stage2_config()
+    pairs = ctx.cfg.pair_source
+    synth = stage1.data.synth
+    record: dict[str, Any] = {
+        "chain": to_dict(ctx.cfg),
+        "stage1": to_dict(stage1),
+        "stage2": to_dict(stage2),
+        "data_seeds": {
+            "stage1_clips": [synth.first_seed, synth.first_seed + synth.num_clips - 1],
+            "pair_source_clips": [pairs.first_seed, pairs.first_seed + pairs.num_clips - 1],
+            "scorer": "xdub.config.sync: seed * 1_000_000 + k (see scorer/config.yaml)",
+            "held_out_from": STAGE1_EVAL_SEED_BASE,
+        },
+    }
+    measured = ctx.out / "phases" / PHASES_FILE
+    if measured.is_file():
+        record["phases"] = json.loads(measured.read_text())
+    times = ctx.out / "chain_times.json"
+    if times.is_file():
+        record["step_seconds"] = json.loads(times.read_text())
+    pair_summary = ctx.out / "pairs" / "summary.json"
+    if pair_summary.is_file():
+        record["pairs"] = json.loads(pair_summary.read_text())
+    return record
+
+
+STEP_FUNCTIONS = {
+    "codec": run_codec,
+    "scorer": run_scorer,
+    "stage1": run_stage1,
+    "phases": run_phases,
+    "pairs": run_pairs,
+    "stage2": run_stage2,
+    "export": run_export,
+}

@@ -1,0 +1,139 @@
+"""Stage-2 training windows cut from the pseudo-pair store, as a resumable batch stream.
+
+A pair (from `xdub make-pairs`) holds the whole clip: input crops V' (lips follow a donor
+audio A'), target crops V, the source audio A and the inpainting mask. A training sample is a
+window of F frames: V'[s:s+F] is the editor's source, V[s:s+F] its target, A's feature
+windows its audio; identity references are frames of V' (the video being dubbed, as at
+inference) drawn away from the window. The mouth region for the lip-phase weighting is the
+pair's `mouth_mask` when the store has one, else its inpainting mask (a superset).
+
+Sample position k of the stream is fully determined by (seed, k): the pair comes from a
+seeded permutation per epoch, the window start and references from `default_rng([seed, k])`,
+so `batches(start)` resumes exactly. With a per-frame codec (temporal factor 1) an `encoder`
+encodes each clip once and windows slice the cached latents, which equals encoding the window
+(and each reference alone) but costs one encode per pair instead of one per step. Imports: numpy, torch, xdub.{audio, conditioning, config,
+data, models}.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from xdub.audio.featurizer import AudioFeaturizer
+from xdub.conditioning import select_reference_indices
+from xdub.config.sync import SyncScorerConfig
+from xdub.data.crops import audio_windows_for
+from xdub.data.dataset import collate_windows
+from xdub.data.pairs import PairStore
+from xdub.models.syncnet_features import audio_window_starts, audio_windows, log_mel
+
+
+LatentEncoder = Callable[[np.ndarray], np.ndarray]  # crops [T, S, S, 3] -> latents [C, T, h, w]
+
+
+@dataclass(frozen=True)
+class PairClip:
+    """One pair, model-ready: crops `[T, S, S, 3]` uint8, region `[T, S, S]` uint8 (255 =
+    mouth), audio windows `[T, W, D]` float32, scorer log-mel `[M, n_mels]` or None, and with
+    a per-frame codec the cached latents `[C, T, h, w]` float32 of both clips (or None)."""
+
+    pair_id: str
+    fps: float
+    input_crops: np.ndarray
+    target_crops: np.ndarray
+    region: np.ndarray
+    audio_windows: np.ndarray
+    mel: torch.Tensor | None
+    input_latents: np.ndarray | None = None
+    target_latents: np.ndarray | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.input_crops.shape[0])
+
+
+class PairWindows:
+    """Deterministic, resumable stream of stage-2 samples over a `PairStore`."""
+
+    def __init__(self, store: PairStore, featurizer: AudioFeaturizer, window_frames: int,
+                 ref_frames: int, ref_min_gap: int, seed: int = 0,
+                 scorer: SyncScorerConfig | None = None, cache_pairs: int = 512,
+                 encoder: LatentEncoder | None = None) -> None:
+        if len(store) == 0:
+            raise ValueError(f"no accepted pairs in {store.folder}")
+        self.store, self.featurizer, self.scorer = store, featurizer, scorer
+        self.window_frames, self.ref_frames, self.ref_min_gap = window_frames, ref_frames, ref_min_gap
+        self.seed, self.cache_pairs, self.encoder = seed, cache_pairs, encoder
+        self._cache: OrderedDict[int, PairClip] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def clip(self, index: int) -> PairClip:
+        """Pair `index` with its audio features (cached)."""
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        arrays, row = self.store.load(index), self.store.rows[index]
+        region = arrays.get("mouth_mask", arrays["mask"])
+        if region.dtype != np.uint8:
+            region = np.rint(np.clip(region, 0, 1) * 255).astype(np.uint8)
+        num = int(arrays["input_crops"].shape[0])
+        windows = audio_windows_for(self.featurizer, arrays["audio"], row.fps, num)
+        mel = log_mel(arrays["audio"], self.scorer) if self.scorer is not None else None
+        latents = {}
+        if self.encoder is not None:  # a per-frame codec: encoding a window = slicing the clip
+            latents = {f"{k}_latents": self.encoder(arrays[f"{k}_crops"])
+                       for k in ("input", "target")}
+        clip = PairClip(row.pair_id, float(row.fps), arrays["input_crops"],
+                        arrays["target_crops"], region, windows, mel, **latents)
+        if num < self.window_frames + (1 if self.ref_frames else 0):
+            raise ValueError(f"pair {row.pair_id}: {num} frames is too short for the windows")
+        self._cache[index] = clip
+        while len(self._cache) > self.cache_pairs:
+            self._cache.popitem(last=False)
+        return clip
+
+    def sample(self, position: int) -> dict[str, Any]:
+        """Sample `position` of the stream (numpy arrays; see the module docstring)."""
+        epoch, offset = divmod(position, len(self))
+        index = int(np.random.default_rng([self.seed, epoch]).permutation(len(self))[offset])
+        clip = self.clip(index)
+        rng = np.random.default_rng([self.seed, 1, position])
+        f = self.window_frames
+        start = int(rng.integers(0, clip.num_frames - f + 1))
+        refs = select_reference_indices(clip.num_frames, (start, start + f), self.ref_frames,
+                                        self.ref_min_gap, rng)
+        sample = {
+            "input_crops": clip.input_crops[start:start + f],
+            "target_crops": clip.target_crops[start:start + f],
+            "ref_crops": clip.input_crops[refs],
+            "region": clip.region[start:start + f],
+            "audio": clip.audio_windows[start:start + f],
+            "pair_id": clip.pair_id,
+            "start": start,
+        }
+        if clip.input_latents is not None and clip.target_latents is not None:
+            sample["input_latents"] = clip.input_latents[:, start:start + f]
+            sample["target_latents"] = clip.target_latents[:, start:start + f]
+            sample["ref_latents"] = clip.input_latents[:, refs]
+        if clip.mel is not None and f >= self.scorer.window_frames:
+            count = f - self.scorer.window_frames + 1
+            starts = audio_window_starts(count, clip.fps, self.scorer, offset=start)
+            mel = audio_windows(clip.mel, starts, self.scorer.audio_window_frames)
+            sample["mel_windows"] = mel.numpy()
+        return sample
+
+    def batches(self, start: int, batch_size: int) -> Iterator[dict[str, Any]]:
+        """Endless collated batches beginning at sample position `start`."""
+        position = start
+        while True:
+            samples = [self.sample(position + k) for k in range(batch_size)]
+            position += batch_size
+            yield collate_windows(samples)

@@ -1,0 +1,252 @@
+"""Pseudo-pair generation (`xdub make-pairs`): the inpainter turns real clips into pairs.
+
+For source clip V with audio A (item i of the input list):
+1. donor: another item's audio A' (`pick_donor`: seeded by (donor_seed, i), never i itself),
+   length-matched to A by `match_length` (rule `DONOR_RULE`: read A' from its start, looping
+   the whole track back-to-back when it is shorter, and cut to exactly len(A) samples);
+2. the inpainter regenerates V's masked lower face chunk by chunk driven by A' (guided
+   sampling, noise seeded by (donor_seed, i)) -> raw V'_raw;
+3. V' = V outside the feathered mask, V'_raw inside (`composite`), so input and target differ
+   only where the lips differ; the pair is input (V', A) -> target V, mask kept;
+4. scores: P(sync) of V' (pasted back into V's frames) with A' and with A from the lip-sync
+   scorer, PSNR of V'_raw vs V outside the mask, and the worst extra frame-to-frame jump inside
+   the mask (flicker, chunk seams); `FilterConfig` decides acceptance.
+Work is cut into shards of `shard_size` consecutive items; shard k goes to process k % n
+(`--shard i/n` or one per accelerate process). A finished shard is written atomically
+(`xdub.data.pairs.write_shard`); a rerun skips finished shards, so an interruption loses at
+most the shard in progress, and results do not depend on sharding (seeds are per item).
+Imports: numpy, torch, tqdm, xdub.{config, models, face, data, conditioning, train}.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from xdub.config.face import BlendConfig
+from xdub.config.train import FilterConfig, PairGenConfig
+from xdub.data.crops import PreparedClip, audio_windows_for, prepare_clip
+from xdub.data.manifest import PairRecord, pair_id, summarize
+from xdub.data.pairs import checksum, merge_manifests, shard_done, shard_stem, write_shard
+from xdub.data.sources import ClipRecord, ClipSource
+from xdub.face.blend import paste_back
+from xdub.models.syncnet import SyncScorer
+from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
+from xdub.train.inpaint import Inpainter, composite, inpaint_clip
+
+log = logging.getLogger(__name__)
+
+DONOR_RULE = "loop-from-start,trim"
+_OUTSIDE = 0.02  # mask values below this count as "outside" (untouched by the composite)
+_INSIDE = 0.5  # ... and above this as "inside" for the flicker measure
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure pieces: donor choice, length matching, scores, filters
+# ---------------------------------------------------------------------------------------------
+
+
+def pick_donor(item: int, num_items: int, seed: int) -> int:
+    """Index of the donor clip for `item`: uniform over the other items, seeded per item."""
+    if num_items < 2:
+        raise ValueError("pair generation needs at least 2 clips (the donor must differ)")
+    offset = int(np.random.default_rng([seed, item, 0]).integers(1, num_items))
+    return (item + offset) % num_items
+
+
+def match_length(donor: np.ndarray, num_samples: int) -> np.ndarray:
+    """A' for a clip of `num_samples` samples: donor looped back-to-back from its start, cut."""
+    if donor.size == 0:
+        raise ValueError("donor audio is empty")
+    repeats = -(-num_samples // donor.size)  # ceil
+    return np.tile(donor.astype(np.float32), repeats)[:num_samples]
+
+
+def psnr_outside(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
+    """PSNR (dB, peak 255) of `[T, S, S, 3]` uint8 crops where `mask: [T, S, S]` < 0.02."""
+    outside = mask < _OUTSIDE
+    if not outside.any():
+        return float("nan")
+    diff = generated.astype(np.float64) - original.astype(np.float64)
+    mse = float(np.mean(np.square(diff[outside])))
+    return 10.0 * np.log10(255.0**2 / max(mse, 1e-10))
+
+
+def temporal_jump(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
+    """Worst extra mean |frame_t - frame_{t-1}| inside the mask of `generated` over `original`
+    (grey levels 0..255): how much more V' flickers than V does on its own."""
+    if len(generated) < 2:
+        return 0.0
+    inside = (mask[1:] > _INSIDE) & (mask[:-1] > _INSIDE)
+    counts = inside.sum(axis=(1, 2)).clip(min=1)
+
+    def step_change(frames: np.ndarray) -> np.ndarray:
+        delta = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=-1)
+        return (delta * inside).sum(axis=(1, 2)) / counts
+
+    return float(np.max(step_change(generated) - step_change(original)))
+
+
+def failed_filters(scores: dict[str, float], cfg: FilterConfig) -> list[str]:
+    """Names of the filters a pair fails (empty = accepted). NaN sync scores fail when used."""
+    checks = {
+        "psnr_outside": scores["psnr_outside"] >= cfg.min_psnr_outside,
+        "temporal_jump": scores["temporal_jump"] <= cfg.max_temporal_jump,
+    }
+    if cfg.use_sync:
+        checks["donor_sync"] = scores["donor_sync"] >= cfg.min_donor_sync
+        checks["source_sync"] = scores["source_sync"] <= cfg.max_source_sync
+        checks["sync_margin"] = scores["donor_sync"] - scores["source_sync"] > cfg.min_sync_margin
+    return [name for name, ok in checks.items() if not ok]
+
+
+# ---------------------------------------------------------------------------------------------
+# Lip-sync judge
+# ---------------------------------------------------------------------------------------------
+
+
+class SyncJudge:
+    """Mean P(in sync) at zero offset of frames + landmarks with a waveform (tiny scorer)."""
+
+    def __init__(self, scorer: SyncScorer) -> None:
+        self.scorer = scorer.eval()
+
+    @torch.no_grad()
+    def probability(self, frames: np.ndarray, landmarks: np.ndarray, boxes: np.ndarray,
+                    samples: np.ndarray, fps: float) -> float:
+        """frames [T, H, W, 3] uint8, landmarks [T, 68, 2], boxes [T, 4] px, samples [N] 16 kHz."""
+        cfg = self.scorer.cfg
+        if len(frames) < cfg.window_frames:
+            return float("nan")
+        marks = landmarks.astype(np.float64)
+        roll = eye_roll(marks[:, 36:42].mean(1), marks[:, 42:48].mean(1))
+        crops = crop_mouths(frames, marks[:, 48:68], boxes.astype(np.float64), cfg, roll)
+        video_emb, audio_emb = self.scorer.clip_embeddings(
+            SyncScorer.normalize_crops(crops), log_mel(samples, cfg), fps)
+        return float(torch.sigmoid(self.scorer.sync_logit(video_emb, audio_emb)).mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# One pair, one shard, a whole run
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PairGenerator:
+    """Everything needed to turn input items into pairs."""
+
+    source: ClipSource
+    inpainter: Inpainter
+    judge: SyncJudge | None
+    cfg: PairGenConfig
+
+    def prepare(self, record: ClipRecord) -> PreparedClip:
+        spec = self.inpainter.spec
+        return prepare_clip(record, spec.face, self.inpainter.featurizer, spec.mask_hold_s)
+
+    def make_pair(self, item: int, shard: int) -> tuple[PairRecord, dict[str, np.ndarray] | None]:
+        """Generate, score and judge the pair of input item `item`."""
+        cfg, inp = self.cfg, self.inpainter
+        record = self.source.load(item)
+        clip = self.prepare(record)
+        donor = pick_donor(item, len(self.source), cfg.donor_seed)
+        donor_audio = match_length(self.source.load_audio(donor), len(record.samples))
+        windows = audio_windows_for(inp.featurizer, donor_audio, clip.fps, clip.num_frames)
+        noise_seed = int(np.random.SeedSequence([cfg.donor_seed, item]).generate_state(1)[0])
+        raw = inpaint_clip(inp, clip, windows, cfg.steps, torch.Generator().manual_seed(noise_seed),
+                           np.random.default_rng([cfg.donor_seed, item, 1]),
+                           cfg.ref_scale, cfg.audio_scale)
+        c = clip.crops
+        edited = composite(raw, c.crops, c.masks)
+        scores = self.score(record, clip, raw, edited, donor_audio)
+        reasons = failed_filters(scores, cfg.filters)
+        arrays = None
+        if not reasons or cfg.keep_rejected:
+            arrays = {"input_crops": edited, "target_crops": c.crops,
+                      "mask": np.rint(c.masks * 255).astype(np.uint8),
+                      "audio": record.samples.astype(np.float32), "donor_audio": donor_audio,
+                      "affines": c.affines.astype(np.float32)}
+        seeds = {"noise": noise_seed, "pick": cfg.donor_seed}
+        for role, index in (("source_seed", item), ("donor_seed", donor)):
+            seed_of = getattr(self.source, "seed", None)
+            if seed_of is not None:
+                seeds[role] = int(seed_of(index))
+        row = PairRecord(
+            pair_id=pair_id(item), item=item, shard=shard, source_clip=record.clip_id,
+            donor_clip=self.source.clip_id(donor), donor_rule=DONOR_RULE, seeds=seeds,
+            model_version=inp.version, num_frames=clip.num_frames, fps=clip.fps,
+            crop_size=int(c.crops.shape[1]), sample_rate=16000, scores=scores,
+            accepted=not reasons, reasons=reasons,
+            file=f"{shard_stem(shard)}.safetensors" if arrays is not None else None,
+            checksum=checksum(arrays) if arrays is not None else None)
+        return row, arrays
+
+    def score(self, record: ClipRecord, clip: PreparedClip, raw: np.ndarray, edited: np.ndarray,
+              donor_audio: np.ndarray) -> dict[str, float]:
+        """Filter scores of one pair (sync scores NaN without a judge)."""
+        c = clip.crops
+        scores = {"psnr_outside": psnr_outside(raw, c.crops, c.masks),
+                  "temporal_jump": temporal_jump(edited, c.crops, c.masks)}
+        nan = float("nan")
+        scores.update(donor_sync=nan, source_sync=nan, original_sync=nan)
+        if self.judge is not None:
+            blend = BlendConfig(color_match="none")
+            frames = np.stack([paste_back(f, crop, a, blend, m) for f, crop, a, m
+                               in zip(record.frames, edited, c.affines, c.masks)])
+            lm, boxes, fps = record.landmarks, record.face_boxes, record.fps
+            scores["donor_sync"] = self.judge.probability(frames, lm, boxes, donor_audio, fps)
+            scores["source_sync"] = self.judge.probability(frames, lm, boxes, record.samples, fps)
+            scores["original_sync"] = self.judge.probability(record.frames, lm, boxes,
+                                                             record.samples, fps)
+        return scores
+
+    def run_shard(self, out_dir: Path, shard: int, bar: tqdm | None = None) -> list[PairRecord]:
+        """Make every pair of one shard and write it (atomically)."""
+        first = shard * self.cfg.shard_size
+        items = range(first, min(first + self.cfg.shard_size, len(self.source)))
+        rows, arrays = [], {}
+        for item in items:
+            row, stored = self.make_pair(item, shard)
+            rows.append(row)
+            if stored is not None:
+                arrays[row.pair_id] = stored
+            if bar is not None:
+                bar.update(1)
+        write_shard(out_dir, shard, rows, arrays)
+        return rows
+
+
+def shards_for(num_items: int, shard_size: int, index: int, count: int) -> list[int]:
+    """Shards (of all `ceil(num_items / shard_size)`) that process `index` of `count` owns."""
+    if not 0 <= index < count:
+        raise ValueError(f"shard index {index} must be in [0, {count})")
+    total = -(-num_items // shard_size)
+    return [k for k in range(total) if k % count == index]
+
+
+def generate_pairs(gen: PairGenerator, out_dir: str | Path, shard: tuple[int, int] = (0, 1),
+                   progress: bool = True) -> dict:
+    """Process this worker's unfinished shards; merge the manifest once all are done.
+
+    Returns the summary of the rows this call can see (its own shards) plus `skipped_shards`.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    size = gen.cfg.shard_size
+    mine = shards_for(len(gen.source), size, *shard)
+    todo = [k for k in mine if not shard_done(out_dir, k)]
+    count = sum(min(size, len(gen.source) - k * size) for k in todo)
+    rows: list[PairRecord] = []
+    with tqdm(total=count, desc="pairs", unit="clip", disable=not progress) as bar:
+        for k in todo:
+            rows += gen.run_shard(out_dir, k, bar)
+    total_shards = -(-len(gen.source) // size)
+    merged = merge_manifests(out_dir, total_shards)
+    summary = summarize(rows)
+    summary.update(skipped_shards=len(mine) - len(todo), manifest=str(merged) if merged else None)
+    return summary

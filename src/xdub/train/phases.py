@@ -1,0 +1,311 @@
+"""Timestep-adaptive multi-phase learning: phase sub-runs, phase sampling, phase objectives.
+
+The sigma axis is split into three phases by `xdub.diffusion.PhaseMap` (boundaries from the
+`DiffusionConfig`, shared with sampling):
+
+    structure  (high noise)  full-frame flow loss: pose, head, layout must come out right
+    lip        (mid noise)   flow loss weighted inside the mouth region + a sync loss from the
+                             frozen scorer on the decoded clean estimate x0 = x_t - sigma * v
+    texture    (low noise)   Laplacian-pyramid L1 of the decoded x0 against the decoded target
+                             (the codec's own reconstruction, so codec error is not penalised)
+
+Training is a list of sub-runs (`plan_subruns`), each one `xdub.train.loop.run`:
+- "single": one model, all sigmas, the stage-1 style objective (the ablation's baseline);
+- "lora": a shared base on all sigmas with phase-aware objectives, then one LoRA expert per
+  phase trained only on its sigma range (X-Dub paper); sampling switches experts by sigma;
+- "sequential": full-weight SFT on one phase after another, `focus` of each phase's samples
+  inside its range (the public release's multi-stage fine-tuning).
+
+How the boundaries were chosen (`measure_lip_band`): on the stage-1 model and a held-out
+batch, for each sigma on a grid, noise the batch and measure the audio attribution inside the
+mouth, RMS of `v(ref+audio) - v(ref)`; the lip phase is the band where it is >= half its peak
+(`active_range`). Imports: torch, numpy, xdub.{config, diffusion, face, models}.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from xdub.config.face import AlignConfig
+from xdub.config.stage2 import PhaseObjectiveConfig, PhaseScheduleConfig
+from xdub.config.sync import SyncScorerConfig
+from xdub.diffusion import (
+    PHASES,
+    Phase,
+    PhaseMap,
+    TrainSigmaSampler,
+    active_range,
+    noisy_input,
+    per_sigma_profile,
+    predict_x0,
+)
+from xdub.face.landmarks import MEAN_SHAPE
+from xdub.models.codec import VideoCodec
+from xdub.models.syncnet import SyncScorer
+
+# ---------------------------------------------------------------------------------------------
+# Sub-runs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubRun:
+    """One `loop.run` of stage 2: which sigmas, which weights train, for how many steps."""
+
+    name: str  # sub-folder of the stage-2 run dir
+    steps: int
+    phase: Phase | None = None  # None = all sigmas
+    focus: float = 1.0  # share of samples drawn inside `phase`'s range
+    adapter: str | None = None  # LoRA expert trained on a frozen base (None = full weights)
+    lr_scale: float = 1.0
+    baseline: bool = False  # stage-1 style objective (no phase terms): the single-phase run
+
+
+def _split(total: int, shares: tuple[float, ...]) -> list[int]:
+    """Integer steps per share summing to `total` (largest remainders)."""
+    raw = [total * s / sum(shares) for s in shares]
+    steps = [math.floor(r) for r in raw]
+    for i in sorted(range(len(raw)), key=lambda i: steps[i] - raw[i])[: total - sum(steps)]:
+        steps[i] += 1
+    return steps
+
+
+def plan_subruns(cfg: PhaseScheduleConfig, total_steps: int) -> list[SubRun]:
+    """The sub-runs of a phase schedule; their steps sum to `total_steps` (equal compute)."""
+    if cfg.mode == "single":
+        return [SubRun("single", total_steps, baseline=True)]
+    if cfg.mode == "lora":
+        base = round(total_steps * cfg.base_fraction)
+        per_phase = _split(total_steps - base, cfg.phase_shares)
+        runs = [SubRun("base", base)] if base else []
+        return runs + [SubRun(f"expert_{p}", n, p, 1.0, p, cfg.expert_lr_scale)
+                       for p, n in zip(PHASES, per_phase) if n]
+    per_phase = _split(total_steps, cfg.phase_shares)
+    return [SubRun(f"sft_{p}", n, p, cfg.focus) for p, n in zip(PHASES, per_phase) if n]
+
+
+def sample_phase_sigmas(sampler: TrainSigmaSampler, phase_map: PhaseMap, run: SubRun,
+                        batch: int, gen: torch.Generator) -> torch.Tensor:
+    """`[B]` sigmas: with probability `run.focus` inside the sub-run's phase, else anywhere.
+
+    Both candidates and the coin are always drawn, so the random stream (and a resumed run)
+    does not depend on the outcome.
+    """
+    anywhere = sampler(batch, gen)
+    if run.phase is None:
+        return anywhere
+    inside = sampler(batch, gen, sigma_range=phase_map.sigma_range(run.phase))
+    coin = torch.rand(batch, generator=gen) < run.focus
+    return torch.where(coin, inside, anywhere)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pixel-space pieces: mouth crops for the scorer, Laplacian pyramid
+# ---------------------------------------------------------------------------------------------
+
+
+def mouth_box(crop_size: int, align: AlignConfig, scorer: SyncScorerConfig) -> tuple[float, ...]:
+    """`(cx, cy, w, h)` in crop pixels of the scorer's mouth crop on an aligned face crop.
+
+    Aligned crops put the mean face at a fixed place, so the box comes from `MEAN_SHAPE`
+    mapped like `face.align.template_keypoints`: centre = mean lip point, width =
+    `crop_scale` x jaw width (the rule `syncnet_features.mouth_crop_boxes` uses on frames).
+    """
+    crop = (MEAN_SHAPE.astype(np.float64) - np.array([0.0, align.center_y])) / align.extent
+    crop = (crop + 0.5) * crop_size
+    centre = crop[48:68].mean(axis=0)
+    width = scorer.crop_scale * float(crop[:17, 0].max() - crop[:17, 0].min())
+    return float(centre[0]), float(centre[1]), width, width * scorer.crop_height / scorer.crop_width
+
+
+def crop_mouth_frames(frames: torch.Tensor, box: tuple[float, ...],
+                      scorer: SyncScorerConfig) -> torch.Tensor:
+    """Differentiable scorer crops: `frames: [N, 3, S, S]` in [-1, 1] -> `[N, C, h, w]`."""
+    n, _, size, _ = frames.shape
+    cx, cy, w, h = box
+    # affine_grid works in [-1, 1] coordinates (align_corners=False: pixel edges at +-1).
+    theta = torch.tensor([[w / size, 0.0, 2 * cx / size - 1], [0.0, h / size, 2 * cy / size - 1]],
+                         dtype=frames.dtype, device=frames.device).expand(n, 2, 3)
+    grid = F.affine_grid(theta, [n, 3, scorer.crop_height, scorer.crop_width], align_corners=False)
+    crops = F.grid_sample(frames, grid, mode="bilinear", padding_mode="border",
+                          align_corners=False)
+    if scorer.channels == 1:  # ITU-R 601 luma, as cv2.COLOR_RGB2GRAY
+        weights = torch.tensor([0.299, 0.587, 0.114], dtype=crops.dtype, device=crops.device)
+        crops = (crops * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+    return crops
+
+
+def sync_loss_on_frames(scorer: SyncScorer, frames: torch.Tensor, mel_windows: torch.Tensor,
+                        box: tuple[float, ...]) -> torch.Tensor:
+    """Scorer loss -log P(sync) of decoded crops against their audio.
+
+    frames: [B, 3, F, S, S] in [-1, 1]; mel_windows: [B, F - W + 1, L, n_mels], window i
+    belonging to video frames i .. i + W - 1 (W = scorer window).
+    """
+    cfg = scorer.cfg
+    batch, _, num, size, _ = frames.shape
+    per_frame = crop_mouth_frames(frames.transpose(1, 2).reshape(-1, 3, size, size), box, cfg)
+    per_frame = per_frame.view(batch, num, *per_frame.shape[1:])  # [B, F, C, h, w]
+    windows = num - cfg.window_frames + 1
+    assert mel_windows.shape[:2] == (batch, windows), (
+        f"mel_windows {tuple(mel_windows.shape)} must be [B={batch}, {windows}, L, n_mels]")
+    video = torch.stack([per_frame[:, i:i + cfg.window_frames].flatten(1, 2)
+                         for i in range(windows)], dim=1)  # [B, N, W*C, h, w]
+    return scorer.sync_loss(video.flatten(0, 1), mel_windows.flatten(0, 1).to(video))
+
+
+def laplacian_l1(pred: torch.Tensor, target: torch.Tensor, levels: int) -> torch.Tensor:
+    """Mean L1 between the band-pass levels of two image batches `[N, 3, H, W]` (per sample
+    `[N]`); the low-pass residual is left out: the flow loss already covers it."""
+    per_sample = torch.zeros(pred.shape[0], dtype=pred.dtype, device=pred.device)
+    for _ in range(levels):
+        if min(pred.shape[-2:]) < 2:
+            break
+        low_p, low_t = F.avg_pool2d(pred, 2), F.avg_pool2d(target, 2)
+        band_p = pred - F.interpolate(low_p, size=pred.shape[-2:], mode="bilinear",
+                                      align_corners=False)
+        band_t = target - F.interpolate(low_t, size=target.shape[-2:], mode="bilinear",
+                                        align_corners=False)
+        per_sample = per_sample + (band_p - band_t).abs().flatten(1).mean(dim=1)
+        pred, target = low_p, low_t
+    return per_sample
+
+
+# ---------------------------------------------------------------------------------------------
+# The phase objective
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseBatch:
+    """Tensors of one micro-batch the objective needs (latent layout [B, C, F, h, w])."""
+
+    pred_v: torch.Tensor
+    target_v: torch.Tensor
+    x_t: torch.Tensor
+    sigma: torch.Tensor  # [B]
+    target_latents: torch.Tensor  # clean target x0
+    region: torch.Tensor  # [B, F, h, w] mouth region in [0, 1]
+    frame_valid: torch.Tensor  # [B, F] 1 = frame carries loss (0 = clean motion frame)
+    mel_windows: torch.Tensor | None = None  # [B, F - W + 1, L, n_mels] for the sync loss
+
+
+class PhaseObjective:
+    """Per-sample phase-aware loss; `baseline=True` is the stage-1 style single objective."""
+
+    def __init__(self, cfg: PhaseObjectiveConfig, phase_map: PhaseMap, codec: VideoCodec,
+                 scorer: SyncScorer | None, box: tuple[float, ...] | None) -> None:
+        self.cfg, self.phase_map, self.codec = cfg, phase_map, codec
+        self.scorer, self.box = scorer, box
+
+    def __call__(self, b: PhaseBatch, baseline: bool) -> tuple[torch.Tensor, dict[str, float]]:
+        """Scalar loss and float logs (per-phase parts averaged over their samples)."""
+        phase_ids = self.phase_map.phase_ids(b.sigma)
+        is_lip = phase_ids == PHASES.index("lip")
+        if baseline:
+            weight = torch.full_like(b.sigma, self.cfg.baseline_mouth_weight)
+        else:
+            weight = torch.where(is_lip, self.cfg.mouth_weight, 1.0).to(b.sigma)
+        flow = _region_flow_loss(b.pred_v, b.target_v, b.region, weight, b.frame_valid)
+        loss = flow.mean()
+        logs = {"flow": float(flow.detach().mean())}
+        for pid, name in enumerate(PHASES):
+            chosen = phase_ids == pid
+            if chosen.any():
+                logs[f"flow_{name}"] = float(flow.detach()[chosen].mean())
+        if baseline:
+            return loss, logs
+        extra, extra_logs = self._pixel_terms(b, phase_ids)
+        logs.update(extra_logs)
+        return loss + extra, logs
+
+    def _pixel_terms(self, b: PhaseBatch,
+                     phase_ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Sync (lip samples) and texture (texture samples) losses on decoded x0 estimates."""
+        cfg, total, logs = self.cfg, b.sigma.new_zeros(()), {}
+        use_sync = cfg.sync_weight > 0 and self.scorer is not None and b.mel_windows is not None
+        lip = (phase_ids == PHASES.index("lip")) if use_sync else None
+        tex = (phase_ids == PHASES.index("texture")) if cfg.texture_weight > 0 else None
+        chosen = torch.zeros_like(phase_ids, dtype=torch.bool)
+        for mask in (lip, tex):
+            if mask is not None:
+                chosen |= mask
+        if not chosen.any():
+            return total, logs
+        # Clean estimate of the chosen samples; motion frames get their true clean latents.
+        x0 = predict_x0(b.x_t[chosen], b.pred_v[chosen], b.sigma[chosen])
+        keep = b.frame_valid[chosen][:, None, :, None, None] > 0
+        x0 = torch.where(keep, x0, b.target_latents[chosen])
+        frames = self.codec.decode(x0)  # [b, 3, F, S, S], differentiable in x0
+        n = int(chosen.sum())
+        if lip is not None and lip[chosen].any():
+            sel = lip[chosen]
+            sync = sync_loss_on_frames(self.scorer, frames[sel], b.mel_windows[lip], self.box)
+            total = total + cfg.sync_weight * sync * sel.sum() / n
+            logs["sync"] = float(sync.detach())
+        if tex is not None and tex[chosen].any():
+            sel = tex[chosen]
+            with torch.no_grad():
+                reference = self.codec.decode(b.target_latents[tex])
+            pred_img, ref_img = (x.transpose(1, 2).flatten(0, 1) for x in (frames[sel], reference))
+            texture = laplacian_l1(pred_img, ref_img, cfg.texture_levels).mean()
+            total = total + cfg.texture_weight * texture * sel.sum() / n
+            logs["texture"] = float(texture.detach())
+        # Pixel terms are averaged over the samples that have them, scaled by their share.
+        return total * n / b.sigma.shape[0], logs
+
+
+def _region_flow_loss(pred_v: torch.Tensor, target_v: torch.Tensor, region: torch.Tensor,
+                      region_weight: torch.Tensor, frame_valid: torch.Tensor) -> torch.Tensor:
+    """Per-sample `[B]` velocity MSE, `region_weight[b]` times inside the region, over valid
+    frames only (each sample normalised by its valid element count)."""
+    sq_err = (pred_v.float() - target_v.float()).square()
+    valid = frame_valid.to(sq_err)[:, None, :, None, None]
+    extra = (region_weight.to(sq_err) - 1.0).view(-1, 1, 1, 1, 1)
+    weight = (1.0 + extra * region.to(sq_err)[:, None]) * valid
+    count = valid.expand_as(sq_err).flatten(1).sum(1).clamp_min(1.0)
+    return (sq_err * weight).flatten(1).sum(1) / count
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing the boundaries by measurement
+# ---------------------------------------------------------------------------------------------
+
+CondVelocity = Callable[[torch.Tensor, torch.Tensor, object], torch.Tensor]
+
+
+@torch.no_grad()
+def audio_attribution_profile(velocity: CondVelocity, x0: torch.Tensor, cond: object,
+                              cond_no_audio: object, region: torch.Tensor,
+                              sigmas: list[float], gen: torch.Generator) -> np.ndarray:
+    """RMS of `v(cond) - v(cond without audio)` inside `region` per sigma: `[N]`.
+
+    velocity(x_t, sigma [B], cond) -> v; x0: clean latents [B, C, F, h, w]; region:
+    [B, F, h, w] in [0, 1]. The same noise is used at every sigma.
+    """
+    noise = torch.randn(x0.shape, generator=gen).to(x0)
+    weight = region.to(x0)[:, None].expand_as(x0)
+
+    def attribution(sigma: float) -> float:
+        x_t = noisy_input(x0, noise, sigma)
+        s = torch.full((x0.shape[0],), sigma, dtype=x0.dtype, device=x0.device)
+        diff = velocity(x_t, s, cond) - velocity(x_t, s, cond_no_audio)
+        return float((diff.square() * weight).sum() / weight.sum().clamp_min(1e-6)) ** 0.5
+
+    return per_sigma_profile(attribution, sigmas)
+
+
+def lip_band(sigmas: list[float], profile: np.ndarray, fraction: float = 0.5,
+             margin: float = 0.05) -> tuple[float, float]:
+    """`(lip_texture_sigma, structure_lip_sigma)` from an attribution profile, clamped so that
+    every phase keeps at least `margin` of the sigma axis."""
+    lo, hi = active_range(sigmas, profile, fraction)
+    lo = min(max(lo, margin), 1.0 - 2 * margin)
+    hi = min(max(hi, lo + margin), 1.0 - margin)
+    return float(lo), float(hi)

@@ -1,0 +1,246 @@
+"""Stage 2 of X-Dub: the mask-free editing DiT, trained on pseudo-pairs with multi-phase learning.
+
+Input of a sample: the COMPLETE source window V' (lips follow a donor audio; `encode_condition`
+mode "edit", frame-aligned in-context tokens), identity references from V', the clean latents
+of the previous chunk (motion frames, present for `p_motion` of the samples) and the audio A of
+the real clip; target: the real window V. Only pairs from `xdub make-pairs` are used. The
+reference/audio conditions are dropped at random (three-stream guidance at inference).
+
+Initialisation from the stage-1 inpainter (`transfer_stage1`): every tensor with the same name
+and shape is copied (patch/time/audio embeddings, all blocks, head). The inpainter's source
+embedding `cond_embedding` sees [masked latents | mask] (C + tf channels): with
+`model.cond_channels = C` the editor keeps its own source embedding initialised from the first
+C input channels (an inpainter input with an empty mask); with `cond_channels: null` (official
+layout) the source shares `patch_embedding` and `cond_embedding` is dropped.
+
+Training is a list of sub-runs from `phases.plan_subruns` (single-phase baseline, LoRA experts
+on a shared base, or sequential full-weight SFT), each a `loop.run` in its own sub-folder,
+resumable, with `final/` written when it completes; `editor/` (a dubbing checkpoint) at the end.
+Imports: torch, numpy, accelerate, xdub.{config, models, diffusion, audio, conditioning, data,
+pipeline, train}.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+import torch
+from accelerate import PartialState
+
+from xdub.audio import build_featurizer
+from xdub.conditioning import (
+    encode_condition,
+    encode_frames,
+    group_audio_windows,
+    latent_region,
+)
+from xdub.config.stage2 import Stage2Config
+from xdub.data.pairs import PairStore
+from xdub.diffusion import PhaseMap, TrainSigmaSampler, noisy_input, sigma_to_timestep
+from xdub.diffusion import velocity_target
+from xdub.models import (
+    DiTConditioning,
+    XDubDiT,
+    attach_lora,
+    build_dit,
+    save_lora,
+    set_active_adapter,
+)
+from xdub.models.codec import VideoCodec
+from xdub.train import loop
+from xdub.train.checkpointing import latest_checkpoint, load_checkpoint
+from xdub.train.editor import export_editor
+from xdub.train.inpaint import check_compatible, load_codec
+from xdub.train.pair_windows import PairWindows
+from xdub.train.phases import (
+    PhaseBatch,
+    PhaseObjective,
+    SubRun,
+    mouth_box,
+    plan_subruns,
+    sample_phase_sigmas,
+)
+from xdub.train.stage1 import _drop_and_motion as drop_and_motion
+from xdub.train.stage2_parts import clip_encoder, load_scorer, write_pair_samples
+
+log = logging.getLogger(__name__)
+
+FINAL = "final"
+
+
+@dataclass
+class StepContext:
+    """What every step of every sub-run shares."""
+
+    cfg: Stage2Config
+    codec: VideoCodec
+    objective: PhaseObjective
+    sampler: TrainSigmaSampler
+    phase_map: PhaseMap
+    gen: torch.Generator
+
+
+def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
+            batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+    """One micro-batch: encode V / V' / refs, drop conditions, noise in the sub-run's phase,
+    predict, phase objective."""
+    cfg, codec = ctx.cfg, ctx.codec
+    target, cond = encode_batch(ctx, batch)
+    region = latent_region(batch["region"].float() / 255.0, codec.temporal_factor,
+                           codec.spatial_factor).to(target)
+    cond, valid = drop_and_motion(cfg, cond, target, ctx.gen)
+    sigma = sample_phase_sigmas(ctx.sampler, ctx.phase_map, run, target.shape[0], ctx.gen)
+    sigma = sigma.to(target.device)
+    noise = torch.randn(target.shape, generator=ctx.gen).to(target)
+    x_t = noisy_input(target, noise, sigma)
+    pred = model(x_t, sigma_to_timestep(sigma, cfg.diffusion.num_train_timesteps), cond)
+    mel = batch.get("mel_windows")
+    parts = PhaseBatch(pred, velocity_target(target, noise), x_t, sigma, target, region, valid,
+                       mel.to(target.device) if mel is not None else None)
+    loss, logs = ctx.objective(parts, run.baseline)
+    return loss, {**logs, "sigma": float(sigma.mean())}
+
+
+def encode_batch(ctx: StepContext, batch: dict) -> tuple[torch.Tensor, DiTConditioning]:
+    """Target latents `[B, C, F', h, w]` and the edit conditioning of a batch (from the cached
+    latents when the stream has them: identical to encoding, see `PairWindows`)."""
+    codec, use_refs = ctx.codec, ctx.cfg.data.ref_frames > 0
+    if "target_latents" not in batch:
+        cond = encode_condition(codec, batch["input_crops"], mode="edit",
+                                ref_crops=batch["ref_crops"] if use_refs else None,
+                                audio_windows=batch["audio"])
+        return encode_frames(codec, batch["target_crops"]), cond
+    place = next(codec.parameters())
+    move = lambda key: batch[key].to(device=place.device, dtype=place.dtype)  # noqa: E731
+    audio = group_audio_windows(batch["audio"], codec.temporal_factor).to(place)
+    cond = DiTConditioning(source_latents=move("input_latents"),
+                           ref_latents=move("ref_latents") if use_refs else None,
+                           audio_features=audio)
+    return move("target_latents"), cond
+
+
+def transfer_stage1(editor: XDubDiT, stage1: dict[str, torch.Tensor]) -> dict[str, list[str]]:
+    """Copy stage-1 weights into `editor` where names match (see the module docstring)."""
+    own = editor.state_dict()
+    usable, report = {}, {"copied": [], "adapted": [], "dropped": []}
+    for key, value in stage1.items():
+        if key in own and own[key].shape == value.shape:
+            usable[key] = value
+            report["copied"].append(key)
+        elif key == "cond_embedding.weight" and key in own:
+            usable[key] = value[:, : own[key].shape[1]]  # masked-latent channels, mask dropped
+            report["adapted"].append(key)
+        else:
+            report["dropped"].append(key)
+    editor.load_state_dict(usable, strict=False)
+    return report
+
+
+def _initial_dit(cfg: Stage2Config) -> XDubDiT:
+    """Fresh editor DiT (seeded), initialised from the stage-1 weights when given."""
+    dit = build_dit(cfg.model, seed=cfg.loop.seed)
+    if cfg.init_from:
+        report = transfer_stage1(dit, XDubDiT.from_pretrained(cfg.init_from).state_dict())
+        log.info("init from %s: %d copied, adapted %s, dropped %s", cfg.init_from,
+                 len(report["copied"]), report["adapted"], report["dropped"])
+    return dit
+
+
+def _model_for(run: SubRun, base_dir: Path | None, cfg: Stage2Config) -> XDubDiT:
+    """The sub-run's trainable model: full weights, or a LoRA expert on a frozen base."""
+    dit = XDubDiT.from_pretrained(base_dir) if base_dir is not None else _initial_dit(cfg)
+    if run.adapter is not None:
+        dit.requires_grad_(False)
+        attach_lora(dit, [run.adapter], cfg.phases.lora_rank, cfg.phases.lora_alpha)
+        set_active_adapter(dit, run.adapter)
+    return dit.train()
+
+
+def _finish_subrun(run: SubRun, model: XDubDiT, run_dir: Path) -> Path:
+    """Write `<sub>/final/` (dit/ or the expert's LoRA file) from the EMA weights."""
+    ckpt = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
+    model.load_state_dict({**model.state_dict(), **(ckpt.ema or ckpt.model)})
+    final = run_dir / FINAL
+    final.mkdir(parents=True, exist_ok=True)
+    if run.adapter is not None:
+        save_lora(model, run.adapter, final / f"{run.adapter}.safetensors")
+    else:
+        model.save_pretrained(final / "dit")
+    return final
+
+
+def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
+    """Train (or resume) every sub-run in `run_dir`; returns `run_dir/editor` when complete,
+    None when the time budget (`loop.max_minutes`, over all sub-runs) stopped it first."""
+    torch.set_num_threads(cfg.loop.num_threads)
+    run_dir, state, began = Path(run_dir), PartialState(), time.monotonic()
+    # 1. Frozen codec, audio featurizer, sync scorer; the DiT must fit them.
+    codec = load_codec(cfg.codec, cfg.codec_weights).to(state.device)
+    featurizer = build_featurizer(cfg.audio, device=state.device)
+    check_compatible(cfg.model, codec, featurizer, "edit", cfg.data.window_frames)
+    scorer = load_scorer(cfg.scorer_weights)
+    # 2. Data: windows of accepted pseudo-pairs.
+    d = cfg.data
+    encoder = clip_encoder(codec) if cfg.cache_latents and codec.temporal_factor == 1 else None
+    pairs = PairWindows(PairStore(cfg.pairs), featurizer, d.window_frames, d.ref_frames,
+                        d.ref_min_gap, cfg.loop.seed, scorer.cfg if scorer else None,
+                        encoder=encoder)
+    # 3. Phase map, sigma sampler, the phase objective (sync crop box on aligned crops).
+    phase_map = PhaseMap.from_config(cfg.diffusion)
+    box = mouth_box(cfg.face.align.crop_size, cfg.face.align, scorer.cfg) if scorer else None
+    objective = PhaseObjective(cfg.objectives, phase_map, codec, scorer, box)
+    gen = torch.Generator().manual_seed(cfg.loop.seed * 1000 + state.process_index)
+    ctx = StepContext(cfg, codec, objective, TrainSigmaSampler.from_config(cfg.diffusion),
+                      phase_map, gen)
+    # 4. Sub-runs in order; finished ones are skipped, the base moves on after full-weight runs.
+    base_dir, adapters = None, {}
+    for run in plan_subruns(cfg.phases, cfg.loop.steps):
+        sub_dir = run_dir / run.name
+        if not (sub_dir / FINAL).is_dir():
+            spent = (time.monotonic() - began) / 60
+            if cfg.loop.max_minutes and spent >= cfg.loop.max_minutes:
+                return None
+            if not _train_subrun(ctx, run, sub_dir, base_dir, pairs, spent, state):
+                return None
+        if run.adapter is not None:
+            adapters[run.adapter] = sub_dir / FINAL / f"{run.adapter}.safetensors"
+        else:
+            base_dir = sub_dir / FINAL / "dit"
+    # 5. The dubbing checkpoint: shared base / last SFT weights + experts + codec.
+    if base_dir is None:  # experts only (base_fraction 0): the initial weights are the base
+        base_dir = run_dir / "initial" / "dit"
+        _initial_dit(cfg).save_pretrained(base_dir)
+    return export_editor(run_dir / "editor", cfg, base_dir, adapters, codec)
+
+
+def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path | None,
+                  pairs: PairWindows, spent_minutes: float, state: PartialState) -> bool:
+    """One `loop.run`; True when it completed (then `final/` exists)."""
+    cfg = ctx.cfg
+    budget = max(cfg.loop.max_minutes - spent_minutes, 1e-3) if cfg.loop.max_minutes else 0.0
+    loop_cfg = replace(cfg.loop, steps=run.steps, lr=cfg.loop.lr * run.lr_scale,
+                       warmup=min(cfg.loop.warmup, max(1, run.steps // 10)), max_minutes=budget,
+                       ckpt_every=min(cfg.loop.ckpt_every, run.steps))
+    model = _model_for(run, base_dir, cfg)
+    batch_size = cfg.loop.batch_size
+
+    def batches(consumed: int):
+        return pairs.batches(consumed * batch_size, batch_size)
+
+    def sample_fn(ema_model: torch.nn.Module, step: int, folder: Path) -> None:
+        write_pair_samples(cfg, ema_model, ctx.codec, pairs, folder, run.adapter)
+
+    result = loop.run(loop_cfg, sub_dir, model, partial(step_fn, ctx, run), batches,
+                      run_config=cfg, sample_fn=sample_fn, generators={"noise": ctx.gen},
+                      title=f"xdub stage 2 ({run.name})")
+    log.info("%s: %s at step %d, loss %.4f", run.name, result.stopped, result.step,
+             result.last_loss)
+    if result.stopped != "done":
+        return False
+    if state.is_main_process:
+        _finish_subrun(run, model, sub_dir)
+    return True

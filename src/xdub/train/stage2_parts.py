@@ -1,0 +1,102 @@
+"""Stage-2 helpers: the frozen sync scorer, and periodic before/after samples of the editor.
+
+Samples: for the first `sample_clips` pairs, the editor (EMA weights, the product's
+`ModelGenerator`) re-dubs V' with the pair's audio A; the row shows [input V' | output |
+target V] for a few frames in `grid.png`, and each clip is written as an MP4 side by side.
+Imports: numpy, cv2, torch, xdub.{audio, config, models, pipeline, train}.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from xdub.audio import build_featurizer
+from xdub.config.stage2 import Stage2Config
+from xdub.config.sync import SCORER_PRESETS
+from xdub.errors import XdubError
+from xdub.models import XDubDiT
+from xdub.models.codec import VideoCodec
+from xdub.models.syncnet import SyncScorer, load_shipped_scorer
+from xdub.pipeline.generator import ModelGenerator, SamplerSettings
+from xdub.train.editor import dubber_config, edit_clip
+from xdub.train.pair_windows import PairWindows
+
+log = logging.getLogger(__name__)
+
+
+def load_scorer(weights: str) -> SyncScorer | None:
+    """Frozen scorer: "package" (shipped), a folder, "random" (tests) or "" (none)."""
+    if not weights:
+        return None
+    if weights == "package":
+        scorer = load_shipped_scorer()
+    elif weights == "random":
+        log.warning("sync scorer with RANDOM weights (tests only)")
+        torch.manual_seed(0)
+        scorer = SyncScorer(SCORER_PRESETS["test"])
+    else:
+        scorer = SyncScorer.from_pretrained(weights)
+    return scorer.eval().requires_grad_(False)
+
+
+def clip_encoder(codec: VideoCodec, chunk: int = 64):
+    """crops `[T, S, S, 3]` uint8 -> latents `[C, T, h, w]` float32 numpy, `chunk` frames at a
+    time (a per-frame codec: the same as encoding any window of them)."""
+    from xdub.conditioning import encode_frames
+
+    def encode(crops: np.ndarray) -> np.ndarray:
+        parts = [encode_frames(codec, crops[i:i + chunk])[0] for i in range(0, len(crops), chunk)]
+        return torch.cat(parts, dim=1).float().cpu().numpy()
+
+    return encode
+
+
+def editor_generator(cfg: Stage2Config, dit: XDubDiT, codec: VideoCodec, steps: int,
+                     experts: tuple[tuple[str, str], ...] = ()) -> ModelGenerator:
+    """The product's generator around a DiT being trained (adapters already attached)."""
+    spec = dubber_config(cfg, dict(experts), "sample")
+    settings = SamplerSettings(cfg.diffusion, steps, experts)
+    return ModelGenerator(dit, codec, build_featurizer(cfg.audio), spec.crop_size, settings,
+                          spec.motion_frames, spec.ref_frames, name="stage2-sample")
+
+
+def _upscale(frames: np.ndarray, scale: int) -> np.ndarray:
+    return np.stack([cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+                     for f in frames])
+
+
+def write_pair_samples(cfg: Stage2Config, dit: torch.nn.Module, codec: VideoCodec,
+                       pairs: PairWindows, folder: Path, adapter: str | None,
+                       scale: int = 2) -> list[Path]:
+    """Re-dub the first pairs with the current EMA editor; write grid.png + clip_K.mp4."""
+    from xdub.media import write_video
+
+    experts = ((adapter, adapter),) if adapter is not None else ()
+    generator = editor_generator(cfg, dit, codec, cfg.sample_steps, experts)  # type: ignore[arg-type]
+    spec = dubber_config(cfg, dict(experts), "sample")
+    rows, paths = [], []
+    for k in range(min(cfg.sample_clips, len(pairs))):
+        clip = pairs.clip(k)
+        out = edit_clip(generator, clip.input_crops, clip.audio_windows, spec.chunk_frames,
+                        spec.overlap, torch.Generator().manual_seed(k),
+                        np.random.default_rng(k), cfg.data.ref_min_gap)
+        video = _upscale(np.concatenate([clip.input_crops, out, clip.target_crops], axis=2),
+                         scale)
+        picks = np.linspace(0, len(video) - 1, 3).round().astype(int)
+        rows.append(np.concatenate(list(video[picks]), axis=0))
+        try:
+            paths.append(write_video(folder / f"clip_{k}.mp4", video, clip.fps, crf=12))
+        except XdubError as err:  # a missing encoder must not kill a training run
+            log.warning("sample video not written: %s", err)
+    if rows:
+        ok, data = cv2.imencode(".png", cv2.cvtColor(np.concatenate(rows, axis=1),
+                                                      cv2.COLOR_RGB2BGR))
+        if ok:
+            (folder / "grid.png").write_bytes(data.tobytes())
+            paths.append(folder / "grid.png")
+    return paths

@@ -1,0 +1,68 @@
+"""The training chain: step order, skipping finished steps, resuming after an incomplete one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from xdub.config import load
+from xdub.config.chain import CHAIN_STEPS, ChainConfig
+from xdub.config.stage2 import Stage2Config
+from xdub.train.chain import run_chain, step_done
+from xdub.train.chain_steps import ChainContext
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
+
+
+def _fake_steps(calls: list[str], fail_once: set[str]):
+    def make(name: str):
+        def step(ctx: ChainContext) -> bool:
+            calls.append(name)
+            (ctx.out / name).mkdir(parents=True, exist_ok=True)
+            if name in fail_once:
+                fail_once.discard(name)
+                return False  # e.g. a time budget ran out
+            return True
+
+        return step
+
+    return {name: make(name) for name in CHAIN_STEPS}
+
+
+def test_stage2_chain_skips_finished_steps_and_resumes(tmp_path):
+    calls: list[str] = []
+    steps = _fake_steps(calls, {"stage1"})
+    status = run_chain(ChainConfig(), tmp_path, tmp_path / "out", steps)
+    assert calls == ["codec", "scorer", "stage1"] and status["stage1"] == "incomplete"
+    assert step_done(tmp_path / "out", "scorer") and not step_done(tmp_path / "out", "stage1")
+    calls.clear()
+    status = run_chain(ChainConfig(), tmp_path, tmp_path / "out", steps)
+    assert calls == ["stage1", "phases", "pairs", "stage2", "export"]
+    assert status["codec"] == "skipped" and status["export"] == "done"
+    calls.clear()
+    run_chain(ChainConfig(), tmp_path, tmp_path / "out", steps)
+    assert calls == []  # everything finished: nothing reruns
+    times = json.loads((tmp_path / "out" / "chain_times.json").read_text())
+    assert set(times) == set(CHAIN_STEPS)
+
+
+def test_stage2_chain_stop_after(tmp_path):
+    calls: list[str] = []
+    run_chain(ChainConfig(stop_after="scorer"), tmp_path, tmp_path / "out",
+              _fake_steps(calls, set()))
+    assert calls == ["codec", "scorer"]
+
+
+def test_stage2_chain_wires_outputs_into_stage2(tmp_path):
+    chain_file = CONFIGS / "chain_tiny.yaml"
+    cfg = load(ChainConfig, chain_file)
+    ctx = ChainContext(cfg, chain_file.parent, tmp_path)
+    phases = tmp_path / "phases"
+    phases.mkdir()
+    (phases / "phases.json").write_text(json.dumps({"lip_texture_sigma": 0.31,
+                                                    "structure_lip_sigma": 0.77}))
+    s2 = ctx.stage2_config()
+    assert isinstance(s2, Stage2Config)
+    assert s2.pairs == str(tmp_path / "pairs") and s2.init_from.endswith("inpainter/dit")
+    assert s2.codec_weights == str(tmp_path / "codec" / "final")
+    assert (s2.diffusion.lip_texture_sigma, s2.diffusion.structure_lip_sigma) == (0.31, 0.77)

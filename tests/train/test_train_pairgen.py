@@ -1,0 +1,159 @@
+"""Pseudo-pair generation: records, filters, the pair store, and resume after a killed run."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from xdub.audio import MelFeaturizer
+from xdub.config import replace as cfg_replace
+from xdub.config.codec import TinyCodecConfig
+from xdub.config.face import AlignConfig, FaceConfig
+from xdub.config.model import MODEL_PRESETS
+from xdub.config.sync import SCORER_PRESETS
+from xdub.config.train import FilterConfig, InpainterSpec, PairGenConfig, SynthSourceConfig
+from xdub.data.manifest import read_rows, summarize
+from xdub.data.pairs import PairDataset, PairStore
+from xdub.data.sources import SynthClipSource
+from xdub.models import build_dit
+from xdub.models.codec import TinyVideoCodec
+from xdub.models.syncnet import SyncScorer
+from xdub.train.inpaint import Inpainter, load_inpainter
+from xdub.train.pairgen import (
+    PairGenerator,
+    SyncJudge,
+    failed_filters,
+    generate_pairs,
+    match_length,
+    pick_donor,
+)
+
+SOURCE = SynthSourceConfig(scenario="standard", size=(64, 64), clip_seconds=0.4, num_clips=6)
+NO_FILTER = FilterConfig(min_psnr_outside=-1.0, max_temporal_jump=1e9, use_sync=False)
+
+
+@pytest.fixture(scope="module")
+def inpainter_dir(tmp_path_factory) -> Path:
+    """A random micro inpainter folder (micro DiT + micro codec), as stage 1 writes it."""
+    torch.manual_seed(0)
+    codec = TinyVideoCodec(TinyCodecConfig(image_size=32, widths=(8, 16), latent_channels=4))
+    model = cfg_replace(MODEL_PRESETS["tiny"], latent_channels=4, cond_channels=5, dim=24,
+                        num_layers=1, num_heads=2, ffn_dim=48, freq_dim=16, audio_dim=80,
+                        audio_proj_dim=16, audio_proj_heads=2, patch_size=(1, 4, 4))
+    spec = InpainterSpec(face=FaceConfig(align=AlignConfig(crop_size=32)), window_frames=5,
+                         ref_frames=1, ref_min_gap=2, motion_frames=1)
+    folder = tmp_path_factory.mktemp("inpainter")
+    Inpainter(build_dit(model, seed=0).eval(), codec.eval(), MelFeaturizer(), spec, "").save(folder)
+    return folder
+
+
+@pytest.fixture
+def single_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # same numerics as the CLI subprocess (OMP_NUM_THREADS=1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _generator(folder: Path, filters: FilterConfig = NO_FILTER, judge=None) -> PairGenerator:
+    cfg = PairGenConfig(steps=1, shard_size=2, filters=filters)
+    return PairGenerator(SynthClipSource(SOURCE), load_inpainter(folder), judge, cfg)
+
+
+def test_donor_choice_and_length_rule():
+    donors = [pick_donor(i, 6, seed=0) for i in range(6)]
+    assert all(d != i for i, d in enumerate(donors)) and donors == [pick_donor(i, 6, 0) for i in range(6)]
+    short = np.arange(3, dtype=np.float32)
+    np.testing.assert_array_equal(match_length(short, 7), [0, 1, 2, 0, 1, 2, 0])
+    np.testing.assert_array_equal(match_length(np.arange(10.0), 4), [0, 1, 2, 3])
+    with pytest.raises(ValueError):
+        pick_donor(0, 1, 0)
+
+
+def test_filter_thresholds_applied():
+    cfg = FilterConfig(min_donor_sync=0.6, max_source_sync=0.4, min_sync_margin=0.1,
+                       min_psnr_outside=30.0, max_temporal_jump=5.0)
+    good = {"donor_sync": 0.8, "source_sync": 0.2, "psnr_outside": 35.0, "temporal_jump": 1.0}
+    assert failed_filters(good, cfg) == []
+    assert failed_filters({**good, "donor_sync": 0.5}, cfg) == ["donor_sync"]
+    assert failed_filters({**good, "donor_sync": 0.25}, cfg) == ["donor_sync", "sync_margin"]
+    assert failed_filters({**good, "source_sync": 0.45}, cfg) == ["source_sync"]
+    assert failed_filters({**good, "psnr_outside": 29.9}, cfg) == ["psnr_outside"]
+    assert failed_filters({**good, "temporal_jump": 6.0}, cfg) == ["temporal_jump"]
+    assert failed_filters({**good, "donor_sync": math.nan}, cfg) == ["donor_sync", "sync_margin"]
+    assert failed_filters({**good, "donor_sync": 0.0}, replace(cfg, use_sync=False)) == []
+
+
+def test_pair_records_and_store_integrity(inpainter_dir, tmp_path, single_thread):
+    torch.manual_seed(0)
+    judge = SyncJudge(SyncScorer(SCORER_PRESETS["test"]))
+    gen = _generator(inpainter_dir, replace(NO_FILTER, use_sync=True, min_donor_sync=0.0,
+                                            max_source_sync=1.0, min_sync_margin=-1.0), judge)
+    gen.source = SynthClipSource(SOURCE, seeds=[0, 1, 2])
+    summary = generate_pairs(gen, tmp_path, progress=False)
+    assert summary["pairs"] == 3 and summary["manifest"] is not None
+    store = PairStore(tmp_path)
+    assert len(store) == 3 and len({r.pair_id for r in store.rows}) == 3
+    for k, row in enumerate(store.rows):
+        arrays = store.load(k, verify=True)  # checksum recorded in the manifest
+        t, s = row.num_frames, row.crop_size
+        assert arrays["input_crops"].shape == arrays["target_crops"].shape == (t, s, s, 3)
+        assert arrays["mask"].shape == (t, s, s) and arrays["affines"].shape == (t, 2, 3)
+        n = round(t / row.fps * row.sample_rate)
+        assert arrays["audio"].shape == arrays["donor_audio"].shape == (n,)
+        outside = arrays["mask"] == 0  # the pair differs only inside the mask
+        np.testing.assert_array_equal(arrays["input_crops"][outside], arrays["target_crops"][outside])
+        assert row.source_clip != row.donor_clip and row.model_version == gen.inpainter.version
+        assert set(row.scores) >= {"donor_sync", "source_sync", "psnr_outside", "temporal_jump"}
+        assert 0.0 <= row.scores["donor_sync"] <= 1.0
+    item = PairDataset(store)[0]
+    assert item["input_crops"].dtype == torch.uint8 and item["record"].pair_id == "p00000000"
+
+
+def test_rejected_pairs_are_recorded_not_stored(inpainter_dir, tmp_path, single_thread):
+    gen = _generator(inpainter_dir, replace(NO_FILTER, min_psnr_outside=1e6))
+    gen.source = SynthClipSource(SOURCE, seeds=[3, 4])
+    summary = generate_pairs(gen, tmp_path, progress=False)
+    assert summary["accepted"] == 0 and summary["rejected_by"] == {"psnr_outside": 2}
+    rows = read_rows(tmp_path / "manifest.jsonl")
+    assert all(not r.accepted and r.file is None and r.reasons == ["psnr_outside"] for r in rows)
+    assert summarize(rows)["acceptance_rate"] == 0.0
+
+
+def test_resume_after_killed_run_gives_same_manifest(inpainter_dir, tmp_path, single_thread):
+    straight = tmp_path / "straight"
+    generate_pairs(_generator(inpainter_dir), straight, progress=False)
+    broken = tmp_path / "broken"
+    cmd = [sys.executable, "-m", "xdub.cli.main", "make-pairs", str(inpainter_dir), "--out",
+           str(broken), "--seeds", "0:6", "--scenario", "standard", "--size", "64",
+           "--clip-seconds", "0.4", "--scorer", "none", "--shard-size", "2", "--steps", "1"]
+    config = tmp_path / "pairs.yaml"
+    config.write_text("filters:\n  min_psnr_outside: -1.0\n  max_temporal_jump: 1.0e+9\n"
+                      "  use_sync: false\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([*cmd, "--config", str(config)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (broken / "shard_00000.jsonl").exists():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "first shard never finished"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # dies while shard 1 is in progress
+    proc.wait()
+    assert not (broken / "manifest.jsonl").exists()
+    first_shard = (broken / "shard_00000.jsonl").stat().st_mtime_ns
+    summary = generate_pairs(_generator(inpainter_dir), broken, progress=False)
+    assert summary["skipped_shards"] >= 1
+    assert (broken / "shard_00000.jsonl").stat().st_mtime_ns == first_shard  # not redone
+    assert (broken / "manifest.jsonl").read_text() == (straight / "manifest.jsonl").read_text()
+    assert not list(broken.glob(".*partial*"))
