@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from xdub.bench.methods import (
-    DubMethod, MethodContext, build_methods, codec_roundtrip, register_method,
+    DubMethod,
+    MethodContext,
+    build_methods,
+    codec_roundtrip,
+    register_method,
 )
 from xdub.bench.perceptual import fid, identity_cosine, load_backend, lpips, register_backend
 from xdub.errors import ConfigError, WeightsError
@@ -63,12 +67,16 @@ def test_weight_slots_fail_clearly_then_accept_a_backend(tmp_path):
     with pytest.raises(WeightsError, match="needs weights"):
         load_backend("fid", "")
     with pytest.raises(WeightsError, match="not found"):
-        lpips(np.zeros((1, 8, 8, 3), np.uint8), np.zeros((1, 8, 8, 3), np.uint8), tmp_path / "x.pth")
+        lpips(
+            np.zeros((1, 8, 8, 3), np.uint8), np.zeros((1, 8, 8, 3), np.uint8), tmp_path / "x.pth"
+        )
     weights = tmp_path / "feat.pth"
     weights.write_bytes(b"stub")
     with pytest.raises(WeightsError, match="register_backend"):
         load_backend("fvd", weights)
-    register_backend("fid", lambda path: lambda frames: frames.reshape(len(frames), -1)[:, :2] / 255.0)
+    register_backend(
+        "fid", lambda path: lambda frames: frames.reshape(len(frames), -1)[:, :2] / 255.0
+    )
     frames = np.random.default_rng(0).integers(0, 256, (50, 4, 4, 3), dtype=np.uint8)
     assert fid(frames, frames, weights) == pytest.approx(0.0, abs=1e-9)
 
@@ -82,3 +90,33 @@ def test_identity_cosine_with_a_user_model():
     assert identity_cosine(MeanColour(), faces, faces) == pytest.approx(1.0)
     assert identity_cosine(MeanColour(), faces, 255 - faces) < 1.0
     assert MethodContext().device == "cpu"
+
+
+def test_pipeline_like_factory_products_are_wrapped():
+    from types import SimpleNamespace
+
+    from xdub.bench.methods import as_method
+
+    class FakePipeline:
+        """Quacks like DubPipeline: __call__(video, audio, cfg) -> result with .video/.summary."""
+
+        dubber = SimpleNamespace(chunk_frames=10, overlap=2)
+        generator = SimpleNamespace(name="codec-ceiling")
+        bench_source = "answer"
+
+        def __call__(self, video, audio, cfg):
+            self.seed = cfg.sampling.seed
+            summary = SimpleNamespace(frames_without_face=1, chunks=3)
+            return SimpleNamespace(video=video, summary=summary)
+
+    pipe = FakePipeline()
+    method = as_method(pipe, "pkg.mod:make")
+    assert (method.name, method.source, method.seeded) == ("codec-ceiling", "answer", True)
+    source, answer, audio = _video(4, 10), _video(4, 200), Audio(np.zeros(2560, np.float32))
+    video, info = method.run(source, audio, answer, seed=7)
+    assert video.frames[0, 0, 0, 0] == 200 and pipe.seed == 7
+    assert info == {"no_face_frac": 0.25, "chunks": 3.0}
+    # chunks [0,10) [8,18) [16,25): content changes at 8 and 16 (starts) and 10, 18 (ends)
+    assert list(method.chunk_starts(25)) == [8, 10, 16, 18]
+    with pytest.raises(ConfigError, match="not a method"):
+        as_method(object(), "pkg.mod:make")

@@ -7,7 +7,13 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from xdub.bench.metrics import (
-    PSNR_MAX_DB, frechet_distance, interior_mask, psnr, psnr_per_frame, ssim, ssim_map,
+    PSNR_MAX_DB,
+    frechet_distance,
+    interior_mask,
+    psnr,
+    psnr_per_frame,
+    ssim,
+    ssim_map,
     ssim_per_frame,
 )
 
@@ -20,19 +26,29 @@ def _noisy_pair(seed: int = 0, shape=(3, 40, 52, 3), noise: int = 25):
 
 
 def _sk_ssim(a: np.ndarray, b: np.ndarray, full: bool = False):
-    return structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
-                                 use_sample_covariance=False, data_range=255, channel_axis=-1,
-                                 full=full)
+    return structural_similarity(
+        a,
+        b,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=255,
+        channel_axis=-1,
+        full=full,
+    )
 
 
 def test_psnr_matches_skimage_per_frame_and_clip():
     a, b = _noisy_pair()
     for t in range(len(a)):
-        assert psnr(a[t], b[t]) == pytest.approx(peak_signal_noise_ratio(a[t], b[t], data_range=255))
+        assert psnr(a[t], b[t]) == pytest.approx(
+            peak_signal_noise_ratio(a[t], b[t], data_range=255)
+        )
     # Clip PSNR pools the MSE over every frame: same as skimage on the stacked frames.
     assert psnr(a, b) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255))
     assert psnr_per_frame(a, b) == pytest.approx(
-        [peak_signal_noise_ratio(x, y, data_range=255) for x, y in zip(a, b)])
+        [peak_signal_noise_ratio(x, y, data_range=255) for x, y in zip(a, b)]
+    )
 
 
 def test_psnr_region_restriction_ignores_pixels_outside_the_mask():

@@ -20,7 +20,9 @@ def _truth(num: int = 3, size: int = 80):
 
 def test_regions_are_nested_and_disjoint():
     zone, occluder, boxes = _truth()
-    regions = build_regions(zone, occluder, boxes, RegionConfig(mouth_dilate=0.1, outside_margin=0.25))
+    regions = build_regions(
+        zone, occluder, boxes, RegionConfig(mouth_dilate=0.1, outside_margin=0.25)
+    )
     assert (regions.mouth >= zone).all() and regions.mouth.sum() > zone.sum()
     assert not (regions.mouth & regions.outside).any()
     # dilation 4 px + margin 10 px: the band between mouth and outside is 10 px wide

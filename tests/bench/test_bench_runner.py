@@ -15,12 +15,21 @@ from xdub.bench.results import load_results
 from xdub.bench.runner import run_bench
 from xdub.config import load, replace
 from xdub.config.bench import (
-    HELDOUT_SEED_START, SEEDS_PER_SLOT, BenchConfig, MetricConfig,
+    HELDOUT_SEED_START,
+    SEEDS_PER_SLOT,
+    BenchConfig,
+    MetricConfig,
 )
 from xdub.errors import ConfigError
 
-TINY = BenchConfig(scenarios=("standard", "occlusion"), clips=1, size=(96, 96), duration=0.6,
-                   strip_frames=2, metrics=MetricConfig(sync_scorer="none"))
+TINY = BenchConfig(
+    scenarios=("standard", "occlusion"),
+    clips=1,
+    size=(96, 96),
+    duration=0.6,
+    strip_frames=2,
+    metrics=MetricConfig(sync_scorer="none"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +80,18 @@ def test_results_json_round_trip_and_report_files(bench_run):
     strip = cv2.imread(str(out / "strips" / "standard_frames.png"))
     assert strip is not None and strip.shape[1] > 3 * 96  # input | 2 methods | answer
     assert (out / "strips" / "occlusion_mouth.png").is_file()
-    assert BenchManifest.from_dict(json.loads((out / "manifest.json").read_text())) == results.manifest
+    assert (
+        BenchManifest.from_dict(json.loads((out / "manifest.json").read_text())) == results.manifest
+    )
 
 
 def test_manifest_seeds_are_held_out_stable_and_versioned():
     manifest = build_manifest(TINY)
     seeds = {e.scenario: e.seed for e in manifest.entries}
-    assert seeds == {"standard": HELDOUT_SEED_START, "occlusion": HELDOUT_SEED_START + SEEDS_PER_SLOT}
+    assert seeds == {
+        "standard": HELDOUT_SEED_START,
+        "occlusion": HELDOUT_SEED_START + SEEDS_PER_SLOT,
+    }
     # Choosing a subset of scenarios never changes the others' seeds.
     alone = build_manifest(replace(TINY, scenarios=("occlusion",)))
     assert alone.entries[0].seed == seeds["occlusion"]

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from xdub.bench.temporal import (
-    chunk_starts, flicker_ratio, frame_differences, jump_index, seam_index, temporal_error,
+    chunk_starts,
+    flicker_ratio,
+    frame_differences,
+    jump_index,
+    seam_index,
+    temporal_error,
     temporal_mad,
 )
 
@@ -49,8 +54,9 @@ def test_frame_differences_and_flicker():
 def test_region_masks_restrict_temporal_metrics():
     answer = _moving_clip()
     result = answer.copy()
-    result[:, :, 16:] = np.clip(result[:, :, 16:] + np.arange(len(answer))[:, None, None, None] % 2
-                                * 50, 0, 255).astype(np.uint8)  # flicker on the right half only
+    result[:, :, 16:] = np.clip(
+        result[:, :, 16:] + np.arange(len(answer))[:, None, None, None] % 2 * 50, 0, 255
+    ).astype(np.uint8)  # flicker on the right half only
     left = np.zeros(answer.shape[1:3], bool)
     left[:, :16] = True
     assert temporal_error(result, answer, left) == 0.0

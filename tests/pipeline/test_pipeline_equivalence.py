@@ -9,7 +9,7 @@ from xdub.config.infer import InferConfig, SamplingConfig, TimelineConfig
 from xdub.face.align import warp_to_crop
 from xdub.face.blend import paste_back
 from xdub.face.mask import lower_face_mask
-from xdub.pipeline import IdentityGenerator
+from xdub.pipeline import ChunkInput, IdentityGenerator, random_pipeline
 from xdub.types import Video
 
 
@@ -49,21 +49,28 @@ def test_chunked_identity_equals_unchunked(clip):
     assert np.array_equal(chunked.frames, single.frames)
 
 
-def test_single_chunk_equals_the_unchunked_computation(clip):
+@pytest.mark.parametrize("kind", ["noisy", "model"])
+def test_single_chunk_equals_the_unchunked_computation(clip, kind):
     video, audio = clip
-    pipe = identity_pipeline(crop=64, chunk_frames=64, overlap=0,
-                             generator=NoisyGenerator(64))
-    result = pipe(video, audio, InferConfig(sampling=SamplingConfig(seed=7)))
-    assert pipe.generator.calls == [30]
+    short = Video(np.array(video.frames[:7]), 30.0)
+    if kind == "noisy":
+        pipe = identity_pipeline(crop=64, generator=NoisyGenerator(64))
+    else:  # a random tiny DiT + codec: audio windows, conditioning, guided sampling, decode
+        pipe = random_pipeline(crop_size=32, device="cpu")
+    cfg = InferConfig(sampling=SamplingConfig(seed=7, steps=1, chunk_frames=64, overlap=1),
+                      timeline=TimelineConfig(length="video"))
+    result = pipe(short, audio, cfg)
+    assert result.summary.chunks == 1
     # By hand: crop every frame, one generator call with the same seed, paste back.
-    table, face = result.faces, pipe.dubber.face
-    crops = np.stack([warp_to_crop(f, table.affines[k], 64) for k, f in enumerate(video.frames)])
-    new = NoisyGenerator(64).generate(type("C", (), {"crops": crops})(),
-                                      torch.Generator().manual_seed(7))
-    for k in (0, 17, 29):
-        mask = lower_face_mask(table.crop_landmarks[k], (64, 64), face.mask)
-        expected = paste_back(video.frames[k], new[k], table.affines[k], face.blend, mask)
-        assert np.array_equal(result.video.frames[k], expected)
+    table, face, size = result.faces, pipe.dubber.face, pipe.dubber.crop_size
+    crops = np.stack([warp_to_crop(f, table.affines[k], size) for k, f in enumerate(short.frames)])
+    gen = pipe.generator.configured(cfg.sampling)
+    windows = gen.audio_windows(gen.prepare_audio(audio), 0, len(crops), 30.0)
+    new = gen.generate(ChunkInput(crops, windows), torch.Generator().manual_seed(7))
+    for k in range(len(crops)):
+        mask = lower_face_mask(table.crop_landmarks[k], (size, size), face.mask)
+        expected = paste_back(short.frames[k], new[k], table.affines[k], face.blend, mask)
+        assert np.array_equal(result.video.frames[k], expected), k
 
 
 def test_frames_without_the_face_pass_through_and_are_counted(clip):
@@ -88,8 +95,6 @@ def test_still_image_is_a_one_frame_video_extended_to_the_audio(clip):
 
 
 def test_model_generator_is_deterministic_with_a_seed(clip):
-    from xdub.pipeline import random_pipeline
-
     video, audio = clip
     short = Video(np.array(video.frames[:6]), 30.0)
     pipe = random_pipeline(crop_size=32, device="cpu")

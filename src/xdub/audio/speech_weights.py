@@ -32,6 +32,8 @@ _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_m
 
 def _weight_file(folder: Path, what: str, hint: str) -> Path:
     """The weights file of a transformers folder, or WeightsError naming what is missing."""
+    if str(folder) in ("", "."):
+        raise WeightsError(f"no {what} folder configured: {hint.format(folder='<folder>')}")
     if not (folder / "config.json").is_file():
         raise WeightsError(
             f"{what} config.json missing in '{folder}': {hint.format(folder=folder)}"
@@ -71,7 +73,7 @@ def _read_prefixed(path: Path, prefixes: tuple[str, ...]) -> dict[str, torch.Ten
 def load_whisper_encoder(folder: str | Path) -> WhisperEncoder:
     """Whisper's audio encoder from a transformers-layout folder (WhisperModel or
     WhisperForConditionalGeneration weights), in eval mode, float32, on CPU."""
-    folder = Path(folder)
+    folder = Path(folder) if folder else Path("")
     weights = _weight_file(folder, "Whisper", WHISPER_HINT)
     try:
         config = WhisperConfig.from_pretrained(str(folder), local_files_only=True)
@@ -94,7 +96,7 @@ def load_whisper_encoder(folder: str | Path) -> WhisperEncoder:
 
 def load_wav2vec(folder: str | Path) -> tuple[Wav2Vec2Model, bool]:
     """wav2vec2 base model from a local folder + whether its front end normalises the input."""
-    folder = Path(folder)
+    folder = Path(folder) if folder else Path("")
     _weight_file(folder, "wav2vec2", WAV2VEC_HINT)
     try:
         model = Wav2Vec2Model.from_pretrained(str(folder), local_files_only=True)

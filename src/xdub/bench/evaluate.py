@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xdub.bench.metrics import (
-    PSNR_MAX_DB, interior_mask, masked_mean, psnr_from_error, squared_error_map, ssim_map,
+    PSNR_MAX_DB,
+    interior_mask,
+    masked_mean,
+    psnr_from_error,
+    squared_error_map,
+    ssim_map,
 )
 from xdub.bench.opening import opening_vs_closed, pearson
 from xdub.bench.regions import RegionMasks
@@ -47,8 +52,9 @@ class EvalCase:
 
     def opening(self, frames: np.ndarray) -> np.ndarray:
         """Per-frame mouth opening `[T]` of any frames of this scene."""
-        return opening_vs_closed(frames, self.closed, self.regions.zone,
-                                 hidden=self.regions.occluder)
+        return opening_vs_closed(
+            frames, self.closed, self.regions.zone, hidden=self.regions.occluder
+        )
 
     def reference_opening(self, which: str) -> np.ndarray:
         """Cached opening of "answer" or "source"."""
@@ -57,22 +63,26 @@ class EvalCase:
         return self._openings[which]
 
 
-def fidelity_metrics(result: np.ndarray, case: EvalCase,
-                     max_db: float = PSNR_MAX_DB) -> dict[str, float]:
+def fidelity_metrics(
+    result: np.ndarray, case: EvalCase, max_db: float = PSNR_MAX_DB
+) -> dict[str, float]:
     """Region PSNR/SSIM of `result: [T, H, W, 3]` against the answer."""
     error = squared_error_map(result, case.answer)
     local = ssim_map(result, case.answer)
     named = case.regions.named()
     out = {"psnr_full": psnr_from_error(error, None, max_db)}
-    out.update({f"psnr_{name}": psnr_from_error(error, mask, max_db) for name, mask in named.items()})
+    out.update(
+        {f"psnr_{name}": psnr_from_error(error, mask, max_db) for name, mask in named.items()}
+    )
     out["ssim_full"] = masked_mean(local, interior_mask(local.shape[1:]))
     for name in ("mouth", "outside"):
         out[f"ssim_{name}"] = masked_mean(local, named[name])
     return out
 
 
-def motion_metrics(result: np.ndarray, case: EvalCase,
-                   chunk_starts: Sequence[int] | None = None) -> dict[str, float]:
+def motion_metrics(
+    result: np.ndarray, case: EvalCase, chunk_starts: Sequence[int] | None = None
+) -> dict[str, float]:
     """Mouth-opening agreement, flicker, temporal error and seam/jump indices."""
     regions = case.regions
     opening = case.opening(result)
@@ -95,8 +105,12 @@ def motion_metrics(result: np.ndarray, case: EvalCase,
     return out
 
 
-def clip_metrics(result: np.ndarray, case: EvalCase, max_db: float = PSNR_MAX_DB,
-                 chunk_starts: Sequence[int] | None = None) -> dict[str, float]:
+def clip_metrics(
+    result: np.ndarray,
+    case: EvalCase,
+    max_db: float = PSNR_MAX_DB,
+    chunk_starts: Sequence[int] | None = None,
+) -> dict[str, float]:
     """Every image-based metric of one result clip (see module docstring)."""
     assert result.shape == case.answer.shape and result.dtype == np.uint8, (
         f"result must be uint8 {case.answer.shape}, got {result.dtype} {result.shape}"

@@ -25,8 +25,13 @@ def encode_png(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def bar_plot(title: str, groups: Sequence[str], series: dict[str, tuple[list[float], list[float]]],
-             ylabel: str = "", top: float | None = None) -> bytes:
+def bar_plot(
+    title: str,
+    groups: Sequence[str],
+    series: dict[str, tuple[list[float], list[float]]],
+    ylabel: str = "",
+    top: float | None = None,
+) -> bytes:
     """Grouped bars: x = `groups` (scenarios), one bar per series (method) with +-std whiskers.
 
     series: {name: (means per group, stds per group)}; NaN bars are left out; `top` clips the
@@ -35,8 +40,9 @@ def bar_plot(title: str, groups: Sequence[str], series: dict[str, tuple[list[flo
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(max(4.0, 0.9 * len(groups) * max(1, len(series)) ** 0.5 + 2), 3.2),
-                 dpi=100)
+    fig = Figure(
+        figsize=(max(4.0, 0.9 * len(groups) * max(1, len(series)) ** 0.5 + 2), 3.2), dpi=100
+    )
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     width = 0.8 / max(1, len(series))
@@ -63,15 +69,18 @@ def sample_frames(num_frames: int, count: int) -> list[int]:
     """`count` evenly spaced frame indices inside a clip of `num_frames` (no duplicates)."""
     if count <= 0 or num_frames <= 0:
         return []
-    picks = np.linspace(0, num_frames - 1, count + 2)[1:-1] if num_frames > count else np.arange(num_frames)
-    return sorted({int(round(p)) for p in picks})
+    if num_frames <= count:
+        return list(range(num_frames))
+    picks = np.linspace(0, num_frames - 1, count + 2)[1:-1]
+    return sorted({round(float(p)) for p in picks})
 
 
 def _label_bar(text: str, width: int) -> np.ndarray:
     bar = np.full((_LABEL_H, width, 3), 255, np.uint8)
     scale = min(0.45, 0.9 * width / max(1, 9 * len(text)))
-    cv2.putText(bar, text, (3, _LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
-                cv2.LINE_AA)
+    cv2.putText(
+        bar, text, (3, _LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
+    )
     return bar
 
 
@@ -79,7 +88,7 @@ def _mosaic(columns: Sequence[tuple[str, list[np.ndarray]]]) -> np.ndarray:
     """Columns of equally sized tiles with a label on top -> one RGB image."""
     built = []
     for label, tiles in columns:
-        h, w = tiles[0].shape[:2]
+        w = tiles[0].shape[1]
         parts = [_label_bar(label, w)]
         for tile in tiles:
             parts += [np.full((_GAP, w, 3), 255, np.uint8), tile]
@@ -88,18 +97,27 @@ def _mosaic(columns: Sequence[tuple[str, list[np.ndarray]]]) -> np.ndarray:
     return np.concatenate([piece for col in built for piece in (col, gap)][:-1], axis=1)
 
 
-def frame_strip(columns: Sequence[tuple[str, np.ndarray]], picks: Sequence[int],
-                max_side: int = 192) -> np.ndarray:
+def frame_strip(
+    columns: Sequence[tuple[str, np.ndarray]], picks: Sequence[int], max_side: int = 192
+) -> np.ndarray:
     """Mosaic of frames `picks` of each `(label, frames [T, H, W, 3])`, tiles <= max_side."""
     h, w = columns[0][1].shape[1:3]
     scale = min(1.0, max_side / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return _mosaic([(label, [cv2.resize(frames[i], size, interpolation=cv2.INTER_AREA)
-                             for i in picks]) for label, frames in columns])
+    return _mosaic(
+        [
+            (label, [cv2.resize(frames[i], size, interpolation=cv2.INTER_AREA) for i in picks])
+            for label, frames in columns
+        ]
+    )
 
 
-def mouth_strip(columns: Sequence[tuple[str, np.ndarray]], picks: Sequence[int],
-                boxes: np.ndarray, tile_width: int = 128) -> np.ndarray:
+def mouth_strip(
+    columns: Sequence[tuple[str, np.ndarray]],
+    picks: Sequence[int],
+    boxes: np.ndarray,
+    tile_width: int = 128,
+) -> np.ndarray:
     """Mosaic of the mouth boxes `[T, 4]` (x0, y0, x1, y1) of frames `picks`, enlarged."""
     tiles_h = []
     for i in picks:
@@ -111,7 +129,10 @@ def mouth_strip(columns: Sequence[tuple[str, np.ndarray]], picks: Sequence[int],
         tiles = []
         for i in picks:
             x0, y0, x1, y1 = (int(v) for v in boxes[i])
-            tiles.append(cv2.resize(frames[i, y0:y1, x0:x1], (tile_width, tile_h),
-                                    interpolation=cv2.INTER_NEAREST))
+            tiles.append(
+                cv2.resize(
+                    frames[i, y0:y1, x0:x1], (tile_width, tile_h), interpolation=cv2.INTER_NEAREST
+                )
+            )
         out.append((label, tiles))
     return _mosaic(out)

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def load_sync_scorer(spec: str) -> Any | None:
-    """"none"/"" -> None; "auto" -> the shipped tiny scorer if installed (else None with a
+    """ "none"/"" -> None; "auto" -> the shipped tiny scorer if installed (else None with a
     warning); anything else -> `SyncScorer.from_pretrained(spec)`."""
     if spec in ("", "none"):
         return None
@@ -44,8 +44,14 @@ def describe_scorer(spec: str, scorer: Any | None) -> str:
     return "shipped:syncnet_tiny" if spec == "auto" else f"dir:{Path(spec).name}"
 
 
-def lip_sync_metrics(scorer: Any, frames: np.ndarray, landmarks: np.ndarray,
-                     face_boxes: np.ndarray, samples: np.ndarray, fps: float) -> dict[str, float]:
+def lip_sync_metrics(
+    scorer: Any,
+    frames: np.ndarray,
+    landmarks: np.ndarray,
+    face_boxes: np.ndarray,
+    samples: np.ndarray,
+    fps: float,
+) -> dict[str, float]:
     """{lse_c, lse_d, lse_offset} of frames `[T, H, W, 3]` with audio `samples: [N]` (16 kHz).
 
     landmarks: `[T, 68, 2]` (iBUG; the mouth is 48-67), face_boxes: `[T, 4]`.
@@ -60,4 +66,8 @@ def lip_sync_metrics(scorer: Any, frames: np.ndarray, landmarks: np.ndarray,
     roll = eye_roll(landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1))
     crops = crop_mouths(frames, landmarks[:, 48:68], face_boxes, cfg, roll=roll)
     scores = sync_scores(scorer, SyncScorer.normalize_crops(crops), log_mel(samples, cfg), fps)
-    return {"lse_c": scores.confidence, "lse_d": scores.distance, "lse_offset": float(scores.offset)}
+    return {
+        "lse_c": scores.confidence,
+        "lse_d": scores.distance,
+        "lse_offset": float(scores.offset),
+    }

@@ -47,8 +47,10 @@ class BenchManifest:
     def to_dict(self, include_id: bool = True) -> dict[str, Any]:
         """JSON-friendly form (with `manifest_id` unless asked not to)."""
         out: dict[str, Any] = {
-            "bench_version": self.bench_version, "engine_version": self.engine_version,
-            "size": list(self.size), "fps": self.fps,
+            "bench_version": self.bench_version,
+            "engine_version": self.engine_version,
+            "size": list(self.size),
+            "fps": self.fps,
             "entries": [asdict(e) for e in self.entries],
         }
         if include_id:
@@ -62,15 +64,18 @@ class BenchManifest:
             manifest = cls(
                 bench_version=str(data["bench_version"]),
                 engine_version=str(data["engine_version"]),
-                size=(int(data["size"][0]), int(data["size"][1])), fps=float(data["fps"]),
+                size=(int(data["size"][0]), int(data["size"][1])),
+                fps=float(data["fps"]),
                 entries=tuple(ManifestEntry(**e) for e in data["entries"]),
             )
         except (KeyError, TypeError, IndexError) as err:
             raise ConfigError(f"malformed bench manifest: {err}") from None
         stored = data.get("manifest_id")
         if stored is not None and stored != manifest.manifest_id:
-            raise ConfigError(f"bench manifest id {stored} does not match its content "
-                              f"({manifest.manifest_id}); the file was edited")
+            raise ConfigError(
+                f"bench manifest id {stored} does not match its content "
+                f"({manifest.manifest_id}); the file was edited"
+            )
         return manifest
 
 
@@ -78,6 +83,7 @@ def build_manifest(cfg: BenchConfig) -> BenchManifest:
     """The manifest of `cfg`: `cfg.clips` held-out seeds per scenario, in scenario order."""
     entries = tuple(
         ManifestEntry(scenario, i, cfg.seed_of(scenario, i), cfg.duration_of(scenario))
-        for scenario in cfg.scenarios for i in range(cfg.clips)
+        for scenario in cfg.scenarios
+        for i in range(cfg.clips)
     )
     return BenchManifest(BENCH_VERSION, ENGINE_VERSION, tuple(cfg.size), float(cfg.fps), entries)

@@ -13,14 +13,14 @@ Built-ins (`METHODS`, extend with `register_method` or a "pkg.module:factory" sp
 - `pipeline`: a `xdub.pipeline.DubPipeline` from `load_pipeline(checkpoint)`. Any checkpoint
   the pipeline loads (stage-1 inpainter, stage-2 editor) plugs in this way; other generators
   register a factory (`register_method("stage1-raw", factory)`) or are named on the command
-  line as "pkg.module:factory" (a callable `MethodContext -> DubMethod`).
+  line as "pkg.module:factory": a callable `MethodContext -> DubMethod | DubPipeline` (a
+  pipeline is wrapped by `pipeline_method`; see `as_method`).
 Imports: numpy, xdub.{types, errors, config}; torch, xdub.models.codec, xdub.pipeline lazily.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,8 +46,9 @@ class DubMethod:
     seeded: bool = False  # fn takes `seed=` (an int from the manifest) for reproducibility
     chunk_starts: Callable[[int], Sequence[int]] | None = None  # frames where chunks begin
 
-    def run(self, source_video: Video, audio: Audio, answer: Video,
-            seed: int) -> tuple[Video, dict[str, float]]:
+    def run(
+        self, source_video: Video, audio: Audio, answer: Video, seed: int
+    ) -> tuple[Video, dict[str, float]]:
         """Dub `source_video` with `audio` (reference methods get `answer` instead).
 
         Returns the result and the method's own numbers (`fn` may return `(Video, {name:
@@ -99,14 +100,21 @@ def _keep_frames(video: Video, audio: Audio) -> Video:
 
 def copy_input(ctx: MethodContext) -> DubMethod:
     """The input video unchanged: lower bound on lip sync, upper bound outside the mouth."""
-    return DubMethod(ctx.name or "copy_input", _keep_frames,
-                     description="input video A returned unchanged (new audio attached)")
+    return DubMethod(
+        ctx.name or "copy_input",
+        _keep_frames,
+        description="input video A returned unchanged (new audio attached)",
+    )
 
 
 def oracle(ctx: MethodContext) -> DubMethod:
     """The exact answer: every fidelity metric at its maximum (a sanity check)."""
-    return DubMethod(ctx.name or "oracle", _keep_frames, source="answer",
-                     description="the exact answer video B (sanity check)")
+    return DubMethod(
+        ctx.name or "oracle",
+        _keep_frames,
+        source="answer",
+        description="the exact answer video B (sanity check)",
+    )
 
 
 def _load_codec(spec: str, device: str) -> Any:
@@ -122,8 +130,9 @@ def _load_codec(spec: str, device: str) -> Any:
 
         codec = build_codec(load(CodecConfig, path))
     else:
-        raise ConfigError(f"codec '{spec}' not found: give a codec checkpoint folder or a "
-                          "CodecConfig YAML")
+        raise ConfigError(
+            f"codec '{spec}' not found: give a codec checkpoint folder or a CodecConfig YAML"
+        )
     return codec.to(device).eval()
 
 
@@ -161,8 +170,12 @@ def codec_ceiling(ctx: MethodContext) -> DubMethod:
     def roundtrip(video: Video, audio: Audio) -> Video:
         return Video(codec_roundtrip(codec, video.frames), video.fps, audio)
 
-    return DubMethod(ctx.name or "codec_ceiling", roundtrip, source="answer",
-                     description=f"answer encoded + decoded by codec '{ctx.codec}'")
+    return DubMethod(
+        ctx.name or "codec_ceiling",
+        roundtrip,
+        source="answer",
+        description=f"answer encoded + decoded by codec '{ctx.codec}'",
+    )
 
 
 PIPELINE_SPECIALS = ("default", "random")  # checkpoint names that are not folders
@@ -172,15 +185,13 @@ def pipeline(ctx: MethodContext) -> DubMethod:
     """A `DubPipeline` from `ctx.checkpoint` (a folder, "default" = the embedded checkpoint,
     "random" = untrained tiny model for smoke tests), called as a black box.
 
-    Every clip runs with `InferConfig(sampling.seed = manifest seed, no_face="passthrough")`:
-    frames where the pipeline finds no face come back unchanged and are counted in the
-    `no_face_frac` metric instead of aborting the benchmark.
+    Frames where the pipeline finds no face come back unchanged and are counted in the
+    `no_face_frac` metric instead of aborting the benchmark (see `pipeline_method`).
     """
     if not ctx.checkpoint:
         raise ConfigError("method 'pipeline' needs a checkpoint: pass --checkpoint DIR")
     if ctx.checkpoint not in PIPELINE_SPECIALS and not Path(ctx.checkpoint).is_dir():
         raise ConfigError(f"pipeline checkpoint folder not found: {ctx.checkpoint}")
-    from xdub.config.infer import InferConfig, SamplingConfig
     from xdub.pipeline import load_pipeline
 
     if ctx.checkpoint == "random":
@@ -189,20 +200,41 @@ def pipeline(ctx: MethodContext) -> DubMethod:
         folder = None if ctx.checkpoint == "default" else ctx.checkpoint
         pipe = load_pipeline(folder, device=ctx.device)
 
+    name = ctx.name or f"pipeline:{Path(ctx.checkpoint).name}"
+    return pipeline_method(pipe, name, f"DubPipeline '{ctx.checkpoint}'")
+
+
+def pipeline_method(
+    pipe: Any, name: str, description: str = "", source: Literal["input", "answer"] = "input"
+) -> DubMethod:
+    """Wrap an in-memory `DubPipeline` (any generator behind it) as a black-box method.
+
+    Each clip runs with `InferConfig(sampling.seed = manifest seed, no_face="passthrough")`;
+    `no_face_frac` and `chunks` from the run's summary join the clip's metrics.
+    """
+    from xdub.config.infer import InferConfig, SamplingConfig
+
     def dub(video: Video, audio: Audio, seed: int = 0) -> tuple[Video, dict[str, float]]:
         cfg = InferConfig(sampling=SamplingConfig(seed=seed), no_face="passthrough")
         result = pipe(video, audio, cfg)
         summary = result.summary
-        info = {"no_face_frac": summary.frames_without_face / max(1, video.num_frames),
-                "chunks": float(summary.chunks)}
+        info = {
+            "no_face_frac": summary.frames_without_face / max(1, video.num_frames),
+            "chunks": float(summary.chunks),
+        }
         return result.video, info
 
     def starts(num_frames: int) -> list[int]:
         return pipeline_chunk_starts(pipe, num_frames)
 
-    name = ctx.name or f"pipeline:{Path(ctx.checkpoint).name}"
-    return DubMethod(name, dub, description=f"DubPipeline '{ctx.checkpoint}'", seeded=True,
-                     chunk_starts=starts)
+    return DubMethod(
+        name,
+        dub,
+        source=source,
+        description=description or f"DubPipeline {name}",
+        seeded=True,
+        chunk_starts=starts,
+    )
 
 
 def pipeline_chunk_starts(pipe: Any, num_frames: int) -> list[int]:
@@ -215,8 +247,12 @@ def pipeline_chunk_starts(pipe: Any, num_frames: int) -> list[int]:
     return sorted(c for c in cuts if 0 < c < num_frames)
 
 
-for _name, _factory in (("copy_input", copy_input), ("oracle", oracle),
-                        ("codec_ceiling", codec_ceiling), ("pipeline", pipeline)):
+for _name, _factory in (
+    ("copy_input", copy_input),
+    ("oracle", oracle),
+    ("codec_ceiling", codec_ceiling),
+    ("pipeline", pipeline),
+):
     register_method(_name, _factory)
 
 
@@ -236,20 +272,41 @@ def resolve_factory(spec: str) -> MethodFactory:
         except (ImportError, AttributeError) as err:
             raise ConfigError(f"cannot import method factory '{spec}': {err}") from None
         return factory
-    raise ConfigError(f"unknown method '{spec}'; choose from {', '.join(METHODS)} "
-                      "or give pkg.module:factory")
+    raise ConfigError(
+        f"unknown method '{spec}'; choose from {', '.join(METHODS)} or give pkg.module:factory"
+    )
 
 
-def build_methods(specs: Sequence[str], checkpoints: Sequence[str] = (), codec: str = "",
-                  device: str = "cpu") -> list[DubMethod]:
+def as_method(made: Any, spec: str) -> DubMethod:
+    """A factory's product as a `DubMethod`: itself, or a DubPipeline-like object (callable,
+    with `.dubber`) wrapped by `pipeline_method`, named after its generator (or `spec`) and
+    fed the answer when it sets `bench_source = "answer"` (e.g. a crop-level codec ceiling).
+
+    This lets layers that may not import `xdub.bench` (train) return plain pipelines.
+    """
+    if isinstance(made, DubMethod):
+        return made
+    if callable(made) and hasattr(made, "dubber"):
+        name = getattr(getattr(made, "generator", None), "name", "") or spec.rpartition(":")[2]
+        return pipeline_method(made, name, source=getattr(made, "bench_source", "input"))
+    raise ConfigError(f"method factory '{spec}' returned {type(made).__name__}, not a method")
+
+
+def build_methods(
+    specs: Sequence[str], checkpoints: Sequence[str] = (), codec: str = "", device: str = "cpu"
+) -> list[DubMethod]:
     """Instantiate methods: each spec, then one `pipeline` per checkpoint ("NAME=DIR" names it)."""
-    methods = [resolve_factory(spec)(MethodContext(codec=codec, device=device)) for spec in specs]
+    methods = [
+        as_method(resolve_factory(spec)(MethodContext(codec=codec, device=device)), spec)
+        for spec in specs
+    ]
     for entry in checkpoints:
         name, sep, folder = entry.partition("=")
         if not sep:
             name, folder = "", entry
-        methods.append(pipeline(MethodContext(checkpoint=folder, codec=codec, device=device,
-                                              name=name)))
+        methods.append(
+            pipeline(MethodContext(checkpoint=folder, codec=codec, device=device, name=name))
+        )
     names = [m.name for m in methods]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

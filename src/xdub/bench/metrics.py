@@ -46,7 +46,9 @@ def _as_masks(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     mask = np.asarray(mask, bool)
     if mask.ndim == 2:
         mask = np.broadcast_to(mask, (t, h, w))
-    assert mask.shape == (t, h, w), f"mask must be [H, W] or [T, H, W] = {(t, h, w)}, got {mask.shape}"
+    assert mask.shape == (t, h, w), (
+        f"mask must be [H, W] or [T, H, W] = {(t, h, w)}, got {mask.shape}"
+    )
     return mask
 
 
@@ -76,8 +78,12 @@ def squared_error_map(result: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return out
 
 
-def psnr_from_error(error: np.ndarray, mask: np.ndarray | None = None,
-                    max_db: float = PSNR_MAX_DB, channels: int = 3) -> float:
+def psnr_from_error(
+    error: np.ndarray,
+    mask: np.ndarray | None = None,
+    max_db: float = PSNR_MAX_DB,
+    channels: int = 3,
+) -> float:
     """Clip PSNR from `squared_error_map` output `[T, H, W]`, pooled over `mask` (NaN if empty)."""
     mask = _as_masks(mask, error.shape)
     count = int(mask.sum()) * channels
@@ -89,14 +95,22 @@ def psnr_from_error(error: np.ndarray, mask: np.ndarray | None = None,
     return min(max_db, 10.0 * np.log10(DATA_RANGE**2 / mse))
 
 
-def psnr(result: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None,
-         max_db: float = PSNR_MAX_DB) -> float:
+def psnr(
+    result: np.ndarray,
+    reference: np.ndarray,
+    mask: np.ndarray | None = None,
+    max_db: float = PSNR_MAX_DB,
+) -> float:
     """PSNR (dB) of uint8 frames over the masked pixels of the whole clip; see module docstring."""
     return psnr_from_error(squared_error_map(result, reference), mask, max_db)
 
 
-def psnr_per_frame(result: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None,
-                   max_db: float = PSNR_MAX_DB) -> np.ndarray:
+def psnr_per_frame(
+    result: np.ndarray,
+    reference: np.ndarray,
+    mask: np.ndarray | None = None,
+    max_db: float = PSNR_MAX_DB,
+) -> np.ndarray:
     """PSNR of each frame over its own mask -> `[T]` (NaN where a frame's mask is empty)."""
     error = squared_error_map(result, reference)
     masks = _as_masks(mask, error.shape)
@@ -115,14 +129,16 @@ def _gaussian_blur(stack: np.ndarray, sigma: float) -> np.ndarray:
     out = np.empty_like(stack)
     for start in range(0, stack.shape[2], _MAX_CV_CHANNELS):
         part = np.ascontiguousarray(stack[:, :, start : start + _MAX_CV_CHANNELS])
-        blurred = cv2.GaussianBlur(part, (size, size), sigma, sigmaY=sigma,
-                                   borderType=cv2.BORDER_REFLECT)
+        blurred = cv2.GaussianBlur(
+            part, (size, size), sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT
+        )
         out[:, :, start : start + _MAX_CV_CHANNELS] = blurred.reshape(part.shape)
     return out
 
 
-def ssim_map(result: np.ndarray, reference: np.ndarray, sigma: float = SSIM_SIGMA,
-             block: int = 16) -> np.ndarray:
+def ssim_map(
+    result: np.ndarray, reference: np.ndarray, sigma: float = SSIM_SIGMA, block: int = 16
+) -> np.ndarray:
     """Local SSIM averaged over RGB: frames `[T, H, W, 3]` (or `[H, W, 3]`) -> float32 `[T, H, W]`.
 
     Computed `block` frames at a time (float64 inside) to bound memory on long clips.
@@ -135,7 +151,12 @@ def ssim_map(result: np.ndarray, reference: np.ndarray, sigma: float = SSIM_SIGM
         n = min(block, t - start)
         # Frames and channels become cv2 channels: one separable blur call per block.
         x = result[start : start + n].transpose(1, 2, 0, 3).reshape(h, w, n * c).astype(np.float64)
-        y = reference[start : start + n].transpose(1, 2, 0, 3).reshape(h, w, n * c).astype(np.float64)
+        y = (
+            reference[start : start + n]
+            .transpose(1, 2, 0, 3)
+            .reshape(h, w, n * c)
+            .astype(np.float64)
+        )
         mu_x, mu_y = _gaussian_blur(x, sigma), _gaussian_blur(y, sigma)
         var_x = _gaussian_blur(x * x, sigma) - mu_x * mu_x
         var_y = _gaussian_blur(y * y, sigma) - mu_y * mu_y
@@ -161,8 +182,12 @@ def interior_mask(shape: tuple[int, int], sigma: float = SSIM_SIGMA) -> np.ndarr
     return mask
 
 
-def ssim(result: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None,
-         sigma: float = SSIM_SIGMA) -> float:
+def ssim(
+    result: np.ndarray,
+    reference: np.ndarray,
+    mask: np.ndarray | None = None,
+    sigma: float = SSIM_SIGMA,
+) -> float:
     """Mean SSIM over the masked pixels of a clip (no mask: the interior, as skimage)."""
     local = ssim_map(result, reference, sigma)
     if mask is None:
@@ -170,8 +195,12 @@ def ssim(result: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = No
     return masked_mean(local, mask)
 
 
-def ssim_per_frame(result: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None,
-                   sigma: float = SSIM_SIGMA) -> np.ndarray:
+def ssim_per_frame(
+    result: np.ndarray,
+    reference: np.ndarray,
+    mask: np.ndarray | None = None,
+    sigma: float = SSIM_SIGMA,
+) -> np.ndarray:
     """Mean SSIM of each frame over its own mask -> `[T]` (NaN where empty)."""
     local = ssim_map(result, reference, sigma)
     if mask is None:

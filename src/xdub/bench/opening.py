@@ -30,12 +30,19 @@ MIN_REGION_PX = 20  # frames with fewer visible region pixels get NaN
 
 
 def _check(frames: np.ndarray, region: np.ndarray) -> None:
-    assert frames.ndim == 4 and frames.shape[-1] == 3, f"frames must be [T, H, W, 3], got {frames.shape}"
+    assert frames.ndim == 4 and frames.shape[-1] == 3, (
+        f"frames must be [T, H, W, 3], got {frames.shape}"
+    )
     assert region.shape == frames.shape[:3], f"region must be [T, H, W], got {region.shape}"
 
 
-def opening_vs_closed(frames: np.ndarray, closed: np.ndarray, region: np.ndarray,
-                      hidden: np.ndarray | None = None, threshold: int = DIFF_THRESHOLD) -> np.ndarray:
+def opening_vs_closed(
+    frames: np.ndarray,
+    closed: np.ndarray,
+    region: np.ndarray,
+    hidden: np.ndarray | None = None,
+    threshold: int = DIFF_THRESHOLD,
+) -> np.ndarray:
     """Fraction of the mouth region that differs from the closed-mouth render -> `[T]`.
 
     `hidden: [T, H, W]` bool (e.g. occluders) is left out of both counts.
@@ -56,7 +63,7 @@ def opening_vs_closed(frames: np.ndarray, closed: np.ndarray, region: np.ndarray
 def _skin_blob_minor(frame: np.ndarray, region: np.ndarray, visible: np.ndarray) -> float:
     """Minor-axis std (px) of the non-skin blob inside `region` (see module docstring)."""
     area = int(region.sum())
-    k = max(1, int(round(np.sqrt(area) * 0.06)))  # ring width ~6 % of the region's size
+    k = max(1, round(float(np.sqrt(area)) * 0.06))  # ring width ~6 % of the region's size
     inner = cv2.erode(region.astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)) > 0
     ring = region & ~inner & visible
     if ring.sum() < MIN_REGION_PX:
@@ -73,8 +80,9 @@ def _skin_blob_minor(frame: np.ndarray, region: np.ndarray, visible: np.ndarray)
     return float(np.sqrt(max(smallest, 0.0)))
 
 
-def opening_vs_skin(frames: np.ndarray, region: np.ndarray,
-                    hidden: np.ndarray | None = None) -> np.ndarray:
+def opening_vs_skin(
+    frames: np.ndarray, region: np.ndarray, hidden: np.ndarray | None = None
+) -> np.ndarray:
     """Reference-free opening proxy (minor axis of the lips+interior blob) -> `[T]`."""
     _check(frames, region)
     visible = ~hidden if hidden is not None else np.ones_like(region)

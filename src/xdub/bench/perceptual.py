@@ -38,8 +38,9 @@ class IdentityModel(Protocol):
     def embed(self, faces: np.ndarray) -> np.ndarray: ...
 
 
-def identity_cosine(model: IdentityModel, result_faces: np.ndarray,
-                    reference_faces: np.ndarray) -> float:
+def identity_cosine(
+    model: IdentityModel, result_faces: np.ndarray, reference_faces: np.ndarray
+) -> float:
     """Mean per-frame cosine similarity of face embeddings (1 = same identity)."""
     assert result_faces.shape == reference_faces.shape and result_faces.ndim == 4, (
         "faces must be [N, h, w, 3] and equal in shape"
@@ -92,8 +93,11 @@ def fid(real_frames: np.ndarray, fake_frames: np.ndarray, weights_path: str | Pa
     return frechet_distance(np.asarray(backend(real_frames)), np.asarray(backend(fake_frames)))
 
 
-def fvd(real_clips: Sequence[np.ndarray], fake_clips: Sequence[np.ndarray],
-        weights_path: str | Path | None) -> float:
+def fvd(
+    real_clips: Sequence[np.ndarray],
+    fake_clips: Sequence[np.ndarray],
+    weights_path: str | Path | None,
+) -> float:
     """FVD between two clip sets, each clip `[T, H, W, 3]` uint8 (per-clip features)."""
     backend = load_backend("fvd", weights_path)
     real = np.stack([np.asarray(backend(c)) for c in real_clips])

@@ -38,8 +38,12 @@ class RegionMasks:
 
     def named(self) -> dict[str, np.ndarray]:
         """The pixel regions scored by the benchmark, by name."""
-        return {"mouth": self.mouth, "outside": self.outside, "occluder": self.occluder,
-                "occluder_mouth": self.occluder_mouth}
+        return {
+            "mouth": self.mouth,
+            "outside": self.outside,
+            "occluder": self.occluder,
+            "occluder_mouth": self.occluder_mouth,
+        }
 
 
 def dilate(masks: np.ndarray, radius: int) -> np.ndarray:
@@ -56,31 +60,44 @@ def face_height(face_boxes: np.ndarray) -> float:
     return float(np.median(face_boxes[:, 3] - face_boxes[:, 1]))
 
 
-def build_regions(zone: np.ndarray, occluder: np.ndarray, face_boxes: np.ndarray,
-                  cfg: RegionConfig) -> RegionMasks:
+def build_regions(
+    zone: np.ndarray, occluder: np.ndarray, face_boxes: np.ndarray, cfg: RegionConfig
+) -> RegionMasks:
     """Regions from zone/occluder masks `[T, H, W]` bool and face boxes `[T, 4]`."""
     assert zone.ndim == 3 and zone.shape == occluder.shape, "zone/occluder must both be [T, H, W]"
     assert len(face_boxes) == len(zone), "one face box per frame"
     zone, occluder = zone.astype(bool), occluder.astype(bool)
     face_h = face_height(face_boxes)
-    grow = int(round(cfg.mouth_dilate * face_h))
-    margin = int(round(cfg.outside_margin * face_h))
+    grow = round(cfg.mouth_dilate * face_h)
+    margin = round(cfg.outside_margin * face_h)
     mouth = dilate(zone, grow)
     outside = ~dilate(zone, grow + margin)
     zone_px = zone.sum(axis=(1, 2))
     hidden_px = (zone & occluder).sum(axis=(1, 2))
     visible = (zone_px > 0) & (hidden_px <= cfg.max_occlusion * np.maximum(zone_px, 1))
-    return RegionMasks(zone=zone, mouth=mouth, outside=outside, occluder=occluder,
-                       occluder_mouth=occluder & mouth, mouth_visible=visible)
+    return RegionMasks(
+        zone=zone,
+        mouth=mouth,
+        outside=outside,
+        occluder=occluder,
+        occluder_mouth=occluder & mouth,
+        mouth_visible=visible,
+    )
 
 
 def regions_from_truth(truth: object, cfg: RegionConfig) -> RegionMasks:
     """Regions of a synth `ClipTruth` (duck-typed: mouth_mask, occluder_mask, face_box)."""
-    return build_regions(truth.mouth_mask, truth.occluder_mask,  # type: ignore[attr-defined]
-                         truth.face_box, cfg)  # type: ignore[attr-defined]
+    return build_regions(
+        truth.mouth_mask,
+        truth.occluder_mask,  # type: ignore[attr-defined]
+        truth.face_box,
+        cfg,
+    )  # type: ignore[attr-defined]
 
 
-def _square_box(box: np.ndarray, scale: float, width: int, height: int) -> tuple[int, int, int, int]:
+def _square_box(
+    box: np.ndarray, scale: float, width: int, height: int
+) -> tuple[int, int, int, int]:
     """Integer square (x0, y0, x1, y1) of side scale * max(box w, h) about the box centre."""
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     half = max(1.0, scale * max(box[2] - box[0], box[3] - box[1]) / 2)
@@ -90,8 +107,9 @@ def _square_box(box: np.ndarray, scale: float, width: int, height: int) -> tuple
     return x0, y0, min(x0 + side, width), min(y0 + side, height)
 
 
-def face_crops(frames: np.ndarray, face_boxes: np.ndarray, size: int = 112,
-               scale: float = 1.2) -> np.ndarray:
+def face_crops(
+    frames: np.ndarray, face_boxes: np.ndarray, size: int = 112, scale: float = 1.2
+) -> np.ndarray:
     """Square face crops: frames `[T, H, W, 3]` + boxes `[T, 4]` -> `[T, size, size, 3]` uint8."""
     _, height, width, _ = frames.shape
     out = np.empty((len(frames), size, size, 3), np.uint8)
@@ -102,7 +120,7 @@ def face_crops(frames: np.ndarray, face_boxes: np.ndarray, size: int = 112,
 
 
 def mouth_boxes(zone: np.ndarray, pad: float = 0.25) -> np.ndarray:
-    """Per-frame box `[T, 4]` (x0, y0, x1, y1) int around the mouth zone, grown by `pad` per side."""
+    """Per-frame int box `[T, 4]` (x0, y0, x1, y1) around the zone, grown by `pad` per side."""
     _, height, width = zone.shape
     out = np.zeros((len(zone), 4), np.int64)
     for t, mask in enumerate(zone):

@@ -106,29 +106,55 @@ class BenchResults:
             out[scenario] = {}
             for method in [m["name"] for m in self.methods]:
                 mine = [c.metrics for c in rows if c.method == method]
-                out[scenario][method] = {n: _stat([m.get(n, math.nan) for m in mine]) for n in names}
+                out[scenario][method] = {
+                    n: _stat([m.get(n, math.nan) for m in mine]) for n in names
+                }
         return out
 
     def to_dict(self) -> dict[str, Any]:
         """The `results.json` document (strict JSON after `_finite`)."""
-        return _finite({
-            "schema": SCHEMA, "manifest": self.manifest.to_dict(), "config": self.config,
-            "env": self.env, "methods": self.methods,
-            "clips": [vars(c) for c in self.clips], "set_metrics": self.set_metrics,
-            "aggregates": self.aggregate(),
-        })
+        return _finite(
+            {
+                "schema": SCHEMA,
+                "manifest": self.manifest.to_dict(),
+                "config": self.config,
+                "env": self.env,
+                "methods": self.methods,
+                "clips": [vars(c) for c in self.clips],
+                "set_metrics": self.set_metrics,
+                "aggregates": self.aggregate(),
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BenchResults:
         """Inverse of `to_dict` (aggregates are recomputed, not trusted)."""
         if data.get("schema") != SCHEMA:
-            raise ConfigError(f"results schema {data.get('schema')} unsupported (expected {SCHEMA})")
-        clips = [ClipResult(c["scenario"], int(c["index"]), int(c["seed"]), c["method"],
-                            {k: _nan(v) for k, v in c["metrics"].items()}, c.get("drawn_scenario", ""))
-                 for c in data["clips"]]
-        sets = {m: {k: _nan(v) for k, v in d.items()} for m, d in data.get("set_metrics", {}).items()}
-        return cls(BenchManifest.from_dict(data["manifest"]), data["config"], data["env"],
-                   data["methods"], clips, sets)
+            raise ConfigError(
+                f"results schema {data.get('schema')} unsupported (expected {SCHEMA})"
+            )
+        clips = [
+            ClipResult(
+                c["scenario"],
+                int(c["index"]),
+                int(c["seed"]),
+                c["method"],
+                {k: _nan(v) for k, v in c["metrics"].items()},
+                c.get("drawn_scenario", ""),
+            )
+            for c in data["clips"]
+        ]
+        sets = {
+            m: {k: _nan(v) for k, v in d.items()} for m, d in data.get("set_metrics", {}).items()
+        }
+        return cls(
+            BenchManifest.from_dict(data["manifest"]),
+            data["config"],
+            data["env"],
+            data["methods"],
+            clips,
+            sets,
+        )
 
 
 def _stat(values: list[float]) -> dict[str, float]:
@@ -136,7 +162,7 @@ def _stat(values: list[float]) -> dict[str, float]:
     if not len(finite):
         return {"mean": math.nan, "std": math.nan, "n": 0}
     std = float(finite.std(ddof=1)) if len(finite) > 1 else 0.0
-    return {"mean": float(finite.mean()), "std": std, "n": int(len(finite))}
+    return {"mean": float(finite.mean()), "std": std, "n": len(finite)}
 
 
 def _nan(value: Any) -> float:

@@ -68,8 +68,12 @@ def closed_mouth_track(num_frames: int, fps: float) -> MouthTrack:
 
 def render_bench_pair(entry: ManifestEntry, manifest: BenchManifest) -> BenchPair:
     """Render one manifest entry (deterministic in the entry and the engine version)."""
-    cfg = replace(SCENARIOS[entry.scenario], size=tuple(manifest.size), fps=manifest.fps,
-                  duration=entry.duration)
+    cfg = replace(
+        SCENARIOS[entry.scenario],
+        size=tuple(manifest.size),
+        fps=manifest.fps,
+        duration=entry.duration,
+    )
     source, answer = render_pair(entry.seed, cfg)
     closed = render_clip(entry.seed, cfg, mouth=closed_mouth_track(len(source.frames), cfg.fps))
     return BenchPair(entry, source, answer, closed.frames)
@@ -78,22 +82,33 @@ def render_bench_pair(entry: ManifestEntry, manifest: BenchManifest) -> BenchPai
 def _git_commit() -> str:
     """Short commit of the xdub source tree, or "unknown" outside a git checkout."""
     try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=5, cwd=Path(xdub.__file__).parent)
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            cwd=Path(xdub.__file__).parent,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
 
 
 def _environment(sync_scorer: str) -> dict[str, Any]:
-    return {"xdub_version": xdub.__version__, "git_commit": _git_commit(),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "platform": platform.platform(), "sync_scorer": sync_scorer,
-            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {
+        "xdub_version": xdub.__version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "sync_scorer": sync_scorer,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def load_identity_model(spec: str) -> IdentityModel | None:
-    """"pkg.module:factory" -> factory() (an IdentityModel); "" -> None."""
+    """ "pkg.module:factory" -> factory() (an IdentityModel); "" -> None."""
     if not spec:
         return None
     module_name, sep, attr = spec.partition(":")
@@ -122,31 +137,53 @@ def _chunk_starts(method: DubMethod, num_frames: int, seam_every: int) -> list[i
     return regular_chunk_starts(num_frames, seam_every) if seam_every > 0 else None
 
 
-def score_result(result: np.ndarray, pair: BenchPair, case: EvalCase, method: DubMethod,
-                 cfg: BenchConfig, scorers: _Scorers) -> dict[str, float]:
+def score_result(
+    result: np.ndarray,
+    pair: BenchPair,
+    case: EvalCase,
+    method: DubMethod,
+    cfg: BenchConfig,
+    scorers: _Scorers,
+) -> dict[str, float]:
     """All metrics of one method's result frames `[T, H, W, 3]` on one pair."""
     starts = _chunk_starts(method, len(result), cfg.seam_every)
     metrics = clip_metrics(result, case, cfg.metrics.psnr_max_db, starts)
     truth = pair.answer.truth
     if scorers.sync is not None:
-        metrics.update(lip_sync_metrics(scorers.sync, result, truth.landmarks, truth.face_box,
-                                        pair.answer.audio.samples, pair.answer.fps))
+        metrics.update(
+            lip_sync_metrics(
+                scorers.sync,
+                result,
+                truth.landmarks,
+                truth.face_box,
+                pair.answer.audio.samples,
+                pair.answer.fps,
+            )
+        )
     if scorers.identity is not None:
         metrics["identity_cos"] = identity_cosine(
-            scorers.identity, face_crops(result, truth.face_box),
-            face_crops(pair.answer.frames, truth.face_box))
+            scorers.identity,
+            face_crops(result, truth.face_box),
+            face_crops(pair.answer.frames, truth.face_box),
+        )
     if scorers.lpips_weights:
         metrics["lpips"] = lpips(result, pair.answer.frames, scorers.lpips_weights)
     return metrics
 
 
-def _write_strips(out_dir: Path, pair: BenchPair, case: EvalCase,
-                  picked: dict[str, np.ndarray], picks: list[int]) -> None:
+def _write_strips(
+    out_dir: Path, pair: BenchPair, case: EvalCase, picked: dict[str, np.ndarray], picks: list[int]
+) -> None:
     """`strips/<scenario>_{frames,mouth}.png`: input | methods | answer at frames `picks`."""
+
     def at(frames: np.ndarray) -> np.ndarray:
         return frames[picks]
 
-    columns = [("input", at(pair.source.frames)), *picked.items(), ("answer", at(pair.answer.frames))]
+    columns = [
+        ("input", at(pair.source.frames)),
+        *picked.items(),
+        ("answer", at(pair.answer.frames)),
+    ]
     local = list(range(len(picks)))
     boxes = mouth_boxes(case.regions.zone[picks])
     folder = out_dir / "strips"
@@ -193,17 +230,30 @@ class _SetFeatures:
         for key, store in self.feats.items():
             if key == "answer":
                 continue
-            out[key] = {kind: frechet_distance(np.concatenate(real[kind]), np.concatenate(feats))
-                        for kind, feats in store.items() if feats}
+            out[key] = {
+                kind: frechet_distance(np.concatenate(real[kind]), np.concatenate(feats))
+                for kind, feats in store.items()
+                if feats
+            }
         return out
 
 
-def _run_pair(pair: BenchPair, methods: list[DubMethod], cfg: BenchConfig, scorers: _Scorers,
-              out_dir: Path, tick: Callable[[str], None]) -> list[ClipResult]:
+def _run_pair(
+    pair: BenchPair,
+    methods: list[DubMethod],
+    cfg: BenchConfig,
+    scorers: _Scorers,
+    out_dir: Path,
+    tick: Callable[[str], None],
+) -> list[ClipResult]:
     """Run and score every method on one rendered pair (and write its strips if first)."""
     entry = pair.entry
-    case = EvalCase(pair.source.frames, pair.answer.frames, pair.closed,
-                    regions_from_truth(pair.answer.truth, cfg.regions))
+    case = EvalCase(
+        pair.source.frames,
+        pair.answer.frames,
+        pair.closed,
+        regions_from_truth(pair.answer.truth, cfg.regions),
+    )
     picks = _strip_picks(case, cfg.strip_frames) if entry.index == 0 else []
     picked: dict[str, np.ndarray] = {}
     rows = []
@@ -212,21 +262,39 @@ def _run_pair(pair: BenchPair, methods: list[DubMethod], cfg: BenchConfig, score
     for method in methods:
         started = time.perf_counter()
         try:
-            video, info = method.run(pair.source.video, pair.answer.audio, pair.answer.video,
-                                     entry.seed)
+            video, info = method.run(
+                pair.source.video, pair.answer.audio, pair.answer.video, entry.seed
+            )
         except XdubError as err:  # one failing clip must not sink the whole benchmark
-            logger.warning("%s failed on %s seed %d: %s", method.name, entry.scenario,
-                           entry.seed, err)
-            rows.append(ClipResult(entry.scenario, entry.index, entry.seed, method.name,
-                                   {"failed": 1.0}, str(pair.answer.meta.get("scenario", ""))))
+            logger.warning(
+                "%s failed on %s seed %d: %s", method.name, entry.scenario, entry.seed, err
+            )
+            rows.append(
+                ClipResult(
+                    entry.scenario,
+                    entry.index,
+                    entry.seed,
+                    method.name,
+                    {"failed": 1.0},
+                    str(pair.answer.meta.get("scenario", "")),
+                )
+            )
             tick(f"{entry.scenario} #{entry.index} {method.name} (failed)")
             continue
         runtime = time.perf_counter() - started
         metrics = score_result(video.frames, pair, case, method, cfg, scorers)
         metrics.update(info)
         metrics.update({"runtime_s": runtime, "failed": 0.0})
-        rows.append(ClipResult(entry.scenario, entry.index, entry.seed, method.name, metrics,
-                               str(pair.answer.meta.get("scenario", ""))))
+        rows.append(
+            ClipResult(
+                entry.scenario,
+                entry.index,
+                entry.seed,
+                method.name,
+                metrics,
+                str(pair.answer.meta.get("scenario", "")),
+            )
+        )
         if scorers.sets is not None:
             scorers.sets.add(method.name, video.frames)
         if picks:
@@ -237,9 +305,15 @@ def _run_pair(pair: BenchPair, methods: list[DubMethod], cfg: BenchConfig, score
     return rows
 
 
-def run_bench(cfg: BenchConfig, out_dir: str | Path, methods: list[DubMethod] | None = None,
-              *, device: str = "cpu", progress: ProgressFn | None = None,
-              identity_model: IdentityModel | None = None) -> BenchResults:
+def run_bench(
+    cfg: BenchConfig,
+    out_dir: str | Path,
+    methods: list[DubMethod] | None = None,
+    *,
+    device: str = "cpu",
+    progress: ProgressFn | None = None,
+    identity_model: IdentityModel | None = None,
+) -> BenchResults:
     """Run the benchmark of `cfg` and write every output into `out_dir`; returns the results.
 
     `methods` overrides `cfg.methods`/`cfg.checkpoints` (e.g. in-memory methods from Python).
@@ -251,14 +325,19 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, methods: list[DubMethod] | 
         methods = build_methods(cfg.methods, cfg.checkpoints, cfg.codec, device)
     m_cfg = cfg.metrics
     sync = load_sync_scorer(m_cfg.sync_scorer)
-    sets = (_SetFeatures(m_cfg.fid_weights, m_cfg.fvd_weights)
-            if m_cfg.fid_weights or m_cfg.fvd_weights else None)
-    scorers = _Scorers(sync, identity_model or load_identity_model(m_cfg.identity_model),
-                       m_cfg.lpips_weights, sets)
+    sets = (
+        _SetFeatures(m_cfg.fid_weights, m_cfg.fvd_weights)
+        if m_cfg.fid_weights or m_cfg.fvd_weights
+        else None
+    )
+    scorers = _Scorers(
+        sync, identity_model or load_identity_model(m_cfg.identity_model), m_cfg.lpips_weights, sets
+    )
     _prepare_output(out_dir)
     env = _environment(describe_scorer(m_cfg.sync_scorer, sync))
-    described = [{"name": m.name, "description": m.description, "source": m.source}
-                 for m in methods]
+    described = [
+        {"name": m.name, "description": m.description, "source": m.source} for m in methods
+    ]
     results = BenchResults(manifest, to_dict(cfg), env, described)
     # 2. Every pair, every method.
     total, done = len(manifest.entries) * len(methods), [0]
@@ -269,14 +348,20 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, methods: list[DubMethod] | 
             progress(done[0], total, description)
 
     for entry in manifest.entries:
-        results.clips += _run_pair(render_bench_pair(entry, manifest), methods, cfg, scorers,
-                                   out_dir, tick)
+        results.clips += _run_pair(
+            render_bench_pair(entry, manifest), methods, cfg, scorers, out_dir, tick
+        )
     if sets is not None:
         results.set_metrics = sets.scores()
     # 3. Machine-readable results, the manifest on its own, and the human report.
     save_results(results, out_dir / "results.json")
     write_atomic(out_dir / "manifest.json", json.dumps(manifest.to_dict(), indent=1))
     write_report(results, out_dir)
-    logger.info("bench %s: %d clips x %d methods -> %s", manifest.manifest_id,
-                len(manifest.entries), len(methods), out_dir)
+    logger.info(
+        "bench %s: %d clips x %d methods -> %s",
+        manifest.manifest_id,
+        len(manifest.entries),
+        len(methods),
+        out_dir,
+    )
     return results

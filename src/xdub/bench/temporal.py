@@ -47,14 +47,17 @@ def pool_steps(change: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def step_change_map(frames: np.ndarray, reference: np.ndarray | None = None,
-                    block: int = 64) -> np.ndarray:
+def step_change_map(
+    frames: np.ndarray, reference: np.ndarray | None = None, block: int = 64
+) -> np.ndarray:
     """Per-pixel change of each step, mean over RGB: `[T, H, W, 3]` -> float32 `[T-1, H, W]`.
 
     |x_t - x_{t-1}|, or |(x_t - x_{t-1}) - (a_t - a_{t-1})| when `reference` a is given;
     computed in blocks of frames to bound memory on long clips.
     """
-    assert frames.ndim == 4 and frames.shape[-1] == 3, f"frames must be [T, H, W, 3], got {frames.shape}"
+    assert frames.ndim == 4 and frames.shape[-1] == 3, (
+        f"frames must be [T, H, W, 3], got {frames.shape}"
+    )
     if reference is not None:
         assert reference.shape == frames.shape, "reference must match frames"
     t, h, w, _ = frames.shape
@@ -68,9 +71,10 @@ def step_change_map(frames: np.ndarray, reference: np.ndarray | None = None,
     return out
 
 
-def frame_differences(frames: np.ndarray, mask: np.ndarray | None = None,
-                      reference: np.ndarray | None = None) -> np.ndarray:
-    """Per-step change `[T-1]`: d_t, or e_t = |dx_t - da_t| when `reference` (the answer) is given."""
+def frame_differences(
+    frames: np.ndarray, mask: np.ndarray | None = None, reference: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-step change `[T-1]`: d_t, or e_t = |dx_t - da_t| given `reference` (the answer)."""
     return pool_steps(step_change_map(frames, reference), mask)
 
 
@@ -80,8 +84,9 @@ def temporal_mad(frames: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(np.nanmean(steps)) if np.isfinite(steps).any() else float("nan")
 
 
-def flicker_ratio(result: np.ndarray, reference: np.ndarray,
-                  mask: np.ndarray | None = None) -> float:
+def flicker_ratio(
+    result: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None
+) -> float:
     """temporal_mad(result) / temporal_mad(reference); NaN if the reference never changes."""
     own = temporal_mad(reference, mask)
     if not np.isfinite(own) or own <= 0:
@@ -89,8 +94,9 @@ def flicker_ratio(result: np.ndarray, reference: np.ndarray,
     return temporal_mad(result, mask) / own
 
 
-def temporal_error(result: np.ndarray, reference: np.ndarray,
-                   mask: np.ndarray | None = None) -> float:
+def temporal_error(
+    result: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None
+) -> float:
     """Mean |temporal derivative of result - that of the answer| over the region (grey levels)."""
     steps = frame_differences(result, mask, reference)
     return float(np.nanmean(steps)) if np.isfinite(steps).any() else float("nan")
@@ -112,8 +118,13 @@ def seam_ratio(steps: np.ndarray, boundaries: Sequence[int], eps: float = SEAM_E
     return float((seam.mean() + eps) / (np.median(rest) + eps))
 
 
-def seam_index(frames: np.ndarray, boundaries: Sequence[int], mask: np.ndarray | None = None,
-               reference: np.ndarray | None = None, eps: float = SEAM_EPS) -> float:
+def seam_index(
+    frames: np.ndarray,
+    boundaries: Sequence[int],
+    mask: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+    eps: float = SEAM_EPS,
+) -> float:
     """Boundary-step change over typical within-chunk change; see module docstring."""
     return seam_ratio(frame_differences(frames, mask, reference), boundaries, eps)
 
@@ -125,8 +136,12 @@ def jump_ratio(steps: np.ndarray, eps: float = SEAM_EPS) -> float:
     return seam_ratio(steps, [int(np.nanargmax(steps)) + 1], eps)
 
 
-def jump_index(frames: np.ndarray, mask: np.ndarray | None = None,
-               reference: np.ndarray | None = None, eps: float = SEAM_EPS) -> float:
+def jump_index(
+    frames: np.ndarray,
+    mask: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+    eps: float = SEAM_EPS,
+) -> float:
     """Seam index of the single largest step (boundary-free seam/glitch detector)."""
     return jump_ratio(frame_differences(frames, mask, reference), eps)
 

@@ -25,11 +25,11 @@ def stage2(
                                              help="Stop cleanly (with a checkpoint) after this."),
 ) -> None:
     """Train the mask-free editing DiT (X-Dub stage 2) on pseudo-pairs."""
-    from xdub.config import load, replace
-    from xdub.config.stage2 import Stage2Config
+    from xdub.config import replace
+    from xdub.config.stage2 import load_stage2
     from xdub.train.stage2 import train_stage2
 
-    cfg = load(Stage2Config, config)
+    cfg = load_stage2(config)
     loop = {k: v for k, v in (("steps", steps), ("max_minutes", max_minutes)) if v is not None}
     top = {k: str(v) for k, v in (("pairs", pairs), ("init_from", init_from)) if v is not None}
     if loop:

@@ -19,8 +19,17 @@ BENCH_VERSION = "1"  # bump on any change to manifest rules or metric definition
 HELDOUT_SEED_START = 1_000_000  # seeds >= this are never used for training
 SEEDS_PER_SLOT = 10_000  # seeds reserved per scenario
 # Seed slot of each scenario. APPEND ONLY: reordering changes every seed of the benchmark.
-SCENARIO_SLOTS = ("standard", "occlusion", "stylized", "nonhuman", "lighting", "fast_motion",
-                  "long", "singing", "mixed")
+SCENARIO_SLOTS = (
+    "standard",
+    "occlusion",
+    "stylized",
+    "nonhuman",
+    "lighting",
+    "fast_motion",
+    "long",
+    "singing",
+    "mixed",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +65,17 @@ class MetricConfig:
 class BenchConfig:
     """Which clips to render, which methods to run, and how to score them."""
 
-    scenarios: tuple[str, ...] = ("standard", "occlusion", "stylized", "nonhuman", "lighting",
-                                  "fast_motion", "long", "singing", "mixed")
+    scenarios: tuple[str, ...] = (
+        "standard",
+        "occlusion",
+        "stylized",
+        "nonhuman",
+        "lighting",
+        "fast_motion",
+        "long",
+        "singing",
+        "mixed",
+    )
     clips: int = 4  # clips per scenario; 4 .. 32 (std over clips needs >= 2)
     seed_start: int = HELDOUT_SEED_START  # first held-out seed; >= HELDOUT_SEED_START
     size: tuple[int, int] = (256, 256)  # (width, height) rendered
@@ -76,12 +94,16 @@ class BenchConfig:
     def __post_init__(self) -> None:
         bad = [s for s in self.scenarios if s not in SCENARIO_SLOTS or s not in SCENARIOS]
         if bad or not self.scenarios:
-            raise ConfigError(f"bench: unknown scenario(s) {bad}; choose from {list(SCENARIO_SLOTS)}")
+            raise ConfigError(
+                f"bench: unknown scenario(s) {bad}; choose from {list(SCENARIO_SLOTS)}"
+            )
         if not 1 <= self.clips <= SEEDS_PER_SLOT:
             raise ConfigError(f"bench.clips must be within 1 .. {SEEDS_PER_SLOT}, got {self.clips}")
         if self.seed_start < HELDOUT_SEED_START:
-            raise ConfigError(f"bench.seed_start must be >= {HELDOUT_SEED_START} (held-out seeds), "
-                              f"got {self.seed_start}")
+            raise ConfigError(
+                f"bench.seed_start must be >= {HELDOUT_SEED_START} (held-out seeds), "
+                f"got {self.seed_start}"
+            )
         if self.duration <= 0 or any(v <= 0 for v in self.duration_overrides.values()):
             raise ConfigError("bench: durations must be > 0 seconds")
         if not self.methods and not self.checkpoints:
@@ -99,6 +121,7 @@ class BenchConfig:
 BENCH_PRESETS: dict[str, BenchConfig] = {
     "default": BenchConfig(),
     # A CI-sized run: one short clip of each fast scenario at low resolution.
-    "smoke": BenchConfig(scenarios=("standard", "occlusion"), clips=1, size=(128, 128),
-                         duration=1.0, strip_frames=3),
+    "smoke": BenchConfig(
+        scenarios=("standard", "occlusion"), clips=1, size=(128, 128), duration=1.0, strip_frames=3
+    ),
 }

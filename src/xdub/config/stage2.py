@@ -8,25 +8,26 @@ init, source embedding, phase schedule). One dataclass per concern:
   (single-phase baseline, LoRA experts on a shared base, or sequential full-weight SFT);
 - `Stage2Config`: everything else (models, data, loop), mirroring stage 1.
 The phase boundaries themselves live in `DiffusionConfig` (`structure_lip_sigma`,
-`lip_texture_sigma`), shared with sampling. Imports: stdlib + xdub.config + xdub.errors.
+`lip_texture_sigma`), shared with sampling. `load_stage2` reads such a YAML strictly, except
+that keys only stage 1 knows (inherited through `base:`, e.g. its outside-mask loss weight)
+are dropped. Imports: stdlib, yaml + xdub.config + xdub.errors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from xdub.config.audio import AUDIO_PRESETS, AudioConfig
 from xdub.config.codec import CODEC_PRESETS, CodecConfig
 from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
 from xdub.config.face import AlignConfig, FaceConfig
 from xdub.config.model import MODEL_PRESETS, DiTConfig
-from xdub.config.train import DataConfig, LoopConfig
+from xdub.config.base import deep_merge, from_dict
+from xdub.config.train import DataConfig, LoopConfig, Stage1Config
 from xdub.errors import ConfigError
-
-# Held-out evaluation clips of stage 2 use seeds from here on: above every training seed
-# (< 800_000_000, see config.train) and the stage-1 sample clips, below the scorer's 900M range.
-STAGE2_EVAL_SEED_BASE = 850_000_000
 
 PhaseMode = Literal["single", "lora", "sequential"]
 
@@ -40,6 +41,7 @@ class PhaseObjectiveConfig:
     #   (small: the flow loss stays the main signal; 0.01 .. 0.2)
     texture_weight: float = 0.5  # texture phase: Laplacian-pyramid L1 on decoded x0; 0 = off
     texture_levels: int = 3  # band-pass levels of that pyramid (64 px crops: 2 .. 4)
+    texture_frames: int = 3  # frames per sample decoded for it (cost; evenly spaced)
     baseline_mouth_weight: float = 3.0  # "single" mode: the stage-1 style constant mouth
     #   weight at every sigma (no sync/texture terms): the ablation's baseline objective
 
@@ -48,6 +50,8 @@ class PhaseObjectiveConfig:
             raise ConfigError("stage2.objectives: mouth weights must be >= 0")
         if min(self.sync_weight, self.texture_weight) < 0 or self.texture_levels < 1:
             raise ConfigError("stage2.objectives: weights >= 0 and texture_levels >= 1")
+        if self.texture_frames < 1:
+            raise ConfigError("stage2.objectives: texture_frames >= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +123,29 @@ class Stage2Config:
                               "(the editor's source is the unmasked clip)")
         if self.chunk_overlap < 0:
             raise ConfigError("stage2: chunk_overlap must be >= 0")
+
+
+def _merged_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file with its `base:` chain merged (later files override)."""
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at top level")
+    base = data.pop("base", None)
+    return deep_merge(_merged_mapping((path.parent / base).resolve()), data) if base else data
+
+
+def load_stage2(path: str | Path) -> Stage2Config:
+    """`Stage2Config` from a YAML (usually `base: stage1_<preset>.yaml` + overrides).
+
+    Unknown keys raise, except top-level keys that `Stage1Config` defines and stage 2 does
+    not use: a stage-1 recipe change must not break every stage-2 config built on it.
+    """
+    data = _merged_mapping(Path(path))
+    own = {f.name for f in dataclasses.fields(Stage2Config)}
+    stage1_only = {f.name for f in dataclasses.fields(Stage1Config)} - own
+    return from_dict(Stage2Config, {k: v for k, v in data.items() if k not in stage1_only},
+                     where=str(path))

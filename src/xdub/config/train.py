@@ -126,6 +126,8 @@ class Stage1Config:
     data: DataConfig = field(default_factory=DataConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     mouth_weight: float = 3.0  # loss weight inside the mouth mask (where the audio matters)
+    outside_weight: float = 0.3  # loss weight outside the inpainting mask: the source stream
+    #   gives that answer and pairs are composited there anyway; 1 = uniform
     motion_frames: int = 1  # latent frames of the window that may be given clean (chunking)
     p_motion: float = 0.5  # share of samples trained with those motion frames
     cache_latents: bool = True  # per-frame codecs: encode each clip once in the data pipeline
@@ -136,6 +138,8 @@ class Stage1Config:
     def __post_init__(self) -> None:
         if self.motion_frames < 0 or not 0.0 <= self.p_motion <= 1.0 or self.mouth_weight < 0:
             raise ConfigError("stage1: motion_frames >= 0, p_motion in [0, 1], mouth_weight >= 0")
+        if not 0.0 <= self.outside_weight <= 1.0:
+            raise ConfigError("stage1: outside_weight must be in [0, 1]")
         if self.model.audio_dim is None:
             raise ConfigError("stage1: the inpainter needs an audio branch (model.audio_dim)")
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from xdub.config.face import FaceConfig
 from xdub.config.infer import DubberConfig, InferConfig, SamplingConfig
 from xdub.errors import ConfigError, NoFaceError
 from xdub.face.align import warp_to_crop
@@ -124,13 +125,15 @@ class DubPipeline:
         return DubResult(video_out, summary, timeline, table, chunks)
 
     # ------------------------------------------------------------------------------- steps
-    def _face(self, cfg: InferConfig):  # -> FaceConfig
+    def _face(self, cfg: InferConfig) -> FaceConfig:
+        """The checkpoint's face settings with the run's detector choice."""
         face = self.dubber.face
         if cfg.detector is not None:
             face = replace(face, detect=replace(face.detect, backend=cfg.detector))
         return face
 
     def _detector(self, cfg: InferConfig, frame_size: tuple[int, int]) -> FaceDetector:
+        """The configured detector (built once), downscaling frames above detect_max_side."""
         detect = self._face(cfg).detect
         if detect.backend not in self._detectors:
             self._detectors[detect.backend] = create_detector(detect)
@@ -248,6 +251,7 @@ class DubPipeline:
 
     def _summarize(self, generator: CropGenerator, timeline: Timeline, table: FaceTable,
                    chunks: list[Chunk], written: int, timer: StageTimer) -> DubSummary:
+        """Counts and stage times of the run."""
         has_face = table.has_face(timeline.source_index)
         return DubSummary(
             model=generator.name, fps=timeline.fps, source_frames=timeline.num_source_frames,

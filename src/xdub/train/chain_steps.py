@@ -27,7 +27,7 @@ import torch
 from xdub.config import load, replace, to_dict
 from xdub.config.chain import ChainConfig
 from xdub.config.codec import CodecConfig, CodecTrainConfig
-from xdub.config.stage2 import Stage2Config
+from xdub.config.stage2 import Stage2Config, load_stage2
 from xdub.config.sync import SyncTrainConfig
 from xdub.config.train import STAGE1_EVAL_SEED_BASE, PairGenConfig, Stage1Config, SynthSourceConfig
 
@@ -72,7 +72,7 @@ class ChainContext:
 
     def stage2_config(self) -> Stage2Config:
         """Stage-2 config wired to the chain's codec, scorer, inpainter, pairs and phases."""
-        cfg = load(Stage2Config, self.path(self.cfg.stage2))
+        cfg = load_stage2(self.path(self.cfg.stage2))
         diffusion = cfg.diffusion
         measured = self.out / "phases" / PHASES_FILE
         if self.cfg.measure_phases and measured.is_file():

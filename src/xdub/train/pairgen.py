@@ -38,6 +38,7 @@ from xdub.face.blend import paste_back
 from xdub.models.syncnet import SyncScorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
 from xdub.train.inpaint import Inpainter, composite, inpaint_clip
+from xdub.types import AUDIO_SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class PairGenerator:
             pair_id=pair_id(item), item=item, shard=shard, source_clip=record.clip_id,
             donor_clip=self.source.clip_id(donor), donor_rule=DONOR_RULE, seeds=seeds,
             model_version=inp.version, num_frames=clip.num_frames, fps=clip.fps,
-            crop_size=int(c.crops.shape[1]), sample_rate=16000, scores=scores,
+            crop_size=int(c.crops.shape[1]), sample_rate=AUDIO_SAMPLE_RATE, scores=scores,
             accepted=not reasons, reasons=reasons,
             file=f"{shard_stem(shard)}.safetensors" if arrays is not None else None,
             checksum=checksum(arrays) if arrays is not None else None)

@@ -227,38 +227,46 @@ class PhaseObjective:
 
     def _pixel_terms(self, b: PhaseBatch,
                      phase_ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Sync (lip samples) and texture (texture samples) losses on decoded x0 estimates."""
+        """Sync (lip samples) and texture (texture samples) losses on decoded x0 estimates.
+
+        To keep them cheap only the frames a term needs are decoded: the middle scorer window
+        of each lip sample, `texture_frames` evenly spaced frames of each texture sample.
+        Each term is averaged over its samples and scaled by their share of the batch.
+        """
         cfg, total, logs = self.cfg, b.sigma.new_zeros(()), {}
+        batch, frames = b.sigma.shape[0], b.x_t.shape[2]
         use_sync = cfg.sync_weight > 0 and self.scorer is not None and b.mel_windows is not None
-        lip = (phase_ids == PHASES.index("lip")) if use_sync else None
-        tex = (phase_ids == PHASES.index("texture")) if cfg.texture_weight > 0 else None
-        chosen = torch.zeros_like(phase_ids, dtype=torch.bool)
-        for mask in (lip, tex):
-            if mask is not None:
-                chosen |= mask
-        if not chosen.any():
-            return total, logs
-        # Clean estimate of the chosen samples; motion frames get their true clean latents.
-        x0 = predict_x0(b.x_t[chosen], b.pred_v[chosen], b.sigma[chosen])
-        keep = b.frame_valid[chosen][:, None, :, None, None] > 0
-        x0 = torch.where(keep, x0, b.target_latents[chosen])
-        frames = self.codec.decode(x0)  # [b, 3, F, S, S], differentiable in x0
-        n = int(chosen.sum())
-        if lip is not None and lip[chosen].any():
-            sel = lip[chosen]
-            sync = sync_loss_on_frames(self.scorer, frames[sel], b.mel_windows[lip], self.box)
-            total = total + cfg.sync_weight * sync * sel.sum() / n
+        lip = phase_ids == PHASES.index("lip")
+        if use_sync and lip.any():
+            win = self.scorer.cfg.window_frames
+            first = (frames - win) // 2
+            decoded = self.codec.decode(self._clean_estimate(b, lip, range(first, first + win)))
+            mel = b.mel_windows[lip][:, first:first + 1]
+            sync = sync_loss_on_frames(self.scorer, decoded, mel, self.box)
+            total = total + cfg.sync_weight * sync * lip.sum() / batch
             logs["sync"] = float(sync.detach())
-        if tex is not None and tex[chosen].any():
-            sel = tex[chosen]
+        tex = phase_ids == PHASES.index("texture")
+        if cfg.texture_weight > 0 and tex.any():
+            picks = np.linspace(0, frames - 1, min(cfg.texture_frames, frames)).round()
+            picks = sorted({int(i) for i in picks})
+            decoded = self.codec.decode(self._clean_estimate(b, tex, picks))
             with torch.no_grad():
-                reference = self.codec.decode(b.target_latents[tex])
-            pred_img, ref_img = (x.transpose(1, 2).flatten(0, 1) for x in (frames[sel], reference))
+                reference = self.codec.decode(b.target_latents[tex][:, :, picks])
+            pred_img, ref_img = (x.transpose(1, 2).flatten(0, 1) for x in (decoded, reference))
             texture = laplacian_l1(pred_img, ref_img, cfg.texture_levels).mean()
-            total = total + cfg.texture_weight * texture * sel.sum() / n
+            total = total + cfg.texture_weight * texture * tex.sum() / batch
             logs["texture"] = float(texture.detach())
-        # Pixel terms are averaged over the samples that have them, scaled by their share.
-        return total * n / b.sigma.shape[0], logs
+        return total, logs
+
+    @staticmethod
+    def _clean_estimate(b: PhaseBatch, chosen: torch.Tensor, frames) -> torch.Tensor:
+        """x0 = x_t - sigma * v of the chosen samples at latent frames `frames`; clean motion
+        frames (no loss, meaningless prediction) take the true target latents."""
+        index = list(frames)
+        x0 = predict_x0(b.x_t[chosen][:, :, index], b.pred_v[chosen][:, :, index],
+                        b.sigma[chosen])
+        keep = b.frame_valid[chosen][:, index][:, None, :, None, None] > 0
+        return torch.where(keep, x0, b.target_latents[chosen][:, :, index])
 
 
 def _region_flow_loss(pred_v: torch.Tensor, target_v: torch.Tensor, region: torch.Tensor,

@@ -122,14 +122,17 @@ def step_fn(cfg: Stage1Config, codec: VideoCodec, gen: torch.Generator, model: t
             batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
     """One micro-batch of self-reconstruction: encode, drop, noise, predict, weighted loss."""
     cond, target = _condition(cfg, codec, batch)
-    region = latent_region(batch["mouth_mask"], codec.temporal_factor, codec.spatial_factor)
+    tf, sf = codec.temporal_factor, codec.spatial_factor
+    region = latent_region(batch["mouth_mask"], tf, sf).to(target)
+    inside = latent_region(batch["mask"], tf, sf).to(target)
+    base = cfg.outside_weight + (1.0 - cfg.outside_weight) * inside
     cond, valid = _drop_and_motion(cfg, cond, target, gen)
     sigma = TrainSigmaSampler.from_config(cfg.diffusion)(target.shape[0], gen).to(target.device)
     noise = torch.randn(target.shape, generator=gen).to(target)
     pred = model(noisy_input(target, noise, sigma),
                  sigma_to_timestep(sigma, cfg.diffusion.num_train_timesteps), cond)
-    loss, parts = inpaint_flow_loss(pred, velocity_target(target, noise),
-                                    region.to(target), cfg.mouth_weight, valid)
+    loss, parts = inpaint_flow_loss(pred, velocity_target(target, noise), region,
+                                    cfg.mouth_weight, valid, base)
     return loss, {**parts, "sigma": float(sigma.mean())}
 
 

@@ -1,0 +1,99 @@
+"""The embedded default: export layout, manifest schema, and (once shipped) that it loads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from stage2_testkit import make_pair_store, tiny_stage2_config  # noqa: E402
+
+from xdub.config import load  # noqa: E402
+from xdub.config.stage2 import Stage2Config, load_stage2  # noqa: E402
+from xdub.config.sync import SCORER_PRESETS  # noqa: E402
+from xdub.config.train import Stage1Config  # noqa: E402
+from xdub.errors import ConfigError  # noqa: E402
+from xdub.models.syncnet import SyncScorer  # noqa: E402
+from xdub.pipeline.loading import load_checkpoint  # noqa: E402
+from xdub.train.export_default import (  # noqa: E402
+    MANIFEST_NAME,
+    check_manifest,
+    export_default,
+    read_manifest,
+    update_metrics,
+)
+from xdub.train.stage2 import train_stage2  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
+
+
+def test_stage2_configs_build_on_stage1(tmp_path):
+    shared = {f.name for f in dataclasses.fields(Stage1Config)} & {
+        f.name for f in dataclasses.fields(Stage2Config)}
+    assert {"model", "codec", "audio", "face", "diffusion", "data", "loop"} <= shared
+    for preset in ("tiny", "small", "wan5b"):
+        cfg = load_stage2(CONFIGS / f"stage2_{preset}.yaml")
+        stage1 = load(Stage1Config, CONFIGS / f"stage1_{preset}.yaml")
+        assert cfg.model.cond_channels in (None, cfg.model.latent_channels)
+        assert cfg.audio == stage1.audio and cfg.face == stage1.face  # inherited, not copied
+    (tmp_path / "bad.yaml").write_text(f"base: {CONFIGS / 'stage2_tiny.yaml'}\nnot_a_key: 1\n")
+    with pytest.raises(ConfigError):
+        load_stage2(tmp_path / "bad.yaml")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("default")
+    cfg = tiny_stage2_config(make_pair_store(root / "pairs"), mode="lora", steps=5)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        editor = train_stage2(cfg, root / "run")
+    finally:
+        torch.set_num_threads(before)
+    torch.manual_seed(0)
+    SyncScorer(SCORER_PRESETS["test"]).save_pretrained(root / "scorer")
+    return export_default(editor, root / "scorer", root / "default",
+                          training={"data_seeds": {"pairs": [0, 2]}})
+
+
+def test_stage2_default_manifest_schema(exported, tmp_path):
+    exported = Path(shutil.copytree(exported, tmp_path / "copy"))  # this test corrupts it
+    assert check_manifest(exported) == []
+    manifest = read_manifest(exported)
+    assert manifest["dubber"]["experts"] == [["structure", "structure.safetensors"],
+                                             ["lip", "lip.safetensors"],
+                                             ["texture", "texture.safetensors"]]
+    assert manifest["total_bytes"] == sum(e["bytes"] for e in manifest["files"].values())
+    update_metrics(exported, {"psnr_mouth": 30.0})
+    assert read_manifest(exported)["metrics"]["psnr_mouth"] == 30.0
+    assert check_manifest(exported) == []  # metrics do not touch the hashed files
+    (exported / "codec" / "config.json").write_text("{}")
+    assert any("codec/config.json" in p for p in check_manifest(exported))
+
+
+def test_stage2_default_loads_as_a_pipeline(exported):
+    pipe = load_checkpoint(exported, device="cpu")
+    assert pipe.dubber.experts and SyncScorer.from_pretrained(exported / "syncnet")
+
+
+def _shipped() -> Path | None:
+    folder = Path(str(resources.files("xdub") / "assets" / "default"))
+    return folder if (folder / MANIFEST_NAME).is_file() else None
+
+
+@pytest.mark.skipif(_shipped() is None, reason="no embedded default in this checkout yet")
+def test_stage2_shipped_default_is_valid_and_loads():
+    folder = _shipped()
+    assert check_manifest(folder) == []
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    assert manifest["total_bytes"] <= 40 * 2**20
+    pipe = load_checkpoint(folder, device="cpu")
+    assert pipe.dubber.crop_size == manifest["dubber"]["face"]["align"]["crop_size"]
