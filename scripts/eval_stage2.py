@@ -33,9 +33,15 @@ from pathlib import Path
 
 import torch
 
-from xdub.bench.methods import DubMethod, MethodContext, codec_ceiling, copy_input, oracle
+from xdub.bench.methods import (
+    DubMethod,
+    MethodContext,
+    codec_ceiling,
+    copy_input,
+    oracle,
+    pipeline_chunk_starts,
+)
 from xdub.bench.methods import pipeline as pipeline_method
-from xdub.bench.methods import pipeline_chunk_starts
 from xdub.bench.runner import run_bench
 from xdub.config import replace
 from xdub.config.bench import BENCH_PRESETS

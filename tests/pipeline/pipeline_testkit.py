@@ -83,7 +83,7 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
 
 def speech_at(audio: Audio, rate: int) -> np.ndarray:
     """The engine's 16 kHz speech resampled to `rate` (linear interpolation is enough here)."""
-    n = int(round(audio.duration * rate))
+    n = round(audio.duration * rate)
     t = np.arange(n) / rate
     return np.interp(t, np.arange(len(audio.samples)) / audio.sample_rate,
                      audio.samples).astype(np.float32)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pipeline_testkit import digest, encode, leftovers, run_cli, talking_clip, write_wav
+from pipeline_testkit import digest, encode, leftovers, run_cli, write_wav
 
 from xdub.media import probe, read_audio
 
@@ -46,6 +46,11 @@ def test_missing_corrupt_and_non_video_inputs(capsys, tmp_path, clip_files, fast
         ((video, tmp_path / "missing.wav"), "file not found", [video]),
         ((video, text), "not a recognised media file", [video, text]),
     ]
+    if os.geteuid() != 0:  # root reads anything: the permission case only exists for users
+        locked = tmp_path / "locked.mp4"
+        locked.write_bytes(video.read_bytes())
+        locked.chmod(0o000)
+        cases.append(((locked, audio), "cannot read", [audio]))
     for args, message, inputs in cases:
         _check_failure(capsys, tmp_path, args, 2, message, inputs)
 
@@ -105,6 +110,10 @@ def test_weights_errors_are_exit_5(capsys, tmp_path, clip_files):
     assert rc == 5 and "checkpoint folder not found" in err and not out.exists()
     rc, _, err = run_cli(capsys, "dub", video, audio, "-o", out, "--dit", tmp_path / "m.st")
     assert rc == 5 and "missing: --vae, --whisper, --wav2vec2" in err
+    official = ("--dit", tmp_path / "m.st", "--vae", tmp_path / "v.pth", "--whisper", tmp_path,
+                "--wav2vec2", tmp_path)
+    rc, _, err = run_cli(capsys, "dub", video, audio, "-o", out, *official)
+    assert rc == 5 and "X-Dub_model.safetensors" in err  # says what to download, and where
     if default_checkpoint() is None:
         rc, _, err = run_cli(capsys, "dub", video, audio, "-o", out)
         assert rc == 5 and "no embedded default" in err
@@ -127,7 +136,6 @@ def test_bad_options_are_exit_2(capsys, tmp_path, clip_files, fast_cli):
 
 @pytest.mark.parametrize("rate,channels", [(8000, 1), (22050, 2), (44100, 1), (48000, 2)])
 def test_audio_rates_and_stereo_work(capsys, tmp_path, clip_files, fast_cli, rate, channels):
-    frames, _, other = talking_clip()
     t = np.arange(int(0.8 * rate)) / rate
     tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
     samples = np.stack([tone] * channels, axis=1) if channels == 2 else tone

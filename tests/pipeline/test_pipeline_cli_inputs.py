@@ -84,7 +84,7 @@ def test_4k_input_is_detected_downscaled_and_pasted_at_full_size(capsys, tmp_pat
 
 
 def test_time_range_leaves_the_rest_untouched(capsys, tmp_path, clip_files, fast_cli):
-    frames, own, other = talking_clip()
+    frames, own, _ = talking_clip()
     video = encode(tmp_path / "talk.mp4", np.array(frames), 30.0, audio=speech_at(own, 48000))
     tone = write_wav(tmp_path / "tone.wav", 0.5 * np.sin(np.arange(4000) / 3.0), 16000)
     info, _ = _dub(capsys, video, tone, tmp_path / "o.mp4", "--start", "0.4", "--end", "0.9")
@@ -94,3 +94,6 @@ def test_time_range_leaves_the_rest_untouched(capsys, tmp_path, clip_files, fast
     inside, before = new.samples[6800:9600], new.samples[1000:5600]
     assert np.abs(inside).max() > 0.3  # the tone, placed at --start (0.4 s + 0.25 s long)
     assert np.corrcoef(before, original.samples[1000:5600])[0, 1] > 0.9  # original audio kept
+    source = np.stack(list(iter_frames(video)))
+    dubbed = np.stack(list(iter_frames(tmp_path / "o.mp4")))
+    assert psnr(dubbed[:12], source[:12]) > 40 and psnr(dubbed[20:], source[20:]) > 40

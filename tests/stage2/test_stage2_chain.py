@@ -7,7 +7,7 @@ from pathlib import Path
 
 from xdub.config import load
 from xdub.config.chain import CHAIN_STEPS, ChainConfig
-from xdub.config.stage2 import Stage2Config
+from xdub.config.stage2 import Stage2Config, load_stage2
 from xdub.train.chain import run_chain, step_done
 from xdub.train.chain_steps import ChainContext
 
@@ -60,9 +60,13 @@ def test_stage2_chain_wires_outputs_into_stage2(tmp_path):
     phases = tmp_path / "phases"
     phases.mkdir()
     (phases / "phases.json").write_text(json.dumps({"lip_texture_sigma": 0.31,
-                                                    "structure_lip_sigma": 0.77}))
+                                                    "structure_lip_sigma": 0.77, "used": True}))
     s2 = ctx.stage2_config()
     assert isinstance(s2, Stage2Config)
     assert s2.pairs == str(tmp_path / "pairs") and s2.init_from.endswith("inpainter/dit")
     assert s2.codec_weights == str(tmp_path / "codec" / "final")
     assert (s2.diffusion.lip_texture_sigma, s2.diffusion.structure_lip_sigma) == (0.31, 0.77)
+    (phases / "phases.json").write_text(json.dumps({"lip_texture_sigma": 0.05,
+                                                    "structure_lip_sigma": 0.95, "used": False}))
+    s2 = ctx.stage2_config()  # an uninformative measurement keeps the configured boundaries
+    assert s2.diffusion.structure_lip_sigma == load_stage2(CONFIGS / "stage2_tiny.yaml").diffusion.structure_lip_sigma

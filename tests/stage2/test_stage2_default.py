@@ -13,23 +13,23 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stage2_testkit import make_pair_store, tiny_stage2_config  # noqa: E402
+from stage2_testkit import make_pair_store, tiny_stage2_config
 
-from xdub.config import load  # noqa: E402
-from xdub.config.stage2 import Stage2Config, load_stage2  # noqa: E402
-from xdub.config.sync import SCORER_PRESETS  # noqa: E402
-from xdub.config.train import Stage1Config  # noqa: E402
-from xdub.errors import ConfigError  # noqa: E402
-from xdub.models.syncnet import SyncScorer  # noqa: E402
-from xdub.pipeline.loading import load_checkpoint  # noqa: E402
-from xdub.train.export_default import (  # noqa: E402
+from xdub.config import load
+from xdub.config.stage2 import Stage2Config, load_stage2
+from xdub.config.sync import SCORER_PRESETS
+from xdub.config.train import Stage1Config
+from xdub.errors import ConfigError
+from xdub.models.syncnet import SyncScorer
+from xdub.pipeline.loading import load_checkpoint
+from xdub.train.export_default import (
     MANIFEST_NAME,
     check_manifest,
     export_default,
     read_manifest,
     update_metrics,
 )
-from xdub.train.stage2 import train_stage2  # noqa: E402
+from xdub.train.stage2 import train_stage2
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 

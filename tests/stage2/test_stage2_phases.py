@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from xdub.audio import build_featurizer
+from xdub.config.codec import TinyCodecConfig
 from xdub.config.diffusion import DIFFUSION_PRESETS
 from xdub.config.face import AlignConfig
 from xdub.config.infer import DUBBER_PRESETS
@@ -17,8 +19,6 @@ from xdub.config.sync import SCORER_PRESETS
 from xdub.diffusion import PHASES, PhaseMap, TrainSigmaSampler, sigmas_for_sampling
 from xdub.models import attach_lora, build_dit
 from xdub.models.codec import TinyVideoCodec
-from xdub.config.codec import TinyCodecConfig
-from xdub.audio import build_featurizer
 from xdub.pipeline import generator as generator_module
 from xdub.pipeline.generator import ChunkInput, ModelGenerator, SamplerSettings
 from xdub.train.phases import (

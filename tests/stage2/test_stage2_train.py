@@ -10,18 +10,18 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stage2_testkit import make_pair_store, tiny_stage2_config  # noqa: E402
+from stage2_testkit import make_pair_store, tiny_stage2_config
 
-from xdub.audio import build_featurizer  # noqa: E402
-from xdub.data.pairs import PairStore  # noqa: E402
-from xdub.diffusion import PhaseMap, TrainSigmaSampler  # noqa: E402
-from xdub.models import XDubDiT, build_dit  # noqa: E402
-from xdub.pipeline.loading import load_checkpoint  # noqa: E402
-from xdub.train.inpaint import load_codec  # noqa: E402
-from xdub.train.pair_windows import PairWindows  # noqa: E402
-from xdub.train.phases import PhaseObjective, SubRun, mouth_box  # noqa: E402
-from xdub.train.stage2 import StepContext, step_fn, train_stage2, transfer_stage1  # noqa: E402
-from xdub.train.stage2_parts import load_scorer  # noqa: E402
+from xdub.audio import build_featurizer
+from xdub.data.pairs import PairStore
+from xdub.diffusion import PhaseMap, TrainSigmaSampler
+from xdub.models import XDubDiT, build_dit
+from xdub.pipeline.loading import load_checkpoint
+from xdub.train.inpaint import load_codec
+from xdub.train.pair_windows import PairWindows
+from xdub.train.phases import PhaseObjective, SubRun, mouth_box
+from xdub.train.stage2 import StepContext, step_fn, train_stage2, transfer_stage1
+from xdub.train.stage2_parts import load_scorer
 
 
 def _context(cfg):

@@ -46,6 +46,8 @@ class ChainConfig:
     measure_phases: bool = True  # measure the lip band on the stage-1 model and use it in
     #   stage 2 (else the stage-2 config's boundaries are kept)
     phase_fraction: float = 0.5  # lip band = sigmas where audio attribution >= this x peak
+    max_lip_band: float = 0.7  # a wider measured band is uninformative (flat profile, e.g. an
+    #   undertrained model): the stage-2 config's boundaries are kept and that is recorded
     export_default: str = ""  # also copy the exported default here (e.g. the package's
     #   src/xdub/assets/default); "" = only <out>/default
     stop_after: str = ""  # stop after this step (one of CHAIN_STEPS); "" = run all
@@ -53,5 +55,5 @@ class ChainConfig:
     def __post_init__(self) -> None:
         if self.stop_after and self.stop_after not in CHAIN_STEPS:
             raise ConfigError(f"chain.stop_after must be one of {CHAIN_STEPS}")
-        if not 0.0 < self.phase_fraction < 1.0:
-            raise ConfigError("chain.phase_fraction must be in (0, 1)")
+        if not 0.0 < self.phase_fraction < 1.0 or not 0.0 < self.max_lip_band <= 1.0:
+            raise ConfigError("chain.phase_fraction and max_lip_band must be in (0, 1)")

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from xdub.config.audio import AUDIO_PRESETS, AudioConfig
+from xdub.config.base import deep_merge, from_dict
 from xdub.config.codec import CODEC_PRESETS, CodecConfig
 from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
 from xdub.config.face import AlignConfig, FaceConfig
 from xdub.config.model import MODEL_PRESETS, DiTConfig
-from xdub.config.base import deep_merge, from_dict
 from xdub.config.train import DataConfig, LoopConfig, Stage1Config
 from xdub.errors import ConfigError
 

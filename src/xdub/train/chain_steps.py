@@ -75,8 +75,8 @@ class ChainContext:
         cfg = load_stage2(self.path(self.cfg.stage2))
         diffusion = cfg.diffusion
         measured = self.out / "phases" / PHASES_FILE
-        if self.cfg.measure_phases and measured.is_file():
-            band = json.loads(measured.read_text())
+        band = json.loads(measured.read_text()) if measured.is_file() else {}
+        if self.cfg.measure_phases and band.get("used"):
             diffusion = replace(diffusion, lip_texture_sigma=band["lip_texture_sigma"],
                                 structure_lip_sigma=band["structure_lip_sigma"])
         return replace(cfg, codec_weights=str(self.codec_dir), pairs=str(self.out / "pairs"),
@@ -125,12 +125,14 @@ def run_phases(ctx: ChainContext) -> bool:
     seeds = [STAGE1_EVAL_SEED_BASE + MEASURE_SEED_OFFSET + k for k in range(4)]
     result = measure_on_inpainter(ctx.inpainter_dir, stage1.data.synth, seeds,
                                   ctx.cfg.phase_fraction)
+    width = result["structure_lip_sigma"] - result["lip_texture_sigma"]
+    result["used"] = bool(ctx.cfg.measure_phases and width <= ctx.cfg.max_lip_band)
     folder = ctx.out / "phases"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / PHASES_FILE).write_text(json.dumps(result, indent=2))
     plot_profile(result, folder / "attribution.png")
-    log.info("lip band measured on stage 1: %.3f .. %.3f", result["lip_texture_sigma"],
-             result["structure_lip_sigma"])
+    log.info("lip band measured on stage 1: %.3f .. %.3f (%s)", result["lip_texture_sigma"],
+             result["structure_lip_sigma"], "used" if result["used"] else "too wide: not used")
     return True
 
 

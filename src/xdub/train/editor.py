@@ -5,7 +5,7 @@
     dubber.json            DubberConfig: audio features, face crop geometry, noise process
                            (incl. the phase boundaries), chunking, experts
     dit/                   XDubDiT.save_pretrained (the shared base / last SFT weights)
-    codec/                 TinyVideoCodec.save_pretrained
+    codec/                 TinyVideoCodec.save_pretrained (Wan VAE: copied in by hand)
     <phase>.safetensors    LoRA experts (save_lora), listed in dubber.json `experts`
 
 `edit_clip` runs a loaded editor over a whole clip of aligned crops chunk by chunk, exactly as
@@ -17,6 +17,7 @@ xdub.{config, conditioning, models, pipeline}.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -31,6 +32,8 @@ from xdub.config.stage2 import Stage2Config
 from xdub.models.codec import TinyVideoCodec, VideoCodec
 from xdub.pipeline.generator import ChunkInput, ModelGenerator
 from xdub.pipeline.loading import CODEC_DIR, DIT_DIR, DUBBER_FILE
+
+log = logging.getLogger(__name__)
 
 
 def dubber_config(cfg: Stage2Config, experts: dict[str, str], name: str) -> DubberConfig:
@@ -52,9 +55,11 @@ def export_editor(out: str | Path, cfg: Stage2Config, dit_dir: Path, adapters: d
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     shutil.copytree(dit_dir, tmp / DIT_DIR)
-    if not isinstance(codec, TinyVideoCodec):
-        raise ValueError("export_editor ships the tiny codec only (wan22 is read from its file)")
-    codec.save_pretrained(tmp / CODEC_DIR)
+    if isinstance(codec, TinyVideoCodec):
+        codec.save_pretrained(tmp / CODEC_DIR)
+    else:  # the Wan VAE is not ours to re-save: the loader reads a diffusers folder there
+        log.warning("%s: copy the Wan2.2 VAE (diffusers layout) into %s/ before use", out,
+                    CODEC_DIR)
     experts = {}
     for phase, path in adapters.items():
         shutil.copy2(path, tmp / f"{phase}.safetensors")

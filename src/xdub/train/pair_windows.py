@@ -33,7 +33,6 @@ from xdub.data.dataset import collate_windows
 from xdub.data.pairs import PairStore
 from xdub.models.syncnet_features import audio_window_starts, audio_windows, log_mel
 
-
 LatentEncoder = Callable[[np.ndarray], np.ndarray]  # crops [T, S, S, 3] -> latents [C, T, h, w]
 
 

@@ -40,8 +40,13 @@ from xdub.conditioning import (
 )
 from xdub.config.stage2 import Stage2Config
 from xdub.data.pairs import PairStore
-from xdub.diffusion import PhaseMap, TrainSigmaSampler, noisy_input, sigma_to_timestep
-from xdub.diffusion import velocity_target
+from xdub.diffusion import (
+    PhaseMap,
+    TrainSigmaSampler,
+    noisy_input,
+    sigma_to_timestep,
+    velocity_target,
+)
 from xdub.models import (
     DiTConditioning,
     XDubDiT,
@@ -115,7 +120,7 @@ def encode_batch(ctx: StepContext, batch: dict) -> tuple[torch.Tensor, DiTCondit
                                 audio_windows=batch["audio"])
         return encode_frames(codec, batch["target_crops"]), cond
     place = next(codec.parameters())
-    move = lambda key: batch[key].to(device=place.device, dtype=place.dtype)  # noqa: E731
+    move = lambda key: batch[key].to(device=place.device, dtype=place.dtype)
     audio = group_audio_windows(batch["audio"], codec.temporal_factor).to(place)
     cond = DiTConditioning(source_latents=move("input_latents"),
                            ref_latents=move("ref_latents") if use_refs else None,
