@@ -75,3 +75,15 @@ def test_crop_face_is_centred_on_box():
     crop = train.crop_face(frame, np.array([50, 40, 70, 60]), size=32, rng=None, margin=2.0)
     assert crop.shape == (32, 32, 3)
     assert crop[16, 16].min() == 255 and crop[1, 1].max() == 0  # centre white, border black
+
+
+def test_packaged_codec_reconstructs_engine_crops():
+    from importlib.resources import files
+
+    torch.set_num_threads(1)
+    codec = TinyVideoCodec.from_pretrained(files("xdub") / "assets" / "codec_tiny")
+    assert (codec.latent_channels, codec.spatial_factor, codec.cfg.image_size) == (16, 4, 64)
+    source = train.synth_crop_source(64, "mixed", frames_per_clip=4,
+                                     seed_offset=train.EVAL_SEED_OFFSET + 7_000)
+    crops = train.held_out_crops(source(0), 8)
+    assert train.evaluate_psnr(codec, crops) > 32.0
