@@ -21,6 +21,7 @@ per-scenario table and the target checks. Usage:
       --codec runs/chain/codec/final --scorer runs/chain/scorer/final \
       --editor editor=runs/chain/stage2/editor --out runs/eval_stage2 [--clips 3] [--duration 2]
       [--manifest src/xdub/assets/default]   # also store the numbers in the default's manifest
+  (--no-baselines --merge OTHER/bench/results.json: add editors to an earlier run)
 Not importable (scripts/ is outside the package); glues xdub.bench and xdub.train.
 """
 
@@ -46,7 +47,6 @@ from xdub.bench.runner import run_bench
 from xdub.config import replace
 from xdub.config.bench import BENCH_PRESETS
 from xdub.config.infer import InferConfig, SamplingConfig
-from xdub.pipeline import load_pipeline
 from xdub.train.bench_generators import codec_pipeline, inpainter_pipeline
 from xdub.train.inpaint import load_inpainter
 from xdub.types import Audio, Video
@@ -71,24 +71,36 @@ def in_memory_method(name: str, pipe, source: str = "input", steps: int | None =
 
 
 def build_methods(args: argparse.Namespace) -> list[DubMethod]:
-    """The method list of the module docstring."""
-    methods = [copy_input(MethodContext()), oracle(MethodContext()),
-               codec_ceiling(MethodContext(codec=str(args.codec)))]
-    editors = [entry.partition("=")[::2] for entry in args.editor]
-    first = load_pipeline(editors[0][1], device="cpu")
-    methods.append(in_memory_method("codec_ceiling_crops", codec_pipeline(first), "answer"))
-    inpainter = load_inpainter(args.inpainter)
-    methods.append(in_memory_method("stage1_inpainter",
-                                    inpainter_pipeline(inpainter, args.steps), steps=args.steps))
-    for name, folder in editors:
-        method = pipeline_method(MethodContext(checkpoint=folder, name=name))
-        methods.append(method)
+    """The method list of the module docstring (baselines unless --no-baselines)."""
+    methods = []
+    if not args.no_baselines:
+        inpainter = inpainter_pipeline(load_inpainter(args.inpainter), args.steps)
+        methods += [copy_input(MethodContext()), oracle(MethodContext()),
+                    codec_ceiling(MethodContext(codec=str(args.codec))),
+                    in_memory_method("codec_ceiling_crops", codec_pipeline(inpainter), "answer"),
+                    in_memory_method("stage1_inpainter", inpainter, steps=args.steps)]
+    for entry in args.editor:
+        name, _, folder = entry.partition("=")
+        methods.append(pipeline_method(MethodContext(checkpoint=folder, name=name)))
     return methods
 
 
-def summarize(results_path: Path, editors: list[str]) -> dict:
+def merged_results(paths: list[Path]) -> dict:
+    """results.json files of bench runs over the same manifest, aggregates merged by method."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    ids = {r["manifest"]["manifest_id"] for r in runs}
+    if len(ids) != 1:
+        raise SystemExit(f"results come from different bench manifests: {sorted(ids)}")
+    merged = {"manifest": runs[0]["manifest"], "aggregates": {}}
+    for run in runs:
+        for scenario, methods in run["aggregates"].items():
+            merged["aggregates"].setdefault(scenario, {}).update(methods)
+    return merged
+
+
+def summarize(results_paths: list[Path], editors: list[str]) -> dict:
     """Per-scenario means of the key metrics and the target checks for each editor."""
-    data = json.loads(results_path.read_text())
+    data = merged_results(results_paths)
     agg = data["aggregates"]
     table: dict = {}
     for scenario in [*SCENARIOS, "all"]:
@@ -157,7 +169,11 @@ def main() -> None:
     parser.add_argument("--inpainter", type=Path, required=True)
     parser.add_argument("--codec", type=Path, required=True)
     parser.add_argument("--scorer", type=Path, required=True)
-    parser.add_argument("--editor", action="append", required=True, help="NAME=DIR (repeat)")
+    parser.add_argument("--editor", action="append", default=[], help="NAME=DIR (repeat)")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="only the editors (merge with an earlier baseline run: --merge)")
+    parser.add_argument("--merge", type=Path, action="append", default=[],
+                        help="results.json of an earlier run on the same manifest (repeat)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--duration", type=float, default=2.0)
@@ -175,7 +191,7 @@ def main() -> None:
     run_bench(cfg, args.out / "bench", methods,
               progress=lambda done, total, what: print(f"[{done}/{total}] {what}", flush=True))
     editors = [e.partition("=")[0] for e in args.editor]
-    summary = summarize(args.out / "bench" / "results.json", editors)
+    summary = summarize([*args.merge, args.out / "bench" / "results.json"], editors)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "evidence.json").write_text(json.dumps(summary, indent=2))
     write_markdown(summary, args.out / "evidence.md")

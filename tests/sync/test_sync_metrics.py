@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from xdub.bench.sync_metrics import (
+    is_in_sync,
     offset_distances,
     resample_frame_indices,
     scores_from_distances,
@@ -26,6 +27,14 @@ def test_sync_clear_minimum_at_plus_three() -> None:
     assert scores.confidence == pytest.approx(8.0)
     assert scores.confidence > 0
     assert scores.mean_distances.shape == (2 * k + 1,)
+
+
+def test_sync_is_in_sync_uses_offset_and_confidence() -> None:
+    dists = np.full((5, 7), 4.0)
+    dists[:, 3 + 1] = 1.0  # best offset +1
+    scores = scores_from_distances(dists)
+    assert is_in_sync(scores) and not is_in_sync(scores, tolerance=0)
+    assert not is_in_sync(scores, min_confidence=5.0)
 
 
 def test_sync_flat_distances_have_zero_confidence() -> None:

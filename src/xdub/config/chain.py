@@ -25,7 +25,7 @@ class PairSourceConfig:
     clip_seconds: float = 2.0  # clip length
     first_seed: int = 200_000  # clip k = this + k: above the stage-1 clip range (seeds
     #   0 .. 99_999) and below every held-out range (bench: >= 1_000_000)
-    num_clips: int = 160  # source clips (accepted pairs are fewer: see the filters)
+    num_clips: int = 128  # source clips (accepted pairs are fewer: see the filters)
 
     def __post_init__(self) -> None:
         if self.num_clips < 2 or self.clip_seconds <= 0:

@@ -42,6 +42,9 @@ class PhaseObjectiveConfig:
     texture_weight: float = 0.5  # texture phase: Laplacian-pyramid L1 on decoded x0; 0 = off
     texture_levels: int = 3  # band-pass levels of that pyramid (64 px crops: 2 .. 4)
     texture_frames: int = 3  # frames per sample decoded for it (cost; evenly spaced)
+    sync_box: tuple[float, ...] = ()  # scorer mouth crop on the aligned crop as fractions
+    #   of its side (centre x, centre y, width); () = from the mean face shape. Measure it on
+    #   your data (median crop-space lip centre, 0.65 x jaw width) when faces differ from it
     baseline_mouth_weight: float = 3.0  # "single" mode: the stage-1 style constant mouth
     #   weight at every sigma (no sync/texture terms): the ablation's baseline objective
 
@@ -50,6 +53,8 @@ class PhaseObjectiveConfig:
             raise ConfigError("stage2.objectives: mouth weights must be >= 0")
         if min(self.sync_weight, self.texture_weight) < 0 or self.texture_levels < 1:
             raise ConfigError("stage2.objectives: weights >= 0 and texture_levels >= 1")
+        if self.sync_box and len(self.sync_box) != 3:
+            raise ConfigError("stage2.objectives.sync_box: (centre x, centre y, width) or ()")
         if self.texture_frames < 1:
             raise ConfigError("stage2.objectives: texture_frames >= 1")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -169,9 +168,9 @@ class SyncScorer(nn.Module):
             (WEIGHTS_NAME, lambda p: save_file(state, p)),
             (CONFIG_NAME, lambda p: Path(p).write_text(json.dumps(to_dict(self.cfg), indent=2))),
         ):
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-            os.close(fd)
-            write(tmp)
+            # Not mkstemp: its 0600 mode would make shipped/shared checkpoints private.
+            tmp = directory / f".{name}.{os.getpid()}.tmp"
+            write(str(tmp))
             os.replace(tmp, directory / name)
 
     @classmethod

@@ -175,6 +175,29 @@ def eye_roll(left_eye: np.ndarray, right_eye: np.ndarray) -> np.ndarray:
     return np.arctan2(delta[:, 1], delta[:, 0])
 
 
+def crop_affines(
+    mouth_points: np.ndarray,
+    face_boxes: np.ndarray,
+    cfg: SyncScorerConfig,
+    roll: np.ndarray | None = None,
+) -> np.ndarray:
+    """Crop-pixel -> frame-pixel affines `[T, 2, 3]` (integer coordinates at pixel centres).
+
+    frame = centre + R(roll) @ diag(w / crop_w, h / crop_h) @ (crop - crop_centre), with the
+    boxes of `mouth_crop_boxes` and `roll: [T]` radians (`eye_roll`, smoothed over 5 frames).
+    """
+    boxes = mouth_crop_boxes(mouth_points, face_boxes, cfg)
+    angles = np.zeros(len(boxes)) if roll is None else _moving_average(roll.astype(np.float64), 2)
+    half = np.array([(cfg.crop_width - 1) / 2, (cfg.crop_height - 1) / 2])
+    affines = np.empty((len(boxes), 2, 3))
+    for t, ((cx, cy, w, h), angle) in enumerate(zip(boxes, angles)):
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        linear = rotation @ np.diag([w / cfg.crop_width, h / cfg.crop_height])
+        affines[t, :, :2] = linear
+        affines[t, :, 2] = np.array([cx, cy]) - linear @ half
+    return affines
+
+
 def crop_mouths(
     frames: np.ndarray,
     mouth_points: np.ndarray,
@@ -184,23 +207,15 @@ def crop_mouths(
 ) -> np.ndarray:
     """Lower-face crops for `SyncScorer`: `frames: [T, H, W, 3]` uint8 RGB -> `[T, h, w, C]` uint8.
 
-    (h, w) = (cfg.crop_height, cfg.crop_width); C = cfg.channels (1 = grayscale). `roll: [T]`
-    radians (`eye_roll`) rotates the crop with the head so the lips stay horizontal.
+    (h, w) = (cfg.crop_height, cfg.crop_width); C = cfg.channels (1 = grayscale).
+    mouth_points: [T, K, 2] pixels; face_boxes: [T, 4] (x1, y1, x2, y2); `roll: [T]` radians
+    (`eye_roll`) rotates the crop with the head so the lips stay horizontal.
     """
-    boxes = mouth_crop_boxes(mouth_points, face_boxes, cfg)
-    angles = np.zeros(len(frames)) if roll is None else _moving_average(roll.astype(np.float64), 2)
+    affines = crop_affines(mouth_points, face_boxes, cfg, roll)
     out = np.empty((len(frames), cfg.crop_height, cfg.crop_width, cfg.channels), np.uint8)
-    half = np.array([(cfg.crop_width - 1) / 2, (cfg.crop_height - 1) / 2])
-    for t, (frame, (cx, cy, w, h)) in enumerate(zip(frames, boxes)):
-        # Inverse map (crop pixel -> frame pixel), integer coordinates at pixel centres:
-        # frame = centre + R(roll) @ diag(w / crop_w, h / crop_h) @ (crop - crop_centre).
-        cos, sin = np.cos(angles[t]), np.sin(angles[t])
-        linear = np.array([[cos, -sin], [sin, cos]]) @ np.diag(
-            [w / cfg.crop_width, h / cfg.crop_height]
-        )
-        matrix = np.hstack([linear, (np.array([cx, cy]) - linear @ half)[:, None]])
+    for t, (frame, matrix) in enumerate(zip(frames, affines)):
         # Strong downscaling would alias with bilinear sampling: pre-blur via INTER_AREA resize.
-        src, shrink = frame, min(1.0, 0.5 * cfg.crop_width / w)
+        src, shrink = frame, min(1.0, 0.5 / float(np.hypot(*matrix[:, 0])))
         if shrink < 1.0:
             src = cv2.resize(frame, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
             matrix = matrix * shrink
@@ -251,20 +266,13 @@ def crop_mouths_torch(
     the crop is not downscaled more than 2x (the numpy path pre-blurs beyond that).
     """
     assert frames.ndim == 4 and frames.shape[1] == 3, "frames must be [T, 3, H, W]"
-    num, _, height, width = frames.shape
-    boxes = mouth_crop_boxes(mouth_points, face_boxes, cfg)
-    angles = np.zeros(num) if roll is None else _moving_average(roll.astype(np.float64), 2)
+    height, width = frames.shape[2:]
+    affines = crop_affines(mouth_points, face_boxes, cfg, roll)  # [T, 2, 3]
     v, u = np.meshgrid(np.arange(cfg.crop_height), np.arange(cfg.crop_width), indexing="ij")
-    offsets = np.stack([u - (cfg.crop_width - 1) / 2, v - (cfg.crop_height - 1) / 2], -1)
-    grids = []
-    for t, (cx, cy, w, h) in enumerate(boxes):
-        cos, sin = np.cos(angles[t]), np.sin(angles[t])
-        linear = np.array([[cos, -sin], [sin, cos]]) @ np.diag(
-            [w / cfg.crop_width, h / cfg.crop_height]
-        )
-        pixels = np.array([cx, cy]) + offsets @ linear.T  # [h, w, 2] frame pixel centres
-        grids.append((2 * pixels + 1) / np.array([width, height]) - 1)  # align_corners=False
-    grid = torch.as_tensor(np.stack(grids), dtype=frames.dtype, device=frames.device)
+    crop_pixels = np.stack([u, v, np.ones_like(u)], axis=-1).astype(np.float64)  # [h, w, 3]
+    pixels = np.einsum("hwk,tjk->thwj", crop_pixels, affines)  # [T, h, w, 2] frame pixels
+    grids = (2 * pixels + 1) / np.array([width, height]) - 1  # grid_sample, align_corners=False
+    grid = torch.as_tensor(grids, dtype=frames.dtype, device=frames.device)
     crops = F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
     if cfg.channels == 1:
         luma = torch.tensor([0.299, 0.587, 0.114], dtype=frames.dtype, device=frames.device)

@@ -110,18 +110,25 @@ def sample_phase_sigmas(sampler: TrainSigmaSampler, phase_map: PhaseMap, run: Su
 # ---------------------------------------------------------------------------------------------
 
 
-def mouth_box(crop_size: int, align: AlignConfig, scorer: SyncScorerConfig) -> tuple[float, ...]:
+def mouth_box(crop_size: int, align: AlignConfig, scorer: SyncScorerConfig,
+              fractions: tuple[float, ...] = ()) -> tuple[float, ...]:
     """`(cx, cy, w, h)` in crop pixels of the scorer's mouth crop on an aligned face crop.
 
-    Aligned crops put the mean face at a fixed place, so the box comes from `MEAN_SHAPE`
-    mapped like `face.align.template_keypoints`: centre = mean lip point, width =
-    `crop_scale` x jaw width (the rule `syncnet_features.mouth_crop_boxes` uses on frames).
+    Aligned crops put every face at about the same place, so one box serves all frames:
+    `fractions` = (centre x, centre y, width) of the crop side when measured on the data,
+    else from `MEAN_SHAPE` mapped like `face.align.template_keypoints`: centre = mean lip
+    point, width = `crop_scale` x jaw width (the rule `syncnet_features.mouth_crop_boxes`
+    uses on frames). Height follows the scorer's crop aspect.
     """
+    aspect = scorer.crop_height / scorer.crop_width
+    if fractions:
+        cx, cy, width = (f * crop_size for f in fractions)
+        return float(cx), float(cy), float(width), float(width * aspect)
     crop = (MEAN_SHAPE.astype(np.float64) - np.array([0.0, align.center_y])) / align.extent
     crop = (crop + 0.5) * crop_size
     centre = crop[48:68].mean(axis=0)
     width = scorer.crop_scale * float(crop[:17, 0].max() - crop[:17, 0].min())
-    return float(centre[0]), float(centre[1]), width, width * scorer.crop_height / scorer.crop_width
+    return float(centre[0]), float(centre[1]), width, width * aspect
 
 
 def crop_mouth_frames(frames: torch.Tensor, box: tuple[float, ...],

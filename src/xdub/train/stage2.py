@@ -69,6 +69,7 @@ from xdub.train.phases import (
     plan_subruns,
     sample_phase_sigmas,
 )
+# Guidance dropout + random motion frames: the same rule as stage 1 (shared, not copied).
 from xdub.train.stage1 import _drop_and_motion as drop_and_motion
 from xdub.train.stage2_parts import clip_encoder, load_scorer, write_pair_samples
 
@@ -120,12 +121,13 @@ def encode_batch(ctx: StepContext, batch: dict) -> tuple[torch.Tensor, DiTCondit
                                 audio_windows=batch["audio"])
         return encode_frames(codec, batch["target_crops"]), cond
     place = next(codec.parameters())
-    move = lambda key: batch[key].to(device=place.device, dtype=place.dtype)
+    latents = {key: batch[key].to(device=place.device, dtype=place.dtype)
+               for key in ("input_latents", "ref_latents", "target_latents")}
     audio = group_audio_windows(batch["audio"], codec.temporal_factor).to(place)
-    cond = DiTConditioning(source_latents=move("input_latents"),
-                           ref_latents=move("ref_latents") if use_refs else None,
+    cond = DiTConditioning(source_latents=latents["input_latents"],
+                           ref_latents=latents["ref_latents"] if use_refs else None,
                            audio_features=audio)
-    return move("target_latents"), cond
+    return latents["target_latents"], cond
 
 
 def transfer_stage1(editor: XDubDiT, stage1: dict[str, torch.Tensor]) -> dict[str, list[str]]:
@@ -196,7 +198,8 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
                         encoder=encoder)
     # 3. Phase map, sigma sampler, the phase objective (sync crop box on aligned crops).
     phase_map = PhaseMap.from_config(cfg.diffusion)
-    box = mouth_box(cfg.face.align.crop_size, cfg.face.align, scorer.cfg) if scorer else None
+    box = (mouth_box(cfg.face.align.crop_size, cfg.face.align, scorer.cfg,
+                     cfg.objectives.sync_box) if scorer else None)
     objective = PhaseObjective(cfg.objectives, phase_map, codec, scorer, box)
     gen = torch.Generator().manual_seed(cfg.loop.seed * 1000 + state.process_index)
     ctx = StepContext(cfg, codec, objective, TrainSigmaSampler.from_config(cfg.diffusion),
