@@ -30,10 +30,10 @@ import torch
 
 from xdub.bench.metrics import psnr
 from xdub.bench.sync_metrics import sync_scores
+from xdub.conditioning import encode_frames, tensor_to_frames
 from xdub.config.face import BlendConfig
 from xdub.config.synth import SCENARIOS
 from xdub.config.train import STAGE1_EVAL_SEED_BASE
-from xdub.conditioning import encode_frames, tensor_to_frames
 from xdub.data.crops import audio_windows_for, prepare_clip
 from xdub.data.sources import ClipRecord
 from xdub.data.synth.clip import render_pair
@@ -68,7 +68,8 @@ def sync_of(scorer: SyncScorer | None, frames: np.ndarray, a, samples: np.ndarra
     return scores.confidence, prob
 
 
-def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: int) -> dict:
+def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: int,
+                  scales: tuple[float | None, float | None] = (None, None)) -> dict:
     cfg = replace(SCENARIOS[scenario], duration=seconds)
     a, b = render_pair(seed, cfg)
     spec = inp.spec
@@ -77,7 +78,7 @@ def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: 
     clip = prepare_clip(record, spec.face, inp.featurizer, spec.mask_hold_s)
     windows_b = audio_windows_for(inp.featurizer, b.audio.samples, a.fps, clip.num_frames)
     raw = inpaint_clip(inp, clip, windows_b, steps, torch.Generator().manual_seed(seed),
-                       np.random.default_rng(seed))
+                       np.random.default_rng(seed), *scales)
     ours = paste(a.frames, composite(raw, clip.crops.crops, clip.crops.masks), clip)
     # Codec oracle: B's crops (same alignment as A: the scene is identical) through the codec.
     b_record = replace(record, frames=b.frames)
@@ -121,6 +122,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--scorer", default="package", help="folder, 'package' or 'none'")
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIO_NAMES))
+    parser.add_argument("--ref-scale", type=float, default=None, help="default: the inpainter's")
+    parser.add_argument("--audio-scale", type=float, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     inp = load_inpainter(args.inpainter)
@@ -130,10 +133,12 @@ def main() -> None:
     rows, start = [], time.time()
     for scenario in args.scenarios:
         for k in range(args.clips):
-            rows.append(evaluate_pair(inp, scorer, scenario, SEED_BASE + k, args.seconds, args.steps))
+            rows.append(evaluate_pair(inp, scorer, scenario, SEED_BASE + k, args.seconds,
+                                      args.steps, (args.ref_scale, args.audio_scale)))
             print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
                               for k, v in rows[-1].items()}), flush=True)
     result = {"inpainter": str(args.inpainter), "version": inp.version, "steps": args.steps,
+              "ref_scale": args.ref_scale, "audio_scale": args.audio_scale,
               "clips_per_scenario": args.clips, "seconds": args.seconds,
               "minutes": (time.time() - start) / 60, "summary": summarize(rows), "rows": rows}
     args.out.write_text(json.dumps(result, indent=2))

@@ -42,12 +42,12 @@ from xdub.bench.methods import (
     oracle,
     pipeline_chunk_starts,
 )
-from xdub.bench.methods import pipeline as pipeline_method
 from xdub.bench.runner import run_bench
 from xdub.config import replace
 from xdub.config.bench import BENCH_PRESETS
 from xdub.config.infer import InferConfig, SamplingConfig
 from xdub.train.bench_generators import codec_pipeline, inpainter_pipeline
+from xdub.train.editor import load_editor
 from xdub.train.inpaint import load_inpainter
 from xdub.types import Audio, Video
 
@@ -79,9 +79,9 @@ def build_methods(args: argparse.Namespace) -> list[DubMethod]:
                     codec_ceiling(MethodContext(codec=str(args.codec))),
                     in_memory_method("codec_ceiling_crops", codec_pipeline(inpainter), "answer"),
                     in_memory_method("stage1_inpainter", inpainter, steps=args.steps)]
-    for entry in args.editor:
+    for entry in args.editor:  # load_editor: fusion-aware (the pipeline loader is not yet)
         name, _, folder = entry.partition("=")
-        methods.append(pipeline_method(MethodContext(checkpoint=folder, name=name)))
+        methods.append(in_memory_method(name, load_editor(folder)))
     return methods
 
 

@@ -119,3 +119,30 @@ def test_stage2_cached_latents_equal_online_encoding(tmp_path):
     for name in ("source_latents", "ref_latents", "audio_features"):
         torch.testing.assert_close(getattr(cond_a, name), getattr(cond_b, name), atol=1e-5,
                                    rtol=1e-5)
+
+
+def test_stage2_fused_editor_from_fused_stage1(tmp_path):
+    from xdub.pipeline.generator import ChunkInput
+    from xdub.train.editor import load_editor
+    from xdub.train.fusion import SourceFusedDiT
+    from xdub.train.stage2 import _initial_dit
+
+    pairs = make_pair_store(tmp_path / "pairs")
+    tiny = tiny_stage2_config(pairs).model
+    stage1 = SourceFusedDiT(build_dit(replace(tiny, cond_channels=tiny.latent_channels + 1), seed=3))
+    torch.nn.init.normal_(stage1.fuse.weight, std=0.01)
+    stage1.save_pretrained(tmp_path / "stage1_dit")
+    cfg = tiny_stage2_config(pairs, mode="lora", steps=5, source_fusion="aligned_add",
+                             init_from=str(tmp_path / "stage1_dit"))
+    initial = _initial_dit(cfg)
+    assert isinstance(initial, SourceFusedDiT)
+    assert torch.equal(initial.fuse.weight, stage1.fuse.weight)
+    assert torch.equal(initial.dit.blocks[0].ffn[0].weight, stage1.dit.blocks[0].ffn[0].weight)
+    editor = train_stage2(cfg, tmp_path / "run")
+    assert (editor / "dit" / "fusion.safetensors").is_file()
+    pipe = load_editor(editor)
+    assert isinstance(pipe.generator.dit, SourceFusedDiT) and len(pipe.dubber.experts) == 3
+    crops = np.zeros((6, 32, 32, 3), np.uint8)
+    out = pipe.generator.generate(ChunkInput(crops, torch.zeros(6, 20, 80), crops[:1]),
+                                  torch.Generator().manual_seed(0))
+    assert out.shape == crops.shape

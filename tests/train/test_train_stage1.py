@@ -12,6 +12,7 @@ from xdub.config.face import AlignConfig, FaceConfig
 from xdub.config.model import MODEL_PRESETS
 from xdub.config.train import DataConfig, LoopConfig, Stage1Config, SynthSourceConfig
 from xdub.errors import ConfigError
+from xdub.train.fusion import SourceFusedDiT
 from xdub.train.inpaint import load_inpainter
 from xdub.train.stage1 import train_stage1
 
@@ -22,7 +23,7 @@ MICRO_DIT = replace(MODEL_PRESETS["tiny"], latent_channels=4, cond_channels=5, d
 
 def _config(**changes) -> Stage1Config:
     cfg = Stage1Config(
-        model=MICRO_DIT, codec_weights="random",
+        model=MICRO_DIT, codec_weights="random", source_fusion="aligned_add",
         codec=CodecConfig(tiny=TinyCodecConfig(image_size=32, widths=(8, 16), latent_channels=4)),
         face=FaceConfig(align=AlignConfig(crop_size=32)),
         data=DataConfig(synth=SynthSourceConfig(scenario="standard", size=(64, 64),
@@ -46,6 +47,7 @@ def test_stage1_trains_resumes_and_exports(tmp_path):
     assert more.resumed_from == 2 and more.step == 3
     inp = load_inpainter(tmp_path / "inpainter")
     assert inp.spec.mode == "inpaint" and inp.spec.window_frames == 5
+    assert isinstance(inp.dit, SourceFusedDiT)  # fusion weights travel with the folder
     # The export carries the EMA weights of the last checkpoint.
     from safetensors.torch import load_file
     ema = load_file(str(tmp_path / "checkpoints" / "step_00000003" / "ema.safetensors"))

@@ -92,6 +92,9 @@ class Stage2Config:
     model: DiTConfig = field(default_factory=lambda: MODEL_PRESETS["tiny"])  # cond_channels:
     #   None = the source shares the patch embedding (official layout); = latent channels: an
     #   own source embedding, initialised from the inpainter's masked-latent channels
+    source_fusion: Literal["in_context", "aligned_add"] = "in_context"  # as stage 1: the
+    #   source also added to the aligned target tokens (xdub.train.fusion); must match the
+    #   stage-1 model it starts from
     init_from: str = ""  # stage-1 DiT folder (save_pretrained); "" = fresh init (tests)
     codec: CodecConfig = field(default_factory=lambda: CODEC_PRESETS["tiny"])
     codec_weights: str = "package"  # "package", a codec folder, or "random" (tests only)

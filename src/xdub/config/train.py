@@ -115,6 +115,9 @@ class Stage1Config:
 
     model: DiTConfig = field(default_factory=lambda: MODEL_PRESETS["tiny"])  # cond_channels
     #   must be codec latent channels + codec temporal factor (masked latents + mask channels)
+    source_fusion: Literal["in_context", "aligned_add"] = "in_context"  # how the source clip
+    #   reaches the target tokens: in-context tokens only (official), or also added to the
+    #   aligned target tokens (xdub.train.fusion; needed by tiny DiTs trained from scratch)
     init_from: str = ""  # optional DiT weights to start from (save_pretrained dir); keys with
     #   other shapes (e.g. the source embedding) keep their fresh init
     codec: CodecConfig = field(default_factory=lambda: CODEC_PRESETS["tiny"])

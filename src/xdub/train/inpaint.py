@@ -48,8 +48,9 @@ from xdub.diffusion import (
     zero_fields,
 )
 from xdub.errors import ConfigError, WeightsError
-from xdub.models import DiTConditioning, XDubDiT
+from xdub.models import DiTConditioning
 from xdub.models.codec import TinyVideoCodec, VideoCodec, build_codec
+from xdub.train.fusion import load_dit
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def check_compatible(model_cfg, codec: VideoCodec, featurizer: AudioFeaturizer, 
 class Inpainter:
     """A DiT, its frozen codec and featurizer, and the spec they were trained with."""
 
-    dit: XDubDiT
+    dit: torch.nn.Module  # XDubDiT, or SourceFusedDiT (xdub.train.fusion)
     codec: VideoCodec
     featurizer: AudioFeaturizer
     spec: InpainterSpec
@@ -138,7 +139,7 @@ def load_inpainter(folder: str | Path, device: torch.device | str = "cpu") -> In
     if not (folder / SPEC_NAME).is_file():
         raise WeightsError(f"{folder} is not an inpainter folder (no {SPEC_NAME})")
     spec = from_dict(InpainterSpec, json.loads((folder / SPEC_NAME).read_text()))
-    dit = XDubDiT.from_pretrained(folder / "dit", device=device).eval().requires_grad_(False)
+    dit = load_dit(folder / "dit", device=device).eval().requires_grad_(False)
     if spec.codec == "tiny":
         codec = TinyVideoCodec.from_pretrained(folder / "codec")
     else:
@@ -164,7 +165,7 @@ def _drop_audio(cond: DiTConditioning) -> DiTConditioning:
 
 
 @torch.no_grad()
-def sample_latents(dit: XDubDiT, cond: DiTConditioning, diffusion: DiffusionConfig,
+def sample_latents(dit: torch.nn.Module, cond: DiTConditioning, diffusion: DiffusionConfig,
                    num_steps: int, generator: torch.Generator) -> torch.Tensor:
     """Three-stream guided Euler sampling -> clean latents `[B, C, F', h, w]` (motion kept).
 

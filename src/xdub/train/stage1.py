@@ -21,6 +21,7 @@ import torch
 from accelerate import PartialState
 
 from xdub.audio import build_featurizer
+from xdub.config import replace
 from xdub.conditioning import (
     assemble_condition,
     encode_condition,
@@ -42,6 +43,7 @@ from xdub.diffusion import (
 from xdub.models import DiTConditioning, XDubDiT, build_dit
 from xdub.models.codec import VideoCodec
 from xdub.train import loop
+from xdub.train.fusion import SourceFusedDiT
 from xdub.train.inpaint import Inpainter, check_compatible, load_codec, weights_version
 from xdub.train.losses import inpaint_flow_loss
 from xdub.train.samples import trim_clip, write_samples
@@ -69,16 +71,17 @@ def spec_of(cfg: Stage1Config) -> InpainterSpec:
                          wan_weights=cfg.codec.wan.weights_path)
 
 
-def build_dit_for(cfg: Stage1Config) -> XDubDiT:
-    """Fresh DiT (seeded), optionally warm-started from `init_from` where shapes match."""
-    dit = build_dit(cfg.model, seed=cfg.loop.seed)
+def build_dit_for(cfg: Stage1Config, seed: int | None = None) -> torch.nn.Module:
+    """Fresh DiT (seeded), optionally warm-started from `init_from` where shapes match, wrapped
+    in `SourceFusedDiT` when `source_fusion` asks for it."""
+    dit = build_dit(cfg.model, seed=cfg.loop.seed if seed is None else seed)
     if cfg.init_from:
         init = XDubDiT.from_pretrained(cfg.init_from).state_dict()
         own = dit.state_dict()
         usable = {k: v for k, v in init.items() if k in own and v.shape == own[k].shape}
         dit.load_state_dict(usable, strict=False)
         log.info("init_from %s: %d/%d tensors loaded", cfg.init_from, len(usable), len(own))
-    return dit
+    return SourceFusedDiT(dit) if cfg.source_fusion == "aligned_add" else dit
 
 
 def _drop_and_motion(cfg: Stage1Config, cond: DiTConditioning, target: torch.Tensor,
@@ -187,7 +190,7 @@ def export_inpainter(cfg: Stage1Config, run_dir: Path, codec: VideoCodec, featur
     from xdub.train.checkpointing import latest_checkpoint, load_checkpoint
 
     ckpt = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
-    dit = build_dit(cfg.model)
+    dit = build_dit_for(replace(cfg, init_from=""), seed=0)
     weights = ckpt.ema if ckpt.ema is not None else ckpt.model
     dit.load_state_dict({**dit.state_dict(), **weights})
     folder = Inpainter(dit.eval(), codec, featurizer, spec_of(cfg), "").save(run_dir / "inpainter")

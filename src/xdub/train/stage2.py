@@ -11,7 +11,9 @@ and shape is copied (patch/time/audio embeddings, all blocks, head). The inpaint
 embedding `cond_embedding` sees [masked latents | mask] (C + tf channels): with
 `model.cond_channels = C` the editor keeps its own source embedding initialised from the first
 C input channels (an inpainter input with an empty mask); with `cond_channels: null` (official
-layout) the source shares `patch_embedding` and `cond_embedding` is dropped.
+layout) the source shares `patch_embedding` and `cond_embedding` is dropped. With
+`source_fusion: aligned_add` (as stage 1 at tiny scale) the editor is a `SourceFusedDiT` and
+the stage-1 fusion projection is copied too.
 
 Training is a list of sub-runs from `phases.plan_subruns` (single-phase baseline, LoRA experts
 on a shared base, or sequential full-weight SFT), each a `loop.run` in its own sub-folder,
@@ -59,6 +61,7 @@ from xdub.models.codec import VideoCodec
 from xdub.train import loop
 from xdub.train.checkpointing import latest_checkpoint, load_checkpoint
 from xdub.train.editor import export_editor
+from xdub.train.fusion import SourceFusedDiT, load_dit
 from xdub.train.inpaint import check_compatible, load_codec
 from xdub.train.pair_windows import PairWindows
 from xdub.train.phases import (
@@ -69,6 +72,7 @@ from xdub.train.phases import (
     plan_subruns,
     sample_phase_sigmas,
 )
+
 # Guidance dropout + random motion frames: the same rule as stage 1 (shared, not copied).
 from xdub.train.stage1 import _drop_and_motion as drop_and_motion
 from xdub.train.stage2_parts import clip_encoder, load_scorer, write_pair_samples
@@ -147,36 +151,49 @@ def transfer_stage1(editor: XDubDiT, stage1: dict[str, torch.Tensor]) -> dict[st
     return report
 
 
-def _initial_dit(cfg: Stage2Config) -> XDubDiT:
-    """Fresh editor DiT (seeded), initialised from the stage-1 weights when given."""
+def core(model: torch.nn.Module) -> XDubDiT:
+    """The XDubDiT inside a model (itself, or the one a `SourceFusedDiT` wraps): LoRA experts
+    attach to it, so adapter files have plain XDubDiT layer paths."""
+    return model.dit if isinstance(model, SourceFusedDiT) else model  # type: ignore[return-value]
+
+
+def _initial_dit(cfg: Stage2Config) -> torch.nn.Module:
+    """Fresh editor DiT (seeded), initialised from the stage-1 weights when given, wrapped in
+    `SourceFusedDiT` (fusion weights copied from stage 1) with `source_fusion: aligned_add`."""
     dit = build_dit(cfg.model, seed=cfg.loop.seed)
-    if cfg.init_from:
-        report = transfer_stage1(dit, XDubDiT.from_pretrained(cfg.init_from).state_dict())
+    stage1 = load_dit(cfg.init_from) if cfg.init_from else None
+    if stage1 is not None:
+        report = transfer_stage1(dit, core(stage1).state_dict())
         log.info("init from %s: %d copied, adapted %s, dropped %s", cfg.init_from,
                  len(report["copied"]), report["adapted"], report["dropped"])
-    return dit
+    if cfg.source_fusion != "aligned_add":
+        return dit
+    fused = SourceFusedDiT(dit)
+    if isinstance(stage1, SourceFusedDiT):
+        fused.fuse.load_state_dict(stage1.fuse.state_dict())
+    return fused
 
 
-def _model_for(run: SubRun, base_dir: Path | None, cfg: Stage2Config) -> XDubDiT:
+def _model_for(run: SubRun, base_dir: Path | None, cfg: Stage2Config) -> torch.nn.Module:
     """The sub-run's trainable model: full weights, or a LoRA expert on a frozen base."""
-    dit = XDubDiT.from_pretrained(base_dir) if base_dir is not None else _initial_dit(cfg)
+    dit = load_dit(base_dir) if base_dir is not None else _initial_dit(cfg)
     if run.adapter is not None:
         dit.requires_grad_(False)
-        attach_lora(dit, [run.adapter], cfg.phases.lora_rank, cfg.phases.lora_alpha)
+        attach_lora(core(dit), [run.adapter], cfg.phases.lora_rank, cfg.phases.lora_alpha)
         set_active_adapter(dit, run.adapter)
     return dit.train()
 
 
-def _finish_subrun(run: SubRun, model: XDubDiT, run_dir: Path) -> Path:
+def _finish_subrun(run: SubRun, model: torch.nn.Module, run_dir: Path) -> Path:
     """Write `<sub>/final/` (dit/ or the expert's LoRA file) from the EMA weights."""
     ckpt = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
     model.load_state_dict({**model.state_dict(), **(ckpt.ema or ckpt.model)})
     final = run_dir / FINAL
     final.mkdir(parents=True, exist_ok=True)
     if run.adapter is not None:
-        save_lora(model, run.adapter, final / f"{run.adapter}.safetensors")
+        save_lora(core(model), run.adapter, final / f"{run.adapter}.safetensors")
     else:
-        model.save_pretrained(final / "dit")
+        model.save_pretrained(final / "dit")  # + fusion.safetensors for a SourceFusedDiT
     return final
 
 
