@@ -1,13 +1,12 @@
 """Aligned source fusion for small DiTs trained from scratch (stop-gap, see below).
 
 The XDubDiT sees the source clip only as extra in-context tokens (the official layout). A large
-pretrained DiT learns to read them; a tiny one trained from scratch barely does within a CPU
-budget: on a pure copy task (target = source) the in-context-only tiny DiT's loss with the real
-source vs a zeroed source is 0.92 vs 0.95 after 200 steps, i.e. it ignores the source. Adding
-the source tokens, through a zero-initialised 1x1 projection, to the target tokens at the SAME
-grid position (the token-level equivalent of channel concatenation) makes the source usable at
-once: 0.65 vs 2.63 after 150 steps. The in-context stream is kept, so a fused model is a strict
-superset of the plain one (the projection starts at zero).
+pretrained DiT reads them well; a tiny one trained from scratch learns to, but slowly. On a copy
+task (target = source, tiny preset, 2x2 patches, 3 frames, batch 8, AdamW 2e-3) the velocity
+loss after 150 steps is 0.41 in-context only vs 0.094 when the source tokens are also added,
+through a zero-initialised 1x1 projection, to the target tokens at the SAME grid position (the
+token-level equivalent of channel concatenation); with the source zeroed both are at ~2.1.
+The in-context stream is kept, so a fused model starts exactly as the plain one.
 
 `SourceFusedDiT` wraps an XDubDiT without changing it: forward hooks on its patch embeddings
 take the source embedding (first embedding call of a forward) and add `fuse(source)` to the

@@ -102,6 +102,12 @@ def check_compatible(model_cfg, codec: VideoCodec, featurizer: AudioFeaturizer, 
         problems.append(f"window_frames={window_frames} is not 1 + k * {codec.temporal_factor}")
     if problems:
         raise ConfigError("inpainter config mismatch: " + "; ".join(problems))
+    patch_values = int(np.prod(model_cfg.patch_size)) * model_cfg.latent_channels
+    if patch_values > model_cfg.dim:
+        # Velocity prediction has to carry the full-rank noise through each token.
+        log.warning("a patch holds %d latent values but tokens are %d wide: the DiT cannot "
+                    "represent the velocity exactly (use smaller patches or a wider model)",
+                    patch_values, model_cfg.dim)
 
 
 @dataclass
