@@ -124,7 +124,7 @@ def test_stage2_cached_latents_equal_online_encoding(tmp_path):
 def test_stage2_fused_editor_from_fused_stage1(tmp_path):
     from xdub.pipeline.generator import ChunkInput
     from xdub.train.editor import load_editor
-    from xdub.train.fusion import SourceFusedDiT
+    from xdub.models.fusion import SourceFusedDiT
     from xdub.train.stage2 import _initial_dit
 
     pairs = make_pair_store(tmp_path / "pairs")

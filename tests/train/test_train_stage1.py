@@ -12,7 +12,7 @@ from xdub.config.face import AlignConfig, FaceConfig
 from xdub.config.model import MODEL_PRESETS
 from xdub.config.train import DataConfig, LoopConfig, Stage1Config, SynthSourceConfig
 from xdub.errors import ConfigError
-from xdub.train.fusion import SourceFusedDiT
+from xdub.models.fusion import SourceFusedDiT
 from xdub.train.inpaint import load_inpainter
 from xdub.train.stage1 import train_stage1
 

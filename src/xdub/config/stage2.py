@@ -93,7 +93,7 @@ class Stage2Config:
     #   None = the source shares the patch embedding (official layout); = latent channels: an
     #   own source embedding, initialised from the inpainter's masked-latent channels
     source_fusion: Literal["in_context", "aligned_add"] = "in_context"  # as stage 1: the
-    #   source also added to the aligned target tokens (xdub.train.fusion); must match the
+    #   source also added to the aligned target tokens (xdub.models.fusion); must match the
     #   stage-1 model it starts from
     init_from: str = ""  # stage-1 DiT folder (save_pretrained); "" = fresh init (tests)
     codec: CodecConfig = field(default_factory=lambda: CODEC_PRESETS["tiny"])

@@ -117,7 +117,7 @@ class Stage1Config:
     #   must be codec latent channels + codec temporal factor (masked latents + mask channels)
     source_fusion: Literal["in_context", "aligned_add"] = "in_context"  # how the source clip
     #   reaches the target tokens: in-context tokens only (official), or also added to the
-    #   aligned target tokens (xdub.train.fusion; needed by tiny DiTs trained from scratch)
+    #   aligned target tokens (xdub.models.fusion; needed by tiny DiTs trained from scratch)
     init_from: str = ""  # optional DiT weights to start from (save_pretrained dir); keys with
     #   other shapes (e.g. the source embedding) keep their fresh init
     codec: CodecConfig = field(default_factory=lambda: CODEC_PRESETS["tiny"])

@@ -8,7 +8,7 @@ The only place that reads checkpoints for inference. A dubbing checkpoint is a f
     <expert>.safetensors optional per-phase LoRA adapters named in dubber.json `experts`
 
 Every model is rebuilt from the config saved beside its weights. The embedded default is such
-a folder shipped in the package (`xdub/assets/dubber/`). The official X-Dub release is loaded
+a folder shipped in the package (`xdub/assets/default/`, with a `manifest.json`). The official X-Dub release is loaded
 from its own files (DiT, Wan2.2 VAE, Whisper and wav2vec2 folders) with the `wan5b` preset.
 Imports: torch, xdub.{models, audio, config, errors, face}, xdub.pipeline.
 """
@@ -32,6 +32,7 @@ from xdub.config.infer import DUBBER_PRESETS, DubberConfig
 from xdub.config.model import MODEL_PRESETS
 from xdub.errors import ConfigError, WeightsError
 from xdub.models import XDubDiT, build_dit, load_lora, load_official_dit
+from xdub.models.fusion import SourceFusedDiT, load_dit
 from xdub.models.codec import TinyVideoCodec, VideoCodec
 from xdub.pipeline.dub import DubPipeline
 from xdub.pipeline.generator import ModelGenerator, SamplerSettings
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 DUBBER_FILE = "dubber.json"
 DIT_DIR = "dit"
 CODEC_DIR = "codec"
-DEFAULT_ASSET = "dubber"  # folder name of the embedded default under xdub/assets/
+DEFAULT_ASSET = "default"  # folder name of the embedded default under xdub/assets/
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 NO_DEFAULT_HINT = (
     "this install has no embedded default checkpoint yet: pass --checkpoint DIR (a folder with "
@@ -151,10 +152,11 @@ def load_checkpoint(folder: str | os.PathLike, device: str = "auto",
     folder = Path(folder)
     spec = read_dubber_config(folder)
     torch_device = resolve_device(device)
-    dit = XDubDiT.from_pretrained(folder / DIT_DIR, device=torch_device)
+    dit = load_dit(folder / DIT_DIR, device=torch_device)  # plain, or with source fusion
+    inner = dit.dit if isinstance(dit, SourceFusedDiT) else dit  # LoRA lives on the XDubDiT
     codec = _load_codec(spec, folder / CODEC_DIR)
     for phase, filename in spec.experts:
-        load_lora(dit, phase, folder / filename)
+        load_lora(inner, phase, folder / filename)
     experts = tuple((phase, phase) for phase, _ in spec.experts)
     return make_pipeline(spec, dit, codec, torch_device, resolve_dtype(dtype, torch_device),
                          experts)

@@ -30,7 +30,6 @@ from xdub.conditioning import select_reference_indices
 from xdub.config import to_dict
 from xdub.config.infer import DubberConfig
 from xdub.config.stage2 import Stage2Config
-from xdub.models import load_lora
 from xdub.models.codec import TinyVideoCodec, VideoCodec
 from xdub.pipeline.dub import DubPipeline
 from xdub.pipeline.generator import ChunkInput, ModelGenerator
@@ -38,10 +37,8 @@ from xdub.pipeline.loading import (
     CODEC_DIR,
     DIT_DIR,
     DUBBER_FILE,
-    make_pipeline,
-    read_dubber_config,
+    load_checkpoint,
 )
-from xdub.train.fusion import SourceFusedDiT, load_dit
 
 log = logging.getLogger(__name__)
 
@@ -82,22 +79,8 @@ def export_editor(out: str | Path, cfg: Stage2Config, dit_dir: Path, adapters: d
 
 
 def load_editor(folder: str | Path, device: str = "cpu") -> DubPipeline:
-    """`load_checkpoint` for editors whose `dit/` may carry `fusion.safetensors`.
-
-    Until the aligned source fusion lives in `xdub.models` (see `xdub.train.fusion`), the
-    pipeline's loader rebuilds a plain XDubDiT and would silently drop the fusion; training
-    code and the evidence script load editors through this instead.
-    """
-    folder = Path(folder)
-    spec = read_dubber_config(folder)
-    dit = load_dit(folder / DIT_DIR, device=device)
-    inner = dit.dit if isinstance(dit, SourceFusedDiT) else dit
-    for phase, filename in spec.experts:
-        load_lora(inner, phase, folder / filename)
-    codec = TinyVideoCodec.from_pretrained(folder / CODEC_DIR)
-    experts = tuple((phase, phase) for phase, _ in spec.experts)
-    torch_device = torch.device(device)
-    return make_pipeline(spec, dit, codec, torch_device, torch.float32, experts)
+    """The editor folder as a pipeline, exactly as `xdub dub` loads it (source fusion included)."""
+    return load_checkpoint(folder, device=device, dtype="float32")
 
 
 def edit_clip(generator: ModelGenerator, crops: np.ndarray, audio_windows: np.ndarray,

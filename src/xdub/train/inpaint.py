@@ -50,7 +50,7 @@ from xdub.diffusion import (
 from xdub.errors import ConfigError, WeightsError
 from xdub.models import DiTConditioning
 from xdub.models.codec import TinyVideoCodec, VideoCodec, build_codec
-from xdub.train.fusion import load_dit
+from xdub.models.fusion import load_dit
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def check_compatible(model_cfg, codec: VideoCodec, featurizer: AudioFeaturizer, 
 class Inpainter:
     """A DiT, its frozen codec and featurizer, and the spec they were trained with."""
 
-    dit: torch.nn.Module  # XDubDiT, or SourceFusedDiT (xdub.train.fusion)
+    dit: torch.nn.Module  # XDubDiT, or SourceFusedDiT (xdub.models.fusion)
     codec: VideoCodec
     featurizer: AudioFeaturizer
     spec: InpainterSpec

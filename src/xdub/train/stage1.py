@@ -43,7 +43,7 @@ from xdub.diffusion import (
 from xdub.models import DiTConditioning, XDubDiT, build_dit
 from xdub.models.codec import VideoCodec
 from xdub.train import loop
-from xdub.train.fusion import SourceFusedDiT
+from xdub.models.fusion import SourceFusedDiT
 from xdub.train.inpaint import Inpainter, check_compatible, load_codec, weights_version
 from xdub.train.losses import inpaint_flow_loss
 from xdub.train.samples import trim_clip, write_samples

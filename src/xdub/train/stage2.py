@@ -61,7 +61,7 @@ from xdub.models.codec import VideoCodec
 from xdub.train import loop
 from xdub.train.checkpointing import latest_checkpoint, load_checkpoint
 from xdub.train.editor import export_editor
-from xdub.train.fusion import SourceFusedDiT, load_dit
+from xdub.models.fusion import SourceFusedDiT, load_dit
 from xdub.train.inpaint import check_compatible, load_codec
 from xdub.train.pair_windows import PairWindows
 from xdub.train.phases import (

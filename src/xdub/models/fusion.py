@@ -10,9 +10,9 @@ The in-context stream is kept, so a fused model starts exactly as the plain one.
 
 `SourceFusedDiT` wraps an XDubDiT without changing it: forward hooks on its patch embeddings
 take the source embedding (first embedding call of a forward) and add `fuse(source)` to the
-target embedding (last call). This belongs in `xdub.models` as a DiTConfig option; until then
-the weights are saved as `dit/` (plain XDubDiT) + `fusion.safetensors`.
-Imports: torch, safetensors, xdub.models.
+target embedding (last call). A fused model saves as `dit/` (plain XDubDiT) +
+`fusion.safetensors`; `load_dit` rebuilds whichever a folder holds (training and the pipeline's
+loader both use it). Imports: torch, safetensors, xdub.models.{dit, layout}.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from xdub.models import DiTConditioning, XDubDiT
+from xdub.models.dit import XDubDiT
+from xdub.models.layout import DiTConditioning
 
 FUSION_NAME = "fusion.safetensors"
 

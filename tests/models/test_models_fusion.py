@@ -7,7 +7,7 @@ import torch
 from xdub.config import replace
 from xdub.config.model import MODEL_PRESETS
 from xdub.models import DiTConditioning, build_dit
-from xdub.train.fusion import FUSION_NAME, SourceFusedDiT, load_dit
+from xdub.models.fusion import FUSION_NAME, SourceFusedDiT, load_dit
 
 CFG = replace(MODEL_PRESETS["tiny"], latent_channels=4, cond_channels=5, dim=24, num_layers=1,
               num_heads=2, ffn_dim=48, freq_dim=16, audio_dim=8, audio_proj_dim=16,
