@@ -105,6 +105,7 @@ class Stage2Config:
     #   ref_min_gap / windows_per_clip are used; the clip source is replaced by `pairs`
     loop: LoopConfig = field(default_factory=LoopConfig)
     mouth_weight: float = 3.0  # stage-1 key, unused here (see objectives.*mouth_weight)
+    outside_weight: float = 0.3  # stage-1 key, unused here (the editor's loss is full-frame)
     motion_frames: int = 1  # latent frames that may be given clean (the previous chunk)
     p_motion: float = 0.5  # share of samples trained with those motion frames
     cache_latents: bool = True  # per-frame codecs: encode each pair's clips once (cached)
