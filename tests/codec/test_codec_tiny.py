@@ -12,14 +12,6 @@ from xdub.models.codec import TinyVideoCodec, VideoCodec, build_codec
 SMALL = TinyCodecConfig(image_size=32, latent_channels=4, widths=(8, 16))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_default_factors():
     codec = build_codec(CODEC_PRESETS["tiny"])
     assert isinstance(codec, VideoCodec)

@@ -26,15 +26,6 @@ ORIGINAL_KEYS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small convs run faster on one thread than on two oversubscribed ones (shared CI cores).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def codec():
     torch.manual_seed(0)

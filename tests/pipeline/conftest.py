@@ -9,17 +9,6 @@ import pytest
 from pipeline_testkit import encode, identity_pipeline, speech_at, talking_clip, write_wav
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models on shared CPUs: one intra-op thread is ~5x faster than two (no spin-waits)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def clip_files(tmp_path_factory) -> dict[str, Path]:
     """320x240 @ 30 fps, 1 s: `video` (with its own speech), `audio` (other speech, 16 kHz)."""
