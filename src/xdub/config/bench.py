@@ -65,17 +65,7 @@ class MetricConfig:
 class BenchConfig:
     """Which clips to render, which methods to run, and how to score them."""
 
-    scenarios: tuple[str, ...] = (
-        "standard",
-        "occlusion",
-        "stylized",
-        "nonhuman",
-        "lighting",
-        "fast_motion",
-        "long",
-        "singing",
-        "mixed",
-    )
+    scenarios: tuple[str, ...] = SCENARIO_SLOTS  # every scenario, in slot order
     clips: int = 4  # clips per scenario; 4 .. 32 (std over clips needs >= 2)
     seed_start: int = HELDOUT_SEED_START  # first held-out seed; >= HELDOUT_SEED_START
     size: tuple[int, int] = (256, 256)  # (width, height) rendered
