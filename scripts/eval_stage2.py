@@ -79,7 +79,7 @@ def build_methods(args: argparse.Namespace) -> list[DubMethod]:
                     codec_ceiling(MethodContext(codec=str(args.codec))),
                     in_memory_method("codec_ceiling_crops", codec_pipeline(inpainter), "answer"),
                     in_memory_method("stage1_inpainter", inpainter, steps=args.steps)]
-    for entry in args.editor:  # load_editor: fusion-aware (the pipeline loader is not yet)
+    for entry in args.editor:  # load_editor = the pipeline loader (xdub dub)
         name, _, folder = entry.partition("=")
         methods.append(in_memory_method(name, load_editor(folder)))
     return methods

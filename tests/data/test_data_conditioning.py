@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from xdub.audio.windows import gather_windows, wan_token_spans, window_indices, span_centres
+from xdub.audio.windows import gather_windows, span_centres, wan_token_spans, window_indices
 from xdub.conditioning import (
     encode_condition,
     frames_to_tensor,

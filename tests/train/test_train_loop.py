@@ -61,7 +61,7 @@ def _train(run_dir: Path, crash_at: int | None = None, steps: int = 8):
 
 
 def test_run_dir_contents_and_checkpoint_cadence(tmp_path):
-    model, result, samples = _train(tmp_path)
+    _, result, samples = _train(tmp_path)
     assert result.stopped == "done" and result.step == 8 and result.resumed_from == 0
     for name in ("config.yaml", "git_sha.txt", "metrics.jsonl", "loss.png", "index.html"):
         assert (tmp_path / name).is_file(), name

@@ -21,13 +21,13 @@ import torch
 from accelerate import PartialState
 
 from xdub.audio import build_featurizer
-from xdub.config import replace
 from xdub.conditioning import (
     assemble_condition,
     encode_condition,
     encode_frames,
     latent_region,
 )
+from xdub.config import replace
 from xdub.config.train import STAGE1_EVAL_SEED_BASE, InpainterSpec, Stage1Config
 from xdub.data.crops import attach_latents, prepare_clip
 from xdub.data.dataset import WindowDataset, window_loader
@@ -42,8 +42,8 @@ from xdub.diffusion import (
 )
 from xdub.models import DiTConditioning, XDubDiT, build_dit
 from xdub.models.codec import VideoCodec
-from xdub.train import loop
 from xdub.models.fusion import SourceFusedDiT
+from xdub.train import loop
 from xdub.train.inpaint import Inpainter, check_compatible, load_codec, weights_version
 from xdub.train.losses import inpaint_flow_loss
 from xdub.train.samples import trim_clip, write_samples
