@@ -7,7 +7,7 @@ import numpy as np
 from xdub.config.face import AlignConfig, MaskConfig
 from xdub.face.align import estimate_alignment, warp_from_crop
 from xdub.face.landmarks import GROUPS, transform_points
-from xdub.face.mask import lower_face_mask, lower_face_masks, mouth_mask
+from xdub.face.mask import clip_mouth_region, lower_face_mask, lower_face_masks, mouth_mask
 
 
 def _values(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -46,3 +46,14 @@ def test_face_crop_and_frame_masks_agree(astronaut, astronaut_face):
     assert np.abs(back - frame_mask).mean() < 0.01
     stack = lower_face_masks(np.stack([lm, lm + 3]), astronaut.shape[:2], MaskConfig())
     assert stack.shape == (2, 512, 512) and np.allclose(stack[0], frame_mask)
+
+
+def test_face_clip_mouth_region_is_one_grown_union():
+    masks = np.zeros((3, 40, 40), np.float32)
+    masks[0, 18:22, 10:20] = 1.0  # closed mouth, then opening in different frames
+    masks[1, 16:26, 12:18] = 1.0
+    region = clip_mouth_region(masks, grow_px=3)
+    assert region.shape == masks.shape and np.array_equal(region[0], region[2])  # same every frame
+    assert (region[0][masks.max(axis=0) > 0] == 1.0).all()  # covers every frame's mouth
+    assert region[0, 16 - 3, 15] == 1.0 and region[0, 16 - 6, 15] < 0.5  # grown by ~3 px only
+    assert region[0, 0, 0] == 0.0 and 0.0 <= region.min() and region.max() <= 1.0

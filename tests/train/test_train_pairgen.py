@@ -120,6 +120,19 @@ def test_pair_records_and_store_integrity(inpainter_dir, tmp_path, single_thread
     assert item["input_crops"].dtype == torch.uint8 and item["record"].pair_id == "p00000000"
 
 
+def test_mouth_composite_differs_only_in_the_clip_mouth_region(inpainter_dir, single_thread):
+    gen = _generator(inpainter_dir)
+    gen.cfg = replace(gen.cfg, composite="mouth")
+    row, arrays = gen.make_pair(0, shard=0)
+    mask = arrays["mask"]
+    assert (mask == mask[:1]).all()  # one region for the whole clip: no per-frame lip contour
+    lower = gen.prepare(gen.source.load(0)).crops.masks
+    assert 0 < (mask > 0).sum() < 0.6 * (lower > 0.02).sum()  # well inside the inpainting mask
+    outside = mask == 0
+    np.testing.assert_array_equal(arrays["input_crops"][outside], arrays["target_crops"][outside])
+    assert not np.array_equal(arrays["input_crops"], arrays["target_crops"])
+
+
 def test_rejected_pairs_are_recorded_not_stored(inpainter_dir, tmp_path, single_thread):
     gen = _generator(inpainter_dir, replace(NO_FILTER, min_psnr_outside=1e6))
     gen.source = SynthClipSource(SOURCE, seeds=[3, 4])

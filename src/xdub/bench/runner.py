@@ -238,6 +238,19 @@ class _SetFeatures:
         return out
 
 
+def _clip_result(pair: BenchPair, method: str, metrics: dict[str, float]) -> ClipResult:
+    """One results row of `method` on `pair` (with the scenario a `mixed` entry actually drew)."""
+    entry = pair.entry
+    return ClipResult(
+        entry.scenario,
+        entry.index,
+        entry.seed,
+        method,
+        metrics,
+        str(pair.answer.meta.get("scenario", "")),
+    )
+
+
 def _run_pair(
     pair: BenchPair,
     methods: list[DubMethod],
@@ -269,32 +282,14 @@ def _run_pair(
             logger.warning(
                 "%s failed on %s seed %d: %s", method.name, entry.scenario, entry.seed, err
             )
-            rows.append(
-                ClipResult(
-                    entry.scenario,
-                    entry.index,
-                    entry.seed,
-                    method.name,
-                    {"failed": 1.0},
-                    str(pair.answer.meta.get("scenario", "")),
-                )
-            )
+            rows.append(_clip_result(pair, method.name, {"failed": 1.0}))
             tick(f"{entry.scenario} #{entry.index} {method.name} (failed)")
             continue
         runtime = time.perf_counter() - started
         metrics = score_result(video.frames, pair, case, method, cfg, scorers)
         metrics.update(info)
         metrics.update({"runtime_s": runtime, "failed": 0.0})
-        rows.append(
-            ClipResult(
-                entry.scenario,
-                entry.index,
-                entry.seed,
-                method.name,
-                metrics,
-                str(pair.answer.meta.get("scenario", "")),
-            )
-        )
+        rows.append(_clip_result(pair, method.name, metrics))
         if scorers.sets is not None:
             scorers.sets.add(method.name, video.frames)
         if picks:

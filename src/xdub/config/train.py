@@ -171,10 +171,18 @@ class PairGenConfig:
     shard_size: int = 16  # source clips per shard (the most an interruption can lose)
     filters: FilterConfig = field(default_factory=FilterConfig)
     keep_rejected: bool = False  # also store arrays of rejected pairs (for inspection)
+    # Where V' replaces V: "lower_face" = the inpainting mask (jaw and cheeks too: needed where
+    # the jaw moves with speech, as on real video); "mouth" = the clip's mouth region grown by
+    # mouth_grow x crop size (the synthetic engine moves only the lips: the pair then differs
+    # only there, and the editor sees clean cheeks and jaw instead of stage-1 artifacts).
+    composite: Literal["lower_face", "mouth"] = "lower_face"
+    mouth_grow: float = 0.06
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.shard_size < 1:
             raise ConfigError("pairs: steps and shard_size must be >= 1")
+        if not 0.0 < self.mouth_grow < 0.5:
+            raise ConfigError(f"pairs: mouth_grow must be in (0, 0.5), got {self.mouth_grow}")
 
 
 @dataclass(frozen=True, slots=True)

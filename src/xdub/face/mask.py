@@ -104,6 +104,23 @@ def mouth_mask(landmarks: np.ndarray, shape: tuple[int, int], cfg: MaskConfig) -
     return _rasterise(hull, shape, cfg.mouth_dilate * iod, cfg.feather * iod)
 
 
+def clip_mouth_region(mouth_masks: np.ndarray, grow_px: float) -> np.ndarray:
+    """One mask `[T, H, W]` for a whole clip: the union over time of its per-frame mouth masks
+    `[T, H, W]` (aligned crops), grown by `grow_px` and feathered.
+
+    Speech-independent within the clip (every frame gets the same region), so a composite over
+    it does not trace the original lips' contour frame by frame (no lip-shape leakage); the
+    growth leaves room for a mouth that opens wider than the original's widest.
+    """
+    union = (np.asarray(mouth_masks, np.float32).max(axis=0) > 0.5).astype(np.uint8)
+    radius = max(int(round(grow_px)), 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    grown = cv2.dilate(union, kernel).astype(np.float32)
+    soft = cv2.GaussianBlur(grown, (0, 0), sigmaX=radius / 2.0)
+    region = np.clip(np.maximum(soft, grown * (soft > 0.5)), 0.0, 1.0)
+    return np.repeat(region[None], len(mouth_masks), axis=0)
+
+
 def lower_face_masks(landmarks: np.ndarray, shape: tuple[int, int], cfg: MaskConfig) -> np.ndarray:
     """Masks `[T, H, W]` for a (smoothed) landmark sequence `[T, 68, 2]`."""
     return np.stack([lower_face_mask(lm, shape, cfg) for lm in landmarks])

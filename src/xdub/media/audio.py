@@ -10,9 +10,11 @@ Imports: av, numpy, stdlib wave, xdub.types, xdub.errors, xdub.media.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import wave
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -134,23 +136,33 @@ def _pcm16(audio: Audio) -> np.ndarray:
     return (np.clip(audio.samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
 
 
-def write_wav(path: str | os.PathLike, audio: Audio) -> Path:
-    """Write 16-bit PCM mono WAV atomically (temp file + rename); return the final path."""
-    out = check_output_path(path, extensions=(".wav",))
+@contextlib.contextmanager
+def _temp_output(out: Path) -> Iterator[Path]:
+    """A temp file beside `out`, moved over it when the block succeeds and removed otherwise.
+
+    An I/O or FFmpeg failure inside the block becomes a one-line `OutputError`.
+    """
     target = TempTarget(out)
     try:
-        with wave.open(str(target.tmp), "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(int(audio.sample_rate))
-            wav.writeframes(_pcm16(audio).tobytes())
-    except OSError as err:
+        yield target.tmp
+    except (FFmpegError, OSError) as err:
         target.discard()
         raise OutputError(f"cannot write {out}: {describe_error(err)}") from None
     except BaseException:
         target.discard()
         raise
-    return target.commit()
+    target.commit()
+
+
+def write_wav(path: str | os.PathLike, audio: Audio) -> Path:
+    """Write 16-bit PCM mono WAV atomically (temp file + rename); return the final path."""
+    out = check_output_path(path, extensions=(".wav",))
+    with _temp_output(out) as tmp, wave.open(str(tmp), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(int(audio.sample_rate))
+        wav.writeframes(_pcm16(audio).tobytes())
+    return out
 
 
 def write_audio(path: str | os.PathLike, audio: Audio) -> Path:
@@ -159,17 +171,9 @@ def write_audio(path: str | os.PathLike, audio: Audio) -> Path:
     if out.suffix.lower() == ".wav":
         return write_wav(out, audio)
     codec, rate = AUDIO_ENCODERS[out.suffix.lower()]
-    target = TempTarget(out)
-    try:
-        with av.open(str(target.tmp), mode="w") as container:
-            encode_audio_track(container, codec, audio, rate or int(audio.sample_rate))
-    except (FFmpegError, OSError) as err:
-        target.discard()
-        raise OutputError(f"cannot write {out}: {describe_error(err)}") from None
-    except BaseException:
-        target.discard()
-        raise
-    return target.commit()
+    with _temp_output(out) as tmp, av.open(str(tmp), mode="w") as container:
+        encode_audio_track(container, codec, audio, rate or int(audio.sample_rate))
+    return out
 
 
 def encode_audio_track(container: OutputContainer, codec: str, audio: Audio, rate: int) -> None:

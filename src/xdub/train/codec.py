@@ -6,16 +6,13 @@
 cuts them around the ground-truth face boxes of the procedural engine. The run directory gets
 `config.yaml`, `git_sha.txt`, `metrics.jsonl`, `loss.png` and `checkpoints/last/` (codec folder +
 `optimizer.pt` + `state.json`); calling again with the same run_dir resumes from the saved step.
-Imports: numpy, torch, cv2, matplotlib (lazily), xdub.{config, models, data}.
+Imports: numpy, torch, cv2, xdub.{config, models, data, train}.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -29,6 +26,9 @@ import torch.nn.functional as F
 from xdub.config import to_dict
 from xdub.config.codec import CodecTrainConfig, TinyCodecConfig
 from xdub.models.codec import TinyVideoCodec
+from xdub.train.checkpointing import save_last
+from xdub.train.loop import warmup_cosine, write_run_files
+from xdub.train.report import Panel, append_metrics, plot_panels, read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -162,59 +162,23 @@ def measure_latent_stats(
 
 def lr_at(step: int, cfg: CodecTrainConfig) -> float:
     """Linear warmup, then cosine decay to 5% of the peak."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return cfg.lr * warmup_cosine(step, cfg.steps, cfg.warmup, 0.05)
 
 
 def _write_run_files(run_dir: Path, codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    write_run_files(run_dir)
     import yaml
 
     text = yaml.safe_dump({"codec": to_dict(codec_cfg), "train": to_dict(cfg)}, sort_keys=False)
     (run_dir / "config.yaml").write_text(text)
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        sha = ""
-    (run_dir / "git_sha.txt").write_text((sha or "unknown") + "\n")
 
 
-def _save_checkpoint(run_dir: Path, codec: TinyVideoCodec, optim: torch.optim.Optimizer,
-                     state: dict) -> None:
-    """Write checkpoints/last atomically (temp folder + rename)."""
-    tmp, final = run_dir / "checkpoints" / ".last.tmp", run_dir / "checkpoints" / "last"
-    shutil.rmtree(tmp, ignore_errors=True)
-    codec.save_pretrained(tmp)
-    torch.save(optim.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(state))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-
-
-def plot_loss_curve(metrics_path: Path, out_path: Path) -> None:
-    """PNG of training loss and held-out PSNR over steps from a metrics.jsonl."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    train = [r for r in rows if "loss" in r]
-    evals = [r for r in rows if "eval_psnr" in r]
-    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for key in ("loss", "l1", "mse"):
-        ax_loss.plot([r["step"] for r in train], [r[key] for r in train], label=key)
-    ax_loss.set_xlabel("step"), ax_loss.set_yscale("log"), ax_loss.legend()
-    ax_psnr.plot([r["step"] for r in train], [r["psnr"] for r in train], label="train batch")
-    eval_steps, eval_values = [r["step"] for r in evals], [r["eval_psnr"] for r in evals]
-    ax_psnr.plot(eval_steps, eval_values, "o-", label="held-out")
-    ax_psnr.set_xlabel("step"), ax_psnr.set_ylabel("PSNR dB"), ax_psnr.legend()
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=80)
-    plt.close(fig)
+# Training loss and held-out PSNR over steps (loss.png).
+LOSS_PANELS = (
+    Panel(("loss", "l1", "mse"), log_y=True),
+    Panel(("psnr", "eval_psnr"), ("train batch", "held-out"), ylabel="PSNR dB",
+          dotted=("eval_psnr",)),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,11 +222,6 @@ def _start(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: Path,
     return codec, optim, state
 
 
-def _append(metrics: Path, row: dict) -> None:
-    with metrics.open("a") as fh:
-        fh.write(json.dumps(row) + "\n")
-
-
 def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str | Path,
                 crop_source: CropSource, eval_crops: np.ndarray | None = None) -> TinyVideoCodec:
     """Train (or resume from `run_dir/checkpoints/last`) and return the codec in eval mode.
@@ -295,18 +254,18 @@ def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str 
         done = state["step"] == cfg.steps
         if state["step"] % cfg.log_every == 0 or done:
             sec = round(state["elapsed_s"] + time.time() - tic, 1)
-            _append(metrics, {"step": state["step"], "lr": lr_at(step, cfg), **logs, "sec": sec})
+            row = {"step": state["step"], "lr": lr_at(step, cfg), **logs, "sec": sec}
+            append_metrics(metrics, row)
             log.info("step %d loss %.4f psnr %.2f", state["step"], logs["loss"], logs["psnr"])
         if state["step"] % cfg.ckpt_every == 0 or done:
             if eval_crops is not None:
                 value = evaluate_psnr(codec, eval_crops)
-                _append(metrics, {"step": state["step"], "eval_psnr": value})
+                append_metrics(metrics, {"step": state["step"], "eval_psnr": value})
             state["elapsed_s"] = round(state["elapsed_s"] + time.time() - tic, 1)
             tic = time.time()
-            _save_checkpoint(run_dir, codec, optim, state)
+            save_last(run_dir / "checkpoints", codec, optim, state)
     # 4. Loss curve (once: matplotlib text layout costs seconds per figure).
-    if metrics.is_file():
-        plot_loss_curve(metrics, run_dir / "loss.png")
+    plot_panels(read_metrics(metrics), run_dir / "loss.png", LOSS_PANELS)
     # 5. Latent statistics for normalised latents.
     fresh = np.stack([c for _, c in zip(range(256), crop_source(cfg.steps + 1))])
     codec.eval()

@@ -6,8 +6,10 @@ For source clip V with audio A (item i of the input list):
    the whole track back-to-back when it is shorter, and cut to exactly len(A) samples);
 2. the inpainter regenerates V's masked lower face chunk by chunk driven by A' (guided
    sampling, noise seeded by (donor_seed, i)) -> raw V'_raw;
-3. V' = V outside the feathered mask, V'_raw inside (`composite`), so input and target differ
-   only where the lips differ; the pair is input (V', A) -> target V, mask kept;
+3. V' = V outside a feathered region, V'_raw inside (`composite`), so input and target differ
+   only where the lips differ; the region (`composite_region`) is the inpainting mask or the
+   clip's grown mouth region (`PairGenConfig.composite`); the pair is input (V', A) -> target
+   V, region kept as its `mask`;
 4. scores: P(sync) of V' (pasted back into V's frames) with A' and with A from the lip-sync
    scorer, PSNR of V'_raw vs V outside the mask, and the worst extra frame-to-frame jump inside
    the mask (flicker, chunk seams); `FilterConfig` decides acceptance.
@@ -35,6 +37,7 @@ from xdub.data.manifest import PairRecord, pair_id, summarize
 from xdub.data.pairs import checksum, merge_manifests, shard_done, shard_stem, write_shard
 from xdub.data.sources import ClipRecord, ClipSource
 from xdub.face.blend import paste_back
+from xdub.face.mask import clip_mouth_region
 from xdub.models.syncnet import SyncScorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
 from xdub.train.inpaint import Inpainter, composite, inpaint_clip
@@ -137,6 +140,14 @@ class SyncJudge:
 # ---------------------------------------------------------------------------------------------
 
 
+def composite_region(clip: PreparedClip, cfg: PairGenConfig) -> np.ndarray:
+    """Where the pair's input takes the inpainter's output: `[T, S, S]` in [0, 1]."""
+    c = clip.crops
+    if cfg.composite == "lower_face":
+        return c.masks
+    return clip_mouth_region(c.mouth_masks, cfg.mouth_grow * c.crops.shape[1])
+
+
 @dataclass
 class PairGenerator:
     """Everything needed to turn input items into pairs."""
@@ -163,13 +174,14 @@ class PairGenerator:
                            np.random.default_rng([cfg.donor_seed, item, 1]),
                            cfg.ref_scale, cfg.audio_scale)
         c = clip.crops
-        edited = composite(raw, c.crops, c.masks)
-        scores = self.score(record, clip, raw, edited, donor_audio)
+        region = composite_region(clip, cfg)
+        edited = composite(raw, c.crops, region)
+        scores = self.score(record, clip, raw, edited, donor_audio, region)
         reasons = failed_filters(scores, cfg.filters)
         arrays = None
         if not reasons or cfg.keep_rejected:
             arrays = {"input_crops": edited, "target_crops": c.crops,
-                      "mask": np.rint(c.masks * 255).astype(np.uint8),
+                      "mask": np.rint(region * 255).astype(np.uint8),
                       "audio": record.samples.astype(np.float32), "donor_audio": donor_audio,
                       "affines": c.affines.astype(np.float32)}
         seeds = {"noise": noise_seed, "pick": cfg.donor_seed}
@@ -188,11 +200,12 @@ class PairGenerator:
         return row, arrays
 
     def score(self, record: ClipRecord, clip: PreparedClip, raw: np.ndarray, edited: np.ndarray,
-              donor_audio: np.ndarray) -> dict[str, float]:
-        """Filter scores of one pair (sync scores NaN without a judge)."""
+              donor_audio: np.ndarray, region: np.ndarray) -> dict[str, float]:
+        """Filter scores of one pair (sync scores NaN without a judge); `region`: where the
+        composite took V' (raw PSNR is still judged outside the whole inpainting mask)."""
         c = clip.crops
         scores = {"psnr_outside": psnr_outside(raw, c.crops, c.masks),
-                  "temporal_jump": temporal_jump(edited, c.crops, c.masks)}
+                  "temporal_jump": temporal_jump(edited, c.crops, region)}
         nan = float("nan")
         scores.update(donor_sync=nan, source_sync=nan, original_sync=nan)
         if self.judge is not None:

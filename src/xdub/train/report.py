@@ -11,6 +11,7 @@ import html
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,25 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def plot_losses(rows: list[dict[str, Any]], path: Path, keys: tuple[str, ...] = ("loss",)) -> bool:
-    """Loss curve(s) against step, log-scale y; False if there is nothing to plot."""
-    points = [r for r in rows if "step" in r and any(k in r for k in keys)]
-    if not points:
+@dataclass(frozen=True)
+class Panel:
+    """One subplot of `plot_panels`: metrics keys drawn against step."""
+
+    keys: tuple[str, ...]
+    labels: tuple[str, ...] = ()  # legend labels, one per key (default: the keys)
+    log_y: bool = False
+    ylabel: str = ""
+    ylim: tuple[float, float] | None = None
+    dotted: tuple[str, ...] = ()  # sparse series (e.g. evals every N steps) drawn with markers
+
+
+def plot_panels(rows: list[dict[str, Any]], path: Path, panels: tuple[Panel, ...]) -> bool:
+    """Side-by-side curves of metrics rows against step; False if there is nothing to plot.
+
+    Each key is drawn from the rows that carry it, so train and eval rows can share one file.
+    """
+    keys = {k for panel in panels for k in panel.keys}
+    if not any("step" in r and keys & r.keys() for r in rows):
         return False
     import io
 
@@ -48,21 +64,34 @@ def plot_losses(rows: list[dict[str, Any]], path: Path, keys: tuple[str, ...] = 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    for key in keys:
-        xy = [(r["step"], r[key]) for r in points if isinstance(r.get(key), (int, float))]
-        if xy:
-            ax.plot(*zip(*xy), label=key)
-    ax.set_xlabel("step")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    fig, axes = plt.subplots(1, len(panels), figsize=(2 + 4 * len(panels), 3.5), dpi=100,
+                             squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for key, label in zip(panel.keys, panel.labels or panel.keys):
+            xy = [(r["step"], r[key]) for r in rows
+                  if "step" in r and isinstance(r.get(key), (int, float))]
+            if xy:
+                ax.plot(*zip(*xy), "o-" if key in panel.dotted else "-", label=label)
+        ax.set_xlabel("step")
+        if panel.log_y:
+            ax.set_yscale("log")
+        if panel.ylabel:
+            ax.set_ylabel(panel.ylabel)
+        if panel.ylim is not None:
+            ax.set_ylim(*panel.ylim)
+        ax.grid(alpha=0.3)
+        ax.legend()
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
     _write_atomic(path, buffer.getvalue())
     return True
+
+
+def plot_losses(rows: list[dict[str, Any]], path: Path, keys: tuple[str, ...] = ("loss",)) -> bool:
+    """Loss curve(s) against step, log-scale y; False if there is nothing to plot."""
+    return plot_panels(rows, path, (Panel(keys, log_y=True),))
 
 
 def write_index(run_dir: Path, title: str) -> Path:

@@ -12,27 +12,22 @@ beyond, plus all audio windows of the other clips in the batch):
   `SyncScorer.sync_probability`; offsets of +-1 frame are not used as BCE negatives because
   their audio overlaps the positive window by 80 %.
 Run dir: config.yaml, git_sha.txt, metrics.jsonl, loss_curve.png, checkpoints/last/, final/.
-Imports: torch, numpy, xdub.models, xdub.data.synth, xdub.config.
+Imports: torch, numpy, xdub.models, xdub.data.synth, xdub.config, xdub.train.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xdub.config import save
 from xdub.config.sync import SyncScorerConfig, SyncTrainConfig
 from xdub.models.syncnet import SyncScorer
 from xdub.models.syncnet_features import (
@@ -42,6 +37,9 @@ from xdub.models.syncnet_features import (
     log_mel,
     video_windows,
 )
+from xdub.train.checkpointing import save_last
+from xdub.train.loop import warmup_cosine, write_run_files
+from xdub.train.report import Panel, append_metrics, plot_panels, read_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -229,63 +227,14 @@ def contrastive_loss(
 
 def _lr_at(step: int, cfg: SyncTrainConfig) -> float:
     """Linear warmup then cosine decay to lr / 20."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return cfg.lr * warmup_cosine(step, cfg.steps, cfg.warmup_steps, 0.05)
 
 
-def _save_checkpoint(
-    run_dir: Path, model: SyncScorer, optim: torch.optim.Optimizer, state: dict
-) -> None:
-    """Write checkpoints/last atomically (tmp dir + rename)."""
-    tmp, final = run_dir / "checkpoints" / ".last.tmp", run_dir / "checkpoints" / "last"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    torch.save(optim.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(state))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-
-
-def _write_run_files(run_dir: Path, cfg: SyncTrainConfig) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save(cfg, run_dir / "config.yaml")
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            check=False,
-            text=True,
-            cwd=Path(__file__).parent,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        sha = ""
-    (run_dir / "git_sha.txt").write_text((sha or "unknown") + "\n")
-
-
-def plot_loss_curve(metrics_path: Path, out_path: Path) -> None:
-    """PNG of loss / offset accuracy over steps from a metrics.jsonl."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    if not rows:
-        return
-    steps = [r["step"] for r in rows]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for key in ("loss", "nce", "bce"):
-        ax_loss.plot(steps, [r[key] for r in rows], label=key)
-    ax_loss.set_xlabel("step"), ax_loss.set_yscale("log"), ax_loss.legend()
-    for key in ("offset_acc", "clip_acc"):
-        ax_acc.plot(steps, [r[key] for r in rows], label=key)
-    ax_acc.set_xlabel("step"), ax_acc.set_ylim(0, 1), ax_acc.legend()
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=80)
-    plt.close(fig)
+# Loss parts and offset / clip accuracy over steps (loss_curve.png).
+LOSS_PANELS = (
+    Panel(("loss", "nce", "bce"), log_y=True),
+    Panel(("offset_acc", "clip_acc"), ylim=(0.0, 1.0)),
+)
 
 
 def _build_or_resume(
@@ -334,7 +283,7 @@ def _optimizer_step(
 
 
 def _log_row(
-    metrics: IO[str], step: int, loss: float, logs: dict, state: dict, cfg: SyncTrainConfig
+    metrics: Path, step: int, loss: float, logs: dict, state: dict, cfg: SyncTrainConfig
 ) -> None:
     """Append one metrics.jsonl row and a log line."""
     row = {
@@ -345,8 +294,7 @@ def _log_row(
         "cpu_s": round(state["cpu_s"], 1),
         **logs,
     }
-    metrics.write(json.dumps(row) + "\n")
-    metrics.flush()
+    append_metrics(metrics, row)
     logger.info("step %d loss %.4f offset_acc %.2f", step, loss, logs["offset_acc"])
 
 
@@ -357,7 +305,7 @@ def train_sync_scorer(
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.num_threads)
     # 1. Run files, model, optimizer, RNG (all restored on resume).
-    _write_run_files(run_dir, cfg)
+    write_run_files(run_dir, cfg)
     source = clip_source or synthetic_clip_source(cfg.model, cfg.scenario, cfg.clip_seconds)
     model, optim, state = _build_or_resume(cfg, run_dir)
     cpu_began = time.process_time() - state["cpu_s"]  # pool rendering counts too
@@ -374,33 +322,33 @@ def train_sync_scorer(
         pool.add(source(seed))
     state["next_clip"] = max(state["next_clip"], len(seeds))
     # 3. Steps: refresh pool, sample, AdamW step, log, checkpoint, stop on the CPU budget.
-    with (run_dir / "metrics.jsonl").open("a") as metrics:
-        while state["step"] < cfg.steps:
-            step = state["step"]
-            if step > 0 and step % cfg.refresh_every == 0:
-                _refresh_pool(pool, source, cfg, state, rng)
-            video, audio = pool.sample(rng, cfg.batch_size, cfg.max_shift, cfg.anchors_per_clip)
-            loss, logs = _optimizer_step(model, optim, video, audio, cfg, step)
-            state.update(
-                step=step + 1,
-                elapsed_s=time.monotonic() - wall_began,
-                cpu_s=time.process_time() - cpu_began,
+    metrics = run_dir / "metrics.jsonl"
+    while state["step"] < cfg.steps:
+        step = state["step"]
+        if step > 0 and step % cfg.refresh_every == 0:
+            _refresh_pool(pool, source, cfg, state, rng)
+        video, audio = pool.sample(rng, cfg.batch_size, cfg.max_shift, cfg.anchors_per_clip)
+        loss, logs = _optimizer_step(model, optim, video, audio, cfg, step)
+        state.update(
+            step=step + 1,
+            elapsed_s=time.monotonic() - wall_began,
+            cpu_s=time.process_time() - cpu_began,
+        )
+        if step % cfg.log_every == 0 or state["step"] == cfg.steps:
+            _log_row(metrics, step, loss, logs, state, cfg)
+        out_of_time = state["cpu_s"] > cfg.max_cpu_minutes * 60
+        if state["step"] % cfg.ckpt_every == 0 or state["step"] == cfg.steps or out_of_time:
+            state.update(pool_seeds=[e.seed for e in pool.entries], rng=rng.bit_generator.state)
+            save_last(run_dir / "checkpoints", model, optim, state)
+        if out_of_time:
+            logger.warning(
+                "CPU budget of %.1f min spent at step %d", cfg.max_cpu_minutes, step + 1
             )
-            if step % cfg.log_every == 0 or state["step"] == cfg.steps:
-                _log_row(metrics, step, loss, logs, state, cfg)
-            out_of_time = state["cpu_s"] > cfg.max_cpu_minutes * 60
-            if state["step"] % cfg.ckpt_every == 0 or state["step"] == cfg.steps or out_of_time:
-                state.update(pool_seeds=[e.seed for e in pool.entries], rng=rng.bit_generator.state)
-                _save_checkpoint(run_dir, model, optim, state)
-            if out_of_time:
-                logger.warning(
-                    "CPU budget of %.1f min spent at step %d", cfg.max_cpu_minutes, step + 1
-                )
-                break
+            break
     # 4. Final weights and loss curve.
     model.eval()
     model.save_pretrained(run_dir / "final")
-    plot_loss_curve(run_dir / "metrics.jsonl", run_dir / "loss_curve.png")
+    plot_panels(read_metrics(metrics), run_dir / "loss_curve.png", LOSS_PANELS)
     return model
 
 
