@@ -9,7 +9,7 @@ from xdub.config.face import AlignConfig, BlendConfig, MaskConfig
 from xdub.face.align import crop_footprint, estimate_alignment, warp_from_crop, warp_to_crop
 from xdub.face.blend import paste_back
 from xdub.face.landmarks import transform_points
-from xdub.face.mask import lower_face_mask
+from xdub.face.mask import lower_face_mask, mouth_mask
 
 SIZE = 512  # the wan5b crop: the face is upsampled ~3.3x into it
 
@@ -62,3 +62,19 @@ def test_face_lower_face_edit_stays_in_the_mask(astronaut, setup):
     assert changed[alpha > 0.9].all() and not changed[alpha < 0.02].any()
     with pytest.raises(ValueError, match="needs a mask"):
         paste_back(astronaut, crop, affine, BlendConfig(region="lower_face"), None)
+
+
+def test_face_mouth_region_paste_changes_less_than_lower_face(astronaut, astronaut_face, setup):
+    affine, crop, lower = setup
+    mouth = mouth_mask(transform_points(astronaut_face.landmarks, affine), (SIZE, SIZE),
+                       MaskConfig(mouth_dilate=0.3))
+    edited = np.full_like(crop, (255, 0, 255))
+    changed = {}
+    for region, mask in (("mouth", mouth), ("lower_face", lower)):
+        out = paste_back(astronaut, edited, affine, BlendConfig(region=region, color_match="none"),
+                         mask)
+        changed[region] = np.abs(out.astype(int) - astronaut).sum(-1) > 30
+    assert 0 < changed["mouth"].sum() < 0.5 * changed["lower_face"].sum()
+    assert not (changed["mouth"] & ~changed["lower_face"]).any()  # inside the lower face
+    with pytest.raises(ValueError, match="needs a mask"):
+        paste_back(astronaut, crop, affine, BlendConfig(region="mouth"), None)

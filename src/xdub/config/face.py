@@ -78,7 +78,9 @@ class MaskConfig:
 class BlendConfig:
     """Paste-back of generated crops into full-resolution frames."""
 
-    region: Literal["lower_face", "crop"] = "lower_face"  # what of the crop replaces the frame
+    region: Literal["lower_face", "mouth", "crop"] = "lower_face"  # what of the crop replaces
+    #   the frame: the lower-face mask, the mouth mask (grown by MaskConfig.mouth_dilate: for
+    #   a model whose lower face outside the lips is less faithful than the source), or all
     color_match: Literal["none", "mean_std", "gain_map"] = "mean_std"  # tone matching method
     ring: float = 0.06  # ring width around the mask driving colour matching (fraction of crop)
     gain_sigma: float = 0.08  # blur sigma of the low-frequency gain map (fraction of crop)

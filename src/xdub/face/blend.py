@@ -68,11 +68,11 @@ def match_gain_map(generated: np.ndarray, original: np.ndarray, ring: np.ndarray
 
 
 def blend_weight(crop_size: int, cfg: BlendConfig, mask: np.ndarray | None) -> np.ndarray:
-    """Blend weight `[S, S]` in crop space: mask (lower_face) or whole crop, edge-feathered."""
+    """Blend weight `[S, S]` in crop space: mask (lower_face, mouth) or whole crop, edge-feathered."""
     edge = _edge_feather(crop_size, cfg.border_feather)
     if cfg.region == "crop" or mask is None:
-        if cfg.region == "lower_face":
-            raise ValueError("BlendConfig.region='lower_face' needs a mask (xdub.face.mask)")
+        if cfg.region != "crop":
+            raise ValueError(f"BlendConfig.region={cfg.region!r} needs a mask (xdub.face.mask)")
         return edge
     assert mask.shape == (crop_size, crop_size), f"mask must be [S, S], got {mask.shape}"
     return mask.astype(np.float32) * edge

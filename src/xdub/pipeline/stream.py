@@ -20,7 +20,7 @@ import torch
 from xdub.config.face import FaceConfig
 from xdub.face.align import warp_to_crop
 from xdub.face.blend import paste_back
-from xdub.face.mask import lower_face_mask
+from xdub.face.mask import lower_face_mask, mouth_mask
 from xdub.pipeline.chunking import Chunk, crossfade, pad_frames, valid_length
 from xdub.pipeline.faces import FaceTable
 from xdub.pipeline.generator import ChunkInput, CropGenerator
@@ -184,9 +184,10 @@ class ChunkStream:
         return out[:n]
 
     def _paste(self, frame: np.ndarray, crop: np.ndarray, row: int) -> np.ndarray:
-        """Paste a generated crop into its full-resolution frame (lower-face mask, colour match)."""
+        """Paste a generated crop into its full-resolution frame (region mask, colour match)."""
         face, table = self.ctx.face, self.ctx.table
+        region_mask = {"lower_face": lower_face_mask, "mouth": mouth_mask}.get(face.blend.region)
         mask = None
-        if face.blend.region == "lower_face":
-            mask = lower_face_mask(table.crop_landmarks[row], (self.size, self.size), face.mask)
+        if region_mask is not None:
+            mask = region_mask(table.crop_landmarks[row], (self.size, self.size), face.mask)
         return paste_back(frame, crop, table.affines[row], face.blend, mask)
