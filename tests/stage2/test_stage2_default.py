@@ -42,7 +42,11 @@ def test_stage2_configs_build_on_stage1(tmp_path):
         cfg = load_stage2(CONFIGS / f"stage2_{preset}.yaml")
         stage1 = load(Stage1Config, CONFIGS / f"stage1_{preset}.yaml")
         assert cfg.model.cond_channels in (None, cfg.model.latent_channels)
-        assert cfg.audio == stage1.audio and cfg.face == stage1.face  # inherited, not copied
+        assert cfg.audio == stage1.audio  # inherited, not copied
+        # the crops are stage 1's (same detector, tracker, alignment); only the exported
+        # dubber's paste-back (blend region, mouth mask growth) may differ
+        assert (cfg.face.detect, cfg.face.track, cfg.face.align) == (
+            stage1.face.detect, stage1.face.track, stage1.face.align)
     (tmp_path / "bad.yaml").write_text(f"base: {CONFIGS / 'stage2_tiny.yaml'}\nnot_a_key: 1\n")
     with pytest.raises(ConfigError):
         load_stage2(tmp_path / "bad.yaml")
