@@ -49,6 +49,8 @@ def main() -> None:
     store = PairStore(args.store, accepted_only=False)
     shards = sorted({row.shard for row in store.all_rows})
     index = {row.pair_id: k for k, row in enumerate(store.rows)}
+    synth = SynthSourceConfig(scenario=args.scenario, size=(args.size, args.size),
+                              clip_seconds=args.clip_seconds)
     args.out.mkdir(parents=True, exist_ok=True)
     for shard in tqdm(shards, desc="shards"):
         rows = read_rows(args.store / f"{shard_stem(shard)}.jsonl")
@@ -57,9 +59,7 @@ def main() -> None:
             if row.file is None:
                 continue
             stored = store.load(index[row.pair_id])
-            source = SynthClipSource(SynthSourceConfig(
-                scenario=args.scenario, size=(args.size, args.size),
-                clip_seconds=args.clip_seconds), [row.seeds["source_seed"]])
+            source = SynthClipSource(synth, [row.seeds["source_seed"]])
             clip = prepare_clip(source.load(0), spec.face, inpainter.featurizer, spec.mask_hold_s)
             if not np.array_equal(clip.crops.crops, stored["target_crops"]):
                 raise SystemExit(f"{row.pair_id}: re-rendered crops differ from the store")

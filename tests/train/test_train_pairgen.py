@@ -123,7 +123,7 @@ def test_pair_records_and_store_integrity(inpainter_dir, tmp_path, single_thread
 def test_mouth_composite_differs_only_in_the_clip_mouth_region(inpainter_dir, single_thread):
     gen = _generator(inpainter_dir)
     gen.cfg = replace(gen.cfg, composite="mouth")
-    row, arrays = gen.make_pair(0, shard=0)
+    _, arrays = gen.make_pair(0, shard=0)
     mask = arrays["mask"]
     assert (mask == mask[:1]).all()  # one region for the whole clip: no per-frame lip contour
     lower = gen.prepare(gen.source.load(0)).crops.masks

@@ -113,7 +113,7 @@ def clip_mouth_region(mouth_masks: np.ndarray, grow_px: float) -> np.ndarray:
     growth leaves room for a mouth that opens wider than the original's widest.
     """
     union = (np.asarray(mouth_masks, np.float32).max(axis=0) > 0.5).astype(np.uint8)
-    radius = max(int(round(grow_px)), 1)
+    radius = max(round(grow_px), 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     grown = cv2.dilate(union, kernel).astype(np.float32)
     soft = cv2.GaussianBlur(grown, (0, 0), sigmaX=radius / 2.0)

@@ -29,6 +29,8 @@ from xdub.pipeline.sources import FrameSink
 from xdub.pipeline.timeline import Timeline
 from xdub.types import Audio
 
+PASTE_MASKS = {"lower_face": lower_face_mask, "mouth": mouth_mask}  # blend region -> crop mask
+
 
 class FrameObserver(Protocol):
     """Sees every output frame (debug videos); crops/geometry are None where nothing was dubbed."""
@@ -186,7 +188,7 @@ class ChunkStream:
     def _paste(self, frame: np.ndarray, crop: np.ndarray, row: int) -> np.ndarray:
         """Paste a generated crop into its full-resolution frame (region mask, colour match)."""
         face, table = self.ctx.face, self.ctx.table
-        region_mask = {"lower_face": lower_face_mask, "mouth": mouth_mask}.get(face.blend.region)
+        region_mask = PASTE_MASKS.get(face.blend.region)
         mask = None
         if region_mask is not None:
             mask = region_mask(table.crop_landmarks[row], (self.size, self.size), face.mask)
