@@ -36,7 +36,7 @@ from xdub.config.synth import SCENARIOS
 from xdub.config.train import STAGE1_EVAL_SEED_BASE
 from xdub.data.crops import audio_windows_for, prepare_clip
 from xdub.data.sources import ClipRecord
-from xdub.data.synth.clip import render_pair
+from xdub.synth.clip import render_pair
 from xdub.face.align import warp_from_crop
 from xdub.face.blend import paste_back
 from xdub.models.syncnet import SyncScorer, load_shipped_scorer

@@ -12,7 +12,7 @@ the scorer and the manifest):
 
 `export_default` builds the folder beside its target and renames it into place;
 `update_metrics` adds evaluation numbers later without touching the weights;
-`check_manifest` lists schema problems (empty = valid). Imports: stdlib, xdub (version),
+`check_manifest` lists schema problems (empty = valid). Imports: stdlib, xdub.version,
 xdub.{config, errors, train}.
 """
 
@@ -66,7 +66,7 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
                    training: dict[str, Any], metrics: dict[str, Any] | None = None,
                    name: str = "xdub-tiny-default") -> Path:
     """Build the default folder `out` from a stage-2 editor folder and a scorer folder."""
-    from xdub import __version__
+    from xdub.version import __version__
     from xdub.train.loop import git_sha
 
     editor_dir, scorer_dir, out = Path(editor_dir), Path(scorer_dir), Path(out)
