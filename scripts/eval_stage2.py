@@ -101,7 +101,8 @@ def build_methods(args: argparse.Namespace) -> list[DubMethod]:
                     in_memory_method("stage1_inpainter", inpainter, steps=args.steps)]
     for entry in args.editor:  # the pipeline loader (xdub dub)
         name, _, folder = entry.partition("=")
-        methods.append(in_memory_method(name, load_checkpoint(folder, device="cpu", dtype="float32")))
+        editor = load_checkpoint(folder, device="cpu", dtype="float32")
+        methods.append(in_memory_method(name, editor))
     return methods
 
 

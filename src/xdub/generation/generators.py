@@ -77,7 +77,8 @@ class ModelGenerator:
         latents = guided_sample(self.dit, self.condition(chunk, motion), self.sampler, rng)
         codec_dtype = next(self.codec.parameters()).dtype
         out = tensor_to_frames(self.codec.decode(latents.to(codec_dtype)))[0]
-        assert out.shape[0] == len(chunk.crops), f"codec gave {out.shape[0]} frames for {len(chunk.crops)}"
+        num = len(chunk.crops)
+        assert out.shape[0] == num, f"codec returned {out.shape[0]} frames for {num}"
         return self.finish(chunk, out)
 
     def condition(self, chunk: ChunkInput, motion: torch.Tensor | None) -> DiTConditioning:
@@ -98,7 +99,8 @@ def template_mask(crop_size: int, align: AlignConfig, mask: MaskConfig) -> np.nd
 
 
 def composite(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """`original` outside the feathered `mask: [T, S, S]`, `generated` inside: uint8 [T, S, S, 3]."""
+    """`original` outside the feathered `mask: [T, S, S]`, `generated` inside (uint8
+    `[T, S, S, 3]`)."""
     alpha = np.clip(mask.astype(np.float32), 0.0, 1.0)[..., None]
     mixed = original.astype(np.float32) * (1.0 - alpha) + generated.astype(np.float32) * alpha
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)

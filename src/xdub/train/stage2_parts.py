@@ -20,9 +20,7 @@ from xdub.audio import build_featurizer
 from xdub.config.stage2 import Stage2Config
 from xdub.config.sync import SCORER_PRESETS
 from xdub.errors import XdubError
-from xdub.generation import ModelGenerator, generate_clip
-from xdub.generation import editor_generator as build_editor_generator
-from xdub.models import XDubDiT
+from xdub.generation import editor_generator, generate_clip
 from xdub.models.codec import VideoCodec
 from xdub.models.syncnet import SyncScorer, load_shipped_scorer
 from xdub.train.editor import dubber_config
@@ -58,14 +56,6 @@ def clip_encoder(codec: VideoCodec, chunk: int = 64):
     return encode
 
 
-def editor_generator(cfg: Stage2Config, dit: XDubDiT, codec: VideoCodec, steps: int,
-                     experts: tuple[tuple[str, str], ...] = ()) -> ModelGenerator:
-    """The product's generator around a DiT being trained (adapters already attached)."""
-    spec = dubber_config(cfg, dict(experts), "sample")
-    return build_editor_generator(spec, dit, codec, build_featurizer(cfg.audio), experts, steps,
-                                  name="stage2-sample")
-
-
 def _upscale(frames: np.ndarray, scale: int) -> np.ndarray:
     return np.stack([cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
                      for f in frames])
@@ -78,8 +68,9 @@ def write_pair_samples(cfg: Stage2Config, dit: torch.nn.Module, codec: VideoCode
     from xdub.media import write_video
 
     experts = ((adapter, adapter),) if adapter is not None else ()
-    generator = editor_generator(cfg, dit, codec, cfg.sample_steps, experts)  # type: ignore[arg-type]
     spec = dubber_config(cfg, dict(experts), "sample")
+    generator = editor_generator(spec, dit, codec, build_featurizer(cfg.audio), experts,
+                                 cfg.sample_steps, name="stage2-sample")
     rows, paths = [], []
     for k in range(min(cfg.sample_clips, len(pairs))):
         clip = pairs.clip(k)
