@@ -88,6 +88,8 @@ def test_overlap_is_cross_faded_between_chunks():
 def test_unknown_sampler_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown sampler 'nope'"):
         get_sampler("nope")
+    with pytest.raises(ConfigError, match="unknown sampler"):
+        SamplerSettings(replace(DIFFUSION_PRESETS["tiny"], sampler="nope"), 4)
     assert "euler" in SAMPLERS
 
 

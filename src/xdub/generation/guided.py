@@ -38,6 +38,9 @@ class SamplerSettings:
     steps: int
     experts: tuple[tuple[str, str], ...] = ()  # (phase, adapter name) attached to the DiT
 
+    def __post_init__(self) -> None:
+        get_sampler(self.diffusion.sampler)  # an unknown sampler fails when loading, not later
+
     def with_overrides(self, steps: int | None = None, ref_scale: float | None = None,
                        audio_scale: float | None = None) -> SamplerSettings:
         """The same settings with a run's steps and guidance scales (None keeps the value)."""

@@ -181,9 +181,9 @@ def inpaint_clip(inp: Inpainter, clip: PreparedClip, audio_windows: np.ndarray, 
     """
     spec = inp.spec
     gen = inpaint_generator(inp, num_steps, ref_scale, audio_scale)
-    if spec.window_frames - gen.motion_frames < 1:
-        raise ConfigError(f"window_frames {spec.window_frames} leaves no new frames after "
-                          f"{gen.motion_frames} motion")
+    if 2 * gen.motion_frames > spec.window_frames:  # the chunk plan's rule (overlap <= half)
+        raise ConfigError(f"window_frames {spec.window_frames} is less than twice the "
+                          f"{gen.motion_frames} motion frames")
     return generate_clip(gen, clip.crops.crops, audio_windows, spec.window_frames,
                          gen.motion_frames, generator, ref_rng, spec.ref_min_gap,
                          masks=clip.crops.masks)
