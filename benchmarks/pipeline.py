@@ -24,7 +24,7 @@ import torch
 
 from xdub.config.infer import InferConfig, SamplingConfig
 from xdub.config.synth import SynthConfig
-from xdub.data.synth.clip import render_pair
+from xdub.synth.clip import render_pair
 from xdub.media import iter_frames, probe, read_audio, write_video, write_wav
 from xdub.pipeline import FileSink, FileSource, load_pipeline
 from xdub.pipeline.loading import default_checkpoint

@@ -22,9 +22,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2
 
 from xdub.config import replace
-from xdub.data.synth.clip import plan_clips
-from xdub.data.synth.export import export_plan
-from xdub.data.synth.scenarios import get_scenario
+from xdub.synth.clip import plan_clips
+from xdub.synth.export import export_plan
+from xdub.synth.scenarios import get_scenario
 
 
 def _measure(scenario: str, size: int, seconds: float, clips: int, out_dir: str) -> dict:

@@ -36,12 +36,13 @@ from xdub.config.synth import SCENARIOS
 from xdub.config.train import STAGE1_EVAL_SEED_BASE
 from xdub.data.crops import audio_windows_for, prepare_clip
 from xdub.data.sources import ClipRecord
-from xdub.data.synth.clip import render_pair
+from xdub.synth.clip import render_pair
 from xdub.face.align import warp_from_crop
 from xdub.face.blend import paste_back
 from xdub.models.syncnet import SyncScorer, load_shipped_scorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
-from xdub.train.inpaint import composite, inpaint_clip, load_inpainter
+from xdub.generation import composite
+from xdub.train.inpaint import inpaint_clip, load_inpainter
 from xdub.train.pairgen import SyncJudge, psnr_outside
 
 SCENARIO_NAMES = ("standard", "occlusion", "stylized", "nonhuman", "lighting")

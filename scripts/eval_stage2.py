@@ -45,15 +45,35 @@ from xdub.bench.methods import (
 from xdub.bench.runner import run_bench
 from xdub.config import replace
 from xdub.config.bench import BENCH_PRESETS
-from xdub.config.infer import InferConfig, SamplingConfig
-from xdub.train.bench_generators import codec_pipeline, inpainter_pipeline
-from xdub.train.editor import load_editor
-from xdub.train.inpaint import load_inpainter
+from xdub.config.infer import DubberConfig, InferConfig, SamplingConfig
+from xdub.generation import CodecGenerator, ModelGenerator
+from xdub.pipeline import DubPipeline
+from xdub.pipeline.loading import load_checkpoint
+from xdub.train.inpaint import Inpainter, inpaint_generator, load_inpainter
 from xdub.types import Audio, Video
 
 SCENARIOS = ("standard", "occlusion", "stylized", "nonhuman", "lighting", "fast_motion")
 KEYS = ("psnr_mouth", "ssim_mouth", "psnr_outside", "psnr_occluder", "lse_c", "lse_offset",
         "mouth_open_corr", "no_face_frac")
+
+
+def inpainter_pipeline(inpainter: Inpainter, steps: int) -> DubPipeline:
+    """The stage-1 inpainter as a dubber: template lower-face mask, composited onto the crop."""
+    spec = inpainter.spec
+    generator = inpaint_generator(inpainter, steps, composited=True)
+    overlap = spec.motion_frames * inpainter.codec.temporal_factor if spec.motion_frames else 0
+    dubber = DubberConfig(name="stage1-inpainter", codec=spec.codec, audio=spec.audio,
+                          face=spec.face, diffusion=replace(spec.diffusion,
+                                                            num_inference_steps=steps),
+                          chunk_frames=spec.window_frames, overlap=overlap,
+                          motion_frames=generator.motion_frames, ref_frames=spec.ref_frames)
+    return DubPipeline(generator, dubber)
+
+
+def codec_pipeline(pipeline: DubPipeline) -> DubPipeline:
+    """The same pipeline (tracking, crops, paste-back) with the codec round trip as generator."""
+    assert isinstance(pipeline.generator, ModelGenerator), "needs a model-driven pipeline"
+    return DubPipeline(CodecGenerator(pipeline.generator), pipeline.dubber)
 
 
 def in_memory_method(name: str, pipe, source: str = "input", steps: int | None = None) -> DubMethod:
@@ -79,9 +99,10 @@ def build_methods(args: argparse.Namespace) -> list[DubMethod]:
                     codec_ceiling(MethodContext(codec=str(args.codec))),
                     in_memory_method("codec_ceiling_crops", codec_pipeline(inpainter), "answer"),
                     in_memory_method("stage1_inpainter", inpainter, steps=args.steps)]
-    for entry in args.editor:  # load_editor = the pipeline loader (xdub dub)
+    for entry in args.editor:  # the pipeline loader (xdub dub)
         name, _, folder = entry.partition("=")
-        methods.append(in_memory_method(name, load_editor(folder)))
+        editor = load_checkpoint(folder, device="cpu", dtype="float32")
+        methods.append(in_memory_method(name, editor))
     return methods
 
 

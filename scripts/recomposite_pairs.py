@@ -28,7 +28,8 @@ from xdub.data.crops import prepare_clip
 from xdub.data.manifest import read_rows
 from xdub.data.pairs import PairStore, checksum, merge_manifests, shard_stem, write_shard
 from xdub.data.sources import SynthClipSource
-from xdub.train.inpaint import composite, load_inpainter
+from xdub.generation import composite
+from xdub.train.inpaint import load_inpainter
 from xdub.train.pairgen import composite_region
 
 

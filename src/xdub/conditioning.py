@@ -1,7 +1,7 @@
 """The one place that turns frames, landmarks, audio and reference frames into DiT inputs.
 
 Shared by `xdub.data` (training windows) and `xdub.pipeline` (dubbing) so the two cannot
-drift. Imports: numpy, torch, cv2, scipy, xdub.config, xdub.face, xdub.models (types only).
+drift. Imports: numpy, torch, cv2, scipy, xdub.config, xdub.face, xdub.model_types.
 
 Contract (all frames uint8 RGB; S = crop side; T = video frames of one window):
 
@@ -45,8 +45,7 @@ from xdub.config.face import AlignConfig, MaskConfig
 from xdub.face.align import estimate_alignments, warp_to_crop
 from xdub.face.landmarks import transform_points
 from xdub.face.mask import lower_face_mask, mouth_mask
-from xdub.models.codec.base import VideoCodec
-from xdub.models.layout import DiTConditioning
+from xdub.model_types import DiTConditioning, VideoCodec
 
 Mode = Literal["edit", "inpaint"]
 ArrayLike = np.ndarray | torch.Tensor

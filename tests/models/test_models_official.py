@@ -11,7 +11,7 @@ from models_testkit import micro_config
 from safetensors.torch import save_file
 
 from xdub.errors import WeightsError
-from xdub.models import XDubDiT, build_dit, load_official_dit
+from xdub.models import build_dit, load_official_dit
 from xdub.models.dit import build_on_meta, load_weights
 from xdub.models.official import OFFICIAL_FILENAME, _fill_position_tables
 
@@ -29,7 +29,7 @@ def test_state_dict_keys_and_shapes_equal_the_official_model():
 
 def test_missing_official_file_names_the_download(tmp_path):
     with pytest.raises(WeightsError, match="KlingTeam/X-Dub") as err:
-        XDubDiT.from_official(tmp_path)
+        load_official_dit(tmp_path)
     assert OFFICIAL_FILENAME in str(err.value)
 
 

@@ -25,7 +25,7 @@ def talking_clip(width: int = 320, height: int = 240, fps: float = 30.0,
                  seconds: float = 1.0, seed: int = 3) -> tuple[np.ndarray, Audio, Audio]:
     """(frames [T, H, W, 3], its own speech, other speech of the same length) from the engine."""
     from xdub.config.synth import SynthConfig
-    from xdub.data.synth.clip import render_pair
+    from xdub.synth.clip import render_pair
 
     a, b = render_pair(seed, SynthConfig(size=(width, height), fps=fps, duration=seconds))
     a.frames.setflags(write=False)

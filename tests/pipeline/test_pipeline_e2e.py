@@ -8,7 +8,7 @@ from pipeline_testkit import run_cli, talking_clip
 
 from xdub.config.infer import InferConfig, SamplingConfig, TimelineConfig
 from xdub.media import iter_frames, probe, read_audio
-from xdub.pipeline import load_pipeline, random_pipeline
+from xdub.pipeline import load_pipeline, random_pipeline, save_pipeline
 from xdub.types import Video
 
 
@@ -42,7 +42,7 @@ def test_save_pretrained_then_load_gives_identical_output(tmp_path):
                       timeline=TimelineConfig(length="video"))
     pipe = random_pipeline(crop_size=32, seed=5, device="cpu")
     first = pipe(video, other, cfg).video.frames
-    pipe.save_pretrained(tmp_path / "ckpt")
+    save_pipeline(pipe, tmp_path / "ckpt")
     loaded = load_pipeline(tmp_path / "ckpt", device="cpu")
     assert loaded.dubber == pipe.dubber
     assert np.array_equal(loaded(video, other, cfg).video.frames, first)

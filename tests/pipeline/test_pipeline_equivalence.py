@@ -6,7 +6,7 @@ import torch
 from pipeline_testkit import identity_pipeline, psnr, talking_clip
 
 from xdub.config.infer import InferConfig, SamplingConfig, TimelineConfig
-from xdub.face.align import warp_to_crop
+from xdub.conditioning import crop_frame
 from xdub.face.blend import paste_back
 from xdub.face.mask import lower_face_mask
 from xdub.pipeline import ChunkInput, IdentityGenerator, random_pipeline
@@ -63,7 +63,8 @@ def test_single_chunk_equals_the_unchunked_computation(clip, kind):
     assert result.summary.chunks == 1
     # By hand: crop every frame, one generator call with the same seed, paste back.
     table, face, size = result.faces, pipe.dubber.face, pipe.dubber.crop_size
-    crops = np.stack([warp_to_crop(f, table.affines[k], size) for k, f in enumerate(short.frames)])
+    crops = np.stack([crop_frame(f, table.affines[k], size, face.align.interpolation)
+                      for k, f in enumerate(short.frames)])
     gen = pipe.generator.configured(cfg.sampling)
     windows = gen.audio_windows(gen.prepare_audio(audio), 0, len(crops), 30.0)
     new = gen.generate(ChunkInput(crops, windows), torch.Generator().manual_seed(7))

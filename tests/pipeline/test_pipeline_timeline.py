@@ -5,7 +5,7 @@ import pytest
 
 from xdub.config.infer import TimelineConfig
 from xdub.errors import ConfigError
-from xdub.pipeline.chunking import (
+from xdub.generation.chunking import (
     crossfade,
     find_segments,
     pad_frames,

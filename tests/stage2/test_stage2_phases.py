@@ -19,8 +19,8 @@ from xdub.config.sync import SCORER_PRESETS
 from xdub.diffusion import PHASES, PhaseMap, TrainSigmaSampler, sigmas_for_sampling
 from xdub.models import attach_lora, build_dit
 from xdub.models.codec import TinyVideoCodec
-from xdub.pipeline import generator as generator_module
-from xdub.pipeline.generator import ChunkInput, ModelGenerator, SamplerSettings
+from xdub.generation import guided as generator_module
+from xdub.generation import ChunkInput, ModelGenerator, SamplerSettings
 from xdub.train.phases import (
     SubRun,
     crop_mouth_frames,

@@ -7,8 +7,8 @@ import numpy as np
 from xdub.cli.main import main
 from xdub.config import replace
 from xdub.config.synth import SCENARIOS
-from xdub.data.synth.clip import plan_clips, render_clip
-from xdub.data.synth.export import export_clip, export_plan, load_masks, load_sidecar
+from xdub.synth.clip import plan_clips, render_clip
+from xdub.synth.export import export_clip, export_plan, load_masks, load_sidecar
 from xdub.media import read_audio, read_video
 
 

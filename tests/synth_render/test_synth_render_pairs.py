@@ -6,7 +6,7 @@ import pytest
 
 from xdub.config import replace
 from xdub.config.synth import SCENARIOS
-from xdub.data.synth.clip import ENGINE_VERSION, render_clip, render_pair
+from xdub.synth.clip import ENGINE_VERSION, render_clip, render_pair
 
 
 def _cfg(name: str = "standard", **changes):
@@ -63,8 +63,8 @@ def test_pair_differs_only_in_mouth_region_and_never_under_occluders(seed):
 
 def test_rendering_a_seed_with_b_speech_reproduces_b():
     """The answer key: clip A's scene driven by B's speech is exactly clip B."""
-    from xdub.data.synth.clip import plan_clips
-    from xdub.data.synth.tracks import SpeechTrack
+    from xdub.synth.clip import plan_clips
+    from xdub.synth.tracks import SpeechTrack
 
     cfg = _cfg("lighting", duration=1.0)
     _, plan_b = plan_clips(6, cfg, pair=True)
@@ -76,7 +76,7 @@ def test_rendering_a_seed_with_b_speech_reproduces_b():
 
 
 def test_iter_clips_and_tensor_view():
-    from xdub.data.synth.clip import clip_to_tensors, iter_clips
+    from xdub.synth.clip import clip_to_tensors, iter_clips
 
     cfg = _cfg(duration=0.2, size=(64, 48))
     pairs = list(iter_clips(cfg, num=2, start_seed=10, pairs=True))

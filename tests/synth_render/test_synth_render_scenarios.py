@@ -6,8 +6,8 @@ import pytest
 from xdub.config import load, replace
 from xdub.config.synth import SCENARIOS, SynthConfig
 from xdub.config.synth_speech import SPEECH_PRESETS
-from xdub.data.synth.clip import render_clip
-from xdub.data.synth.scenarios import get_scenario, resolve_scenario
+from xdub.synth.clip import render_clip
+from xdub.synth.scenarios import get_scenario, resolve_scenario
 from xdub.errors import ConfigError
 
 REQUIRED = ("standard", "occlusion", "stylized", "nonhuman", "lighting", "fast_motion", "long",

@@ -4,9 +4,9 @@ import numpy as np
 
 from xdub.config import replace
 from xdub.config.synth import SCENARIOS
-from xdub.data.synth.clip import render_clip
-from xdub.data.synth.face_parts import MOUTH_INNER, NUM_LANDMARKS
-from xdub.data.synth.tracks import MouthTrack
+from xdub.synth.clip import render_clip
+from xdub.synth.face_parts import MOUTH_INNER, NUM_LANDMARKS
+from xdub.synth.tracks import MouthTrack
 
 
 def _cfg(name: str = "standard", **changes):

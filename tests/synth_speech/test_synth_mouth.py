@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from xdub.config.synth_speech import SPEECH_PRESETS
-from xdub.data.synth.mouth import mouth_from_speech, mouth_track, speech_envelope
-from xdub.data.synth.phonemes import BILABIALS
-from xdub.data.synth.speech import make_speech
-from xdub.data.synth.tracks import MOUTH_PARAMS, MouthTrack, Phone, SpeechTrack
+from xdub.synth.mouth import mouth_from_speech, mouth_track, speech_envelope
+from xdub.synth.phonemes import BILABIALS
+from xdub.synth.speech import make_speech
+from xdub.synth.tracks import MOUTH_PARAMS, MouthTrack, Phone, SpeechTrack
 
 FPS = 25.0
 

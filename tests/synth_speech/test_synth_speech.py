@@ -9,9 +9,9 @@ import pytest
 
 from xdub import config
 from xdub.config.synth_speech import SPEECH_PRESETS, SpeechConfig
-from xdub.data.synth.phonemes import FRICATIVES, VOWELS, is_sung, phone_spec
-from xdub.data.synth.speech import make_speech, random_phones, render_speech
-from xdub.data.synth.tracks import Phone, SpeechTrack
+from xdub.synth.phonemes import FRICATIVES, VOWELS, is_sung, phone_spec
+from xdub.synth.speech import make_speech, random_phones, render_speech
+from xdub.synth.tracks import Phone, SpeechTrack
 
 SR = 16000
 SPEECH = SPEECH_PRESETS["speech"]

@@ -3,7 +3,7 @@
 A manifest is a pure function of a `BenchConfig`'s clip settings, `BENCH_VERSION` and the synth
 `ENGINE_VERSION`; `manifest_id` hashes all of them, so two results files are comparable iff
 their ids match (same clips, same renderer, same metric definitions).
-Imports: stdlib, xdub.config, xdub.data.synth (version constant only).
+Imports: stdlib, xdub.config, xdub.synth (version constant only).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from xdub.config.bench import BENCH_VERSION, BenchConfig
-from xdub.data.synth.clip import ENGINE_VERSION
+from xdub.synth.clip import ENGINE_VERSION
 from xdub.errors import ConfigError
 
 

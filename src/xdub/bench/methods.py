@@ -240,7 +240,7 @@ def pipeline_method(
 def pipeline_chunk_starts(pipe: Any, num_frames: int) -> list[int]:
     """Frames where a face-continuous clip's chunk content changes: each later chunk's start
     and the end of the cross-faded overlap before it (the pipeline's own chunk planner)."""
-    from xdub.pipeline.chunking import split_segment
+    from xdub.generation.chunking import split_segment
 
     bounds = split_segment(0, num_frames, pipe.dubber.chunk_frames, pipe.dubber.overlap)
     cuts = {b[0] for b in bounds[1:]} | {b[1] for b in bounds[:-1]}

@@ -40,8 +40,8 @@ from xdub.bench.temporal import chunk_starts as regular_chunk_starts
 from xdub.config import replace, to_dict
 from xdub.config.bench import BenchConfig
 from xdub.config.synth import SCENARIOS
-from xdub.data.synth.clip import SynthClip, render_clip, render_pair
-from xdub.data.synth.tracks import MOUTH_PARAMS, MouthTrack
+from xdub.synth.clip import SynthClip, render_clip, render_pair
+from xdub.synth.tracks import MOUTH_PARAMS, MouthTrack
 from xdub.errors import ConfigError, OutputError, XdubError
 
 logger = logging.getLogger(__name__)

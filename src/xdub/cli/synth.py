@@ -65,8 +65,8 @@ def synth(
     """Render synthetic talking-character clips with exact ground truth (mp4+wav+json)."""
     from rich.progress import Progress
 
-    from xdub.data.synth.clip import plan_clips
-    from xdub.data.synth.export import export_plan
+    from xdub.synth.clip import plan_clips
+    from xdub.synth.export import export_plan
 
     cfg = _build_config(scenario.value, config, size, fps, duration)
     try:

@@ -31,6 +31,7 @@ class DiffusionConfig:
     num_train_timesteps: int = 1000  # network timestep = sigma * this (Wan convention)
     shift: float = 5.0  # sampling sigma shift; 1 = none, 3..7 typical for video (Wan: 5)
     num_inference_steps: int = 50  # Euler steps; 20 is a usable preview, 50 official
+    sampler: str = "euler"  # integrator, a key of xdub.generation.samplers.SAMPLERS
     # --- train-time timestep sampling ---------------------------------------------------------
     train_sampling: TrainSampling = "shifted_uniform"  # ours; matches Wan's shifted training grid
     train_shift: float = 5.0  # shift of the shifted-uniform sampler; keep equal to `shift`

@@ -1,4 +1,4 @@
-"""Config of the procedural talking-character renderer (`xdub.data.synth`). Imports: stdlib only.
+"""Config of the procedural talking-character renderer (`xdub.synth`). Imports: stdlib only.
 
 `SynthConfig` holds one sub-config per concern (character, motion, lighting, occlusion) plus
 the clip geometry; `SCENARIOS` names frozen instances (X-DubBench style), selectable with

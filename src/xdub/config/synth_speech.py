@@ -1,4 +1,4 @@
-"""Config of the procedural speech synthesizer (`xdub.data.synth.speech`). Imports: stdlib only.
+"""Config of the procedural speech synthesizer (`xdub.synth.speech`). Imports: stdlib only.
 
 One frozen dataclass, `SpeechConfig`, and named presets in `SPEECH_PRESETS`. Durations are in
 seconds, pitches in Hz; every `(lo, hi)` pair is a uniform range drawn per utterance/phrase.

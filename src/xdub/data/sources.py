@@ -6,7 +6,7 @@ Two kinds behind one small interface (`len`, `clip_id(i)`, `load(i) -> ClipRecor
   the engine's paired renders (they exist for evaluation only).
 - `VideoClipSource`: real videos plus precomputed face tracks (`<stem>.track.npz`, written by
   `save_track`), one face per video.
-Imports: numpy, xdub.{config, media, types, errors}, xdub.data.synth.
+Imports: numpy, xdub.{config, media, types, errors}, xdub.synth.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class ClipSource(Protocol):
 
 def synth_config(cfg: SynthSourceConfig) -> SynthConfig:
     """The engine config for a source config (scenario preset at the requested size/length)."""
-    from xdub.data.synth.scenarios import get_scenario
+    from xdub.synth.scenarios import get_scenario
 
     return replace(get_scenario(cfg.scenario), size=tuple(cfg.size), duration=cfg.clip_seconds)
 
@@ -91,7 +91,7 @@ class SynthClipSource:
         return f"synth:{self.cfg.scenario}:{self.seed(index)}"
 
     def load(self, index: int) -> ClipRecord:
-        from xdub.data.synth.clip import render_clip
+        from xdub.synth.clip import render_clip
 
         seed = self.seed(index)
         clip = render_clip(seed, self.engine_cfg)
@@ -101,7 +101,7 @@ class SynthClipSource:
                            "role": clip.meta["role"], "engine": clip.meta["engine_version"]})
 
     def load_audio(self, index: int) -> np.ndarray:
-        from xdub.data.synth.clip import plan_clips
+        from xdub.synth.clip import plan_clips
 
         return plan_clips(self.seed(index), self.engine_cfg)[0].audio.samples  # no frames drawn
 

@@ -265,20 +265,6 @@ class XDubDiT(nn.Module):
             model.set_null_context(load_file(str(null_path))["null_context"])
         return model
 
-    @classmethod
-    def from_official(
-        cls,
-        path: str | Path,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = torch.bfloat16,
-        null_context: str | Path | None = None,
-    ) -> XDubDiT:
-        """Load the official `X-Dub_model.safetensors` (file or folder) into the wan5b preset;
-        `null_context`: safetensors file with the umT5 encoding of the empty prompt."""
-        from xdub.models.official import load_official_dit  # official.py imports this module
-
-        return load_official_dit(path, device=device, dtype=dtype, null_context=null_context)
-
 
 def build_on_meta(config: DiTConfig) -> XDubDiT:
     """Instantiate without allocating weights (fill with `load_weights`)."""

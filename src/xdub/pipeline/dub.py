@@ -1,6 +1,6 @@
 """`DubPipeline`: a video and new audio in, the same video with lips following the audio out.
 
-    pipe = load_pipeline()                                  # embedded default / --checkpoint
+    pipe = load_pipeline()          # xdub.pipeline.loading: embedded default / --checkpoint
     result = pipe(video, audio)                             # in memory: result.video
     pipe(FileSource("in.mp4"), audio, output=FileSink("out.mp4", inputs=["in.mp4"]))  # streamed
 
@@ -8,27 +8,27 @@
 not grow with the video's length: faces are tracked in one streaming pass (only geometry is
 kept), then frames are decoded, dubbed chunk by chunk, pasted back and encoded in a second
 pass. Frames where the chosen face is absent are copied unchanged and counted.
-Imports: numpy, torch, xdub.{face, config, errors, types}, xdub.pipeline.
+Crops are cut with `xdub.conditioning.crop_frame`, the function training crops go through.
+Imports: numpy, torch, xdub.{face, conditioning, generation, config, errors, types},
+xdub.pipeline (never its loader: `loading` imports this module).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
+from xdub.conditioning import crop_frame
 from xdub.config.face import FaceConfig
 from xdub.config.infer import DubberConfig, InferConfig, SamplingConfig
 from xdub.errors import ConfigError, NoFaceError
-from xdub.face.align import warp_to_crop
 from xdub.face.detect import FaceDetector, create_detector
 from xdub.face.track import FaceTrack
-from xdub.pipeline.chunking import Chunk, find_segments, plan_chunks
+from xdub.generation import CropGenerator
+from xdub.generation.chunking import Chunk, find_segments, plan_chunks
 from xdub.pipeline.faces import (
     FaceTable,
     ScaledDetector,
@@ -37,7 +37,6 @@ from xdub.pipeline.faces import (
     empty_face_table,
     track_span,
 )
-from xdub.pipeline.generator import CropGenerator
 from xdub.pipeline.progress import DubSummary, NullProgress, Progress, StageTimer
 from xdub.pipeline.sources import FrameSink, MemorySink, MemorySource, VideoSource
 from xdub.pipeline.stream import ChunkStream, FrameObserver, StreamContext
@@ -71,19 +70,6 @@ class DubPipeline:
         if detector is not None:
             self._detectors[dubber.face.detect.backend] = detector
 
-    @classmethod
-    def from_pretrained(cls, path: str | os.PathLike | None = None, **kwargs: Any) -> DubPipeline:
-        """`load_pipeline(path, **kwargs)`: a checkpoint folder, or the embedded default."""
-        from xdub.pipeline.loading import load_pipeline
-
-        return load_pipeline(path, **kwargs)
-
-    def save_pretrained(self, folder: str | os.PathLike) -> Path:
-        """Write this pipeline's models and `dubber.json` as a checkpoint folder."""
-        from xdub.pipeline.loading import save_pipeline
-
-        return save_pipeline(self, folder)
-
     def __call__(
         self,
         video: Video | VideoSource,
@@ -112,7 +98,7 @@ class DubPipeline:
         # 5. Segments (dubbed frames with the face, no visual jump) cut into overlapping chunks.
         chunks = self._plan_chunks(timeline, table, cfg.sampling, generator)
         # 6. Identity reference crops, when the model takes them.
-        refs = self._reference_crops(source, table, generator, timer)
+        refs = self._reference_crops(source, table, generator, cfg, timer)
         # 7. One streaming pass: generate + decode each chunk, cross-fade, paste back, write.
         ctx = StreamContext(generator, timeline, table, chunks, prepared, refs, self._face(cfg),
                             torch.Generator().manual_seed(cfg.sampling.seed), sink, timer,
@@ -209,8 +195,8 @@ class DubPipeline:
         return plan_chunks(segments, chunk_frames, overlap)
 
     def _reference_crops(self, source: VideoSource, table: FaceTable, generator: CropGenerator,
-                         timer: StageTimer) -> dict[int, np.ndarray]:
-        """`ref_frames` crops per chosen track, evenly spread over its frames."""
+                         cfg: InferConfig, timer: StageTimer) -> dict[int, np.ndarray]:
+        """`ref_frames` crops per chosen track, evenly spread over its frames (training's crop)."""
         count = generator.ref_frames
         if not count or not table.chosen:
             return {}
@@ -222,7 +208,8 @@ class DubPipeline:
                     continue
                 picks = rows[np.linspace(0, rows.size - 1, count).round().astype(int)]
                 frames = source.frames(picks + table.first)
-                refs[k] = np.stack([warp_to_crop(f, table.affines[r], table.crop_size)
+                refs[k] = np.stack([crop_frame(f, table.affines[r], table.crop_size,
+                                               self._face(cfg).align.interpolation)
                                     for f, r in zip(frames, picks)])
         return refs
 

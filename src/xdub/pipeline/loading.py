@@ -1,21 +1,16 @@
 """Build a `DubPipeline` from weights: a checkpoint folder, the official files, or random init.
 
-The only place that reads checkpoints for inference. A dubbing checkpoint is a folder:
-
-    dubber.json          DubberConfig (audio features, face crop geometry, sampler, chunking)
-    dit/                 XDubDiT.save_pretrained (config.json + model.safetensors)
-    codec/               TinyVideoCodec.save_pretrained, or a diffusers AutoencoderKLWan folder
-    <expert>.safetensors optional per-phase LoRA adapters named in dubber.json `experts`
+The only place that reads checkpoints for inference. A dubbing checkpoint is a folder, laid
+out as `xdub.generation.folder` describes (dubber.json, dit/, codec/, <expert>.safetensors).
 
 Every model is rebuilt from the config saved beside its weights. The embedded default is such
 a folder shipped in the package (`xdub/assets/default/`, with a `manifest.json`). The official X-Dub release is loaded
 from its own files (DiT, Wan2.2 VAE, Whisper and wav2vec2 folders) with the `wan5b` preset.
-Imports: torch, xdub.{models, audio, config, errors, face}, xdub.pipeline.
+Imports: torch, xdub.{models, audio, generation, config, errors}, xdub.pipeline.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import replace
@@ -25,23 +20,26 @@ from pathlib import Path
 import torch
 
 from xdub.audio import build_featurizer
-from xdub.config import from_dict, to_dict
 from xdub.config.audio import AudioConfig
 from xdub.config.codec import TinyCodecConfig, WanVAEConfig
 from xdub.config.infer import DUBBER_PRESETS, DubberConfig
 from xdub.config.model import MODEL_PRESETS
 from xdub.errors import ConfigError, WeightsError
+from xdub.generation import ModelGenerator, editor_generator
+from xdub.generation.folder import (
+    CODEC_DIR,
+    DIT_DIR,
+    DUBBER_FILE,
+    read_dubber_config,
+    write_dubber_config,
+)
 from xdub.models import XDubDiT, build_dit, load_lora, load_official_dit
 from xdub.models.fusion import SourceFusedDiT, load_dit
 from xdub.models.codec import TinyVideoCodec, VideoCodec
 from xdub.pipeline.dub import DubPipeline
-from xdub.pipeline.generator import ModelGenerator, SamplerSettings
 
 log = logging.getLogger(__name__)
 
-DUBBER_FILE = "dubber.json"
-DIT_DIR = "dit"
-CODEC_DIR = "codec"
 DEFAULT_ASSET = "default"  # folder name of the embedded default under xdub/assets/
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 NO_DEFAULT_HINT = (
@@ -87,10 +85,8 @@ def make_pipeline(spec: DubberConfig, dit: XDubDiT, codec: VideoCodec, device: t
                   dtype: torch.dtype, experts: tuple[tuple[str, str], ...] = ()) -> DubPipeline:
     """Wire models into a pipeline: DiT in `dtype`, codec and audio features in float32."""
     featurizer = build_featurizer(spec.audio, device=device)
-    sampler = SamplerSettings(spec.diffusion, spec.diffusion.num_inference_steps, experts)
-    generator = ModelGenerator(dit.to(device=device, dtype=dtype), codec.to(device=device),
-                               featurizer, spec.crop_size, sampler, spec.motion_frames,
-                               spec.ref_frames, name=spec.name)
+    generator = editor_generator(spec, dit.to(device=device, dtype=dtype), codec.to(device=device),
+                                 featurizer, experts)
     return DubPipeline(generator, spec)
 
 
@@ -123,19 +119,6 @@ def random_pipeline(preset: str = "tiny", seed: int = 0, device: str = "auto",
                       audio_dim=featurizer_dim)
     dit = build_dit(dit_cfg, seed=seed)
     return make_pipeline(spec, dit, codec, torch_device, resolve_dtype(dtype, torch_device))
-
-
-def read_dubber_config(folder: Path) -> DubberConfig:
-    """`folder/dubber.json` as a DubberConfig (WeightsError if absent or invalid)."""
-    path = folder / DUBBER_FILE
-    if not folder.is_dir():
-        raise WeightsError(f"checkpoint folder not found: {folder}")
-    if not path.is_file():
-        raise WeightsError(f"{folder} is not a dubbing checkpoint: {DUBBER_FILE} is missing")
-    try:
-        return from_dict(DubberConfig, json.loads(path.read_text()), where=str(path))
-    except (json.JSONDecodeError, ConfigError, UnicodeDecodeError) as err:
-        raise WeightsError(f"bad {path}: {err}") from None
 
 
 def _load_codec(spec: DubberConfig, folder: Path) -> VideoCodec:
@@ -226,8 +209,5 @@ def save_pipeline(pipeline: DubPipeline, folder: str | os.PathLike) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     generator.dit.save_pretrained(folder / DIT_DIR)
     generator.codec.save_pretrained(folder / CODEC_DIR)
-    spec = replace(pipeline.dubber, experts=())
-    tmp = folder / f".{DUBBER_FILE}.partial"
-    tmp.write_text(json.dumps(to_dict(spec), indent=2))
-    os.replace(tmp, folder / DUBBER_FILE)  # written last: a folder with it is complete
+    write_dubber_config(folder, replace(pipeline.dubber, experts=()))  # last: marks complete
     return folder

@@ -86,7 +86,7 @@ class MemorySource:
 
     def audio(self, sample_rate: int) -> Audio | None:
         """The clip's own audio, resampled to `sample_rate`."""
-        from xdub.pipeline.timeline import resample
+        from xdub.audio.resample import resample
 
         return None if self.video.audio is None else resample(self.video.audio, sample_rate)
 

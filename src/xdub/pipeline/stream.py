@@ -4,7 +4,9 @@ Output frames arrive in order from the source. A frame outside every chunk (not 
 face) is final at once; a dubbed frame becomes final when its chunk has run (or, in a chunk
 overlap, when the next chunk has run and the two outputs are cross-faded). Final frames are
 written in order, so the buffer never holds more than about `chunk_frames + overlap` frames:
-memory does not grow with the video's length. Imports: numpy, torch, xdub.face, xdub.config.
+memory does not grow with the video's length. Crops are cut exactly as training cuts them
+(`crop_frame`); generation, motion frames, padding and the cross-fade are the shared
+`ChunkRunner`'s. Imports: numpy, torch, xdub.{face, conditioning, generation, config}.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from xdub.conditioning import crop_frame
 from xdub.config.face import FaceConfig
-from xdub.face.align import warp_to_crop
 from xdub.face.blend import paste_back
 from xdub.face.mask import lower_face_mask, mouth_mask
-from xdub.pipeline.chunking import Chunk, crossfade, pad_frames, valid_length
+from xdub.generation import Chunk, ChunkRunner, CropGenerator
 from xdub.pipeline.faces import FaceTable
-from xdub.pipeline.generator import ChunkInput, CropGenerator
 from xdub.pipeline.progress import Progress, StageTimer
 from xdub.pipeline.sources import FrameSink
 from xdub.pipeline.timeline import Timeline
@@ -82,9 +83,8 @@ class ChunkStream:
         self.buffer: deque[np.ndarray] = deque()  # source frames emit_pos .. current
         self.emit_pos = 0
         self.finals: dict[int, np.ndarray] = {}
-        self.pending: dict[int, np.ndarray] = {}  # frame -> earlier chunk's crop (float32)
+        self.runner = ChunkRunner(ctx.generator, ctx.rng)
         self.crops_in: dict[int, np.ndarray] = {}  # frame -> source crop (debug only)
-        self.previous: tuple[Chunk, np.ndarray] | None = None  # last chunk and its raw output
         self.in_chunk = np.zeros(ctx.timeline.num_frames, bool)
         for chunk in ctx.chunks:
             self.in_chunk[chunk.start:chunk.stop] = True
@@ -102,7 +102,7 @@ class ChunkStream:
                 self._run_chunk(chunk)
                 chunk = next(todo, None)
             self._emit()
-        assert not self.finals and not self.pending, "frames left unwritten"
+        assert not self.finals and not self.runner.pending, "frames left unwritten"
         return self.emit_pos
 
     def _emit(self) -> None:
@@ -127,7 +127,7 @@ class ChunkStream:
         if crop_in is None or row is None:
             self.ctx.observer.observe(k, source, out, None, None, None, None)
             return
-        crop_out = warp_to_crop(out, table.affines[row], self.size)
+        crop_out = crop_frame(out, table.affines[row], self.size, self.ctx.face.align.interpolation)
         self.ctx.observer.observe(k, source, out, crop_in, crop_out, table.affines[row],
                                   table.crop_landmarks[row])
 
@@ -142,48 +142,26 @@ class ChunkStream:
         return frames, rows
 
     def _run_chunk(self, chunk: Chunk) -> None:
-        """Generate one chunk, cross-fade its shared head, paste back what is final."""
-        ctx, table = self.ctx, self.ctx.table
+        """Generate one chunk (shared runner: motion, padding, cross-fade), paste back finals."""
+        ctx, table, gen = self.ctx, self.ctx.table, self.ctx.generator
         frames, rows = self._chunk_frames(chunk)
         with ctx.timer.measure("crop"):
-            crops = np.stack([warp_to_crop(f, table.affines[r], self.size, ctx.face.align.interpolation)
+            crops = np.stack([crop_frame(f, table.affines[r], self.size,
+                                         ctx.face.align.interpolation)
                               for f, r in zip(frames, rows)])
         if ctx.observer is not None:
             self.crops_in.update({chunk.start + j: c for j, c in enumerate(crops)})
-        out = self._generate(chunk, crops, rows)
-        blended = out.astype(np.float32)
-        shared = [k for k in range(chunk.start, chunk.stop) if k in self.pending]
-        if shared:
-            earlier = np.stack([self.pending.pop(k) for k in shared])
-            blended[: len(shared)] = crossfade(earlier, out[: len(shared)])
-        self.previous = (chunk, out)
-        with ctx.timer.measure("paste"):
-            for j, k in enumerate(range(chunk.start, chunk.stop)):
-                if k >= chunk.keep_until:
-                    self.pending[k] = blended[j]
-                    continue
-                crop = np.clip(np.rint(blended[j]), 0, 255).astype(np.uint8)
-                self.finals[k] = self._paste(frames[j], crop, rows[j])
-
-    def _generate(self, chunk: Chunk, crops: np.ndarray, rows: list[int]) -> np.ndarray:
-        """Call the generator on the chunk padded to a valid length; `[n, S, S, 3]` uint8."""
-        ctx, gen = self.ctx, self.ctx.generator
-        n = chunk.length
-        length = valid_length(n, gen.temporal_factor)
         with ctx.timer.measure("audio"):
             first = chunk.start - ctx.timeline.audio_start_frame
-            windows = gen.audio_windows(ctx.prepared_audio, first, length, ctx.timeline.fps)
-        motion = None
-        if chunk.index > 0 and gen.motion_frames > 0 and self.previous is not None:
-            prev_chunk, prev_out = self.previous
-            offset = chunk.start - prev_chunk.start
-            motion = prev_out[offset: offset + gen.motion_frames]
-        refs = ctx.refs.get(int(ctx.table.track_ids[rows[0]])) if gen.ref_frames else None
+            windows = gen.audio_windows(ctx.prepared_audio, first,
+                                        self.runner.padded_length(chunk.length), ctx.timeline.fps)
+        refs = ctx.refs.get(int(table.track_ids[rows[0]])) if gen.ref_frames else None
         with ctx.timer.measure("generate"):
-            out = gen.generate(ChunkInput(pad_frames(crops, length), windows, refs, motion),
-                               ctx.rng)
-        assert out.shape == (length, self.size, self.size, 3), f"generator returned {out.shape}"
-        return out[:n]
+            finals = self.runner.run(chunk, crops, windows, refs)
+        with ctx.timer.measure("paste"):
+            for k, crop in finals.items():
+                j = k - chunk.start
+                self.finals[k] = self._paste(frames[j], crop, rows[j])
 
     def _paste(self, frame: np.ndarray, crop: np.ndarray, row: int) -> np.ndarray:
         """Paste a generated crop into its full-resolution frame (region mask, colour match)."""

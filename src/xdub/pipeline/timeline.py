@@ -18,11 +18,11 @@ Imports: numpy, scipy, xdub.config, xdub.errors, xdub.types.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from xdub.audio.resample import resample
 from xdub.config.infer import TimelineConfig
 from xdub.errors import ConfigError
 from xdub.types import Audio
@@ -120,18 +120,6 @@ def _plan_range(n: int, fps: float, n_audio: int, cfg: TimelineConfig) -> Timeli
 # ---------------------------------------------------------------------------------------------
 # Audio
 # ---------------------------------------------------------------------------------------------
-
-
-def resample(audio: Audio, sample_rate: int) -> Audio:
-    """`audio` at `sample_rate` (polyphase filter; identity when the rate already matches)."""
-    if int(audio.sample_rate) == int(sample_rate):
-        return audio
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(audio.sample_rate), int(sample_rate))
-    up, down = int(sample_rate) // g, int(audio.sample_rate) // g
-    samples = resample_poly(audio.samples.astype(np.float64), up, down).astype(np.float32)
-    return Audio(samples=np.ascontiguousarray(samples), sample_rate=int(sample_rate))
 
 
 def _fit(samples: np.ndarray, length: int) -> np.ndarray:

@@ -67,7 +67,7 @@ def synth_crop_source(size: int, scenario: str = "mixed", frames_per_clip: int =
                       seed_offset: int = 0, clip_seconds: float = 1.0) -> CropSource:
     """Endless crops from engine clips `seed_offset + first_step, +1, ...` (new clips on resume)."""
     from xdub.config.synth import SCENARIOS
-    from xdub.data.synth.clip import render_clip
+    from xdub.synth.clip import render_clip
 
     cfg = replace(SCENARIOS[scenario], duration=clip_seconds)
 

@@ -12,8 +12,8 @@ the scorer and the manifest):
 
 `export_default` builds the folder beside its target and renames it into place;
 `update_metrics` adds evaluation numbers later without touching the weights;
-`check_manifest` lists schema problems (empty = valid). Imports: stdlib, xdub (version),
-xdub.{config, errors, train}.
+`check_manifest` lists schema problems (empty = valid). Imports: stdlib, xdub.version,
+xdub.{config, errors, generation.folder, train}.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from xdub.errors import OutputError, WeightsError
+from xdub.generation.folder import DUBBER_FILE
 
 MANIFEST_NAME = "manifest.json"
 SCORER_DIR = "syncnet"
@@ -66,11 +67,11 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
                    training: dict[str, Any], metrics: dict[str, Any] | None = None,
                    name: str = "xdub-tiny-default") -> Path:
     """Build the default folder `out` from a stage-2 editor folder and a scorer folder."""
-    from xdub import __version__
+    from xdub.version import __version__
     from xdub.train.loop import git_sha
 
     editor_dir, scorer_dir, out = Path(editor_dir), Path(scorer_dir), Path(out)
-    for needed in (editor_dir / "dubber.json", *(scorer_dir / f for f in SCORER_FILES)):
+    for needed in (editor_dir / DUBBER_FILE, *(scorer_dir / f for f in SCORER_FILES)):
         if not needed.is_file():
             raise WeightsError(f"cannot export the default: {needed} is missing")
     tmp = out.with_name(f".{out.name}.partial")
@@ -87,7 +88,7 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
     manifest = {
         "format": FORMAT, "version": __version__, "name": name,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "git_sha": git_sha(), "dubber": json.loads((tmp / "dubber.json").read_text()),
+        "git_sha": git_sha(), "dubber": json.loads((tmp / DUBBER_FILE).read_text()),
         "training": training, "metrics": metrics or {}, "files": files, "total_bytes": total,
     }
     _write_manifest(tmp, manifest)
@@ -124,7 +125,7 @@ def check_manifest(folder: str | Path, verify_hashes: bool = True) -> list[str]:
             problems.append(f"{rel}: size/sha256 differ from the manifest")
     if manifest["total_bytes"] > MAX_BYTES:
         problems.append(f"total {manifest['total_bytes']} bytes exceeds {MAX_BYTES}")
-    for needed in ("dubber.json", "dit/model.safetensors", "codec/model.safetensors",
+    for needed in (DUBBER_FILE, "dit/model.safetensors", "codec/model.safetensors",
                    f"{SCORER_DIR}/model.safetensors"):
         if needed not in manifest["files"]:
             problems.append(f"{needed}: not in the folder")

@@ -7,10 +7,12 @@ Folder layout (written at the end of stage 1, read by `xdub make-pairs` and eval
         dit/              XDubDiT.save_pretrained (EMA weights)
         codec/            TinyVideoCodec.save_pretrained (tiny codec; wan22 reads spec.wan_weights)
 
-`inpaint_clip` generates a whole clip chunk by chunk: chunks of `window_frames` frames overlap
-by the frames of `motion_frames` latents, whose clean latents (re-encoded from the previous
-chunk's output) condition the next chunk. Imports: torch, numpy, xdub.{models, diffusion,
-audio, conditioning, data, config}.
+`inpaint_generator` puts the inpainter behind the shared `CropGenerator` interface and
+`inpaint_clip` runs it over a whole clip with the shared chunk runner: chunks of
+`window_frames` frames overlap by the frames of `motion_frames` latents, whose clean latents
+(re-encoded from the previous chunk's output) condition the next chunk, and the shared frames
+are cross-faded as in `xdub dub`.
+Imports: torch, numpy, xdub.{models, audio, conditioning, generation, data, config}.
 """
 
 from __future__ import annotations
@@ -26,29 +28,18 @@ import torch
 
 from xdub.audio import build_featurizer
 from xdub.audio.featurizer import AudioFeaturizer
-from xdub.conditioning import (
-    encode_condition,
-    encode_frames,
-    select_reference_indices,
-    source_channels,
-    tensor_to_frames,
-)
-from xdub.config import from_dict, replace, to_dict
+from xdub.conditioning import source_channels
+from xdub.config import from_dict, to_dict
 from xdub.config.codec import CodecConfig, WanVAEConfig
-from xdub.config.diffusion import DiffusionConfig
 from xdub.config.train import InpainterSpec
 from xdub.data.crops import PreparedClip
-from xdub.diffusion import (
-    GuidanceStreams,
-    guided_model_fn,
-    sample,
-    scales_from_config,
-    sigma_to_timestep,
-    sigmas_for_sampling,
-    zero_fields,
-)
 from xdub.errors import ConfigError, WeightsError
-from xdub.models import DiTConditioning
+from xdub.generation import (
+    InpaintGenerator,
+    SamplerSettings,
+    generate_clip,
+    template_mask,
+)
 from xdub.models.codec import TinyVideoCodec, VideoCodec, build_codec
 from xdub.models.fusion import load_dit
 
@@ -157,46 +148,27 @@ def load_inpainter(folder: str | Path, device: torch.device | str = "cpu") -> In
 
 
 # ---------------------------------------------------------------------------------------------
-# Sampling
+# Generation (the shared engine: xdub.generation)
 # ---------------------------------------------------------------------------------------------
 
 
-def _drop_ref(cond: DiTConditioning) -> DiTConditioning:
-    names = ["source_latents"] + (["ref_latents"] if cond.ref_latents is not None else [])
-    return zero_fields(cond, names)
+def inpaint_generator(inp: Inpainter, num_steps: int, ref_scale: float | None = None,
+                      audio_scale: float | None = None, composited: bool = False,
+                      ) -> InpaintGenerator:
+    """The inpainter behind `CropGenerator`; without chunk masks it inpaints the template face.
 
-
-def _drop_audio(cond: DiTConditioning) -> DiTConditioning:
-    return zero_fields(cond, ["audio_features"]) if cond.audio_features is not None else cond
-
-
-@torch.no_grad()
-def sample_latents(dit: torch.nn.Module, cond: DiTConditioning, diffusion: DiffusionConfig,
-                   num_steps: int, generator: torch.Generator) -> torch.Tensor:
-    """Three-stream guided Euler sampling -> clean latents `[B, C, F', h, w]` (motion kept).
-
-    Guidance scales and their schedule come from `diffusion` (as in the dubbing pipeline);
-    noise is drawn on the CPU `generator`, so a seed gives the same result on any device.
+    `motion_frames` are the pixel frames of the spec's motion latents. `composited`: return
+    the input outside the mask (a dubber) instead of the raw decoded crops.
     """
-    src = cond.source_latents
-    shape = (src.shape[0], dit.config.latent_channels, *src.shape[2:])
-    noise = torch.randn(shape, generator=generator, dtype=torch.float32).to(src.device, src.dtype)
-    streams = GuidanceStreams.from_drops(cond, _drop_ref, _drop_audio)
-    model_fn = guided_model_fn(
-        lambda x, s, c: dit(x, sigma_to_timestep(s, diffusion.num_train_timesteps), c), streams,
-        scales_from_config(diffusion), batched=diffusion.guidance_batched,
-        stack=DiTConditioning.concat)
-    latents = sample(model_fn, noise, sigmas_for_sampling(num_steps, diffusion.shift).to(src.device))
-    if cond.motion_latents is not None:  # the network's motion-frame outputs are meaningless
-        latents[:, :, : cond.motion_latents.shape[2]] = cond.motion_latents.to(latents)
-    return latents
-
-
-def _pad_to(array: np.ndarray, length: int) -> np.ndarray:
-    """Repeat the last entry along axis 0 up to `length`."""
-    if len(array) >= length:
-        return array[:length]
-    return np.concatenate([array, np.repeat(array[-1:], length - len(array), axis=0)])
+    spec, codec = inp.spec, inp.codec
+    settings = SamplerSettings(spec.diffusion, num_steps).with_overrides(
+        ref_scale=ref_scale, audio_scale=audio_scale)
+    motion = codec.pixel_frames(spec.motion_frames) if spec.motion_frames else 0
+    size = spec.face.align.crop_size
+    return InpaintGenerator(inp.dit, codec, inp.featurizer, size, settings, motion,
+                            spec.ref_frames, template=template_mask(size, spec.face.align,
+                                                                    spec.face.mask),
+                            composited=composited)
 
 
 def inpaint_clip(inp: Inpainter, clip: PreparedClip, audio_windows: np.ndarray, num_steps: int,
@@ -204,44 +176,14 @@ def inpaint_clip(inp: Inpainter, clip: PreparedClip, audio_windows: np.ndarray, 
                  ref_scale: float | None = None, audio_scale: float | None = None) -> np.ndarray:
     """Regenerate the masked lower face of every frame driven by `audio_windows: [T, W, D]`.
 
-    Returns the raw decoded crops `[T, S, S, 3]` uint8 (not composited with the input).
+    Chunks of `window_frames` share the motion frames (the runner `xdub dub` uses). Returns the
+    raw decoded crops `[T, S, S, 3]` uint8 (not composited with the input).
     """
-    spec, codec, dit = inp.spec, inp.codec, inp.dit
-    total, window = clip.num_frames, spec.window_frames
-    assert audio_windows.shape[0] == total, "one audio window per video frame"
-    overlap = codec.pixel_frames(spec.motion_frames) if spec.motion_frames else 0
-    stride = window - overlap
-    if stride < 1:
-        raise ConfigError(f"window_frames {window} leaves no new frames after {overlap} motion")
-    diffusion = replace(spec.diffusion,
-                        ref_scale=spec.diffusion.ref_scale if ref_scale is None else ref_scale,
-                        audio_scale=spec.diffusion.audio_scale if audio_scale is None else audio_scale)
-    out = np.empty_like(clip.crops.crops)
-    start = 0
-    while True:
-        stop = min(start + window, total)
-        refs = select_reference_indices(total, (start, stop), spec.ref_frames, spec.ref_min_gap,
-                                        ref_rng) if spec.ref_frames else None
-        motion = None
-        if start > 0 and overlap:
-            motion = encode_frames(codec, out[start:start + overlap])[:, :, :spec.motion_frames]
-        c = clip.crops
-        cond = encode_condition(
-            codec, _pad_to(c.crops[start:stop], window), mode=spec.mode,
-            mask=_pad_to(c.masks[start:stop], window),
-            ref_crops=c.crops[refs] if refs is not None else None,
-            audio_windows=_pad_to(audio_windows[start:stop], window), motion_latents=motion)
-        latents = sample_latents(dit, cond, diffusion, num_steps, generator)
-        frames = tensor_to_frames(codec.decode(latents))[0]
-        first = overlap if motion is not None else 0  # motion frames keep the earlier output
-        out[start + first:stop] = frames[first:stop - start]
-        if stop == total:
-            return out
-        start += stride
-
-
-def composite(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """`original` outside the feathered `mask: [T, S, S]`, `generated` inside: uint8 [T, S, S, 3]."""
-    alpha = np.clip(mask.astype(np.float32), 0.0, 1.0)[..., None]
-    mixed = original.astype(np.float32) * (1.0 - alpha) + generated.astype(np.float32) * alpha
-    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    spec = inp.spec
+    gen = inpaint_generator(inp, num_steps, ref_scale, audio_scale)
+    if 2 * gen.motion_frames > spec.window_frames:  # the chunk plan's rule (overlap <= half)
+        raise ConfigError(f"window_frames {spec.window_frames} is less than twice the "
+                          f"{gen.motion_frames} motion frames")
+    return generate_clip(gen, clip.crops.crops, audio_windows, spec.window_frames,
+                         gen.motion_frames, generator, ref_rng, spec.ref_min_gap,
+                         masks=clip.crops.masks)

@@ -38,9 +38,10 @@ from xdub.data.pairs import checksum, merge_manifests, shard_done, shard_stem, w
 from xdub.data.sources import ClipRecord, ClipSource
 from xdub.face.blend import paste_back
 from xdub.face.mask import clip_mouth_region
+from xdub.generation import composite
 from xdub.models.syncnet import SyncScorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
-from xdub.train.inpaint import Inpainter, composite, inpaint_clip
+from xdub.train.inpaint import Inpainter, inpaint_clip
 from xdub.types import AUDIO_SAMPLE_RATE
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ import torch
 
 from xdub.data.crops import PreparedClip
 from xdub.errors import XdubError
-from xdub.train.inpaint import Inpainter, composite, inpaint_clip
+from xdub.generation import composite
+from xdub.train.inpaint import Inpainter, inpaint_clip
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,10 @@
 """Stage-2 helpers: the frozen sync scorer, and periodic before/after samples of the editor.
 
 Samples: for the first `sample_clips` pairs, the editor (EMA weights, the product's
-`ModelGenerator`) re-dubs V' with the pair's audio A; the row shows [input V' | output |
-target V] for a few frames in `grid.png`, and each clip is written as an MP4 side by side.
-Imports: numpy, cv2, torch, xdub.{audio, config, models, pipeline, train}.
+`ModelGenerator` and chunk runner) re-dubs V' with the pair's audio A; the row shows
+[input V' | output | target V] for a few frames in `grid.png`, and each clip is written as
+an MP4 side by side.
+Imports: numpy, cv2, torch, xdub.{audio, config, generation, models, train}.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from xdub.audio import build_featurizer
 from xdub.config.stage2 import Stage2Config
 from xdub.config.sync import SCORER_PRESETS
 from xdub.errors import XdubError
-from xdub.models import XDubDiT
+from xdub.generation import editor_generator, generate_clip
 from xdub.models.codec import VideoCodec
 from xdub.models.syncnet import SyncScorer, load_shipped_scorer
-from xdub.pipeline.generator import ModelGenerator, SamplerSettings
-from xdub.train.editor import dubber_config, edit_clip
+from xdub.train.editor import dubber_config
 from xdub.train.pair_windows import PairWindows
 
 log = logging.getLogger(__name__)
@@ -56,15 +56,6 @@ def clip_encoder(codec: VideoCodec, chunk: int = 64):
     return encode
 
 
-def editor_generator(cfg: Stage2Config, dit: XDubDiT, codec: VideoCodec, steps: int,
-                     experts: tuple[tuple[str, str], ...] = ()) -> ModelGenerator:
-    """The product's generator around a DiT being trained (adapters already attached)."""
-    spec = dubber_config(cfg, dict(experts), "sample")
-    settings = SamplerSettings(cfg.diffusion, steps, experts)
-    return ModelGenerator(dit, codec, build_featurizer(cfg.audio), spec.crop_size, settings,
-                          spec.motion_frames, spec.ref_frames, name="stage2-sample")
-
-
 def _upscale(frames: np.ndarray, scale: int) -> np.ndarray:
     return np.stack([cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
                      for f in frames])
@@ -77,14 +68,15 @@ def write_pair_samples(cfg: Stage2Config, dit: torch.nn.Module, codec: VideoCode
     from xdub.media import write_video
 
     experts = ((adapter, adapter),) if adapter is not None else ()
-    generator = editor_generator(cfg, dit, codec, cfg.sample_steps, experts)  # type: ignore[arg-type]
     spec = dubber_config(cfg, dict(experts), "sample")
+    generator = editor_generator(spec, dit, codec, build_featurizer(cfg.audio), experts,
+                                 cfg.sample_steps, name="stage2-sample")
     rows, paths = [], []
     for k in range(min(cfg.sample_clips, len(pairs))):
         clip = pairs.clip(k)
-        out = edit_clip(generator, clip.input_crops, clip.audio_windows, spec.chunk_frames,
-                        spec.overlap, torch.Generator().manual_seed(k),
-                        np.random.default_rng(k), cfg.data.ref_min_gap)
+        out = generate_clip(generator, clip.input_crops, clip.audio_windows, spec.chunk_frames,
+                            spec.overlap, torch.Generator().manual_seed(k),
+                            np.random.default_rng(k), cfg.data.ref_min_gap)
         video = _upscale(np.concatenate([clip.input_crops, out, clip.target_crops], axis=2),
                          scale)
         picks = np.linspace(0, len(video) - 1, 3).round().astype(int)

@@ -12,7 +12,7 @@ beyond, plus all audio windows of the other clips in the batch):
   `SyncScorer.sync_probability`; offsets of +-1 frame are not used as BCE negatives because
   their audio overlaps the positive window by 80 %.
 Run dir: config.yaml, git_sha.txt, metrics.jsonl, loss_curve.png, checkpoints/last/, final/.
-Imports: torch, numpy, xdub.models, xdub.data.synth, xdub.config, xdub.train.
+Imports: torch, numpy, xdub.models, xdub.synth, xdub.config, xdub.train.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def synthetic_clip_source(
     noise at 15..45 dB SNR is added to the audio.
     """
     from xdub.config import replace
-    from xdub.data.synth.clip import render_clip  # heavy import, only when training
-    from xdub.data.synth.scenarios import get_scenario
+    from xdub.synth.clip import render_clip  # heavy import, only when training
+    from xdub.synth.scenarios import get_scenario
 
     synth_cfg = replace(get_scenario(scenario), duration=seconds, fps=model_cfg.fps)
 

@@ -22,7 +22,7 @@ timings, pitch and loudness are ground truth that the mouth track and the tests 
 - Silence stays silent (only a tiny always-on noise floor); the result is peak-normalised.
 
 The DSP lives in `formant.py`; this module lays out random phones and renders them.
-Imports: numpy, xdub.config, xdub.data.synth.{tracks, phonemes, formant}.
+Imports: numpy, xdub.config, xdub.synth.{tracks, phonemes, formant}.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import logging
 import numpy as np
 
 from xdub.config.synth_speech import SpeechConfig
-from xdub.data.synth.formant import (
+from xdub.synth.formant import (
     f0_track,
     formant_filter,
     glottal_source,
@@ -40,7 +40,7 @@ from xdub.data.synth.formant import (
     render_noise,
     step_track,
 )
-from xdub.data.synth.phonemes import (
+from xdub.synth.phonemes import (
     CODAS,
     CONSONANTS,
     SILENCE,
@@ -50,7 +50,7 @@ from xdub.data.synth.phonemes import (
     phone_spec,
     sung,
 )
-from xdub.data.synth.tracks import Phone, SpeechTrack
+from xdub.synth.tracks import Phone, SpeechTrack
 
 log = logging.getLogger(__name__)
 

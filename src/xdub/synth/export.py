@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from xdub.data.synth.clip import ClipPlan, SynthClip
-from xdub.data.synth.motion import LIGHTING_COLUMNS, POSE_COLUMNS
-from xdub.data.synth.tracks import MOUTH_PARAMS
+from xdub.synth.clip import ClipPlan, SynthClip
+from xdub.synth.motion import LIGHTING_COLUMNS, POSE_COLUMNS
+from xdub.synth.tracks import MOUTH_PARAMS
 from xdub.errors import MediaError, OutputError
 from xdub.media import VideoWriter, write_wav
 from xdub.media.output import TempTarget

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from xdub.data.synth.character import CharacterSpec, scale_colour
-from xdub.data.synth.draw import SHIFT, Painter, rgba, superellipse_arc
-from xdub.data.synth.sprite import HeadSprite, jaw_landmarks
+from xdub.synth.character import CharacterSpec, scale_colour
+from xdub.synth.draw import SHIFT, Painter, rgba, superellipse_arc
+from xdub.synth.sprite import HeadSprite, jaw_landmarks
 
 NUM_LANDMARKS = 68
 MOUTH_OUTER = slice(48, 60)

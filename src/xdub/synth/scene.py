@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from xdub.config.synth import SynthConfig
-from xdub.data.synth.backdrop import Torso, composite, render_background, render_torso
-from xdub.data.synth.character import CHIN_Y, FACE_BOX_H, CharacterSpec, sample_character
-from xdub.data.synth.motion import FaceAnimation, face_animation, head_motion, lighting_track
-from xdub.data.synth.occluders import OccluderEvent, sample_occluders
-from xdub.data.synth.sprite import HeadSprite, build_sprite
+from xdub.synth.backdrop import Torso, composite, render_background, render_torso
+from xdub.synth.character import CHIN_Y, FACE_BOX_H, CharacterSpec, sample_character
+from xdub.synth.motion import FaceAnimation, face_animation, head_motion, lighting_track
+from xdub.synth.occluders import OccluderEvent, sample_occluders
+from xdub.synth.sprite import HeadSprite, build_sprite
 
 _NECK_BASE_Y = CHIN_Y + 0.3  # torso neckline, face units below the face centre
 _ROLL_PIVOT = CHIN_Y + 0.2  # head roll pivots on the neck, face units below the face centre

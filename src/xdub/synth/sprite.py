@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from xdub.data.synth.character import CHIN_Y, JAW_Y, CharacterSpec, mix_colour, scale_colour
-from xdub.data.synth.draw import Painter, ellipse_points, rgba, superellipse_arc
+from xdub.synth.character import CHIN_Y, JAW_Y, CharacterSpec, mix_colour, scale_colour
+from xdub.synth.draw import Painter, ellipse_points, rgba, superellipse_arc
 
 # Canonical extent drawn into the sprite before cropping (face units): room for tall ears,
 # hats and a neck long enough to reach under the torso whatever the head motion.

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from xdub.data.synth.character import Rgb, scale_colour
-from xdub.data.synth.draw import SHIFT
+from xdub.synth.character import Rgb, scale_colour
+from xdub.synth.draw import SHIFT
 
 BACKGROUNDS = ("gradient", "room", "shapes", "texture", "bokeh")
 

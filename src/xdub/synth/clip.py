@@ -23,12 +23,12 @@ import numpy as np
 
 from xdub.config.synth import SynthConfig
 from xdub.config.synth_speech import SPEECH_PRESETS
-from xdub.data.synth.mouth import mouth_from_speech
-from xdub.data.synth.render import FrameRenderer, FrameTruth
-from xdub.data.synth.scenarios import resolve_scenario
-from xdub.data.synth.scene import Scene, build_scene, child_seq
-from xdub.data.synth.speech import make_speech
-from xdub.data.synth.tracks import MouthTrack, Phone, SpeechTrack
+from xdub.synth.mouth import mouth_from_speech
+from xdub.synth.render import FrameRenderer, FrameTruth
+from xdub.synth.scenarios import resolve_scenario
+from xdub.synth.scene import Scene, build_scene, child_seq
+from xdub.synth.speech import make_speech
+from xdub.synth.tracks import MouthTrack, Phone, SpeechTrack
 from xdub.errors import ConfigError
 from xdub.types import AUDIO_SAMPLE_RATE, Audio, Video
 

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from xdub.config.synth import OcclusionConfig
-from xdub.data.synth.backdrop import composite
-from xdub.data.synth.character import Rgb, mix_colour, scale_colour
-from xdub.data.synth.draw import SHIFT, ellipse_points
+from xdub.synth.backdrop import composite
+from xdub.synth.character import Rgb, mix_colour, scale_colour
+from xdub.synth.draw import SHIFT, ellipse_points
 
 _SUPERSAMPLE = 4  # sub-samples per pixel side when rasterising an occluder
 _OBJECTS = ("cup", "phone", "card", "ball")

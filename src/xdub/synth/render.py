@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from xdub.data.synth.backdrop import composite
-from xdub.data.synth.draw import SHIFT
-from xdub.data.synth.face_parts import FaceRig, face_box_outline, mouth_zone
-from xdub.data.synth.motion import ramp_coords
-from xdub.data.synth.occluders import draw_occluders, occluder_polygons
-from xdub.data.synth.scene import Scene, apply_affine
+from xdub.synth.backdrop import composite
+from xdub.synth.draw import SHIFT
+from xdub.synth.face_parts import FaceRig, face_box_outline, mouth_zone
+from xdub.synth.motion import ramp_coords
+from xdub.synth.occluders import draw_occluders, occluder_polygons
+from xdub.synth.scene import Scene, apply_affine
 
 _FIXED = 128.0  # fixed-point scale of the lighting gain map
 

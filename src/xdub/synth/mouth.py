@@ -10,15 +10,15 @@ little so audio energy and mouth opening correlate frame by frame.
 
 Frame convention: frame k shows the interval [k/fps, (k+1)/fps); the mouth is sampled at its
 midpoint and `speech_envelope` averages the audio over the same interval.
-Imports: numpy, xdub.data.synth.{tracks, phonemes}.
+Imports: numpy, xdub.synth.{tracks, phonemes}.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from xdub.data.synth.phonemes import SILENCE, phone_spec
-from xdub.data.synth.tracks import MOUTH_PARAMS, MouthTrack, Phone, SpeechTrack
+from xdub.synth.phonemes import SILENCE, phone_spec
+from xdub.synth.tracks import MOUTH_PARAMS, MouthTrack, Phone, SpeechTrack
 
 _ANTICIPATION = 1.3  # dominance reaches this much further before a phone than after it
 _REACH_CUTOFF = 8.0  # ignore contributions beyond 8 decay constants (weight < 4e-4)

@@ -2,7 +2,7 @@
 
 `speech.render_speech` strings these together (the design is described in `speech.py`). All
 functions are pure given their `np.random.Generator`; arrays are per-sample `[n]` unless noted.
-Imports: numpy, scipy, xdub.config, xdub.data.synth.{tracks, phonemes}.
+Imports: numpy, scipy, xdub.config, xdub.synth.{tracks, phonemes}.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 from scipy.signal import butter, lfilter, sosfilt
 
 from xdub.config.synth_speech import SpeechConfig
-from xdub.data.synth.phonemes import PhoneSpec, is_sung
-from xdub.data.synth.tracks import Phone
+from xdub.synth.phonemes import PhoneSpec, is_sung
+from xdub.synth.tracks import Phone
 
 _BLOCK_S = 0.005  # formant update period (Klatt 1980 used 5 ms frames)
 _F4_HZ, _B4_HZ = 3500.0, 250.0  # fixed 4th formant: adds natural brightness

@@ -5,7 +5,7 @@ voicing level, an optional noise band for frication/bursts) and what the mouth m
 (a target per `MOUTH_PARAMS` column plus a per-column dominance for co-articulation).
 Formants are adult-male averages (Peterson & Barney 1952; Klatt 1980 consonant loci); the
 renderer scales them per speaker. Sung vowels are written `"~a"` and share the spec of `"a"`.
-Imports: stdlib, xdub.data.synth.tracks.
+Imports: stdlib, xdub.synth.tracks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from xdub.data.synth.tracks import MOUTH_PARAMS
+from xdub.synth.tracks import MOUTH_PARAMS
 
 PhoneKind = Literal["vowel", "fricative", "plosive", "nasal", "approximant", "silence"]
 SILENCE = "_"

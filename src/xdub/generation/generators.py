@@ -1,0 +1,164 @@
+"""The model-driven implementations of `CropGenerator`, all sampling through `guided_sample`.
+
+- `ModelGenerator`: the mask-free editor (stage 2, `xdub dub`): condition on the whole crops.
+- `InpaintGenerator`: the stage-1 inpainter as a generator (mode "inpaint"): regenerates the
+  chunk's masks (`ChunkInput.masks`, or the lower face of the mean face on the canonical crop,
+  `template_mask`, when the caller has no landmarks), optionally composited onto the input.
+- `CodecGenerator`: the crops through the codec and back (no DiT): run on the ANSWER video, it
+  is the ceiling of any crop-level dubber using that codec.
+Imports: numpy, torch, xdub.{audio, conditioning, config, face, models, model_types, types,
+generation}.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from xdub.audio import AudioFeaturizer, FeatureSequence
+from xdub.audio import windows as audio_windows
+from xdub.audio.resample import resample
+from xdub.conditioning import encode_condition, encode_frames, tensor_to_frames
+from xdub.config.face import AlignConfig, MaskConfig
+from xdub.config.infer import DubberConfig, SamplingConfig
+from xdub.face.landmarks import MEAN_SHAPE
+from xdub.face.mask import lower_face_mask
+from xdub.generation.guided import SamplerSettings, guided_sample
+from xdub.generation.interface import ChunkInput
+from xdub.model_types import DiTConditioning, VideoCodec
+from xdub.types import AUDIO_SAMPLE_RATE, Audio
+
+
+class ModelGenerator:
+    """DiT + codec + audio featurizer behind `CropGenerator` (mask-free edit mode)."""
+
+    def __init__(self, dit: torch.nn.Module, codec: VideoCodec, featurizer: AudioFeaturizer,
+                 crop_size: int, sampler: SamplerSettings, motion_frames: int = 0,
+                 ref_frames: int = 0, name: str = "model") -> None:
+        self.dit, self.codec, self.featurizer = dit.eval(), codec.eval(), featurizer
+        self.name, self.crop_size, self.sampler = name, crop_size, sampler
+        self.temporal_factor = int(codec.temporal_factor)
+        self.motion_frames, self.ref_frames = motion_frames, ref_frames
+
+    @property
+    def steps(self) -> int:
+        """Sampling steps per chunk."""
+        return self.sampler.steps
+
+    def configured(self, sampling: SamplingConfig) -> ModelGenerator:
+        """The same models with a run's steps and guidance scales (None keeps the default)."""
+        configured = copy.copy(self)
+        configured.sampler = self.sampler.with_overrides(sampling.steps, sampling.ref_scale,
+                                                         sampling.audio_scale)
+        return configured
+
+    def prepare_audio(self, audio: Audio) -> FeatureSequence:
+        """Featurizer over the whole driving audio (16 kHz mono)."""
+        return self.featurizer.encode(resample(audio, AUDIO_SAMPLE_RATE).samples)
+
+    def audio_windows(self, prepared: FeatureSequence, first_frame: int, num_frames: int,
+                      fps: float) -> torch.Tensor:
+        """`[F, W, D]`: each video frame's window, centred on its own time (k + 0.5) / fps.
+
+        The same windows `featurizer.features` gives training clips: the features are encoded
+        once over the whole track, so a chunk's windows do not depend on where chunks start.
+        """
+        spans = audio_windows.frame_spans(num_frames, first_frame)
+        return self.featurizer.gather(prepared, spans, fps, self.featurizer.window)
+
+    @torch.inference_mode()
+    def generate(self, chunk: ChunkInput, rng: torch.Generator) -> np.ndarray:
+        """Denoise one chunk: condition, guided sampling (motion latents kept), decode."""
+        motion = None
+        if chunk.motion_crops is not None and len(chunk.motion_crops):
+            motion = encode_frames(self.codec, chunk.motion_crops)  # [1, C, F_m, h, w]
+        latents = guided_sample(self.dit, self.condition(chunk, motion), self.sampler, rng)
+        codec_dtype = next(self.codec.parameters()).dtype
+        out = tensor_to_frames(self.codec.decode(latents.to(codec_dtype)))[0]
+        num = len(chunk.crops)
+        assert out.shape[0] == num, f"codec returned {out.shape[0]} frames for {num}"
+        return self.finish(chunk, out)
+
+    def condition(self, chunk: ChunkInput, motion: torch.Tensor | None) -> DiTConditioning:
+        """The DiT conditioning of one chunk (the editor sees the whole source crops)."""
+        return encode_condition(self.codec, chunk.crops, mode="edit", ref_crops=chunk.ref_crops,
+                                audio_windows=chunk.audio_windows, motion_latents=motion)
+
+    def finish(self, chunk: ChunkInput, decoded: np.ndarray) -> np.ndarray:
+        """The decoded crops as returned (the editor's are final)."""
+        return decoded
+
+
+def template_mask(crop_size: int, align: AlignConfig, mask: MaskConfig) -> np.ndarray:
+    """Lower-face mask `[S, S]` float32 of the mean face on the canonical aligned crop."""
+    shape = (MEAN_SHAPE.astype(np.float64) - np.array([0.0, align.center_y])) / align.extent
+    return lower_face_mask((shape + 0.5) * crop_size, (crop_size, crop_size), mask).astype(
+        np.float32)
+
+
+def composite(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`original` outside the feathered `mask: [T, S, S]`, `generated` inside (uint8
+    `[T, S, S, 3]`)."""
+    alpha = np.clip(mask.astype(np.float32), 0.0, 1.0)[..., None]
+    mixed = original.astype(np.float32) * (1.0 - alpha) + generated.astype(np.float32) * alpha
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+class InpaintGenerator(ModelGenerator):
+    """The stage-1 inpainter behind `CropGenerator`: regenerates the masked lower face.
+
+    `template`: `[S, S]` mask used when a chunk brings no `masks` (the dubbing pipeline hands a
+    generator crops only). `composited`: return the input outside the mask (a dubber) or the
+    raw decoded crops (pair generation composites its own region later).
+    """
+
+    def __init__(self, dit: torch.nn.Module, codec: VideoCodec, featurizer: AudioFeaturizer,
+                 crop_size: int, sampler: SamplerSettings, motion_frames: int = 0,
+                 ref_frames: int = 0, name: str = "stage1-inpainter",
+                 template: np.ndarray | None = None, composited: bool = True) -> None:
+        super().__init__(dit, codec, featurizer, crop_size, sampler, motion_frames, ref_frames,
+                         name)
+        self.template, self.composited = template, composited
+
+    def _masks(self, chunk: ChunkInput) -> np.ndarray:
+        if chunk.masks is not None:
+            return chunk.masks
+        assert self.template is not None, "InpaintGenerator needs chunk masks or a template"
+        return np.repeat(self.template[None], len(chunk.crops), axis=0)
+
+    def condition(self, chunk: ChunkInput, motion: torch.Tensor | None) -> DiTConditioning:
+        """Masked crops + mask channels, references, audio, motion latents."""
+        return encode_condition(self.codec, chunk.crops, mode="inpaint", mask=self._masks(chunk),
+                                ref_crops=chunk.ref_crops, audio_windows=chunk.audio_windows,
+                                motion_latents=motion)
+
+    def finish(self, chunk: ChunkInput, decoded: np.ndarray) -> np.ndarray:
+        """Composited onto the input outside the mask, or raw."""
+        return composite(decoded, chunk.crops, self._masks(chunk)) if self.composited else decoded
+
+
+class CodecGenerator(ModelGenerator):
+    """Crops through the codec's encode -> decode (no DiT): the codec ceiling at crop level."""
+
+    def __init__(self, base: ModelGenerator) -> None:
+        super().__init__(base.dit, base.codec, base.featurizer, base.crop_size, base.sampler,
+                         base.motion_frames, base.ref_frames, name="codec-ceiling")
+
+    def configured(self, sampling: SamplingConfig) -> CodecGenerator:
+        return self
+
+    @torch.inference_mode()
+    def generate(self, chunk: ChunkInput, rng: torch.Generator) -> np.ndarray:
+        return tensor_to_frames(self.codec.decode(encode_frames(self.codec, chunk.crops)))[0]
+
+
+def editor_generator(spec: DubberConfig, dit: torch.nn.Module, codec: VideoCodec,
+                     featurizer: AudioFeaturizer, experts: tuple[tuple[str, str], ...] = (),
+                     steps: int | None = None, name: str | None = None) -> ModelGenerator:
+    """The generator a dubbing checkpoint (`spec` = its dubber.json) describes."""
+    settings = SamplerSettings(spec.diffusion, steps or spec.diffusion.num_inference_steps,
+                               experts)
+    return ModelGenerator(dit, codec, featurizer, spec.crop_size, settings, spec.motion_frames,
+                          spec.ref_frames, name=name or spec.name)

@@ -1,0 +1,91 @@
+"""The one guided sampler: three-stream guidance, phase experts, schedule, registered integrator.
+
+Every generation path (dubbing, pair generation, the benchmark, training samples) denoises
+through `guided_sample`, so a change to guidance or the schedule reaches all of them.
+The null streams drop conditions exactly as training dropout does (zeros), see
+`xdub.diffusion.guidance`. Imports: torch, xdub.{diffusion, models (adapter switch),
+model_types, config, generation.samplers}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from xdub.config.diffusion import DiffusionConfig
+from xdub.diffusion import (
+    GuidanceStreams,
+    PhaseMap,
+    guided_model_fn,
+    scales_from_config,
+    sigma_to_timestep,
+    sigmas_for_sampling,
+    with_expert_switch,
+    zero_fields,
+)
+from xdub.generation.samplers import get_sampler
+from xdub.model_types import DiTConditioning
+from xdub.models import set_active_adapter
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """Resolved sampling settings of one run."""
+
+    diffusion: DiffusionConfig  # with the run's ref/audio scales applied
+    steps: int
+    experts: tuple[tuple[str, str], ...] = ()  # (phase, adapter name) attached to the DiT
+
+    def __post_init__(self) -> None:
+        get_sampler(self.diffusion.sampler)  # an unknown sampler fails when loading, not later
+
+    def with_overrides(self, steps: int | None = None, ref_scale: float | None = None,
+                       audio_scale: float | None = None) -> SamplerSettings:
+        """The same settings with a run's steps and guidance scales (None keeps the value)."""
+        scales = {"ref_scale": ref_scale, "audio_scale": audio_scale}
+        diffusion = replace(self.diffusion, **{k: v for k, v in scales.items() if v is not None})
+        return SamplerSettings(diffusion, self.steps if steps is None else steps, self.experts)
+
+
+def drop_reference(cond: DiTConditioning) -> DiTConditioning:
+    """Null-reference stream: source (and identity) latents zeroed, as in training dropout."""
+    names = ["source_latents"] + (["ref_latents"] if cond.ref_latents is not None else [])
+    return zero_fields(cond, names)
+
+
+def drop_audio(cond: DiTConditioning) -> DiTConditioning:
+    """Audio-free stream: audio windows zeroed (the model's "no audio")."""
+    if cond.audio_features is None:
+        return replace(cond)
+    return zero_fields(cond, ["audio_features"])
+
+
+def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: SamplerSettings,
+                  rng: torch.Generator) -> torch.Tensor:
+    """Clean latents `[B, C, F', h, w]` for `cond` (motion latents written back unchanged).
+
+    Noise is drawn on the CPU `rng`, so a seed gives the same video on any device; the DiT's
+    device and dtype place it.
+    """
+    diffusion = settings.diffusion
+    src = cond.source_latents
+    param = next(dit.parameters())
+    shape = (src.shape[0], dit.config.latent_channels, *src.shape[2:])
+    noise = torch.randn(shape, generator=rng, dtype=torch.float32).to(param.device, param.dtype)
+    streams = GuidanceStreams.from_drops(cond, drop_reference, drop_audio)
+
+    def cond_model_fn(x_t: torch.Tensor, sigma: torch.Tensor, c: Any) -> torch.Tensor:
+        return dit(x_t, sigma_to_timestep(sigma, diffusion.num_train_timesteps), c)
+
+    model_fn = guided_model_fn(cond_model_fn, streams, scales_from_config(diffusion),
+                               batched=diffusion.guidance_batched, stack=DiTConditioning.concat)
+    sigmas = sigmas_for_sampling(settings.steps, diffusion.shift)
+    if settings.experts:
+        plan = PhaseMap.from_config(diffusion).experts_for(sigmas, dict(settings.experts))
+        model_fn = with_expert_switch(model_fn, plan, lambda name: set_active_adapter(dit, name))
+    latents = get_sampler(diffusion.sampler)(model_fn, noise, sigmas)
+    if cond.motion_latents is not None:  # the network's motion-frame outputs are meaningless
+        latents[:, :, : cond.motion_latents.shape[2]] = cond.motion_latents.to(latents.dtype)
+    return latents

@@ -1,0 +1,138 @@
+"""The shared generation engine: sampler registry, chunk runner, inpainting generator."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from xdub.audio import build_featurizer
+from xdub.config.codec import TinyCodecConfig
+from xdub.config.diffusion import DIFFUSION_PRESETS
+from xdub.config.infer import DUBBER_PRESETS, SamplingConfig
+from xdub.config.model import MODEL_PRESETS
+from xdub.errors import ConfigError
+from xdub.generation import (
+    ChunkInput,
+    IdentityGenerator,
+    InpaintGenerator,
+    ModelGenerator,
+    SamplerSettings,
+    composite,
+    generate_clip,
+)
+from xdub.generation.samplers import SAMPLERS, get_sampler, register_sampler
+from xdub.models import build_dit
+from xdub.models.codec import TinyVideoCodec
+
+
+class NoisyGenerator(IdentityGenerator):
+    """Crops plus seeded noise, continuing from its motion frames when it has them."""
+
+    def generate(self, chunk, rng):
+        self.calls.append(int(chunk.crops.shape[0]))
+        noise = torch.randint(-20, 21, chunk.crops.shape, generator=rng).numpy()
+        out = np.clip(chunk.crops.astype(int) + noise, 0, 255).astype(np.uint8)
+        if chunk.motion_crops is not None:
+            out[: len(chunk.motion_crops)] = chunk.motion_crops
+        return out
+
+
+def _crops(num=11, size=16, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (num, size, size, 3), dtype=np.uint8)
+
+
+def _tiny_models(cond_channels=None):
+    codec = TinyVideoCodec(TinyCodecConfig(image_size=32, latent_channels=8, widths=(8, 16)))
+    featurizer = build_featurizer(DUBBER_PRESETS["tiny"].audio)
+    cfg = replace(MODEL_PRESETS["tiny"], dim=64, num_layers=1, num_heads=2, ffn_dim=64,
+                  freq_dim=32, latent_channels=8, cond_channels=cond_channels,
+                  audio_dim=featurizer.dim, audio_proj_dim=32, audio_proj_heads=2)
+    return build_dit(cfg, seed=0), codec, featurizer
+
+
+def test_identity_clip_through_chunks_with_padding_is_exact():
+    crops = _crops()
+    gen = IdentityGenerator(16, temporal_factor=4, motion_frames=1)
+    out = generate_clip(gen, crops, None, chunk_frames=6, overlap=2,
+                        rng=torch.Generator().manual_seed(0))
+    assert np.array_equal(out, crops)
+    assert all((n - 1) % 4 == 0 for n in gen.calls), gen.calls  # padded to the codec's rule
+
+
+def test_single_chunk_clip_equals_one_generator_call():
+    crops = _crops(9)
+    out = generate_clip(NoisyGenerator(16), crops, None, chunk_frames=16, overlap=0,
+                        rng=torch.Generator().manual_seed(3))
+    direct = NoisyGenerator(16).generate(ChunkInput(crops), torch.Generator().manual_seed(3))
+    assert np.array_equal(out, direct)
+
+
+class CountingGenerator(IdentityGenerator):
+    """Every crop of the k-th call is 100 * k: shows which chunk each output frame came from."""
+
+    def generate(self, chunk, rng):
+        self.calls.append(int(chunk.crops.shape[0]))
+        return np.full_like(chunk.crops, 100 * len(self.calls))
+
+
+def test_overlap_is_cross_faded_between_chunks():
+    gen = CountingGenerator(16, motion_frames=1)
+    out = generate_clip(gen, _crops(10), None, chunk_frames=6, overlap=2,
+                        rng=torch.Generator().manual_seed(1))
+    assert gen.calls == [6, 6]  # frames 0-5, then 4-9
+    # Shared frames 4, 5 ramp from the earlier chunk to the later one: weights 1/3, 2/3.
+    assert out[:, 0, 0, 0].tolist() == [100] * 4 + [133, 167] + [200] * 4
+
+
+def test_unknown_sampler_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown sampler 'nope'"):
+        get_sampler("nope")
+    with pytest.raises(ConfigError, match="unknown sampler"):
+        SamplerSettings(replace(DIFFUSION_PRESETS["tiny"], sampler="nope"), 4)
+    assert "euler" in SAMPLERS
+
+
+def test_guided_sample_uses_the_configured_sampler():
+    dit, codec, featurizer = _tiny_models()
+    calls = []
+
+    @register_sampler("test-recording")
+    def recording(model_fn, noise, sigmas):
+        calls.append(len(sigmas))
+        return get_sampler("euler")(model_fn, noise, sigmas)
+
+    try:
+        diffusion = replace(DIFFUSION_PRESETS["tiny"], sampler="test-recording")
+        gen = ModelGenerator(dit, codec, featurizer, 32, SamplerSettings(diffusion, 2))
+        crops = _crops(3, 32)
+        out = gen.generate(ChunkInput(crops, torch.zeros(3, 20, 80)),
+                           torch.Generator().manual_seed(0))
+    finally:
+        SAMPLERS.pop("test-recording")
+    assert calls == [3] and out.shape == crops.shape
+
+
+def test_inpaint_generator_keeps_the_input_outside_its_mask():
+    dit, codec, featurizer = _tiny_models(cond_channels=9)  # latents + 1 mask channel (tf 1)
+    template = np.zeros((32, 32), np.float32)
+    template[16:, 8:24] = 1.0
+    gen = InpaintGenerator(dit, codec, featurizer, 32,
+                           SamplerSettings(DIFFUSION_PRESETS["tiny"], 1), template=template)
+    crops = _crops(3, 32)
+    out = gen.generate(ChunkInput(crops, torch.zeros(3, 20, 80)),
+                       torch.Generator().manual_seed(0))
+    assert np.array_equal(out[:, template == 0], crops[:, template == 0])
+    raw = replace_composited(gen).generate(ChunkInput(crops, torch.zeros(3, 20, 80)),
+                                           torch.Generator().manual_seed(0))
+    masks = np.repeat(template[None], 3, axis=0)
+    assert np.array_equal(composite(raw, crops, masks), out)
+    configured = gen.configured(SamplingConfig(steps=3, audio_scale=1.5))
+    assert configured.steps == 3 and configured.sampler.diffusion.audio_scale == 1.5
+    assert isinstance(configured, InpaintGenerator) and gen.steps == 1
+
+
+def replace_composited(gen: InpaintGenerator) -> InpaintGenerator:
+    """The same generator returning raw decoded crops."""
+    return InpaintGenerator(gen.dit, gen.codec, gen.featurizer, gen.crop_size, gen.sampler,
+                            template=gen.template, composited=False)
