@@ -19,7 +19,6 @@ from typing import Literal
 from xdub.errors import ConfigError
 
 TrainSampling = Literal["logit_normal", "shifted_uniform"]
-LossWeighting = Literal["none", "bell"]
 GuidanceSchedule = Literal["constant", "linear", "lip_only", "dynamic"]
 
 
@@ -36,7 +35,6 @@ class DiffusionConfig:
     train_shift: float = 5.0  # shift of the shifted-uniform sampler; keep equal to `shift`
     logit_mean: float = 0.0  # logit-normal location (SD3 uses 0.0)
     logit_std: float = 1.0  # logit-normal scale (SD3 uses 1.0); larger = more mass at ends
-    loss_weighting: LossWeighting = "none"  # "bell" = DiffSynth's per-timestep bell weighting
     # --- guidance (out = null + ref*(r - null) + audio*(ra - r)) ------------------------------
     ref_scale: float = 2.5  # official default; 1 = no reference guidance, 1.5..3 useful
     audio_scale: float = 10.0  # official default; high because lips are a small region
@@ -45,7 +43,6 @@ class DiffusionConfig:
     # --- phases (sigma boundaries, high noise -> low noise) -----------------------------------
     structure_lip_sigma: float = 0.8  # sigma >= this: structure phase (pose, head, layout)
     lip_texture_sigma: float = 0.4  # sigma < this: texture phase; in between: lip phase
-    lip_mouth_weight: float = 2.0  # ours; loss weight inside the mouth mask in the lip phase
     # --- condition dropout (ours; makes null / ref-only / ref+audio streams learnable) --------
     p_drop_ref: float = 0.05  # drop only the reference
     p_drop_audio: float = 0.1  # drop only the audio (teaches the ref-only stream)

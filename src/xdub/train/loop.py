@@ -1,18 +1,21 @@
-"""Generic training loop (nanoGPT style): no knowledge of stages, models or data.
+"""The one training loop (nanoGPT style) of the tiny codec, the sync scorer, stage 1 and
+stage 2: no knowledge of stages, models or data.
 
     result = run(cfg, run_dir, model, step_fn, batches, run_config=stage_cfg, sample_fn=...)
+    load_final_weights(model, run_dir)   # the EMA weights of the newest checkpoint, for export
 
 - `step_fn(model, batch) -> (loss, logs)`: the stage's whole objective; `model` is the
   accelerate-prepared module (DDP-wrapped with several processes: call it, don't unwrap it).
 - `batches(consumed) -> iterable`: endless batches for this process, starting after
   `consumed` micro-batches (so a resumed run continues the data stream where it stopped).
-- `sample_fn(ema_model, step, folder)`: writes sample frames/videos into `folder`.
+- `sample_fn(ema_model, step, folder)`: writes sample frames/videos (or held-out metrics)
+  into `folder`, every `sample_every` steps and at the end.
 AdamW with linear warmup + cosine decay, gradient accumulation (no gradient sync on inner
 micro-batches), gradient clipping, EMA, checkpoints every `ckpt_every` steps (+ at the end,
-on a time-budget stop and on Ctrl-C); a rerun resumes from the newest checkpoint (weights,
+on a time-budget stop (wall-clock or CPU time) and on Ctrl-C); a rerun resumes from the newest checkpoint (weights,
 optimiser, scheduler, EMA, step, RNG states). Works on CPU with one process and under
 `accelerate launch` with several. Run dir: config.yaml, git_sha.txt, metrics.jsonl (process 0),
-loss.png, index.html, checkpoints/, samples/. Imports: torch, accelerate, tqdm, xdub.config,
+loss.png (`panels`), index.html, checkpoints/, samples/. Imports: torch, accelerate, tqdm, xdub.config,
 xdub.train.
 """
 
@@ -46,6 +49,7 @@ from xdub.train.checkpointing import (
     save_checkpoint,
 )
 from xdub.train.ema import EMA
+from xdub.train.report import Panel
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +142,21 @@ def _ema_model(state: _State) -> nn.Module:
     return model.eval()
 
 
-def _refresh_report(run_dir: Path, title: str) -> None:
-    report.plot_losses(report.read_metrics(run_dir / "metrics.jsonl"), run_dir / "loss.png")
+LOSS_PANELS = (Panel(("loss",), log_y=True),)
+
+
+def _refresh_report(run_dir: Path, title: str, panels: tuple[Panel, ...]) -> None:
+    report.plot_panels(report.read_metrics(run_dir / "metrics.jsonl"), run_dir / "loss.png",
+                       panels)
     report.write_index(run_dir, title)
+
+
+def load_final_weights(model: nn.Module, run_dir: str | Path) -> nn.Module:
+    """Load the newest checkpoint's EMA weights (its weights when it has no EMA) into `model`:
+    what every trainer exports. Entries the checkpoint lacks keep the model's values."""
+    ckpt = load_checkpoint(latest_checkpoint(Path(run_dir) / "checkpoints"))
+    model.load_state_dict({**model.state_dict(), **(ckpt.ema or ckpt.model)})
+    return model
 
 
 def run(
@@ -154,6 +170,7 @@ def run(
     sample_fn: SampleFn | None = None,
     generators: dict[str, torch.Generator] | None = None,
     title: str = "xdub training run",
+    panels: tuple[Panel, ...] = LOSS_PANELS,
 ) -> LoopResult:
     """Train `model` up to `cfg.steps` optimiser steps, resuming from `run_dir/checkpoints`."""
     run_dir = Path(run_dir)
@@ -170,7 +187,8 @@ def run(
         log.info("resumed from %s (step %d)", latest, state.step)
     resumed_from = state.step
     prepared, prepared_opt = accelerator.prepare(model, optimizer)
-    loop = _Loop(cfg, run_dir, accelerator, state, prepared, prepared_opt, step_fn, sample_fn, title)
+    loop = _Loop(cfg, run_dir, accelerator, state, prepared, prepared_opt, step_fn, sample_fn,
+                 (title, panels))
     return loop.train(batches, resumed_from)
 
 
@@ -179,10 +197,10 @@ class _Loop:
 
     def __init__(self, cfg: LoopConfig, run_dir: Path, accelerator: Accelerator, state: _State,
                  model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepFn,
-                 sample_fn: SampleFn | None, title: str) -> None:
+                 sample_fn: SampleFn | None, report_spec: tuple[str, tuple[Panel, ...]]) -> None:
         self.cfg, self.run_dir, self.acc, self.state = cfg, run_dir, accelerator, state
         self.model, self.optimizer, self.step_fn = model, optimizer, step_fn
-        self.sample_fn, self.title = sample_fn, title
+        self.sample_fn, self.report_spec = sample_fn, report_spec
         self.params = [p for p in state.model.parameters() if p.requires_grad]
         self.last_loss = float("nan")
         self.saved_at = state.step
@@ -196,13 +214,14 @@ class _Loop:
     def train(self, batches: BatchSource, resumed_from: int) -> LoopResult:
         cfg, state = self.cfg, self.state
         iterator = iter(batches(self.consumed))
-        start_time = time.monotonic()
+        clock = time.process_time if cfg.budget_clock == "cpu" else time.monotonic
+        start_time = clock()
         stopped = "done"
         bar = tqdm(total=cfg.steps, initial=state.step, desc="train", dynamic_ncols=True,
                    disable=not self.acc.is_main_process)
         try:
             while state.step < cfg.steps:
-                if cfg.max_minutes and time.monotonic() - start_time > cfg.max_minutes * 60:
+                if cfg.max_minutes and clock() - start_time > cfg.max_minutes * 60:
                     stopped = "budget"
                     break
                 tic = time.monotonic()
@@ -264,7 +283,7 @@ class _Loop:
         if self.acc.is_main_process:
             save_checkpoint(self.run_dir / "checkpoints", self.state.checkpoint(self.consumed),
                             keep=self.cfg.keep_checkpoints)
-            _refresh_report(self.run_dir, self.title)
+            _refresh_report(self.run_dir, *self.report_spec)
         self.saved_at = self.state.step
 
     def _sample(self) -> None:
@@ -275,7 +294,7 @@ class _Loop:
             folder.mkdir(parents=True, exist_ok=True)
             with torch.no_grad():
                 self.sample_fn(_ema_model(self.state), self.state.step, folder)
-            _refresh_report(self.run_dir, self.title)
+            _refresh_report(self.run_dir, *self.report_spec)
         self.sampled_at = self.state.step
 
     def _finish(self) -> None:
@@ -283,5 +302,5 @@ class _Loop:
         if self.state.step > self.saved_from:  # a rerun of a finished run trains nothing new
             self._sample()
         if self.acc.is_main_process:
-            _refresh_report(self.run_dir, self.title)
+            _refresh_report(self.run_dir, *self.report_spec)
         self.acc.wait_for_everyone()
