@@ -123,8 +123,8 @@ CODEC_LOOP = LoopConfig(steps=3000, batch_size=16, lr=2e-3, min_lr_ratio=0.05, w
 class CodecTrainConfig:
     """Training of the tiny codec (`xdub.train.codec`): the loop plus the reconstruction loss."""
 
-    loop: LoopConfig = field(default_factory=lambda: CODEC_LOOP)  # steps, batch (crops per step), AdamW, checkpoints;
-    #   `sample_every` = steps between held-out PSNR evaluations
+    loop: LoopConfig = field(default_factory=lambda: CODEC_LOOP)  # steps, batch (crops per
+    #   step), AdamW, checkpoints; `sample_every` = steps between held-out PSNR evaluations
     l1_weight: float = 1.0  # mean |x - x_hat|: sharp edges
     mse_weight: float = 1.0  # mean (x - x_hat)^2: what PSNR measures
     grad_weight: float = 0.5  # L1 between image gradients: crisp lips/teeth boundaries

@@ -13,7 +13,7 @@ from xdub.errors import ConfigError
 
 @dataclass(frozen=True, slots=True)
 class LoopConfig:
-    """nanoGPT-style loop: AdamW + warmup/cosine, grad accumulation and clipping, EMA, checkpoints."""
+    """nanoGPT-style loop: AdamW + warmup/cosine, grad accumulation, clipping, EMA, checkpoints."""
 
     steps: int = 2000  # optimiser steps in total (resume continues up to this)
     batch_size: int = 8  # samples per micro-batch and process

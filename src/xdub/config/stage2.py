@@ -1,7 +1,8 @@
 """Configs of stage 2 (`xdub.train.stage2`): the mask-free editor and its multi-phase recipe.
 
 `Stage2Config` shares `Stage1Config`'s field names and meanings for everything both stages use
-(the stage-1 loss weights are not among them: stage 2's are in `objectives`), so a stage-2 YAML is `base: stage1_<preset>.yaml` plus only the keys that change (pairs folder,
+(the stage-1 loss weights are not among them: stage 2's are in `objectives`), so a stage-2
+YAML is `base: stage1_<preset>.yaml` plus only the keys that change (pairs folder,
 init, source embedding, phase schedule). One dataclass per concern:
 - `PhaseObjectiveConfig`: the phase-specific losses (mouth weight, sync, texture);
 - `PhaseScheduleConfig`: how training is split over the structure / lip / texture phases

@@ -58,8 +58,9 @@ class SyncTrainConfig:
     """Contrastive training of the scorer on clips rendered by the synthetic engine."""
 
     model: SyncScorerConfig = field(default_factory=SyncScorerConfig)
-    loop: LoopConfig = field(default_factory=lambda: SYNC_LOOP)  # steps (~0.3 s each on one CPU thread), batch (clips per
-    #   step), AdamW, checkpoints, budget; training clip seeds are loop.seed * 1_000_000 + k
+    loop: LoopConfig = field(default_factory=lambda: SYNC_LOOP)  # steps (~0.3 s each on one
+    #   CPU thread), batch (clips per step), AdamW, checkpoints, budget; training clip seeds
+    #   are loop.seed * 1_000_000 + k
     anchors_per_clip: int = 4  # consecutive video windows per clip; they share audio windows
     max_shift: int = 5  # audio offsets +-1..max_shift frames (at least) are hard negatives
     bce_weight: float = 1.0  # weight of the sigmoid (calibrated probability) loss vs InfoNCE

@@ -12,11 +12,11 @@ stage 2: no knowledge of stages, models or data.
   into `folder`, every `sample_every` steps and at the end.
 AdamW with linear warmup + cosine decay, gradient accumulation (no gradient sync on inner
 micro-batches), gradient clipping, EMA, checkpoints every `ckpt_every` steps (+ at the end,
-on a time-budget stop (wall-clock or CPU time) and on Ctrl-C); a rerun resumes from the newest checkpoint (weights,
-optimiser, scheduler, EMA, step, RNG states). Works on CPU with one process and under
-`accelerate launch` with several. Run dir: config.yaml, git_sha.txt, metrics.jsonl (process 0),
-loss.png (`panels`), index.html, checkpoints/, samples/. Imports: torch, accelerate, tqdm, xdub.config,
-xdub.train.
+on a time-budget stop, wall-clock or CPU time, and on Ctrl-C); a rerun resumes from the
+newest checkpoint (weights, optimiser, scheduler, EMA, step, RNG states). Works on CPU with
+one process and under `accelerate launch` with several. Run dir: config.yaml, git_sha.txt,
+metrics.jsonl (process 0), loss.png (`panels`), index.html, checkpoints/, samples/.
+Imports: torch, accelerate, tqdm, xdub.config, xdub.train.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ mouth crops (from ground-truth landmarks) + a waveform; a pool of clips is held 
 partly re-rendered every `refresh_every` micro-batches so the model keeps seeing new
 characters. Training runs on the one loop (`xdub.train.loop`).
 
-Objective (`xdub.train.losses.contrastive_loss`) (per anchor video window: the audio windows of its own clip at offsets -K..K and
-beyond, plus all audio windows of the other clips in the batch):
+Objective (`xdub.train.losses.contrastive_loss`; per anchor video window: the audio windows
+of its own clip at offsets -K..K and beyond, plus all audio windows of the other clips in the
+batch):
 - InfoNCE over all B*(2K+1) audio windows: the offset-0 window of the anchor's own clip must
   win, so the model must be sharp in time (offset negatives) and in content (other clips);
 - a sigmoid/BCE loss on the same cosines (SigLIP-style), which calibrates
