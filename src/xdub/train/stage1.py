@@ -14,6 +14,7 @@ train}.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from xdub.models import DiTConditioning, XDubDiT, build_dit
 from xdub.models.codec import VideoCodec
 from xdub.models.fusion import SourceFusedDiT
 from xdub.train import loop
+from xdub.train.batches import InpaintBatch
 from xdub.train.inpaint import Inpainter, check_compatible, load_codec, weights_version
 from xdub.train.losses import flow_error_logs, region_flow_loss
 from xdub.train.samples import trim_clip, write_samples
@@ -84,29 +86,28 @@ def build_dit_for(cfg: Stage1Config, seed: int | None = None) -> torch.nn.Module
 
 
 def _condition(cfg: Stage1Config, codec: VideoCodec,
-               batch: dict) -> tuple[DiTConditioning, torch.Tensor]:
+               batch: InpaintBatch) -> tuple[DiTConditioning, torch.Tensor]:
     """(conditioning, target latents [B, C, F', h, w]) from cached latents or from crops."""
     device = next(codec.parameters()).device
     with_refs = cfg.data.ref_frames > 0
-    if "target_latents" in batch:  # encoded once per clip by the data pipeline
-        refs = batch["ref_latents"].to(device) if with_refs else None
-        cond = assemble_condition(batch["source_latents"].to(device), refs, batch["audio"],
+    if batch.target_latents is not None:  # encoded once per clip by the data pipeline
+        refs = batch.ref_latents.to(device) if with_refs else None
+        cond = assemble_condition(batch.source_latents.to(device), refs, batch.audio,
                                   codec.temporal_factor)
-        return cond, batch["target_latents"].to(device)
-    crops = batch["crops"]  # [B, F, S, S, 3] uint8
-    cond = encode_condition(codec, crops, mode="inpaint", mask=batch["mask"],
-                            ref_crops=batch["ref_crops"] if with_refs else None,
-                            audio_windows=batch["audio"])
-    return cond, encode_frames(codec, crops)
+        return cond, batch.target_latents.to(device)
+    cond = encode_condition(codec, batch.crops, mode="inpaint", mask=batch.mask,
+                            ref_crops=batch.ref_crops if with_refs else None,
+                            audio_windows=batch.audio)
+    return cond, encode_frames(codec, batch.crops)
 
 
 def step_fn(cfg: Stage1Config, codec: VideoCodec, gen: torch.Generator, model: torch.nn.Module,
-            batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+            batch: InpaintBatch) -> tuple[torch.Tensor, dict[str, float]]:
     """One micro-batch of self-reconstruction: encode, drop, noise, predict, weighted loss."""
     cond, target = _condition(cfg, codec, batch)
     tf, sf = codec.temporal_factor, codec.spatial_factor
-    region = latent_region(batch["mouth_mask"], tf, sf).to(target)
-    inside = latent_region(batch["mask"], tf, sf).to(target)
+    region = latent_region(batch.mouth_mask, tf, sf).to(target)
+    inside = latent_region(batch.mask, tf, sf).to(target)
     base = cfg.outside_weight + (1.0 - cfg.outside_weight) * inside
     cond, valid = drop_for_training(cond, target, cfg.diffusion, cfg.motion_frames, cfg.p_motion,
                                     gen)
@@ -139,10 +140,11 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
     dataset = WindowDataset(make_source(cfg), prepare_train, d.window_frames, d.ref_frames,
                             d.ref_min_gap, d.windows_per_clip, cfg.loop.seed, d.shuffle_block)
 
-    def batches(consumed: int):
-        return window_loader(dataset, cfg.loop.batch_size, d.shuffle_block, cfg.loop.seed,
-                             consumed * cfg.loop.batch_size, state.process_index,
-                             state.num_processes, d.num_workers)
+    def batches(consumed: int) -> Iterator[InpaintBatch]:
+        loader = window_loader(dataset, cfg.loop.batch_size, d.shuffle_block, cfg.loop.seed,
+                               consumed * cfg.loop.batch_size, state.process_index,
+                               state.num_processes, d.num_workers)
+        return map(InpaintBatch.from_collated, loader)
 
     # 4. Objective; its noise generator is checkpointed with the run.
     gen = torch.Generator().manual_seed(cfg.loop.seed * 1000 + state.process_index)

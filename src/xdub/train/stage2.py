@@ -60,6 +60,7 @@ from xdub.models import (
 )
 from xdub.models.codec import VideoCodec
 from xdub.train import loop
+from xdub.train.batches import EditBatch
 from xdub.train.editor import export_editor
 from xdub.models.fusion import SourceFusedDiT, load_dit
 from xdub.train.inpaint import check_compatible, load_codec
@@ -92,12 +93,12 @@ class StepContext:
 
 
 def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
-            batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+            batch: EditBatch) -> tuple[torch.Tensor, dict[str, float]]:
     """One micro-batch: encode V / V' / refs, drop conditions, noise in the sub-run's phase,
     predict, phase objective."""
     cfg, codec = ctx.cfg, ctx.codec
     target, cond = encode_batch(ctx, batch)
-    region = latent_region(batch["region"].float() / 255.0, codec.temporal_factor,
+    region = latent_region(batch.region.float() / 255.0, codec.temporal_factor,
                            codec.spatial_factor).to(target)
     cond, valid = drop_for_training(cond, target, cfg.diffusion, cfg.motion_frames, cfg.p_motion,
                                     ctx.gen)
@@ -106,29 +107,31 @@ def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
     noise = torch.randn(target.shape, generator=ctx.gen).to(target)
     x_t = noisy_input(target, noise, sigma)
     pred = model(x_t, sigma_to_timestep(sigma, cfg.diffusion.num_train_timesteps), cond)
-    mel = batch.get("mel_windows")
+    mel = batch.mel_windows
     parts = PhaseBatch(pred, velocity_target(target, noise), x_t, sigma, target, region, valid,
                        mel.to(target.device) if mel is not None else None)
     loss, logs = ctx.objective(parts, run.baseline)
     return loss, {**logs, "sigma": float(sigma.mean())}
 
 
-def encode_batch(ctx: StepContext, batch: dict) -> tuple[torch.Tensor, DiTConditioning]:
+def encode_batch(ctx: StepContext, batch: EditBatch) -> tuple[torch.Tensor, DiTConditioning]:
     """Target latents `[B, C, F', h, w]` and the edit conditioning of a batch (from the cached
     latents when the stream has them: identical to encoding, see `PairWindows`)."""
     codec, use_refs = ctx.codec, ctx.cfg.data.ref_frames > 0
-    if "target_latents" not in batch:
-        cond = encode_condition(codec, batch["input_crops"], mode="edit",
-                                ref_crops=batch["ref_crops"] if use_refs else None,
-                                audio_windows=batch["audio"])
-        return encode_frames(codec, batch["target_crops"]), cond
+    if batch.target_latents is None:
+        cond = encode_condition(codec, batch.input_crops, mode="edit",
+                                ref_crops=batch.ref_crops if use_refs else None,
+                                audio_windows=batch.audio)
+        return encode_frames(codec, batch.target_crops), cond
     place = next(codec.parameters())
-    latents = {key: batch[key].to(device=place.device, dtype=place.dtype)
-               for key in ("input_latents", "ref_latents", "target_latents")}
-    cond = assemble_condition(latents["input_latents"],
-                              latents["ref_latents"] if use_refs else None, batch["audio"],
+
+    def placed(latents: torch.Tensor) -> torch.Tensor:
+        return latents.to(device=place.device, dtype=place.dtype)
+
+    refs = placed(batch.ref_latents) if use_refs else None
+    cond = assemble_condition(placed(batch.input_latents), refs, batch.audio,
                               codec.temporal_factor)
-    return latents["target_latents"], cond
+    return placed(batch.target_latents), cond
 
 
 def transfer_stage1(editor: XDubDiT, stage1: dict[str, torch.Tensor]) -> dict[str, list[str]]:

@@ -39,6 +39,7 @@ from xdub.models.syncnet_features import (
     video_windows,
 )
 from xdub.train import loop
+from xdub.train.batches import SyncBatch
 from xdub.train.losses import contrastive_loss
 from xdub.train.report import Panel
 
@@ -180,14 +181,6 @@ def _augment_video(video: torch.Tensor, rng: np.random.Generator) -> torch.Tenso
 # ---------------------------------------------------------------------------------------------
 # Batches: a pool of rendered clips, partly re-rendered every `refresh_every` micro-batches
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SyncBatch:
-    """One micro-batch of the scorer (layout of `WindowPool.sample`)."""
-
-    video: torch.Tensor  # [B, R, W*C, h, w] in [-1, 1]: R anchor windows per clip
-    audio: torch.Tensor  # [B, R + 2K, L, n_mels]: audio windows at offsets -K..K of each anchor
 
 
 def _clip_seed(cfg: SyncTrainConfig, index: int) -> int:
