@@ -68,18 +68,12 @@ class LoopResult:
     last_loss: float
 
 
-def warmup_cosine(step: int, steps: int, warmup: int, min_ratio: float) -> float:
-    """LR multiplier at optimiser step `step`: linear warmup, then cosine from 1 to `min_ratio`."""
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    span = max(1, steps - warmup)
-    progress = min(1.0, (step - warmup) / span)
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
 def lr_factor(step: int, cfg: LoopConfig) -> float:
     """Learning-rate multiplier at optimiser step `step`: linear warmup, cosine to min_lr_ratio."""
-    return warmup_cosine(step, cfg.steps, cfg.warmup, cfg.min_lr_ratio)
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def git_sha() -> str:
@@ -122,17 +116,14 @@ class _State:
         self.step = ckpt.step
 
 
-def write_run_files(run_dir: Path, run_config: Any | None = None) -> None:
-    """Create `run_dir` with `config.yaml` (when `run_config` is a config) and `git_sha.txt`."""
+def _prepare_run_dir(run_dir: Path, run_config: Any | None, is_main: bool) -> None:
+    """Process 0 creates `run_dir` with `config.yaml` (when given a config) and `git_sha.txt`."""
+    if not is_main:
+        return
     run_dir.mkdir(parents=True, exist_ok=True)
     if run_config is not None:
         save(run_config, run_dir / "config.yaml")
     (run_dir / "git_sha.txt").write_text(git_sha() + "\n")
-
-
-def _prepare_run_dir(run_dir: Path, run_config: Any | None, is_main: bool) -> None:
-    if is_main:
-        write_run_files(run_dir, run_config)
 
 
 def _ema_model(state: _State) -> nn.Module:
