@@ -35,15 +35,14 @@ def test_train_syncnet_command_runs_alone_and_resumes(tmp_path: Path) -> None:
     assert _steps(run) == [1, 2, 3]
 
 
-def test_train_codec_command_runs_alone_and_resumes(tmp_path: Path) -> None:
+def test_train_codec_command_runs_alone(tmp_path: Path) -> None:
+    """One step on engine crops (resuming is tested in tests/train_codec)."""
     small = TinyCodecConfig(image_size=16, latent_channels=4, widths=(8, 16))
     model = _yaml(tmp_path / "model.yaml", {"kind": "tiny", "tiny": to_dict(small)})
-    cfg = CodecTrainConfig(loop=replace(CODEC_LOOP, steps=2, batch_size=4, log_every=1,
-                                        ckpt_every=2, sample_every=2), eval_crops=4, pca_crops=8)
+    cfg = CodecTrainConfig(loop=replace(CODEC_LOOP, steps=1, batch_size=4, log_every=1),
+                           eval_crops=4, pca_crops=8, stats_crops=8)
     config, run = _yaml(tmp_path / "codec.yaml", cfg), tmp_path / "run"
     args = ["train", "codec", "--config", str(config), "--model", str(model), "--run-dir", str(run)]
     assert main(args) == 0
-    assert (run / "final" / "model.safetensors").is_file()
-    assert main([*args, "--steps", "3"]) == 0
-    assert _steps(run) == [1, 2, 3]
+    assert (run / "final" / "model.safetensors").is_file() and _steps(run) == [1]
     assert json.loads((run / "result.json").read_text())["eval_crops"] == 4

@@ -61,11 +61,11 @@ def test_training_reduces_loss(tmp_path):
 
 
 def test_resume_continues_from_saved_step(tmp_path):
-    train.train_codec(SMALL, _cfg(steps=4, batch_size=4, log_every=1, ckpt_every=2), tmp_path,
+    train.train_codec(SMALL, _cfg(steps=4, batch_size=4, log_every=1, ckpt_every=4), tmp_path,
                       smooth_source)
     saved = load_checkpoint(latest_checkpoint(tmp_path / "checkpoints"))
     assert saved.step == 4 and saved.optimizer is not None and "noise" in saved.rng["generators"]
-    longer = _cfg(steps=7, batch_size=4, log_every=1, ckpt_every=2)
+    longer = _cfg(steps=7, batch_size=4, log_every=1, ckpt_every=4)
     resumed = train.train_codec(SMALL, longer, tmp_path, smooth_source)
     steps = [r["step"] for r in _rows(tmp_path) if "loss" in r]
     assert steps == [1, 2, 3, 4, 5, 6, 7]  # 5.. continue after the saved 4, nothing repeated

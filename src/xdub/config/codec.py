@@ -130,10 +130,11 @@ class CodecTrainConfig:
     grad_weight: float = 0.5  # L1 between image gradients: crisp lips/teeth boundaries
     eval_crops: int = 64  # held-out crops for PSNR
     pca_crops: int = 256  # crops for the PCA initialisation of the codec's linear shortcuts
+    stats_crops: int = 256  # fresh crops for the per-channel latent stats measured at the end
 
     def __post_init__(self) -> None:
-        if min(self.eval_crops, self.pca_crops) < 1:
-            raise ConfigError("train.codec: eval_crops and pca_crops must be >= 1")
+        if min(self.eval_crops, self.pca_crops, self.stats_crops) < 1:
+            raise ConfigError("train.codec: eval_crops, pca_crops, stats_crops must be >= 1")
 
 
 CODEC_PRESETS: dict[str, CodecConfig] = {

@@ -225,15 +225,16 @@ def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str 
     # 3. Held-out PSNR of the EMA weights at every `sample_every` and at the end.
     def sample_fn(ema_objective: nn.Module, step: int, folder: Path) -> None:
         if eval_crops is not None:
-            value = evaluate_psnr(ema_objective.codec, eval_crops)
-            append_metrics(run_dir / "metrics.jsonl", {"step": step, "eval_psnr": value})
+            row = {"step": step, "eval_psnr": evaluate_psnr(ema_objective.codec, eval_crops)}
+            append_metrics(run_dir / "metrics.jsonl", row)
+            (folder / "eval.json").write_text(json.dumps(row))
 
     loop.run(lc, run_dir, objective, lambda model, images: model(images, gen), batches,
              run_config=CodecRunConfig(codec_cfg, cfg), sample_fn=sample_fn,
              generators={"noise": gen}, title="xdub tiny codec", panels=LOSS_PANELS)
     # 4. Final weights, then latent statistics for normalised latents.
     codec = loop.load_final_weights(objective, run_dir).codec.eval()
-    fresh = held_out_crops(crop_source((lc.steps + 1) * lc.batch_size), 256)
+    fresh = held_out_crops(crop_source((lc.steps + 1) * lc.batch_size), cfg.stats_crops)
     codec.set_latent_stats(*measure_latent_stats(codec, fresh))
     return codec
 

@@ -222,7 +222,8 @@ class _Loop:
                 bar.set_postfix(loss=f"{loss:.4f}")
                 self._after_step(logs, loss, grad_norm, time.monotonic() - tic)
         except KeyboardInterrupt:
-            self._save()
+            if self._save():
+                self._refresh()
             bar.close()
             raise
         bar.close()
@@ -262,36 +263,43 @@ class _Loop:
             row = {"step": step, "loss": loss, "lr": self.state.scheduler.get_last_lr()[0],
                    "grad_norm": grad_norm, "sec_per_step": seconds, **logs}
             report.append_metrics(self.run_dir / "metrics.jsonl", row)
-        if step % cfg.ckpt_every == 0:
-            self._save()
+        wrote = self._save() if step % cfg.ckpt_every == 0 else False
         if cfg.sample_every and step % cfg.sample_every == 0:
-            self._sample()
+            wrote = self._sample() or wrote
+        if wrote:
+            self._refresh()
 
-    def _save(self) -> None:
+    def _refresh(self) -> None:
+        """Redraw loss.png and index.html (process 0; once per checkpoint and/or sample)."""
+        if self.acc.is_main_process:
+            _refresh_report(self.run_dir, *self.report_spec)
+
+    def _save(self) -> bool:
+        """Checkpoint the current step (once); True when one was written."""
         if self.saved_at == self.state.step and latest_checkpoint(self.run_dir / "checkpoints"):
-            return
+            return False
         self.acc.wait_for_everyone()
         if self.acc.is_main_process:
             save_checkpoint(self.run_dir / "checkpoints", self.state.checkpoint(self.consumed),
                             keep=self.cfg.keep_checkpoints)
-            _refresh_report(self.run_dir, *self.report_spec)
         self.saved_at = self.state.step
+        return True
 
-    def _sample(self) -> None:
+    def _sample(self) -> bool:
+        """Samples of the EMA model at the current step (once); True when written."""
         if self.sample_fn is None or self.sampled_at == self.state.step:
-            return
+            return False
         if self.acc.is_main_process:
             folder = self.run_dir / "samples" / f"step_{self.state.step:08d}"
             folder.mkdir(parents=True, exist_ok=True)
             with torch.no_grad():
                 self.sample_fn(_ema_model(self.state), self.state.step, folder)
-            _refresh_report(self.run_dir, *self.report_spec)
         self.sampled_at = self.state.step
+        return True
 
     def _finish(self) -> None:
         self._save()
         if self.state.step > self.saved_from:  # a rerun of a finished run trains nothing new
             self._sample()
-        if self.acc.is_main_process:
-            _refresh_report(self.run_dir, *self.report_spec)
+        self._refresh()
         self.acc.wait_for_everyone()
