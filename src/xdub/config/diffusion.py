@@ -14,7 +14,7 @@ official release ships no training code, so the train-time fields of `wan5b` are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from xdub.errors import ConfigError
 
@@ -25,6 +25,9 @@ GuidanceSchedule = Literal["constant", "linear", "lip_only", "dynamic"]
 @dataclass(frozen=True, slots=True)
 class DiffusionConfig:
     """Rectified-flow schedule, train sampling, 3-stream guidance and phase boundaries."""
+
+    # Deleted fields that nothing read (older inpainter.json / dubber.json files carry them).
+    RETIRED_KEYS: ClassVar[frozenset[str]] = frozenset({"loss_weighting", "lip_mouth_weight"})
 
     # --- schedule ----------------------------------------------------------------------------
     num_train_timesteps: int = 1000  # network timestep = sigma * this (Wan convention)
