@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from xdub.config.audio import AUDIO_PRESETS, AudioConfig
 from xdub.config.base import deep_merge, from_dict
@@ -88,10 +88,6 @@ class PhaseScheduleConfig:
 @dataclass(frozen=True, slots=True)
 class Stage2Config:
     """Mask-free editing DiT trained on pseudo-pairs (X-Dub stage 2)."""
-
-    # Stage-1 loss weights stage 2 never read (its own are in `objectives`); older run
-    # folders' config.yaml files carry them.
-    RETIRED_KEYS: ClassVar[frozenset[str]] = frozenset({"mouth_weight", "outside_weight"})
 
     # --- shared with stage 1 (same meaning; a stage-2 YAML inherits them via `base:`) ---------
     model: DiTConfig = field(default_factory=lambda: MODEL_PRESETS["tiny"])  # cond_channels:
