@@ -57,3 +57,14 @@ def test_fixed_length_tuple_checks_each_item_against_its_own_type():
     assert config.from_dict(Pair, {"size": [3, 4]}).size == (3, 4.0)
     with pytest.raises(ConfigError, match="expected an integer"):
         config.from_dict(Pair, {"size": [3.5, 4]})
+
+
+def test_retired_keys_of_deleted_fields_still_load():
+    """Files written before `loss_weighting` / `lip_mouth_weight` were deleted still load;
+    other unknown keys still raise."""
+    from xdub.config.diffusion import DiffusionConfig
+
+    old = {**config.to_dict(DiffusionConfig()), "loss_weighting": "none", "lip_mouth_weight": 2.0}
+    assert config.from_dict(DiffusionConfig, old) == DiffusionConfig()
+    with pytest.raises(ConfigError, match="unknown key"):
+        config.from_dict(DiffusionConfig, {"loss_weightin": "none"})

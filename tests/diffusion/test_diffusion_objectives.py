@@ -1,16 +1,8 @@
-"""Targets and loss: x_t / velocity identities, region and per-sample weighting."""
+"""Flow-matching targets: x_t / velocity identities (the loss: tests/train/test_train_losses.py)."""
 
-import pytest
 import torch
 
-from xdub.diffusion import (
-    flow_matching_loss,
-    noisy_input,
-    predict_x0,
-    sigmas_for_sampling,
-    timestep_loss_weight,
-    velocity_target,
-)
+from xdub.diffusion import noisy_input, predict_x0, velocity_target
 
 
 def _latents(seed: int, shape=(2, 4, 3, 8, 8)) -> torch.Tensor:
@@ -34,48 +26,3 @@ def test_velocity_is_derivative_of_path():
     eps = 1e-6
     finite_diff = (noisy_input(x0, noise, 0.4 + eps) - noisy_input(x0, noise, 0.4)) / eps
     assert torch.allclose(finite_diff, velocity_target(x0, noise), atol=1e-6)
-
-
-def test_loss_is_plain_mse_without_weights():
-    pred, target = _latents(4), _latents(5)
-    assert torch.allclose(flow_matching_loss(pred, target), ((pred - target) ** 2).mean())
-
-
-def test_region_mask_doubles_weight_inside_mask():
-    target = torch.zeros(1, 2, 1, 4, 4)
-    pred = torch.ones(1, 2, 1, 4, 4)
-    mask = torch.zeros(1, 1, 4, 4)  # [B, F, H, W]
-    mask[..., :2, :] = 1.0  # top half is "mouth"
-    plain = flow_matching_loss(pred, target)
-    weighted = flow_matching_loss(pred, target, region_mask=mask, region_weight=2.0)
-    assert plain.item() == pytest.approx(1.0)
-    assert weighted.item() == pytest.approx(1.5)  # half the pixels count twice
-    # error only inside the mask: exactly doubled
-    pred_in = torch.zeros_like(pred)
-    pred_in[..., :2, :] = 1.0
-    weighted_in = flow_matching_loss(pred_in, target, region_mask=mask)
-    ratio = weighted_in / flow_matching_loss(pred_in, target)
-    assert ratio.item() == pytest.approx(2.0)
-
-
-def test_per_sample_weight_and_region_weight():
-    pred, target = torch.ones(2, 1, 1, 2, 2), torch.zeros(2, 1, 1, 2, 2)
-    per = flow_matching_loss(pred, target, weight=torch.tensor([1.0, 0.0]), reduce=False)
-    assert per.tolist() == [1.0, 0.0]
-    mask = torch.ones(2, 1, 1, 2, 2)
-    per = flow_matching_loss(
-        pred, target, region_mask=mask, region_weight=torch.tensor([2.0, 1.0]), reduce=False
-    )
-    assert per.tolist() == [2.0, 1.0]  # mouth weighting only for the first (lip-phase) sample
-    with pytest.raises(ValueError):
-        flow_matching_loss(pred, target, region_mask=torch.ones(2, 1, 3, 3))
-
-
-def test_bell_weight_mean_one_on_training_grid():
-    grid = sigmas_for_sampling(1000, 5.0)[:-1]
-    w = timestep_loss_weight(grid, "bell", shift=5.0)
-    assert w.mean().item() == pytest.approx(1.0, abs=1e-5)
-    assert w[0].item() == pytest.approx(0.0, abs=1e-6)  # sigma = 1 end gets no weight
-    mid = timestep_loss_weight(torch.tensor([0.5, 0.1]), "bell")
-    assert mid[0] > mid[1]
-    assert torch.equal(timestep_loss_weight(grid, "none"), torch.ones_like(grid))

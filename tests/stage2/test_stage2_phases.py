@@ -21,15 +21,8 @@ from xdub.models import attach_lora, build_dit
 from xdub.models.codec import TinyVideoCodec
 from xdub.generation import guided as generator_module
 from xdub.generation import ChunkInput, ModelGenerator, SamplerSettings
-from xdub.train.phases import (
-    SubRun,
-    crop_mouth_frames,
-    laplacian_l1,
-    lip_band,
-    mouth_box,
-    plan_subruns,
-    sample_phase_sigmas,
-)
+from xdub.train.losses import crop_mouth_frames, laplacian_l1
+from xdub.train.phases import SubRun, lip_band, mouth_box, plan_subruns, sample_phase_sigmas
 
 PHASE_MAP = PhaseMap(0.7, 0.3)
 

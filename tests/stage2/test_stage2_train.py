@@ -41,7 +41,7 @@ def test_stage2_step_runs_and_loss_decreases_on_fixed_batch(tmp_path):
     featurizer = build_featurizer(cfg.audio)
     pairs = PairWindows(PairStore(cfg.pairs), featurizer, 6, 1, 2, 0, scorer.cfg)
     batch = next(pairs.batches(0, 2))
-    assert batch["mel_windows"].shape[:2] == (2, 2)  # 6 frames -> two 5-frame sync windows
+    assert batch.mel_windows.shape[:2] == (2, 2)  # 6 frames -> two 5-frame sync windows
     model = build_dit(cfg.model, seed=0).train()
     optim = torch.optim.Adam(model.parameters(), lr=2e-3)
     for run in (SubRun("base", 1), SubRun("e", 1, "lip", 1.0), SubRun("t", 1, "texture", 1.0)):

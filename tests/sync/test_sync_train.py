@@ -6,13 +6,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from xdub.bench.sync_metrics import evaluate_sync_scorer
 from xdub.config import replace
 from xdub.config.sync import SYNC_TRAIN_PRESETS
 from xdub.models.syncnet import SyncScorer
-from xdub.train.syncnet import SyncClip, WindowPool, contrastive_loss, train_sync_scorer
+from xdub.train.checkpointing import latest_checkpoint, load_checkpoint
+from xdub.train.losses import contrastive_loss
+from xdub.train.syncnet import SyncClip, WindowPool, train_sync_scorer
 
 CFG = SYNC_TRAIN_PRESETS["test"]
 MODEL = CFG.model
@@ -66,15 +69,36 @@ def test_sync_few_steps_reduce_loss() -> None:
 def test_sync_train_writes_run_and_resumes(tmp_path: Path) -> None:
     run = tmp_path / "run"
     train_sync_scorer(CFG, run, clip_source=toy_clip)
-    for name in ("config.yaml", "git_sha.txt", "metrics.jsonl", "loss_curve.png"):
+    for name in ("config.yaml", "git_sha.txt", "metrics.jsonl", "loss.png"):
         assert (run / name).is_file(), name
     assert (run / "final" / "model.safetensors").is_file()
-    state = json.loads((run / "checkpoints" / "last" / "state.json").read_text())
-    assert state["step"] == CFG.steps
+    assert load_checkpoint(latest_checkpoint(run / "checkpoints")).step == CFG.loop.steps
     # Resume: more steps continue from the checkpoint instead of restarting.
-    train_sync_scorer(replace(CFG, steps=CFG.steps + 2), run, clip_source=toy_clip)
+    longer = replace(CFG, loop=replace(CFG.loop, steps=CFG.loop.steps + 2))
+    train_sync_scorer(longer, run, clip_source=toy_clip)
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert steps == list(range(CFG.steps + 2))
+    assert steps == list(range(1, CFG.loop.steps + 3))
+
+
+def test_sync_interrupted_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    """Ctrl-C at step 2 (while re-rendering the pool), rerun: the weights of a run that was
+    never interrupted (same batches, optimiser, schedule after the resume)."""
+    cfg = replace(CFG, refresh_every=2, refresh_clips=1)
+    whole = train_sync_scorer(cfg, tmp_path / "whole", clip_source=toy_clip)
+    calls = []
+
+    def interrupting(seed: int) -> SyncClip:
+        calls.append(seed)
+        if len(calls) == cfg.pool_clips + 1:  # the first refresh, before batch 2
+            raise KeyboardInterrupt
+        return toy_clip(seed)
+
+    with pytest.raises(KeyboardInterrupt):
+        train_sync_scorer(cfg, tmp_path / "cut", clip_source=interrupting)
+    assert load_checkpoint(latest_checkpoint(tmp_path / "cut" / "checkpoints")).step == 2
+    resumed = train_sync_scorer(cfg, tmp_path / "cut", clip_source=toy_clip)
+    for key, value in whole.state_dict().items():
+        assert torch.allclose(value, resumed.state_dict()[key], atol=1e-6), key
 
 
 def test_sync_evaluate_scorer_reports_fractions() -> None:

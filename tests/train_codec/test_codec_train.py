@@ -1,15 +1,17 @@
 """Tiny-codec training loop on random smooth images: loss goes down, resume continues."""
 
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from xdub.config.codec import CodecTrainConfig, TinyCodecConfig
+from xdub.config.codec import CODEC_LOOP, CodecTrainConfig, TinyCodecConfig
 from xdub.models.codec import TinyVideoCodec
 from xdub.train import codec as train
+from xdub.train.checkpointing import latest_checkpoint, load_checkpoint
 
 SMALL = TinyCodecConfig(image_size=16, latent_channels=4, widths=(8, 16), latent_noise=0.0)
 
@@ -36,36 +38,39 @@ def fixed_source(first_step: int):
         yield from images
 
 
+def _cfg(**loop) -> CodecTrainConfig:
+    return CodecTrainConfig(loop=replace(CODEC_LOOP, **loop), pca_crops=16)
+
+
 def _rows(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_training_reduces_loss(tmp_path):
-    cfg = CodecTrainConfig(steps=30, batch_size=8, lr=1e-2, warmup=3, log_every=3, ckpt_every=30)
+    cfg = _cfg(steps=30, batch_size=8, lr=1e-2, warmup=3, log_every=3, ckpt_every=30,
+               sample_every=30)
     eval_crops = train.held_out_crops(fixed_source(0), 8)
     codec = train.train_codec(SMALL, cfg, tmp_path, fixed_source, eval_crops=eval_crops)
     losses = [r["loss"] for r in _rows(tmp_path) if "loss" in r]
     assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:2])
     assert (tmp_path / "loss.png").stat().st_size > 0
-    assert (tmp_path / "checkpoints" / "last" / "model.safetensors").is_file()
+    assert (tmp_path / "checkpoints" / "step_00000030" / "model.safetensors").is_file()
+    assert [r["eval_psnr"] for r in _rows(tmp_path) if "eval_psnr" in r]  # held-out PSNR logged
     assert len(codec.cfg.latents_mean) == 4  # stats measured at the end
     assert train.evaluate_psnr(codec, eval_crops) > 12.0
 
 
 def test_resume_continues_from_saved_step(tmp_path):
-    first = CodecTrainConfig(steps=4, batch_size=4, log_every=1, ckpt_every=2)
-    train.train_codec(SMALL, first, tmp_path, smooth_source)
-    saved = TinyVideoCodec.from_pretrained(tmp_path / "checkpoints" / "last")
-    state = json.loads((tmp_path / "checkpoints" / "last" / "state.json").read_text())
-    assert state["step"] == 4
-    longer = CodecTrainConfig(steps=7, batch_size=4, log_every=1, ckpt_every=2)
+    train.train_codec(SMALL, _cfg(steps=4, batch_size=4, log_every=1, ckpt_every=4), tmp_path,
+                      smooth_source)
+    saved = load_checkpoint(latest_checkpoint(tmp_path / "checkpoints"))
+    assert saved.step == 4 and saved.optimizer is not None and "noise" in saved.rng["generators"]
+    longer = _cfg(steps=7, batch_size=4, log_every=1, ckpt_every=4)
     resumed = train.train_codec(SMALL, longer, tmp_path, smooth_source)
     steps = [r["step"] for r in _rows(tmp_path) if "loss" in r]
     assert steps == [1, 2, 3, 4, 5, 6, 7]  # 5.. continue after the saved 4, nothing repeated
-    weights_moved = any(
-        not torch.equal(a, b)
-        for a, b in zip(saved.state_dict().values(), resumed.state_dict().values())
-    )
+    weights_moved = any(not torch.equal(saved.model[f"codec.{k}"], v)
+                        for k, v in resumed.state_dict().items() if f"codec.{k}" in saved.model)
     assert weights_moved
 
 

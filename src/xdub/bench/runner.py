@@ -6,7 +6,7 @@ For each manifest entry the synth engine renders (A, B) and the same scene with 
 each method dubs A with B's audio (reference methods get B), and `evaluate.clip_metrics` (+ LSE
 and identity when configured) scores the result against B. Methods are black boxes
 (`methods.DubMethod`); the pipeline is only ever called through one.
-Imports: numpy, xdub.{config, data.synth, types}, xdub.bench.*.
+Imports: numpy, xdub.{config, synth, types}, xdub.bench.*.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.train import train_app
+from xdub.cli.train import BUDGET_HELP, STEPS_HELP, train_app, with_loop_overrides
 
 
 @train_app.command("stage2")
@@ -20,20 +20,16 @@ def stage2(
     pairs: Path | None = typer.Option(None, "--pairs", help="Pair folder (overrides `pairs`)."),
     init_from: Path | None = typer.Option(None, "--init-from",
                                           help="Stage-1 DiT folder (inpainter/dit)."),
-    steps: int | None = typer.Option(None, "--steps", min=1, help="Override loop.steps."),
-    max_minutes: float | None = typer.Option(None, "--max-minutes", min=0.0,
-                                             help="Stop cleanly (with a checkpoint) after this."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help=STEPS_HELP),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", min=0.0, help=BUDGET_HELP),
 ) -> None:
     """Train the mask-free editing DiT (X-Dub stage 2) on pseudo-pairs."""
     from xdub.config import replace
     from xdub.config.stage2 import load_stage2
     from xdub.train.stage2 import train_stage2
 
-    cfg = load_stage2(config)
-    loop = {k: v for k, v in (("steps", steps), ("max_minutes", max_minutes)) if v is not None}
+    cfg = with_loop_overrides(load_stage2(config), steps, max_minutes)
     top = {k: str(v) for k, v in (("pairs", pairs), ("init_from", init_from)) if v is not None}
-    if loop:
-        top["loop"] = replace(cfg.loop, **loop)
     cfg = replace(cfg, **top) if top else cfg
     editor = train_stage2(cfg, run_dir)
     if editor is None:

@@ -94,8 +94,13 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str | None = None) -> T:
-    """Build dataclass `cls` from a dict; unknown keys and wrong types raise ConfigError."""
+    """Build dataclass `cls` from a dict; unknown keys and wrong types raise ConfigError.
+
+    Keys a class lists in `RETIRED_KEYS` (fields deleted from its schema) are dropped, so the
+    files written before the deletion still load."""
     where = where or cls.__name__
+    retired = getattr(cls, "RETIRED_KEYS", frozenset())
+    data = {k: v for k, v in data.items() if k not in retired}
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = set(data) - names

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from xdub.config.loop import LoopConfig
 from xdub.errors import ConfigError
 
 # Per-channel statistics of Wan2.2 VAE latents (facts from the official release): the codec
@@ -111,29 +112,29 @@ class CodecConfig:
     wan: WanVAEConfig = field(default_factory=WanVAEConfig)
 
 
+# The codec recipe's loop: plain AdamW betas, cosine to 5 % of the peak, no EMA (the exported
+# codec is the trained weights, as the shipped one), held-out PSNR at every checkpoint.
+CODEC_LOOP = LoopConfig(steps=3000, batch_size=16, lr=2e-3, min_lr_ratio=0.05, warmup=100,
+                        weight_decay=0.0, betas=(0.9, 0.999), grad_clip=1.0, ema_decay=0.0,
+                        ckpt_every=500, log_every=50, sample_every=500)
+
+
 @dataclass(frozen=True, slots=True)
 class CodecTrainConfig:
-    """nanoGPT-style training of the tiny codec (`xdub.train.codec`)."""
+    """Training of the tiny codec (`xdub.train.codec`): the loop plus the reconstruction loss."""
 
-    steps: int = 3000  # optimiser steps
-    batch_size: int = 16  # crops per step
-    lr: float = 2e-3  # AdamW peak learning rate; cosine-decayed to lr * 0.05
-    warmup: int = 100  # linear warmup steps
-    weight_decay: float = 0.0  # AdamW decay (the codec is small; over-regularising blurs)
+    loop: LoopConfig = field(default_factory=lambda: CODEC_LOOP)  # steps, batch (crops per
+    #   step), AdamW, checkpoints; `sample_every` = steps between held-out PSNR evaluations
     l1_weight: float = 1.0  # mean |x - x_hat|: sharp edges
     mse_weight: float = 1.0  # mean (x - x_hat)^2: what PSNR measures
     grad_weight: float = 0.5  # L1 between image gradients: crisp lips/teeth boundaries
-    grad_clip: float = 1.0  # max global grad norm
-    log_every: int = 50  # steps between metric lines
-    ckpt_every: int = 500  # steps between checkpoints (also saved at the end)
     eval_crops: int = 64  # held-out crops for PSNR
     pca_crops: int = 256  # crops for the PCA initialisation of the codec's linear shortcuts
-    seed: int = 0  # RNG for init, noise and data order
-    threads: int = 1  # torch intra-op threads (shared CPUs)
+    stats_crops: int = 256  # fresh crops for the per-channel latent stats measured at the end
 
     def __post_init__(self) -> None:
-        if min(self.steps, self.batch_size, self.log_every, self.ckpt_every) < 1:
-            raise ConfigError("train.codec: steps, batch_size, log_every, ckpt_every must be >= 1")
+        if min(self.eval_crops, self.pca_crops, self.stats_crops) < 1:
+            raise ConfigError("train.codec: eval_crops, pca_crops, stats_crops must be >= 1")
 
 
 CODEC_PRESETS: dict[str, CodecConfig] = {

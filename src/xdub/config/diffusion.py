@@ -14,18 +14,20 @@ official release ships no training code, so the train-time fields of `wan5b` are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from xdub.errors import ConfigError
 
 TrainSampling = Literal["logit_normal", "shifted_uniform"]
-LossWeighting = Literal["none", "bell"]
 GuidanceSchedule = Literal["constant", "linear", "lip_only", "dynamic"]
 
 
 @dataclass(frozen=True, slots=True)
 class DiffusionConfig:
     """Rectified-flow schedule, train sampling, 3-stream guidance and phase boundaries."""
+
+    # Deleted fields that nothing read (older inpainter.json / dubber.json files carry them).
+    RETIRED_KEYS: ClassVar[frozenset[str]] = frozenset({"loss_weighting", "lip_mouth_weight"})
 
     # --- schedule ----------------------------------------------------------------------------
     num_train_timesteps: int = 1000  # network timestep = sigma * this (Wan convention)
@@ -37,7 +39,6 @@ class DiffusionConfig:
     train_shift: float = 5.0  # shift of the shifted-uniform sampler; keep equal to `shift`
     logit_mean: float = 0.0  # logit-normal location (SD3 uses 0.0)
     logit_std: float = 1.0  # logit-normal scale (SD3 uses 1.0); larger = more mass at ends
-    loss_weighting: LossWeighting = "none"  # "bell" = DiffSynth's per-timestep bell weighting
     # --- guidance (out = null + ref*(r - null) + audio*(ra - r)) ------------------------------
     ref_scale: float = 2.5  # official default; 1 = no reference guidance, 1.5..3 useful
     audio_scale: float = 10.0  # official default; high because lips are a small region
@@ -46,7 +47,6 @@ class DiffusionConfig:
     # --- phases (sigma boundaries, high noise -> low noise) -----------------------------------
     structure_lip_sigma: float = 0.8  # sigma >= this: structure phase (pose, head, layout)
     lip_texture_sigma: float = 0.4  # sigma < this: texture phase; in between: lip phase
-    lip_mouth_weight: float = 2.0  # ours; loss weight inside the mouth mask in the lip phase
     # --- condition dropout (ours; makes null / ref-only / ref+audio streams learnable) --------
     p_drop_ref: float = 0.05  # drop only the reference
     p_drop_audio: float = 0.1  # drop only the audio (teaches the ref-only stream)

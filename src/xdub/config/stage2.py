@@ -1,7 +1,8 @@
 """Configs of stage 2 (`xdub.train.stage2`): the mask-free editor and its multi-phase recipe.
 
-`Stage2Config` is a strict superset of `Stage1Config` (same field names and meanings), so a
-stage-2 YAML is `base: stage1_<preset>.yaml` plus only the keys that change (pairs folder,
+`Stage2Config` shares `Stage1Config`'s field names and meanings for everything both stages use
+(the stage-1 loss weights are not among them: stage 2's are in `objectives`), so a stage-2
+YAML is `base: stage1_<preset>.yaml` plus only the keys that change (pairs folder,
 init, source embedding, phase schedule). One dataclass per concern:
 - `PhaseObjectiveConfig`: the phase-specific losses (mouth weight, sync, texture);
 - `PhaseScheduleConfig`: how training is split over the structure / lip / texture phases
@@ -86,7 +87,7 @@ class PhaseScheduleConfig:
 
 @dataclass(frozen=True, slots=True)
 class Stage2Config:
-    """Mask-free editing DiT trained on pseudo-pairs (X-Dub stage 2); superset of Stage1Config."""
+    """Mask-free editing DiT trained on pseudo-pairs (X-Dub stage 2)."""
 
     # --- shared with stage 1 (same meaning; a stage-2 YAML inherits them via `base:`) ---------
     model: DiTConfig = field(default_factory=lambda: MODEL_PRESETS["tiny"])  # cond_channels:
@@ -104,8 +105,6 @@ class Stage2Config:
     data: DataConfig = field(default_factory=DataConfig)  # window_frames / ref_frames /
     #   ref_min_gap / windows_per_clip are used; the clip source is replaced by `pairs`
     loop: LoopConfig = field(default_factory=LoopConfig)
-    mouth_weight: float = 3.0  # stage-1 key, unused here (see objectives.*mouth_weight)
-    outside_weight: float = 0.3  # stage-1 key, unused here (the editor's loss is full-frame)
     motion_frames: int = 1  # latent frames that may be given clean (the previous chunk)
     p_motion: float = 0.5  # share of samples trained with those motion frames
     cache_latents: bool = True  # per-frame codecs: encode each pair's clips once (cached)

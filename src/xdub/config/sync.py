@@ -7,7 +7,9 @@ it is saved next to the weights so a checkpoint rebuilds itself. `SyncTrainConfi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from xdub.config.loop import LoopConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,29 +45,30 @@ class SyncScorerConfig:
         return self.sample_rate / self.hop_length
 
 
+# The scorer recipe's loop: plain AdamW betas, cosine to lr / 20, clipping at 5, no EMA (the
+# exported scorer is the trained weights, as the shipped one), a 20-minute CPU-time budget.
+SYNC_LOOP = LoopConfig(steps=3000, batch_size=12, lr=2e-3, min_lr_ratio=0.05, warmup=100,
+                       weight_decay=1e-2, betas=(0.9, 0.999), grad_clip=5.0, ema_decay=0.0,
+                       ckpt_every=250, log_every=25, sample_every=0, max_minutes=20.0,
+                       budget_clock="cpu")
+
+
 @dataclass(frozen=True, slots=True)
 class SyncTrainConfig:
     """Contrastive training of the scorer on clips rendered by the synthetic engine."""
 
     model: SyncScorerConfig = field(default_factory=SyncScorerConfig)
-    steps: int = 3000  # optimizer steps; ~0.3 s each for the tiny preset on one CPU thread
-    batch_size: int = 12  # clips per step
+    loop: LoopConfig = field(default_factory=lambda: SYNC_LOOP)  # steps (~0.3 s each on one
+    #   CPU thread), batch (clips per step), AdamW, checkpoints, budget; training clip seeds
+    #   are loop.seed * 1_000_000 + k
     anchors_per_clip: int = 4  # consecutive video windows per clip; they share audio windows
-    lr: float = 2e-3  # AdamW peak rate, cosine-decayed to lr/20
-    weight_decay: float = 1e-2  # AdamW decoupled decay
-    warmup_steps: int = 100  # linear warmup of the learning rate
     max_shift: int = 5  # audio offsets +-1..max_shift frames (at least) are hard negatives
     bce_weight: float = 1.0  # weight of the sigmoid (calibrated probability) loss vs InfoNCE
     pool_clips: int = 96  # rendered clips held in memory to draw windows from
-    refresh_every: int = 150  # steps between re-rendering part of the pool (fresh characters)
+    refresh_every: int = 150  # micro-batches between re-rendering part of the pool
     refresh_clips: int = 16  # clips replaced per refresh
     scenario: str = "mixed"  # synthetic-engine scenario (xdub.config.synth.SCENARIOS key)
     clip_seconds: float = 3.0  # length of each rendered training clip
-    seed: int = 0  # training clip seeds are seed*1_000_000 + k; eval uses EVAL_SEED_BASE + k
-    ckpt_every: int = 250  # steps between checkpoints (resume point)
-    log_every: int = 25  # steps between metric lines in metrics.jsonl
-    num_threads: int = 1  # torch intra-op threads; the team shares 2 CPU cores
-    max_cpu_minutes: float = 20.0  # process CPU-time budget (rendering included); stops cleanly
 
 
 # Seeds >= this are never used for training clips, so held-out evaluation draws from here.
@@ -81,14 +84,11 @@ SYNC_TRAIN_PRESETS: dict[str, SyncTrainConfig] = {
     "tiny": SyncTrainConfig(),
     "test": SyncTrainConfig(
         model=SCORER_PRESETS["test"],
-        steps=4,
-        batch_size=4,
+        loop=replace(SYNC_LOOP, steps=4, batch_size=4, ckpt_every=2, log_every=1),
         anchors_per_clip=2,
         max_shift=3,
         pool_clips=4,
         refresh_every=1000,
         clip_seconds=1.0,
-        ckpt_every=2,
-        log_every=1,
     ),
 }

@@ -1,7 +1,7 @@
 """Configs of training runs and pseudo-pair generation (`xdub.train`). Imports: stdlib + config.
 
 One dataclass per concern:
-- `LoopConfig`: the generic loop (`xdub.train.loop`): steps, optimiser, EMA, checkpoint cadence.
+- `LoopConfig` (re-exported from `xdub.config.loop`): the generic loop every trainer runs on.
 - `SynthSourceConfig` / `VideoSourceConfig` / `DataConfig`: where clips come from and how
   training windows (target frames, reference frames, masks) are cut from them.
 - `Stage1Config`: the mask-based inpainting DiT recipe (`xdub.train.stage1`).
@@ -19,44 +19,13 @@ from xdub.config.audio import AUDIO_PRESETS, AudioConfig
 from xdub.config.codec import CODEC_PRESETS, CodecConfig
 from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
 from xdub.config.face import AlignConfig, FaceConfig
+from xdub.config.loop import LoopConfig
 from xdub.config.model import MODEL_PRESETS, DiTConfig
 from xdub.errors import ConfigError
 
 # Seeds of synthetic training clips are drawn below this; held-out evaluation uses seeds from
 # here on (the sync scorer keeps 900_000_000+, so we stay clear of both).
 STAGE1_EVAL_SEED_BASE = 800_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class LoopConfig:
-    """nanoGPT-style loop: AdamW + warmup/cosine, grad accumulation and clipping, EMA, checkpoints."""
-
-    steps: int = 2000  # optimiser steps in total (resume continues up to this)
-    batch_size: int = 8  # samples per micro-batch and process
-    grad_accum: int = 1  # micro-batches per optimiser step
-    lr: float = 1e-3  # AdamW peak learning rate (tiny DiT: 5e-4 .. 2e-3; wan5b: 1e-5)
-    min_lr_ratio: float = 0.1  # cosine decays to lr * this
-    warmup: int = 50  # linear warmup steps
-    weight_decay: float = 0.01  # AdamW decoupled decay
-    betas: tuple[float, float] = (0.9, 0.99)  # AdamW betas; 0.99 is steadier for small batches
-    grad_clip: float = 1.0  # max global grad norm; 0 = off
-    ema_decay: float = 0.999  # EMA decay ceiling; effective decay is min(this, (1+s)/(10+s))
-    ckpt_every: int = 100  # optimiser steps between checkpoints (also at the end / on stop)
-    keep_checkpoints: int = 2  # newest checkpoints kept on disk
-    log_every: int = 10  # steps between metrics.jsonl lines
-    sample_every: int = 250  # steps between sample videos/frames (0 = only at the end)
-    seed: int = 0  # model init, data order, noise
-    num_threads: int = 1  # torch intra-op threads per process (shared CPUs: keep 1)
-    max_minutes: float = 0.0  # wall-clock budget; > 0 stops cleanly (with a checkpoint) after it
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # accelerate autocast on accelerators
-
-    def __post_init__(self) -> None:
-        if min(self.steps, self.batch_size, self.grad_accum, self.ckpt_every, self.log_every) < 1:
-            raise ConfigError("loop: steps, batch_size, grad_accum, ckpt_every, log_every >= 1")
-        if self.keep_checkpoints < 1 or self.sample_every < 0 or self.lr <= 0:
-            raise ConfigError("loop: keep_checkpoints >= 1, sample_every >= 0, lr > 0")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ConfigError("loop: ema_decay must be in [0, 1)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from xdub.diffusion.guidance import (
     GuidanceStreams,
     combine_guidance,
     drop_conditions,
+    drop_for_training,
     guided_model_fn,
     mask_condition,
     stack_conditions,
@@ -24,12 +25,7 @@ from xdub.diffusion.guidance_scales import (
     lip_only_scales,
     scales_from_config,
 )
-from xdub.diffusion.objectives import (
-    flow_matching_loss,
-    noisy_input,
-    timestep_loss_weight,
-    velocity_target,
-)
+from xdub.diffusion.objectives import noisy_input, velocity_target
 from xdub.diffusion.phases import (
     PHASES,
     Phase,
@@ -75,8 +71,8 @@ __all__ = [
     "combine_guidance",
     "constant_scales",
     "drop_conditions",
+    "drop_for_training",
     "dynamic_scales",
-    "flow_matching_loss",
     "guided_model_fn",
     "linear_scales",
     "lip_only_scales",
@@ -94,7 +90,6 @@ __all__ = [
     "sigmas_for_sampling",
     "sigmas_from",
     "stack_conditions",
-    "timestep_loss_weight",
     "timestep_to_sigma",
     "unshift_sigma",
     "velocity_target",

@@ -16,7 +16,8 @@ The conditioning is any object `C` the network's callable accepts: a tensor, a d
 (frozen) dataclass of tensors. `stack_conditions` concatenates three of them along the batch
 axis, field by field, so one batched forward evaluates all streams; `batched=False` runs the
 streams one after another (a third of the activation memory) with the same result.
-Imports: torch, diffusion.schedule, diffusion.guidance_scales.
+`drop_for_training` is the training side: random condition dropout and motion frames.
+Imports: torch, config.diffusion, diffusion.schedule, diffusion.guidance_scales.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
+from xdub.config.diffusion import DiffusionConfig
 from xdub.diffusion.guidance_scales import ScaleFn
 from xdub.diffusion.schedule import expand_sigma
 
@@ -196,3 +198,29 @@ def mask_condition(cond: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"keep must be [B={cond.shape[0]}], got {tuple(keep.shape)}")
     keep_b = keep.to(cond.device).view(-1, *([1] * (cond.ndim - 1)))
     return torch.where(keep_b, cond, torch.zeros_like(cond))
+
+
+def drop_for_training(cond: C, target: torch.Tensor, cfg: DiffusionConfig, motion_frames: int,
+                      p_motion: float, gen: torch.Generator) -> tuple[C, torch.Tensor]:
+    """The training side of three-stream guidance and of chunking, shared by both stages.
+
+    Per sample, drop the reference (the source and reference latents) and/or the audio with
+    the config's `p_drop_*` probabilities, then give the first `motion_frames` latent frames
+    of `target` [B, C, F', h, w] clean to `p_motion` of the samples (the previous chunk at
+    inference). `cond` is a dataclass with the `DiTConditioning` fields. Returns the new
+    conditioning and `frame_valid` [B, F'] (0 = a clean motion frame: no loss there).
+    """
+    batch, device = target.shape[0], target.device
+    masks = drop_conditions(batch, cfg.p_drop_ref, cfg.p_drop_audio, cfg.p_drop_both, gen)
+    keep_ref, keep_audio = masks.keep_ref.to(device), masks.keep_audio.to(device)
+    changes: dict[str, Any] = {"source_latents": mask_condition(cond.source_latents, keep_ref)}
+    if cond.ref_latents is not None:
+        changes["ref_latents"] = mask_condition(cond.ref_latents, keep_ref)
+    if cond.audio_features is not None:
+        changes["audio_features"] = mask_condition(cond.audio_features, keep_audio)
+    valid = torch.ones(batch, target.shape[2], device=device)
+    if motion_frames:
+        use = (torch.rand(batch, generator=gen) < p_motion).to(device)
+        changes |= {"motion_latents": target[:, :, :motion_frames], "motion_mask": use}
+        valid[:, :motion_frames] = (~use).float()[:, None]
+    return dataclasses.replace(cond, **changes), valid

@@ -6,7 +6,6 @@
         optimizer.pt        optimiser + LR-scheduler state (torch.save, weights-only loadable)
         rng.pt              torch RNG state + named torch.Generator states
         state.json          step, python/numpy RNG, user extras
-    checkpoints/last/       `save_last`: the one resumable folder of the small explicit loops
 A checkpoint is built in `.step_XXXXXXXX.partial/` and renamed into place, so an interrupted
 save never leaves a folder that looks complete. Imports: torch, numpy, safetensors, stdlib.
 """
@@ -123,23 +122,6 @@ def save_checkpoint(root: str | Path, ckpt: Checkpoint, keep: int | None = None)
     if keep is not None:
         for _, old in list_checkpoints(root)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def save_last(root: Path, model: Any, optimizer: torch.optim.Optimizer,
-              state: dict[str, Any]) -> Path:
-    """Replace `root/last/` atomically: `model.save_pretrained` files, optimizer.pt, state.json.
-
-    The single-folder format of the small explicit loops (tiny codec, sync scorer), which resume
-    from `last/` instead of from numbered step folders.
-    """
-    tmp, final = root / ".last.tmp", root / "last"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(state))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
     return final
 
 

@@ -1,11 +1,11 @@
-"""Train the tiny video codec on face crops: a small explicit loop (nanoGPT style).
+"""Train the tiny video codec on face crops, on the one training loop (`xdub.train.loop`).
 
     codec = train_codec(CodecConfig().tiny, CodecTrainConfig(), run_dir, crop_source)
 
-`crop_source(first_step)` returns an iterable of uint8 crops `[S, S, 3]`; `synth_crop_source`
-cuts them around the ground-truth face boxes of the procedural engine. The run directory gets
-`config.yaml`, `git_sha.txt`, `metrics.jsonl`, `loss.png` and `checkpoints/last/` (codec folder +
-`optimizer.pt` + `state.json`); calling again with the same run_dir resumes from the saved step.
+`crop_source(first_crop)` returns an iterable of uint8 crops `[S, S, 3]`; `synth_crop_source`
+cuts them around the ground-truth face boxes of the procedural engine. The run directory is the
+loop's (`config.yaml` = codec + recipe, `metrics.jsonl` with held-out PSNR rows, `loss.png`,
+`checkpoints/step_*`); calling again with the same run_dir resumes from the newest checkpoint.
 Imports: numpy, torch, cv2, xdub.{config, models, data, train}.
 """
 
@@ -13,26 +13,25 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 
-from xdub.config import to_dict
 from xdub.config.codec import CodecTrainConfig, TinyCodecConfig
 from xdub.models.codec import TinyVideoCodec
-from xdub.train.checkpointing import save_last
-from xdub.train.loop import warmup_cosine, write_run_files
-from xdub.train.report import Panel, append_metrics, plot_panels, read_metrics
+from xdub.train import loop
+from xdub.train.checkpointing import latest_checkpoint
+from xdub.train.losses import reconstruction_losses
+from xdub.train.report import Panel, append_metrics
 
 log = logging.getLogger(__name__)
 
-CropSource = Callable[[int], Iterable[np.ndarray]]  # first step -> uint8 crops [S, S, 3]
+CropSource = Callable[[int], Iterable[np.ndarray]]  # crops already used -> uint8 crops [S, S, 3]
 
 # ---------------------------------------------------------------------------------------------
 # Data: face crops from the procedural engine
@@ -65,14 +64,15 @@ def crop_face(frame: np.ndarray, box: np.ndarray, size: int, rng: np.random.Gene
 
 def synth_crop_source(size: int, scenario: str = "mixed", frames_per_clip: int = 8,
                       seed_offset: int = 0, clip_seconds: float = 1.0) -> CropSource:
-    """Endless crops from engine clips `seed_offset + first_step, +1, ...` (new clips on resume)."""
+    """Endless crops from engine clips `seed_offset + k, k + 1, ...`, where clip k is the one
+    that holds crop `first_crop` (a resumed run continues with new clips)."""
     from xdub.config.synth import SCENARIOS
     from xdub.synth.clip import render_clip
 
     cfg = replace(SCENARIOS[scenario], duration=clip_seconds)
 
-    def source(first_step: int) -> Iterator[np.ndarray]:
-        seed = seed_offset + first_step
+    def source(first_crop: int) -> Iterator[np.ndarray]:
+        seed = seed_offset + first_crop // frames_per_clip
         while True:
             clip = render_clip(seed, cfg)
             rng = np.random.default_rng(seed)
@@ -108,21 +108,8 @@ def _shuffled_batches(crops: Iterable[np.ndarray], batch_size: int, rng: np.rand
 
 
 # ---------------------------------------------------------------------------------------------
-# Losses and metrics
+# Metrics
 # ---------------------------------------------------------------------------------------------
-
-
-def reconstruction_losses(recon: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-    """L1, MSE and image-gradient L1 between `[N, 3, H, W]` images."""
-    def grads(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]
-
-    (ry, rx), (ty, tx) = grads(recon), grads(target)
-    return {
-        "l1": (recon - target).abs().mean(),
-        "mse": F.mse_loss(recon, target),
-        "grad": (ry - ty).abs().mean() + (rx - tx).abs().mean(),
-    }
 
 
 def psnr(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -156,21 +143,16 @@ def measure_latent_stats(
 
 
 # ---------------------------------------------------------------------------------------------
-# Run files and checkpoints
+# Training
 # ---------------------------------------------------------------------------------------------
 
 
-def lr_at(step: int, cfg: CodecTrainConfig) -> float:
-    """Linear warmup, then cosine decay to 5% of the peak."""
-    return cfg.lr * warmup_cosine(step, cfg.steps, cfg.warmup, 0.05)
+@dataclass(frozen=True)
+class CodecRunConfig:
+    """`config.yaml` of a codec run: the codec and its recipe."""
 
-
-def _write_run_files(run_dir: Path, codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig) -> None:
-    write_run_files(run_dir)
-    import yaml
-
-    text = yaml.safe_dump({"codec": to_dict(codec_cfg), "train": to_dict(cfg)}, sort_keys=False)
-    (run_dir / "config.yaml").write_text(text)
+    codec: TinyCodecConfig
+    train: CodecTrainConfig
 
 
 # Training loss and held-out PSNR over steps (loss.png).
@@ -181,94 +163,78 @@ LOSS_PANELS = (
 )
 
 
-# ---------------------------------------------------------------------------------------------
-# Loop
-# ---------------------------------------------------------------------------------------------
+class CodecObjective(nn.Module):
+    """The codec with its training loss as `forward`: the module the loop trains and saves.
+
+    A batch `[N, 3, S, S]` is encoded, its raw latents get N(0, latent_noise) (so the decoder
+    tolerates imperfect latents), and the decoded images are scored against the input.
+    """
+
+    def __init__(self, codec: TinyVideoCodec, cfg: CodecTrainConfig) -> None:
+        super().__init__()
+        self.codec, self.cfg = codec, cfg
+
+    def forward(self, images: torch.Tensor,
+                gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        codec, cfg = self.codec, self.cfg
+        raw = codec.encode_images(images)
+        noisy = raw + codec.cfg.latent_noise * torch.randn(raw.shape, generator=gen)
+        recon = codec.decode_images(noisy)
+        parts = reconstruction_losses(recon, images)
+        latent_l2 = raw.square().mean()
+        loss = (cfg.l1_weight * parts["l1"] + cfg.mse_weight * parts["mse"]
+                + cfg.grad_weight * parts["grad"] + codec.cfg.latent_l2 * latent_l2)
+        logs = {k: float(v.detach()) for k, v in parts.items()}
+        logs |= {"latent_rms": float(latent_l2.detach().sqrt()),
+                 "psnr": float(psnr(recon.detach(), images).mean())}
+        return loss, logs
 
 
-def _step_losses(codec: TinyVideoCodec, images: torch.Tensor, cfg: CodecTrainConfig,
-                 gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-    """One batch `[N, 3, S, S]`: noisy-latent reconstruction loss and its parts."""
-    raw = codec.encode_images(images)
-    noisy = raw + codec.cfg.latent_noise * torch.randn(raw.shape, generator=gen)
-    recon = codec.decode_images(noisy)
-    parts = reconstruction_losses(recon, images)
-    latent_l2 = raw.square().mean()
-    loss = (cfg.l1_weight * parts["l1"] + cfg.mse_weight * parts["mse"]
-            + cfg.grad_weight * parts["grad"] + codec.cfg.latent_l2 * latent_l2)
-    logs = {k: float(v.detach()) for k, v in parts.items()}
-    logs |= {"loss": float(loss.detach()), "latent_rms": float(latent_l2.detach().sqrt()),
-             "psnr": float(psnr(recon.detach(), images).mean())}
-    return loss, logs
-
-
-def _start(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: Path,
-           crop_source: CropSource) -> tuple[TinyVideoCodec, torch.optim.Optimizer, dict]:
-    """Resume from `run_dir/checkpoints/last`, or start from a PCA codec fitted on first crops."""
-    last = run_dir / "checkpoints" / "last"
-    torch.manual_seed(cfg.seed)
-    if (last / "state.json").is_file():
-        codec = TinyVideoCodec.from_pretrained(last).train()
-        state = json.loads((last / "state.json").read_text())
-    else:
-        codec = TinyVideoCodec(codec_cfg).train()
-        first = np.stack([c for _, c in zip(range(cfg.pca_crops), crop_source(0))])
-        codec.init_from_pca(to_tensor(first))
-        state = {"step": 0, "elapsed_s": 0.0}
-    optim = torch.optim.AdamW(codec.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if (last / "optimizer.pt").is_file():
-        optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
-        log.info("resumed codec training at step %d", state["step"])
-    return codec, optim, state
+def _fresh_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: Path,
+                 crop_source: CropSource) -> TinyVideoCodec:
+    """A seeded codec; a new run starts from a PCA codec fitted on the first crops (a resumed
+    run gets its weights from the checkpoint instead)."""
+    torch.manual_seed(cfg.loop.seed)
+    codec = TinyVideoCodec(codec_cfg).train()
+    if latest_checkpoint(run_dir / "checkpoints") is None:
+        codec.init_from_pca(to_tensor(held_out_crops(crop_source(0), cfg.pca_crops)))
+    return codec
 
 
 def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str | Path,
                 crop_source: CropSource, eval_crops: np.ndarray | None = None) -> TinyVideoCodec:
-    """Train (or resume from `run_dir/checkpoints/last`) and return the codec in eval mode.
+    """Train (or resume from `run_dir/checkpoints`) and return the codec in eval mode.
 
     When training ends, per-channel latent stats are measured on fresh crops and stored in the
     codec's config, so `encode` returns roughly unit-variance latents.
     """
-    run_dir = Path(run_dir)
-    torch.set_num_threads(cfg.threads)
-    # 1. Run files; model + optimiser (fresh or resumed).
-    _write_run_files(run_dir, codec_cfg, cfg)
-    codec, optim, state = _start(codec_cfg, cfg, run_dir, crop_source)
-    # 2. Data and noise streams continue from the saved step (new clips after a resume).
-    gen = torch.Generator().manual_seed(cfg.seed + state["step"])
-    rng = np.random.default_rng(cfg.seed + state["step"])
-    batches = _shuffled_batches(crop_source(state["step"]), cfg.batch_size, rng,
-                                pool_size=max(4 * cfg.batch_size, 64))
-    metrics, tic = run_dir / "metrics.jsonl", time.time()
-    # 3. Optimise; log every `log_every`, evaluate + checkpoint every `ckpt_every` and at the end.
-    while state["step"] < cfg.steps:
-        step = state["step"]
-        for group in optim.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        loss, logs = _step_losses(codec, next(batches), cfg, gen)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(codec.parameters(), cfg.grad_clip)
-        optim.step()
-        state["step"] = step + 1
-        done = state["step"] == cfg.steps
-        if state["step"] % cfg.log_every == 0 or done:
-            sec = round(state["elapsed_s"] + time.time() - tic, 1)
-            row = {"step": state["step"], "lr": lr_at(step, cfg), **logs, "sec": sec}
-            append_metrics(metrics, row)
-            log.info("step %d loss %.4f psnr %.2f", state["step"], logs["loss"], logs["psnr"])
-        if state["step"] % cfg.ckpt_every == 0 or done:
-            if eval_crops is not None:
-                value = evaluate_psnr(codec, eval_crops)
-                append_metrics(metrics, {"step": state["step"], "eval_psnr": value})
-            state["elapsed_s"] = round(state["elapsed_s"] + time.time() - tic, 1)
-            tic = time.time()
-            save_last(run_dir / "checkpoints", codec, optim, state)
-    # 4. Loss curve (once: matplotlib text layout costs seconds per figure).
-    plot_panels(read_metrics(metrics), run_dir / "loss.png", LOSS_PANELS)
-    # 5. Latent statistics for normalised latents.
-    fresh = np.stack([c for _, c in zip(range(256), crop_source(cfg.steps + 1))])
-    codec.eval()
+    run_dir, lc = Path(run_dir), cfg.loop
+    torch.set_num_threads(lc.num_threads)
+    # 1. Model (PCA-initialised when new) wrapped with its objective; the noise generator is
+    #    checkpointed with the run.
+    objective = CodecObjective(_fresh_codec(codec_cfg, cfg, run_dir, crop_source), cfg)
+    gen = torch.Generator().manual_seed(lc.seed)
+
+    # 2. Data continues after the crops already used (new clips after a resume).
+    def batches(consumed: int) -> Iterator[torch.Tensor]:
+        first = consumed * lc.batch_size
+        rng = np.random.default_rng(lc.seed + consumed)
+        return _shuffled_batches(crop_source(first), lc.batch_size, rng,
+                                 pool_size=max(4 * lc.batch_size, 64))
+
+    # 3. Held-out PSNR of the EMA weights at every `sample_every` and at the end.
+    def sample_fn(ema_objective: nn.Module, step: int, folder: Path) -> None:
+        if eval_crops is not None:
+            row = {"step": step, "eval_psnr": evaluate_psnr(ema_objective.codec, eval_crops)}
+            append_metrics(run_dir / "metrics.jsonl", row)
+            (folder / "eval.json").write_text(json.dumps(row))
+
+    loop.run(lc, run_dir, objective, lambda model, images: model(images, gen), batches,
+             run_config=CodecRunConfig(codec_cfg, cfg), sample_fn=sample_fn,
+             generators={"noise": gen}, title="xdub tiny codec", panels=LOSS_PANELS)
+    # 4. Final weights, then latent statistics for normalised latents.
+    codec = loop.load_final_weights(objective, run_dir).codec.eval()
+    fresh = held_out_crops(crop_source((lc.steps + 1) * lc.batch_size), cfg.stats_crops)
     codec.set_latent_stats(*measure_latent_stats(codec, fresh))
     return codec
 

@@ -1,19 +1,22 @@
-"""Generic training loop (nanoGPT style): no knowledge of stages, models or data.
+"""The one training loop (nanoGPT style) of the tiny codec, the sync scorer, stage 1 and
+stage 2: no knowledge of stages, models or data.
 
     result = run(cfg, run_dir, model, step_fn, batches, run_config=stage_cfg, sample_fn=...)
+    load_final_weights(model, run_dir)   # the EMA weights of the newest checkpoint, for export
 
 - `step_fn(model, batch) -> (loss, logs)`: the stage's whole objective; `model` is the
   accelerate-prepared module (DDP-wrapped with several processes: call it, don't unwrap it).
 - `batches(consumed) -> iterable`: endless batches for this process, starting after
   `consumed` micro-batches (so a resumed run continues the data stream where it stopped).
-- `sample_fn(ema_model, step, folder)`: writes sample frames/videos into `folder`.
+- `sample_fn(ema_model, step, folder)`: writes sample frames/videos (or held-out metrics)
+  into `folder`, every `sample_every` steps and at the end.
 AdamW with linear warmup + cosine decay, gradient accumulation (no gradient sync on inner
 micro-batches), gradient clipping, EMA, checkpoints every `ckpt_every` steps (+ at the end,
-on a time-budget stop and on Ctrl-C); a rerun resumes from the newest checkpoint (weights,
-optimiser, scheduler, EMA, step, RNG states). Works on CPU with one process and under
-`accelerate launch` with several. Run dir: config.yaml, git_sha.txt, metrics.jsonl (process 0),
-loss.png, index.html, checkpoints/, samples/. Imports: torch, accelerate, tqdm, xdub.config,
-xdub.train.
+on a time-budget stop, wall-clock or CPU time, and on Ctrl-C); a rerun resumes from the
+newest checkpoint (weights, optimiser, scheduler, EMA, step, RNG states). Works on CPU with
+one process and under `accelerate launch` with several. Run dir: config.yaml, git_sha.txt,
+metrics.jsonl (process 0), loss.png (`panels`), index.html, checkpoints/, samples/.
+Imports: torch, accelerate, tqdm, xdub.config, xdub.train.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from xdub.train.checkpointing import (
     save_checkpoint,
 )
 from xdub.train.ema import EMA
+from xdub.train.report import Panel
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +68,12 @@ class LoopResult:
     last_loss: float
 
 
-def warmup_cosine(step: int, steps: int, warmup: int, min_ratio: float) -> float:
-    """LR multiplier at optimiser step `step`: linear warmup, then cosine from 1 to `min_ratio`."""
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    span = max(1, steps - warmup)
-    progress = min(1.0, (step - warmup) / span)
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
 def lr_factor(step: int, cfg: LoopConfig) -> float:
     """Learning-rate multiplier at optimiser step `step`: linear warmup, cosine to min_lr_ratio."""
-    return warmup_cosine(step, cfg.steps, cfg.warmup, cfg.min_lr_ratio)
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def git_sha() -> str:
@@ -118,17 +116,14 @@ class _State:
         self.step = ckpt.step
 
 
-def write_run_files(run_dir: Path, run_config: Any | None = None) -> None:
-    """Create `run_dir` with `config.yaml` (when `run_config` is a config) and `git_sha.txt`."""
+def _prepare_run_dir(run_dir: Path, run_config: Any | None, is_main: bool) -> None:
+    """Process 0 creates `run_dir` with `config.yaml` (when given a config) and `git_sha.txt`."""
+    if not is_main:
+        return
     run_dir.mkdir(parents=True, exist_ok=True)
     if run_config is not None:
         save(run_config, run_dir / "config.yaml")
     (run_dir / "git_sha.txt").write_text(git_sha() + "\n")
-
-
-def _prepare_run_dir(run_dir: Path, run_config: Any | None, is_main: bool) -> None:
-    if is_main:
-        write_run_files(run_dir, run_config)
 
 
 def _ema_model(state: _State) -> nn.Module:
@@ -138,9 +133,21 @@ def _ema_model(state: _State) -> nn.Module:
     return model.eval()
 
 
-def _refresh_report(run_dir: Path, title: str) -> None:
-    report.plot_losses(report.read_metrics(run_dir / "metrics.jsonl"), run_dir / "loss.png")
+LOSS_PANELS = (Panel(("loss",), log_y=True),)
+
+
+def _refresh_report(run_dir: Path, title: str, panels: tuple[Panel, ...]) -> None:
+    report.plot_panels(report.read_metrics(run_dir / "metrics.jsonl"), run_dir / "loss.png",
+                       panels)
     report.write_index(run_dir, title)
+
+
+def load_final_weights(model: nn.Module, run_dir: str | Path) -> nn.Module:
+    """Load the newest checkpoint's EMA weights (its weights when it has no EMA) into `model`:
+    what every trainer exports. Entries the checkpoint lacks keep the model's values."""
+    ckpt = load_checkpoint(latest_checkpoint(Path(run_dir) / "checkpoints"))
+    model.load_state_dict({**model.state_dict(), **(ckpt.ema or ckpt.model)})
+    return model
 
 
 def run(
@@ -154,6 +161,7 @@ def run(
     sample_fn: SampleFn | None = None,
     generators: dict[str, torch.Generator] | None = None,
     title: str = "xdub training run",
+    panels: tuple[Panel, ...] = LOSS_PANELS,
 ) -> LoopResult:
     """Train `model` up to `cfg.steps` optimiser steps, resuming from `run_dir/checkpoints`."""
     run_dir = Path(run_dir)
@@ -170,7 +178,8 @@ def run(
         log.info("resumed from %s (step %d)", latest, state.step)
     resumed_from = state.step
     prepared, prepared_opt = accelerator.prepare(model, optimizer)
-    loop = _Loop(cfg, run_dir, accelerator, state, prepared, prepared_opt, step_fn, sample_fn, title)
+    loop = _Loop(cfg, run_dir, accelerator, state, prepared, prepared_opt, step_fn, sample_fn,
+                 (title, panels))
     return loop.train(batches, resumed_from)
 
 
@@ -179,10 +188,10 @@ class _Loop:
 
     def __init__(self, cfg: LoopConfig, run_dir: Path, accelerator: Accelerator, state: _State,
                  model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: StepFn,
-                 sample_fn: SampleFn | None, title: str) -> None:
+                 sample_fn: SampleFn | None, report_spec: tuple[str, tuple[Panel, ...]]) -> None:
         self.cfg, self.run_dir, self.acc, self.state = cfg, run_dir, accelerator, state
         self.model, self.optimizer, self.step_fn = model, optimizer, step_fn
-        self.sample_fn, self.title = sample_fn, title
+        self.sample_fn, self.report_spec = sample_fn, report_spec
         self.params = [p for p in state.model.parameters() if p.requires_grad]
         self.last_loss = float("nan")
         self.saved_at = state.step
@@ -196,13 +205,14 @@ class _Loop:
     def train(self, batches: BatchSource, resumed_from: int) -> LoopResult:
         cfg, state = self.cfg, self.state
         iterator = iter(batches(self.consumed))
-        start_time = time.monotonic()
+        clock = time.process_time if cfg.budget_clock == "cpu" else time.monotonic
+        start_time = clock()
         stopped = "done"
         bar = tqdm(total=cfg.steps, initial=state.step, desc="train", dynamic_ncols=True,
                    disable=not self.acc.is_main_process)
         try:
             while state.step < cfg.steps:
-                if cfg.max_minutes and time.monotonic() - start_time > cfg.max_minutes * 60:
+                if cfg.max_minutes and clock() - start_time > cfg.max_minutes * 60:
                     stopped = "budget"
                     break
                 tic = time.monotonic()
@@ -212,7 +222,8 @@ class _Loop:
                 bar.set_postfix(loss=f"{loss:.4f}")
                 self._after_step(logs, loss, grad_norm, time.monotonic() - tic)
         except KeyboardInterrupt:
-            self._save()
+            if self._save():
+                self._refresh()
             bar.close()
             raise
         bar.close()
@@ -252,36 +263,43 @@ class _Loop:
             row = {"step": step, "loss": loss, "lr": self.state.scheduler.get_last_lr()[0],
                    "grad_norm": grad_norm, "sec_per_step": seconds, **logs}
             report.append_metrics(self.run_dir / "metrics.jsonl", row)
-        if step % cfg.ckpt_every == 0:
-            self._save()
+        wrote = self._save() if step % cfg.ckpt_every == 0 else False
         if cfg.sample_every and step % cfg.sample_every == 0:
-            self._sample()
+            wrote = self._sample() or wrote
+        if wrote:
+            self._refresh()
 
-    def _save(self) -> None:
+    def _refresh(self) -> None:
+        """Redraw loss.png and index.html (process 0; once per checkpoint and/or sample)."""
+        if self.acc.is_main_process:
+            _refresh_report(self.run_dir, *self.report_spec)
+
+    def _save(self) -> bool:
+        """Checkpoint the current step (once); True when one was written."""
         if self.saved_at == self.state.step and latest_checkpoint(self.run_dir / "checkpoints"):
-            return
+            return False
         self.acc.wait_for_everyone()
         if self.acc.is_main_process:
             save_checkpoint(self.run_dir / "checkpoints", self.state.checkpoint(self.consumed),
                             keep=self.cfg.keep_checkpoints)
-            _refresh_report(self.run_dir, self.title)
         self.saved_at = self.state.step
+        return True
 
-    def _sample(self) -> None:
+    def _sample(self) -> bool:
+        """Samples of the EMA model at the current step (once); True when written."""
         if self.sample_fn is None or self.sampled_at == self.state.step:
-            return
+            return False
         if self.acc.is_main_process:
             folder = self.run_dir / "samples" / f"step_{self.state.step:08d}"
             folder.mkdir(parents=True, exist_ok=True)
             with torch.no_grad():
                 self.sample_fn(_ema_model(self.state), self.state.step, folder)
-            _refresh_report(self.run_dir, self.title)
         self.sampled_at = self.state.step
+        return True
 
     def _finish(self) -> None:
         self._save()
         if self.state.step > self.saved_from:  # a rerun of a finished run trains nothing new
             self._sample()
-        if self.acc.is_main_process:
-            _refresh_report(self.run_dir, self.title)
+        self._refresh()
         self.acc.wait_for_everyone()

@@ -9,10 +9,10 @@ pair's `mouth_mask` when the store has one, else its inpainting mask (a superset
 
 Sample position k of the stream is fully determined by (seed, k): the pair comes from a
 seeded permutation per epoch, the window start and references from `default_rng([seed, k])`,
-so `batches(start)` resumes exactly. With a per-frame codec (temporal factor 1) an `encoder`
-encodes each clip once and windows slice the cached latents, which equals encoding the window
-(and each reference alone) but costs one encode per pair instead of one per step. Imports: numpy, torch, xdub.{audio, conditioning, config,
-data, models}.
+so `batches(start)` (typed `EditBatch`es) resumes exactly. With a per-frame codec (temporal
+factor 1) an `encoder` encodes each clip once and windows slice the cached latents, which
+equals encoding the window (and each reference alone) but costs one encode per pair instead of
+one per step. Imports: numpy, torch, xdub.{audio, conditioning, config, data, models, train}.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from xdub.data.crops import audio_windows_for
 from xdub.data.dataset import collate_windows
 from xdub.data.pairs import PairStore
 from xdub.models.syncnet_features import audio_window_starts, audio_windows, log_mel
+from xdub.train.batches import EditBatch
 
 LatentEncoder = Callable[[np.ndarray], np.ndarray]  # crops [T, S, S, 3] -> latents [C, T, h, w]
 
@@ -129,10 +130,10 @@ class PairWindows:
             sample["mel_windows"] = mel.numpy()
         return sample
 
-    def batches(self, start: int, batch_size: int) -> Iterator[dict[str, Any]]:
-        """Endless collated batches beginning at sample position `start`."""
+    def batches(self, start: int, batch_size: int) -> Iterator[EditBatch]:
+        """Endless typed batches beginning at sample position `start`."""
         position = start
         while True:
             samples = [self.sample(position + k) for k in range(batch_size)]
             position += batch_size
-            yield collate_windows(samples)
+            yield EditBatch.from_collated(collate_windows(samples))

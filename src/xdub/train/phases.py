@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from xdub.config.face import AlignConfig
 from xdub.config.stage2 import PhaseObjectiveConfig, PhaseScheduleConfig
@@ -48,6 +47,7 @@ from xdub.diffusion import (
 from xdub.face.landmarks import MEAN_SHAPE
 from xdub.models.codec import VideoCodec
 from xdub.models.syncnet import SyncScorer
+from xdub.train.losses import laplacian_l1, region_flow_loss, sync_loss_on_frames
 
 # ---------------------------------------------------------------------------------------------
 # Sub-runs
@@ -106,7 +106,7 @@ def sample_phase_sigmas(sampler: TrainSigmaSampler, phase_map: PhaseMap, run: Su
 
 
 # ---------------------------------------------------------------------------------------------
-# Pixel-space pieces: mouth crops for the scorer, Laplacian pyramid
+# Where the scorer looks on an aligned crop (the losses themselves: xdub.train.losses)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -129,59 +129,6 @@ def mouth_box(crop_size: int, align: AlignConfig, scorer: SyncScorerConfig,
     centre = crop[48:68].mean(axis=0)
     width = scorer.crop_scale * float(crop[:17, 0].max() - crop[:17, 0].min())
     return float(centre[0]), float(centre[1]), width, width * aspect
-
-
-def crop_mouth_frames(frames: torch.Tensor, box: tuple[float, ...],
-                      scorer: SyncScorerConfig) -> torch.Tensor:
-    """Differentiable scorer crops: `frames: [N, 3, S, S]` in [-1, 1] -> `[N, C, h, w]`."""
-    n, _, size, _ = frames.shape
-    cx, cy, w, h = box
-    # affine_grid works in [-1, 1] coordinates (align_corners=False: pixel edges at +-1).
-    theta = torch.tensor([[w / size, 0.0, 2 * cx / size - 1], [0.0, h / size, 2 * cy / size - 1]],
-                         dtype=frames.dtype, device=frames.device).expand(n, 2, 3)
-    grid = F.affine_grid(theta, [n, 3, scorer.crop_height, scorer.crop_width], align_corners=False)
-    crops = F.grid_sample(frames, grid, mode="bilinear", padding_mode="border",
-                          align_corners=False)
-    if scorer.channels == 1:  # ITU-R 601 luma, as cv2.COLOR_RGB2GRAY
-        weights = torch.tensor([0.299, 0.587, 0.114], dtype=crops.dtype, device=crops.device)
-        crops = (crops * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
-    return crops
-
-
-def sync_loss_on_frames(scorer: SyncScorer, frames: torch.Tensor, mel_windows: torch.Tensor,
-                        box: tuple[float, ...]) -> torch.Tensor:
-    """Scorer loss -log P(sync) of decoded crops against their audio.
-
-    frames: [B, 3, F, S, S] in [-1, 1]; mel_windows: [B, F - W + 1, L, n_mels], window i
-    belonging to video frames i .. i + W - 1 (W = scorer window).
-    """
-    cfg = scorer.cfg
-    batch, _, num, size, _ = frames.shape
-    per_frame = crop_mouth_frames(frames.transpose(1, 2).reshape(-1, 3, size, size), box, cfg)
-    per_frame = per_frame.view(batch, num, *per_frame.shape[1:])  # [B, F, C, h, w]
-    windows = num - cfg.window_frames + 1
-    assert mel_windows.shape[:2] == (batch, windows), (
-        f"mel_windows {tuple(mel_windows.shape)} must be [B={batch}, {windows}, L, n_mels]")
-    video = torch.stack([per_frame[:, i:i + cfg.window_frames].flatten(1, 2)
-                         for i in range(windows)], dim=1)  # [B, N, W*C, h, w]
-    return scorer.sync_loss(video.flatten(0, 1), mel_windows.flatten(0, 1).to(video))
-
-
-def laplacian_l1(pred: torch.Tensor, target: torch.Tensor, levels: int) -> torch.Tensor:
-    """Mean L1 between the band-pass levels of two image batches `[N, 3, H, W]` (per sample
-    `[N]`); the low-pass residual is left out: the flow loss already covers it."""
-    per_sample = torch.zeros(pred.shape[0], dtype=pred.dtype, device=pred.device)
-    for _ in range(levels):
-        if min(pred.shape[-2:]) < 2:
-            break
-        low_p, low_t = F.avg_pool2d(pred, 2), F.avg_pool2d(target, 2)
-        band_p = pred - F.interpolate(low_p, size=pred.shape[-2:], mode="bilinear",
-                                      align_corners=False)
-        band_t = target - F.interpolate(low_t, size=target.shape[-2:], mode="bilinear",
-                                        align_corners=False)
-        per_sample = per_sample + (band_p - band_t).abs().flatten(1).mean(dim=1)
-        pred, target = low_p, low_t
-    return per_sample
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +166,7 @@ class PhaseObjective:
             weight = torch.full_like(b.sigma, self.cfg.baseline_mouth_weight)
         else:
             weight = torch.where(is_lip, self.cfg.mouth_weight, 1.0).to(b.sigma)
-        flow = _region_flow_loss(b.pred_v, b.target_v, b.region, weight, b.frame_valid)
+        flow = region_flow_loss(b.pred_v, b.target_v, b.region, weight, b.frame_valid)
         loss = flow.mean()
         logs = {"flow": float(flow.detach().mean())}
         for pid, name in enumerate(PHASES):
@@ -274,18 +221,6 @@ class PhaseObjective:
                         b.sigma[chosen])
         keep = b.frame_valid[chosen][:, index][:, None, :, None, None] > 0
         return torch.where(keep, x0, b.target_latents[chosen][:, :, index])
-
-
-def _region_flow_loss(pred_v: torch.Tensor, target_v: torch.Tensor, region: torch.Tensor,
-                      region_weight: torch.Tensor, frame_valid: torch.Tensor) -> torch.Tensor:
-    """Per-sample `[B]` velocity MSE, `region_weight[b]` times inside the region, over valid
-    frames only (each sample normalised by its valid element count)."""
-    sq_err = (pred_v.float() - target_v.float()).square()
-    valid = frame_valid.to(sq_err)[:, None, :, None, None]
-    extra = (region_weight.to(sq_err) - 1.0).view(-1, 1, 1, 1, 1)
-    weight = (1.0 + extra * region.to(sq_err)[:, None]) * valid
-    count = valid.expand_as(sq_err).flatten(1).sum(1).clamp_min(1.0)
-    return (sq_err * weight).flatten(1).sum(1) / count
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ train}.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -34,8 +35,7 @@ from xdub.data.dataset import WindowDataset, window_loader
 from xdub.data.sources import ClipSource, SynthClipSource, VideoClipSource
 from xdub.diffusion import (
     TrainSigmaSampler,
-    drop_conditions,
-    mask_condition,
+    drop_for_training,
     noisy_input,
     sigma_to_timestep,
     velocity_target,
@@ -44,8 +44,9 @@ from xdub.models import DiTConditioning, XDubDiT, build_dit
 from xdub.models.codec import VideoCodec
 from xdub.models.fusion import SourceFusedDiT
 from xdub.train import loop
+from xdub.train.batches import InpaintBatch
 from xdub.train.inpaint import Inpainter, check_compatible, load_codec, weights_version
-from xdub.train.losses import inpaint_flow_loss
+from xdub.train.losses import flow_error_logs, region_flow_loss
 from xdub.train.samples import trim_clip, write_samples
 
 log = logging.getLogger(__name__)
@@ -84,59 +85,39 @@ def build_dit_for(cfg: Stage1Config, seed: int | None = None) -> torch.nn.Module
     return SourceFusedDiT(dit) if cfg.source_fusion == "aligned_add" else dit
 
 
-def _drop_and_motion(cfg: Stage1Config, cond: DiTConditioning, target: torch.Tensor,
-                     gen: torch.Generator) -> tuple[DiTConditioning, torch.Tensor]:
-    """Apply guidance dropout and random motion frames; returns (cond, frame_valid [B, F'])."""
-    d, batch = cfg.diffusion, target.shape[0]
-    masks = drop_conditions(batch, d.p_drop_ref, d.p_drop_audio, d.p_drop_both, gen)
-    keep_ref, keep_audio = masks.keep_ref.to(target.device), masks.keep_audio.to(target.device)
-    cond.source_latents = mask_condition(cond.source_latents, keep_ref)
-    if cond.ref_latents is not None:
-        cond.ref_latents = mask_condition(cond.ref_latents, keep_ref)
-    if cond.audio_features is not None:
-        cond.audio_features = mask_condition(cond.audio_features, keep_audio)
-    valid = torch.ones(batch, target.shape[2], device=target.device)
-    if cfg.motion_frames:
-        use = (torch.rand(batch, generator=gen) < cfg.p_motion).to(target.device)
-        cond.motion_latents = target[:, :, : cfg.motion_frames]
-        cond.motion_mask = use
-        valid[:, : cfg.motion_frames] = (~use).float()[:, None]
-    return cond, valid
-
-
 def _condition(cfg: Stage1Config, codec: VideoCodec,
-               batch: dict) -> tuple[DiTConditioning, torch.Tensor]:
+               batch: InpaintBatch) -> tuple[DiTConditioning, torch.Tensor]:
     """(conditioning, target latents [B, C, F', h, w]) from cached latents or from crops."""
     device = next(codec.parameters()).device
     with_refs = cfg.data.ref_frames > 0
-    if "target_latents" in batch:  # encoded once per clip by the data pipeline
-        refs = batch["ref_latents"].to(device) if with_refs else None
-        cond = assemble_condition(batch["source_latents"].to(device), refs, batch["audio"],
+    if batch.target_latents is not None:  # encoded once per clip by the data pipeline
+        refs = batch.ref_latents.to(device) if with_refs else None
+        cond = assemble_condition(batch.source_latents.to(device), refs, batch.audio,
                                   codec.temporal_factor)
-        return cond, batch["target_latents"].to(device)
-    crops = batch["crops"]  # [B, F, S, S, 3] uint8
-    cond = encode_condition(codec, crops, mode="inpaint", mask=batch["mask"],
-                            ref_crops=batch["ref_crops"] if with_refs else None,
-                            audio_windows=batch["audio"])
-    return cond, encode_frames(codec, crops)
+        return cond, batch.target_latents.to(device)
+    cond = encode_condition(codec, batch.crops, mode="inpaint", mask=batch.mask,
+                            ref_crops=batch.ref_crops if with_refs else None,
+                            audio_windows=batch.audio)
+    return cond, encode_frames(codec, batch.crops)
 
 
 def step_fn(cfg: Stage1Config, codec: VideoCodec, gen: torch.Generator, model: torch.nn.Module,
-            batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+            batch: InpaintBatch) -> tuple[torch.Tensor, dict[str, float]]:
     """One micro-batch of self-reconstruction: encode, drop, noise, predict, weighted loss."""
     cond, target = _condition(cfg, codec, batch)
     tf, sf = codec.temporal_factor, codec.spatial_factor
-    region = latent_region(batch["mouth_mask"], tf, sf).to(target)
-    inside = latent_region(batch["mask"], tf, sf).to(target)
+    region = latent_region(batch.mouth_mask, tf, sf).to(target)
+    inside = latent_region(batch.mask, tf, sf).to(target)
     base = cfg.outside_weight + (1.0 - cfg.outside_weight) * inside
-    cond, valid = _drop_and_motion(cfg, cond, target, gen)
+    cond, valid = drop_for_training(cond, target, cfg.diffusion, cfg.motion_frames, cfg.p_motion,
+                                    gen)
     sigma = TrainSigmaSampler.from_config(cfg.diffusion)(target.shape[0], gen).to(target.device)
     noise = torch.randn(target.shape, generator=gen).to(target)
     pred = model(noisy_input(target, noise, sigma),
                  sigma_to_timestep(sigma, cfg.diffusion.num_train_timesteps), cond)
-    loss, parts = inpaint_flow_loss(pred, velocity_target(target, noise), region,
-                                    cfg.mouth_weight, valid, base)
-    return loss, {**parts, "sigma": float(sigma.mean())}
+    velocity = velocity_target(target, noise)
+    loss = region_flow_loss(pred, velocity, region, cfg.mouth_weight, valid, base).mean()
+    return loss, {**flow_error_logs(pred, velocity, region, valid), "sigma": float(sigma.mean())}
 
 
 def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
@@ -159,10 +140,11 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
     dataset = WindowDataset(make_source(cfg), prepare_train, d.window_frames, d.ref_frames,
                             d.ref_min_gap, d.windows_per_clip, cfg.loop.seed, d.shuffle_block)
 
-    def batches(consumed: int):
-        return window_loader(dataset, cfg.loop.batch_size, d.shuffle_block, cfg.loop.seed,
-                             consumed * cfg.loop.batch_size, state.process_index,
-                             state.num_processes, d.num_workers)
+    def batches(consumed: int) -> Iterator[InpaintBatch]:
+        loader = window_loader(dataset, cfg.loop.batch_size, d.shuffle_block, cfg.loop.seed,
+                               consumed * cfg.loop.batch_size, state.process_index,
+                               state.num_processes, d.num_workers)
+        return map(InpaintBatch.from_collated, loader)
 
     # 4. Objective; its noise generator is checkpointed with the run.
     gen = torch.Generator().manual_seed(cfg.loop.seed * 1000 + state.process_index)
@@ -187,12 +169,7 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
 
 def export_inpainter(cfg: Stage1Config, run_dir: Path, codec: VideoCodec, featurizer) -> Path:
     """`run_dir/inpainter/` from the newest checkpoint's EMA weights."""
-    from xdub.train.checkpointing import latest_checkpoint, load_checkpoint
-
-    ckpt = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
-    dit = build_dit_for(replace(cfg, init_from=""), seed=0)
-    weights = ckpt.ema if ckpt.ema is not None else ckpt.model
-    dit.load_state_dict({**dit.state_dict(), **weights})
+    dit = loop.load_final_weights(build_dit_for(replace(cfg, init_from=""), seed=0), run_dir)
     folder = Inpainter(dit.eval(), codec, featurizer, spec_of(cfg), "").save(run_dir / "inpainter")
     log.info("inpainter %s written to %s", weights_version(folder / "dit"), folder)
     return folder

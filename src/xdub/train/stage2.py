@@ -35,9 +35,9 @@ from accelerate import PartialState
 
 from xdub.audio import build_featurizer
 from xdub.conditioning import (
+    assemble_condition,
     encode_condition,
     encode_frames,
-    group_audio_windows,
     latent_region,
 )
 from xdub.config.stage2 import Stage2Config
@@ -45,6 +45,7 @@ from xdub.data.pairs import PairStore
 from xdub.diffusion import (
     PhaseMap,
     TrainSigmaSampler,
+    drop_for_training,
     noisy_input,
     sigma_to_timestep,
     velocity_target,
@@ -59,7 +60,7 @@ from xdub.models import (
 )
 from xdub.models.codec import VideoCodec
 from xdub.train import loop
-from xdub.train.checkpointing import latest_checkpoint, load_checkpoint
+from xdub.train.batches import EditBatch
 from xdub.train.editor import export_editor
 from xdub.models.fusion import SourceFusedDiT, load_dit
 from xdub.train.inpaint import check_compatible, load_codec
@@ -72,9 +73,6 @@ from xdub.train.phases import (
     plan_subruns,
     sample_phase_sigmas,
 )
-
-# Guidance dropout + random motion frames: the same rule as stage 1 (shared, not copied).
-from xdub.train.stage1 import _drop_and_motion as drop_and_motion
 from xdub.train.stage2_parts import clip_encoder, load_scorer, write_pair_samples
 
 log = logging.getLogger(__name__)
@@ -95,43 +93,45 @@ class StepContext:
 
 
 def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
-            batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+            batch: EditBatch) -> tuple[torch.Tensor, dict[str, float]]:
     """One micro-batch: encode V / V' / refs, drop conditions, noise in the sub-run's phase,
     predict, phase objective."""
     cfg, codec = ctx.cfg, ctx.codec
     target, cond = encode_batch(ctx, batch)
-    region = latent_region(batch["region"].float() / 255.0, codec.temporal_factor,
+    region = latent_region(batch.region.float() / 255.0, codec.temporal_factor,
                            codec.spatial_factor).to(target)
-    cond, valid = drop_and_motion(cfg, cond, target, ctx.gen)
+    cond, valid = drop_for_training(cond, target, cfg.diffusion, cfg.motion_frames, cfg.p_motion,
+                                    ctx.gen)
     sigma = sample_phase_sigmas(ctx.sampler, ctx.phase_map, run, target.shape[0], ctx.gen)
     sigma = sigma.to(target.device)
     noise = torch.randn(target.shape, generator=ctx.gen).to(target)
     x_t = noisy_input(target, noise, sigma)
     pred = model(x_t, sigma_to_timestep(sigma, cfg.diffusion.num_train_timesteps), cond)
-    mel = batch.get("mel_windows")
+    mel = batch.mel_windows
     parts = PhaseBatch(pred, velocity_target(target, noise), x_t, sigma, target, region, valid,
                        mel.to(target.device) if mel is not None else None)
     loss, logs = ctx.objective(parts, run.baseline)
     return loss, {**logs, "sigma": float(sigma.mean())}
 
 
-def encode_batch(ctx: StepContext, batch: dict) -> tuple[torch.Tensor, DiTConditioning]:
+def encode_batch(ctx: StepContext, batch: EditBatch) -> tuple[torch.Tensor, DiTConditioning]:
     """Target latents `[B, C, F', h, w]` and the edit conditioning of a batch (from the cached
     latents when the stream has them: identical to encoding, see `PairWindows`)."""
     codec, use_refs = ctx.codec, ctx.cfg.data.ref_frames > 0
-    if "target_latents" not in batch:
-        cond = encode_condition(codec, batch["input_crops"], mode="edit",
-                                ref_crops=batch["ref_crops"] if use_refs else None,
-                                audio_windows=batch["audio"])
-        return encode_frames(codec, batch["target_crops"]), cond
+    if batch.target_latents is None:
+        cond = encode_condition(codec, batch.input_crops, mode="edit",
+                                ref_crops=batch.ref_crops if use_refs else None,
+                                audio_windows=batch.audio)
+        return encode_frames(codec, batch.target_crops), cond
     place = next(codec.parameters())
-    latents = {key: batch[key].to(device=place.device, dtype=place.dtype)
-               for key in ("input_latents", "ref_latents", "target_latents")}
-    audio = group_audio_windows(batch["audio"], codec.temporal_factor).to(place)
-    cond = DiTConditioning(source_latents=latents["input_latents"],
-                           ref_latents=latents["ref_latents"] if use_refs else None,
-                           audio_features=audio)
-    return latents["target_latents"], cond
+
+    def placed(latents: torch.Tensor) -> torch.Tensor:
+        return latents.to(device=place.device, dtype=place.dtype)
+
+    refs = placed(batch.ref_latents) if use_refs else None
+    cond = assemble_condition(placed(batch.input_latents), refs, batch.audio,
+                              codec.temporal_factor)
+    return placed(batch.target_latents), cond
 
 
 def transfer_stage1(editor: XDubDiT, stage1: dict[str, torch.Tensor]) -> dict[str, list[str]]:
@@ -186,8 +186,7 @@ def _model_for(run: SubRun, base_dir: Path | None, cfg: Stage2Config) -> torch.n
 
 def _finish_subrun(run: SubRun, model: torch.nn.Module, run_dir: Path) -> Path:
     """Write `<sub>/final/` (dit/ or the expert's LoRA file) from the EMA weights."""
-    ckpt = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
-    model.load_state_dict({**model.state_dict(), **(ckpt.ema or ckpt.model)})
+    loop.load_final_weights(model, run_dir)
     final = run_dir / FINAL
     final.mkdir(parents=True, exist_ok=True)
     if run.adapter is not None:

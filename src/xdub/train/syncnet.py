@@ -2,31 +2,32 @@
 
 Data: clips rendered in memory by the procedural talking-character engine. Each clip becomes
 mouth crops (from ground-truth landmarks) + a waveform; a pool of clips is held in memory and
-partly re-rendered every `refresh_every` steps so the model keeps seeing new characters.
+partly re-rendered every `refresh_every` micro-batches so the model keeps seeing new
+characters. Training runs on the one loop (`xdub.train.loop`).
 
-Objective (per anchor video window: the audio windows of its own clip at offsets -K..K and
-beyond, plus all audio windows of the other clips in the batch):
+Objective (`xdub.train.losses.contrastive_loss`; per anchor video window: the audio windows
+of its own clip at offsets -K..K and beyond, plus all audio windows of the other clips in the
+batch):
 - InfoNCE over all B*(2K+1) audio windows: the offset-0 window of the anchor's own clip must
   win, so the model must be sharp in time (offset negatives) and in content (other clips);
 - a sigmoid/BCE loss on the same cosines (SigLIP-style), which calibrates
   `SyncScorer.sync_probability`; offsets of +-1 frame are not used as BCE negatives because
   their audio overlaps the positive window by 80 %.
-Run dir: config.yaml, git_sha.txt, metrics.jsonl, loss_curve.png, checkpoints/last/, final/.
+Run dir: the loop's (config.yaml, metrics.jsonl, loss.png, checkpoints/step_*) + final/.
 Imports: torch, numpy, xdub.models, xdub.synth, xdub.config, xdub.train.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from xdub.config.sync import SyncScorerConfig, SyncTrainConfig
 from xdub.models.syncnet import SyncScorer
@@ -37,9 +38,10 @@ from xdub.models.syncnet_features import (
     log_mel,
     video_windows,
 )
-from xdub.train.checkpointing import save_last
-from xdub.train.loop import warmup_cosine, write_run_files
-from xdub.train.report import Panel, append_metrics, plot_panels, read_metrics
+from xdub.train import loop
+from xdub.train.batches import SyncBatch
+from xdub.train.losses import contrastive_loss
+from xdub.train.report import Panel
 
 logger = logging.getLogger(__name__)
 
@@ -177,190 +179,82 @@ def _augment_video(video: torch.Tensor, rng: np.random.Generator) -> torch.Tenso
 
 
 # ---------------------------------------------------------------------------------------------
-# Objective
+# Batches: a pool of rendered clips, partly re-rendered every `refresh_every` micro-batches
 # ---------------------------------------------------------------------------------------------
 
 
-def contrastive_loss(
-    model: SyncScorer, video: torch.Tensor, audio: torch.Tensor, bce_weight: float = 1.0
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """InfoNCE over offsets and clips + calibrating BCE.
+def _clip_seed(cfg: SyncTrainConfig, index: int) -> int:
+    return cfg.loop.seed * CLIP_SEEDS_PER_RUN + index
 
-    video: [B, R, W*C, h, w]; audio: [B, R + 2K, L, n_mels] (layout of `WindowPool.sample`).
-    """
-    batch, anchors = video.shape[:2]
-    span = audio.shape[1]
-    shift = (span - anchors) // 2  # K
-    video_emb = model.embed_video(video.flatten(0, 1))  # [B*R, D]
-    audio_emb = model.embed_audio(audio.flatten(0, 1))  # [B*span, D]
-    cosine = video_emb @ audio_emb.T  # [B*R, B*span]
-    clip = torch.arange(batch).repeat_interleave(anchors)  # clip of each anchor
-    anchor = torch.arange(anchors).repeat(batch)  # position r of each anchor in its clip
-    target = clip * span + anchor + shift
-    rows = torch.arange(batch * anchors)
-    nce = F.cross_entropy(cosine * model.log_temperature.exp().clamp(max=100.0), target)
-    # BCE: the positive, and every candidate except the own clip's +-1 frame offsets.
-    logits = model.prob_scale * cosine + model.prob_bias
-    positive = torch.zeros_like(cosine, dtype=torch.bool)
-    positive[rows, target] = True
-    near = torch.zeros_like(positive)
-    near[rows, target - 1] = True
-    near[rows, target + 1] = True
-    bce = 0.5 * (
-        F.softplus(-logits[positive]).mean() + F.softplus(logits[~positive & ~near]).mean()
-    )
-    # Offset accuracy: argmax over the anchor's own offsets -K..K.
-    own = cosine[rows[:, None], (clip * span + anchor)[:, None] + torch.arange(2 * shift + 1)]
-    logs = {
-        "nce": float(nce.detach()),
-        "bce": float(bce.detach()),
-        "offset_acc": float((own.argmax(dim=1) == shift).float().mean()),
-        "clip_acc": float((cosine.argmax(dim=1) // span == clip).float().mean()),
-    }
-    return nce + bce_weight * bce, logs
+
+def _refresh(cfg: SyncTrainConfig, number: int) -> list[tuple[int, int]]:
+    """(pool slot, new clip seed) of refresh `number` (1, 2, ...): a function of the config
+    only, so a resumed run rebuilds the pool it had without re-rendering the clips in between."""
+    count = min(cfg.refresh_clips, cfg.pool_clips)
+    slots = np.random.default_rng([cfg.loop.seed, 1, number]).choice(cfg.pool_clips, count, False)
+    first = cfg.pool_clips + (number - 1) * count
+    return [(int(slot), _clip_seed(cfg, first + k)) for k, slot in enumerate(slots)]
+
+
+def window_batches(cfg: SyncTrainConfig, source: ClipSource, consumed: int) -> Iterator[SyncBatch]:
+    """Endless batches from micro-batch `consumed` on; batch i is the same whether or not the
+    run was interrupted before it (its pool and its random draws depend on i only)."""
+    every = cfg.refresh_every
+    seeds = [_clip_seed(cfg, k) for k in range(cfg.pool_clips)]
+    for number in range(1, (consumed - 1) // every + 1 if consumed else 1):
+        for slot, seed in _refresh(cfg, number):
+            seeds[slot] = seed
+    pool = WindowPool(cfg.model)
+    for seed in seeds:
+        pool.add(source(seed))
+    index = consumed
+    while True:
+        if index > 0 and index % every == 0:
+            for slot, seed in _refresh(cfg, index // every):
+                pool.add(source(seed), slot=slot)
+        rng = np.random.default_rng([cfg.loop.seed, 2, index])
+        yield SyncBatch(*pool.sample(rng, cfg.loop.batch_size, cfg.max_shift,
+                                     cfg.anchors_per_clip))
+        index += 1
 
 
 # ---------------------------------------------------------------------------------------------
-# Loop
+# Training
 # ---------------------------------------------------------------------------------------------
 
-
-def _lr_at(step: int, cfg: SyncTrainConfig) -> float:
-    """Linear warmup then cosine decay to lr / 20."""
-    return cfg.lr * warmup_cosine(step, cfg.steps, cfg.warmup_steps, 0.05)
-
-
-# Loss parts and offset / clip accuracy over steps (loss_curve.png).
+# Loss parts and offset / clip accuracy over steps (loss.png).
 LOSS_PANELS = (
     Panel(("loss", "nce", "bce"), log_y=True),
     Panel(("offset_acc", "clip_acc"), ylim=(0.0, 1.0)),
 )
 
 
-def _build_or_resume(
-    cfg: SyncTrainConfig, run_dir: Path
-) -> tuple[SyncScorer, torch.optim.Optimizer, dict]:
-    """Fresh model/optimizer/state, or the ones saved in `run_dir/checkpoints/last`."""
-    last = run_dir / "checkpoints" / "last"
-    if (last / "state.json").is_file():
-        model = SyncScorer.from_pretrained(last).train()
-        optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        optim.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
-        state = json.loads((last / "state.json").read_text())
-        logger.info("resumed from %s at step %d", last, state["step"])
-        return model, optim, state
-    torch.manual_seed(cfg.seed)
-    model = SyncScorer(cfg.model).train()
-    optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state = {
-        "step": 0,
-        "next_clip": 0,
-        "pool_seeds": [],
-        "elapsed_s": 0.0,
-        "cpu_s": 0.0,
-        "rng": None,
-    }
-    return model, optim, state
+class ScorerObjective(nn.Module):
+    """The scorer with its contrastive loss as `forward`: the module the loop trains."""
 
+    def __init__(self, scorer: SyncScorer, bce_weight: float) -> None:
+        super().__init__()
+        self.scorer, self.bce_weight = scorer, bce_weight
 
-def _optimizer_step(
-    model: SyncScorer,
-    optim: torch.optim.Optimizer,
-    video: torch.Tensor,
-    audio: torch.Tensor,
-    cfg: SyncTrainConfig,
-    step: int,
-) -> tuple[float, dict[str, float]]:
-    """One AdamW step at the scheduled learning rate, with gradient-norm clipping."""
-    for group in optim.param_groups:
-        group["lr"] = _lr_at(step, cfg)
-    loss, logs = contrastive_loss(model, video, audio, cfg.bce_weight)
-    optim.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-    optim.step()
-    return float(loss.detach()), logs
-
-
-def _log_row(
-    metrics: Path, step: int, loss: float, logs: dict, state: dict, cfg: SyncTrainConfig
-) -> None:
-    """Append one metrics.jsonl row and a log line."""
-    row = {
-        "step": step,
-        "loss": loss,
-        "lr": _lr_at(step, cfg),
-        "time_s": round(state["elapsed_s"], 1),
-        "cpu_s": round(state["cpu_s"], 1),
-        **logs,
-    }
-    append_metrics(metrics, row)
-    logger.info("step %d loss %.4f offset_acc %.2f", step, loss, logs["offset_acc"])
+    def forward(self, batch: SyncBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        return contrastive_loss(self.scorer, batch.video, batch.audio, self.bce_weight)
 
 
 def train_sync_scorer(
     cfg: SyncTrainConfig, run_dir: str | Path, clip_source: ClipSource | None = None
 ) -> SyncScorer:
-    """Train (or resume from `run_dir/checkpoints/last`) and return the scorer in eval mode."""
+    """Train (or resume from `run_dir/checkpoints`), write `run_dir/final/` (also when the
+    time budget stopped the run) and return the scorer in eval mode."""
     run_dir = Path(run_dir)
-    torch.set_num_threads(cfg.num_threads)
-    # 1. Run files, model, optimizer, RNG (all restored on resume).
-    write_run_files(run_dir, cfg)
     source = clip_source or synthetic_clip_source(cfg.model, cfg.scenario, cfg.clip_seconds)
-    model, optim, state = _build_or_resume(cfg, run_dir)
-    cpu_began = time.process_time() - state["cpu_s"]  # pool rendering counts too
-    wall_began = time.monotonic() - state["elapsed_s"]
-    rng = np.random.default_rng(cfg.seed)
-    if state["rng"] is not None:
-        rng.bit_generator.state = state["rng"]
-    # 2. Fill the clip pool (same seeds as before a resume).
-    pool = WindowPool(cfg.model)
-    seeds = state["pool_seeds"] or [
-        cfg.seed * CLIP_SEEDS_PER_RUN + k for k in range(cfg.pool_clips)
-    ]
-    for seed in seeds:
-        pool.add(source(seed))
-    state["next_clip"] = max(state["next_clip"], len(seeds))
-    # 3. Steps: refresh pool, sample, AdamW step, log, checkpoint, stop on the CPU budget.
-    metrics = run_dir / "metrics.jsonl"
-    while state["step"] < cfg.steps:
-        step = state["step"]
-        if step > 0 and step % cfg.refresh_every == 0:
-            _refresh_pool(pool, source, cfg, state, rng)
-        video, audio = pool.sample(rng, cfg.batch_size, cfg.max_shift, cfg.anchors_per_clip)
-        loss, logs = _optimizer_step(model, optim, video, audio, cfg, step)
-        state.update(
-            step=step + 1,
-            elapsed_s=time.monotonic() - wall_began,
-            cpu_s=time.process_time() - cpu_began,
-        )
-        if step % cfg.log_every == 0 or state["step"] == cfg.steps:
-            _log_row(metrics, step, loss, logs, state, cfg)
-        out_of_time = state["cpu_s"] > cfg.max_cpu_minutes * 60
-        if state["step"] % cfg.ckpt_every == 0 or state["step"] == cfg.steps or out_of_time:
-            state.update(pool_seeds=[e.seed for e in pool.entries], rng=rng.bit_generator.state)
-            save_last(run_dir / "checkpoints", model, optim, state)
-        if out_of_time:
-            logger.warning(
-                "CPU budget of %.1f min spent at step %d", cfg.max_cpu_minutes, step + 1
-            )
-            break
-    # 4. Final weights and loss curve.
-    model.eval()
-    model.save_pretrained(run_dir / "final")
-    plot_panels(read_metrics(metrics), run_dir / "loss_curve.png", LOSS_PANELS)
-    return model
-
-
-def _refresh_pool(
-    pool: WindowPool,
-    source: ClipSource,
-    cfg: SyncTrainConfig,
-    state: dict,
-    rng: np.random.Generator,
-) -> None:
-    """Replace `refresh_clips` random pool slots with newly rendered clips."""
-    count = min(cfg.refresh_clips, len(pool.entries))
-    for slot in rng.choice(len(pool.entries), count, replace=False):
-        pool.add(source(cfg.seed * CLIP_SEEDS_PER_RUN + state["next_clip"]), slot=int(slot))
-        state["next_clip"] += 1
+    torch.manual_seed(cfg.loop.seed)
+    objective = ScorerObjective(SyncScorer(cfg.model).train(), cfg.bce_weight)
+    result = loop.run(cfg.loop, run_dir, objective, lambda model, batch: model(batch),
+                      partial(window_batches, cfg, source), run_config=cfg,
+                      title="xdub sync scorer", panels=LOSS_PANELS)
+    if result.stopped == "budget":
+        logger.warning("time budget of %.1f min spent at step %d", cfg.loop.max_minutes,
+                       result.step)
+    scorer = loop.load_final_weights(objective, run_dir).scorer.eval()
+    scorer.save_pretrained(run_dir / "final")
+    return scorer
