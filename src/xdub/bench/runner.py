@@ -35,7 +35,8 @@ from xdub.bench.metrics import frechet_distance
 from xdub.bench.perceptual import IdentityModel, identity_cosine, load_backend, lpips
 from xdub.bench.regions import face_crops, mouth_boxes, regions_from_truth
 from xdub.bench.report import write_report
-from xdub.bench.results import BenchResults, ClipResult, save_results, write_atomic
+from xdub.atomic import write_bytes_atomic, write_text_atomic
+from xdub.bench.results import BenchResults, ClipResult, save_results
 from xdub.bench.temporal import chunk_starts as regular_chunk_starts
 from xdub.config import replace, to_dict
 from xdub.config.bench import BenchConfig
@@ -189,8 +190,8 @@ def _write_strips(
     folder = out_dir / "strips"
     folder.mkdir(parents=True, exist_ok=True)
     name = pair.entry.scenario
-    write_atomic(folder / f"{name}_frames.png", encode_png(frame_strip(columns, local)))
-    write_atomic(folder / f"{name}_mouth.png", encode_png(mouth_strip(columns, local, boxes)))
+    write_bytes_atomic(folder / f"{name}_frames.png", encode_png(frame_strip(columns, local)))
+    write_bytes_atomic(folder / f"{name}_mouth.png", encode_png(mouth_strip(columns, local, boxes)))
 
 
 def _strip_picks(case: EvalCase, count: int) -> list[int]:
@@ -350,7 +351,7 @@ def run_bench(
         results.set_metrics = sets.scores()
     # 3. Machine-readable results, the manifest on its own, and the human report.
     save_results(results, out_dir / "results.json")
-    write_atomic(out_dir / "manifest.json", json.dumps(manifest.to_dict(), indent=1))
+    write_text_atomic(out_dir / "manifest.json", json.dumps(manifest.to_dict(), indent=1))
     write_report(results, out_dir)
     logger.info(
         "bench %s: %d clips x %d methods -> %s",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import typer
 from xdub.cli.app import app
 from xdub.config import load, replace
 from xdub.config.face import FaceConfig
+from xdub.atomic import write_bytes_atomic
 from xdub.errors import NoFaceError, OutputError
 from xdub.face.detect import DETECTORS
 
@@ -37,13 +37,7 @@ def _save_png(path: Path, image: np.ndarray) -> None:
     ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OutputError(f"cannot encode thumbnail {path}")
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_bytes(data.tobytes())
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
+    write_bytes_atomic(path, data.tobytes())
 
 
 def _thumbnails(video: Path, tracks: list, out: Path) -> list[Path]:
