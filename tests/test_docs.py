@@ -1,5 +1,6 @@
 """The docs are tested: the README's Python API block runs as written (on a short synthetic
-clip), and docs/cli.md is what the CLI generates now."""
+clip); docs/cli.md and the module map of docs/design.md are what the code generates now
+(`python -m xdub.cli.docs docs` rewrites both)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     from xdub.data.synth.clip import render_pair
     from xdub.media import read_video, write_video, write_wav
 
-    clip, other = render_pair(5, SynthConfig(size=(160, 128), fps=25.0, duration=0.36))  # 9 frames: one chunk
+    # 9 frames at 25 fps: one chunk of the default (keeps the suite fast)
+    clip, other = render_pair(5, SynthConfig(size=(160, 128), fps=25.0, duration=0.36))
     write_video(tmp_path / "talk.mp4", clip.frames, 25.0, audio=clip.audio)
     write_wav(tmp_path / "new_voice.wav", other.audio)
     monkeypatch.chdir(tmp_path)  # the example names its files relative to the working folder
@@ -42,7 +44,7 @@ def test_cli_docs_match_the_cli():
 
     committed = (ROOT / "docs" / "cli.md").read_text()
     assert committed == render_cli_docs(), (
-        "docs/cli.md is stale: run `python -m xdub.cli.docs docs/cli.md` and commit it"
+        "docs/cli.md is stale: run `python -m xdub.cli.docs docs` and commit it"
     )
 
 
@@ -57,3 +59,14 @@ def test_cli_docs_list_every_command_and_exit_code():
     codes = [code for code, _, _ in exit_code_rows()]
     assert codes == sorted(codes) and {0, 1, 2, OutputError.exit_code, WeightsError.exit_code,
                                        130} <= set(codes)
+
+
+def test_design_module_map_matches_the_tree():
+    from xdub.cli.docs import render_module_map, update_design
+
+    design = (ROOT / "docs" / "design.md").read_text()
+    assert design == update_design(design, render_module_map()), (
+        "docs/design.md's module map is stale: run `python -m xdub.cli.docs docs` and commit it"
+    )
+    for module in ("xdub.atomic", "xdub.mel_scale", "xdub.models.checkpoint", "xdub.cli.docs"):
+        assert f"| `{module}` |" in design
