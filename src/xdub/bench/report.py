@@ -17,8 +17,8 @@ import html
 import math
 from pathlib import Path
 
-from xdub.bench.figures import bar_plot
 from xdub.atomic import write_bytes_atomic, write_text_atomic
+from xdub.bench.figures import bar_plot
 from xdub.bench.results import ALL, METRIC_INFO, BenchResults, MetricInfo
 
 PLOT_METRICS = (

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from xdub.bench.manifest import BenchManifest
 from xdub.atomic import write_text_atomic
+from xdub.bench.manifest import BenchManifest
 from xdub.errors import ConfigError
 
 SCHEMA = 1

@@ -30,8 +30,8 @@ import torch
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from xdub.data.manifest import MANIFEST_NAME, PairRecord, read_rows, write_rows
 from xdub.atomic import atomic_path
+from xdub.data.manifest import MANIFEST_NAME, PairRecord, read_rows, write_rows
 from xdub.errors import MediaError
 
 PAIR_ARRAYS = ("input_crops", "target_crops", "mask", "audio", "donor_audio", "affines")

@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from xdub.atomic import atomic_path
 from xdub.config.synth import SynthConfig
 from xdub.config.train import SynthSourceConfig, VideoSourceConfig
-from xdub.atomic import atomic_path
 from xdub.errors import MediaError, NoFaceError
 
 TRACK_SUFFIX = ".track.npz"

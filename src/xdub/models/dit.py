@@ -19,11 +19,11 @@ from torch.utils.checkpoint import checkpoint
 
 from xdub.config.model import DiTConfig
 from xdub.errors import WeightsError
-from xdub.models.checkpoint import WEIGHTS_NAME, load_folder, load_tensors, save_folder
 from xdub.models.audio_proj import AudioProjection
 from xdub.models.blocks import DiTBlock, OutputHead, timestep_sinusoid
-from xdub.models.lora import LORA_ATTR
+from xdub.models.checkpoint import WEIGHTS_NAME, load_folder, load_tensors, save_folder
 from xdub.models.layout import DiTConditioning, TokenGrid, stream_positions, token_timesteps
+from xdub.models.lora import LORA_ATTR
 from xdub.models.rope import rope_angles
 
 log = logging.getLogger(__name__)

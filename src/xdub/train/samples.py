@@ -44,7 +44,7 @@ def side_by_side(clip: PreparedClip, generated: np.ndarray, scale: int = 2) -> n
 def write_samples(inp: Inpainter, clips: list[PreparedClip], folder: Path, num_steps: int,
                   seed: int = 0) -> list[Path]:
     """Inpaint each clip with its own audio (reconstruction) and write grid.png + clip_K.mp4."""
-    from xdub.media import write_video
+    from xdub.media import write_png, write_video
 
     rows, paths = [], []
     for k, clip in enumerate(clips):
@@ -59,8 +59,5 @@ def write_samples(inp: Inpainter, clips: list[PreparedClip], folder: Path, num_s
         except XdubError as err:  # a missing encoder must not kill a training run
             log.warning("sample video not written: %s", err)
     grid = np.concatenate(rows, axis=1)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-    if ok:
-        (folder / "grid.png").write_bytes(data.tobytes())
-        paths.append(folder / "grid.png")
+    paths.append(write_png(folder / "grid.png", grid))
     return paths

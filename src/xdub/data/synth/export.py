@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from xdub.atomic import write_bytes_atomic
 from xdub.data.synth.clip import ClipPlan, SynthClip
 from xdub.data.synth.motion import LIGHTING_COLUMNS, POSE_COLUMNS
 from xdub.data.synth.tracks import MOUTH_PARAMS
-from xdub.atomic import write_bytes_atomic
 from xdub.errors import MediaError, OutputError
 from xdub.media import VideoWriter, write_wav
 
