@@ -25,8 +25,8 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     from xdub.data.synth.clip import render_pair
     from xdub.media import read_video, write_video, write_wav
 
-    # 9 frames at 25 fps: one chunk of the default (keeps the suite fast)
-    clip, other = render_pair(5, SynthConfig(size=(160, 128), fps=25.0, duration=0.36))
+    # 3 frames at 25 fps: one short chunk of the default keeps the suite fast
+    clip, other = render_pair(5, SynthConfig(size=(160, 128), fps=25.0, duration=0.12))
     write_video(tmp_path / "talk.mp4", clip.frames, 25.0, audio=clip.audio)
     write_wav(tmp_path / "new_voice.wav", other.audio)
     monkeypatch.chdir(tmp_path)  # the example names its files relative to the working folder
