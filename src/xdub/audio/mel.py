@@ -1,9 +1,9 @@
-"""Tiny-scale audio features: a log-mel spectrogram (torch.stft + our own mel filterbank).
+"""Tiny-scale audio features: a log-mel spectrogram (torch.stft + `xdub.mel_scale` filters).
 
 Parameter-free, deterministic, chunk-invariant (a fixed log floor instead of a per-clip
 maximum), so features of a window never depend on audio far away. Frame `m` of the
 spectrogram is centred on sample `(m + 0.5) * hop`, i.e. it stands for `[m/rate, (m+1)/rate)`
-like every xdub featurizer. Imports: numpy, torch, xdub.config, xdub.audio.
+like every xdub featurizer. Imports: numpy, torch, xdub.config, xdub.mel_scale, xdub.audio.
 """
 
 from __future__ import annotations
@@ -11,36 +11,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from xdub import mel_scale
 from xdub.audio import windows
 from xdub.audio.featurizer import AudioFeaturizer, FeatureSequence, check_samples
 from xdub.config.audio import MelConfig
 
 
-def hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    """HTK mel scale."""
-    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
-
-
-def mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    """Inverse of `hz_to_mel`."""
-    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
-
-
 def mel_filterbank(
     n_mels: int, n_fft: int, sample_rate: int, f_min: float, f_max: float
 ) -> torch.Tensor:
-    """Triangular filters evenly spaced on the mel scale: `[n_mels, n_fft // 2 + 1]` float32.
-
-    Each filter is normalised to unit area in Hz so wide high bands do not dominate the
-    spectrum's loudness (the same idea as Slaney normalisation).
-    """
-    bin_hz = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
-    edges_hz = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
-    lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
-    rising = (bin_hz[None, :] - lower) / (centre - lower)
-    falling = (upper - bin_hz[None, :]) / (upper - centre)
-    filters = np.clip(np.minimum(rising, falling), 0.0, None)
-    filters *= 2.0 / (upper - lower)
+    """Unit-area triangular mel filters (`xdub.mel_scale`): `[n_mels, n_fft // 2 + 1]` float32."""
+    filters = mel_scale.mel_filterbank(n_mels, n_fft, sample_rate, f_min, f_max, unit_area=True)
     return torch.from_numpy(filters.astype(np.float32))
 
 

@@ -11,7 +11,6 @@ Imports: torch, safetensors, transformers, xdub.errors.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch
 from safetensors.torch import save_file
 from transformers import WhisperConfig
 
+from xdub.atomic import atomic_path, write_text_atomic
 from xdub.errors import OutputError, WeightsError
 
 # Per-block renames, OpenAI -> transformers (applied after the block prefix is rewritten).
@@ -129,11 +129,8 @@ def convert_openai_whisper(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"cannot create '{out_dir}': {err}") from None
-    weights_tmp = out_dir / "model.safetensors.partial"
-    save_file(converted, str(weights_tmp), metadata={"format": "pt"})
-    os.replace(weights_tmp, out_dir / "model.safetensors")
+    with atomic_path(out_dir / "model.safetensors") as weights_tmp:
+        save_file(converted, str(weights_tmp), metadata={"format": "pt"})
     # The config goes last: a folder with a config always has complete weights.
-    config_tmp = out_dir / "config.json.partial"
-    config_tmp.write_text(config.to_json_string())
-    os.replace(config_tmp, out_dir / "config.json")
+    write_text_atomic(out_dir / "config.json", config.to_json_string())
     return out_dir

@@ -1,1 +1,1 @@
-"""xdub.bench."""
+"""xdub.bench: the seed-locked synthetic dubbing benchmark (methods, metrics, results, report)."""

@@ -1,9 +1,9 @@
 """Report figures: grouped bar plots of aggregates and before/after frame strips, as PNG bytes.
 
 Bar plots use matplotlib's object API with the Agg canvas (no pyplot, no global backend
-switch). Strips are plain numpy/cv2 mosaics: one column per video (input | methods... |
-answer), one row per sampled frame, a label bar on top; mouth strips crop each frame to the
-ground-truth mouth box and enlarge it. Imports: numpy, cv2, matplotlib.
+switch). Strips are plain numpy/cv2 mosaics (saved with `xdub.media.write_png`): one column
+per video (input | methods... | answer), one row per sampled frame, a label bar on top; mouth
+strips crop each frame to the ground-truth mouth box and enlarge it. Imports: numpy, cv2, matplotlib.
 """
 
 from __future__ import annotations
@@ -16,13 +16,6 @@ import numpy as np
 
 _LABEL_H = 18  # pixels of the label bar above each strip column
 _GAP = 2  # pixels between tiles
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """RGB uint8 `[H, W, 3]` -> PNG bytes."""
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    assert ok, "PNG encoding failed"
-    return data.tobytes()
 
 
 def bar_plot(

@@ -17,8 +17,9 @@ import html
 import math
 from pathlib import Path
 
+from xdub.atomic import write_bytes_atomic, write_text_atomic
 from xdub.bench.figures import bar_plot
-from xdub.bench.results import ALL, METRIC_INFO, BenchResults, MetricInfo, write_atomic
+from xdub.bench.results import ALL, METRIC_INFO, BenchResults, MetricInfo
 
 PLOT_METRICS = (
     "psnr_mouth",
@@ -130,7 +131,7 @@ def write_plots(results: BenchResults, out_dir: Path, aggregates: dict) -> list[
         ):
             title, top = f"{title} (bars clipped at {PSNR_PLOT_TOP:g} dB)", PSNR_PLOT_TOP
         rel = f"plots/{name}.png"
-        write_atomic(out_dir / rel, bar_plot(title, scenarios, series, info.unit, top))
+        write_bytes_atomic(out_dir / rel, bar_plot(title, scenarios, series, info.unit, top))
         written.append(rel)
     return written
 
@@ -280,6 +281,6 @@ def write_report(results: BenchResults, out_dir: str | Path) -> dict[str, Path]:
     plots = write_plots(results, out_dir, results.aggregate())
     sections = _sections(results, out_dir, plots)
     paths = {"markdown": out_dir / "report.md", "html": out_dir / "report.html"}
-    write_atomic(paths["markdown"], render_markdown(sections))
-    write_atomic(paths["html"], render_html(sections))
+    write_text_atomic(paths["markdown"], render_markdown(sections))
+    write_text_atomic(paths["html"], render_html(sections))
     return paths

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from xdub.atomic import write_text_atomic
 from xdub.bench.manifest import BenchManifest
-from xdub.errors import ConfigError, OutputError
+from xdub.errors import ConfigError
 
 SCHEMA = 1
 ALL = "all"  # aggregate key over every scenario
@@ -182,25 +182,9 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write a file via a temp file in the same folder, renamed on success."""
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        if isinstance(data, str):
-            tmp.write_text(data)
-        else:
-            tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
-
-
 def save_results(results: BenchResults, path: str | Path) -> Path:
     """Write `results.json` (strict JSON, atomic)."""
-    path = Path(path)
-    write_atomic(path, json.dumps(results.to_dict(), indent=1, allow_nan=False))
-    return path
+    return write_text_atomic(path, json.dumps(results.to_dict(), indent=1, allow_nan=False))
 
 
 def load_results(path: str | Path) -> BenchResults:

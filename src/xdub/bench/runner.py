@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 import xdub
+from xdub.atomic import write_text_atomic
 from xdub.bench.evaluate import EvalCase, clip_metrics
-from xdub.bench.figures import encode_png, frame_strip, mouth_strip, sample_frames
+from xdub.bench.figures import frame_strip, mouth_strip, sample_frames
 from xdub.bench.lipsync import describe_scorer, lip_sync_metrics, load_sync_scorer
 from xdub.bench.manifest import BenchManifest, ManifestEntry, build_manifest
 from xdub.bench.methods import DubMethod, build_methods
@@ -35,7 +36,7 @@ from xdub.bench.metrics import frechet_distance
 from xdub.bench.perceptual import IdentityModel, identity_cosine, load_backend, lpips
 from xdub.bench.regions import face_crops, mouth_boxes, regions_from_truth
 from xdub.bench.report import write_report
-from xdub.bench.results import BenchResults, ClipResult, save_results, write_atomic
+from xdub.bench.results import BenchResults, ClipResult, save_results
 from xdub.bench.temporal import chunk_starts as regular_chunk_starts
 from xdub.config import replace, to_dict
 from xdub.config.bench import BenchConfig
@@ -43,6 +44,7 @@ from xdub.config.synth import SCENARIOS
 from xdub.synth.clip import SynthClip, render_clip, render_pair
 from xdub.synth.tracks import MOUTH_PARAMS, MouthTrack
 from xdub.errors import ConfigError, OutputError, XdubError
+from xdub.media import write_png
 
 logger = logging.getLogger(__name__)
 
@@ -189,8 +191,8 @@ def _write_strips(
     folder = out_dir / "strips"
     folder.mkdir(parents=True, exist_ok=True)
     name = pair.entry.scenario
-    write_atomic(folder / f"{name}_frames.png", encode_png(frame_strip(columns, local)))
-    write_atomic(folder / f"{name}_mouth.png", encode_png(mouth_strip(columns, local, boxes)))
+    write_png(folder / f"{name}_frames.png", frame_strip(columns, local))
+    write_png(folder / f"{name}_mouth.png", mouth_strip(columns, local, boxes))
 
 
 def _strip_picks(case: EvalCase, count: int) -> list[int]:
@@ -350,7 +352,7 @@ def run_bench(
         results.set_metrics = sets.scores()
     # 3. Machine-readable results, the manifest on its own, and the human report.
     save_results(results, out_dir / "results.json")
-    write_atomic(out_dir / "manifest.json", json.dumps(manifest.to_dict(), indent=1))
+    write_text_atomic(out_dir / "manifest.json", json.dumps(manifest.to_dict(), indent=1))
     write_report(results, out_dir)
     logger.info(
         "bench %s: %d clips x %d methods -> %s",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,27 +29,11 @@ def _load_config(path: Path | None, detector: str | None, detect_every: int | No
     return cfg
 
 
-def _save_png(path: Path, image: np.ndarray) -> None:
-    """Write an RGB image as PNG via a temp file renamed on success."""
-    import cv2
-
-    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OutputError(f"cannot encode thumbnail {path}")
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_bytes(data.tobytes())
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
-
-
 def _thumbnails(video: Path, tracks: list, out: Path) -> list[Path]:
     """Second pass over the video: an aligned crop of each track at its best-scoring frame."""
     from xdub.config.face import AlignConfig
     from xdub.face.align import estimate_alignment, warp_to_crop
-    from xdub.media import iter_frames
+    from xdub.media import iter_frames, write_png
 
     wanted: dict[int, list[int]] = {}
     for k, track in enumerate(tracks):
@@ -69,7 +52,7 @@ def _thumbnails(video: Path, tracks: list, out: Path) -> list[Path]:
                 x0, y0, x1, y1 = np.round(track.boxes[row]).astype(int)
                 thumb = frame[max(y0, 0):y1, max(x0, 0):x1]
             path = out / f"face_{k:02d}_track{track.track_id}_frame{i:05d}.png"
-            _save_png(path, np.ascontiguousarray(thumb))
+            write_png(path, thumb)
             paths.append(path)
         if i >= max(wanted, default=-1):
             break

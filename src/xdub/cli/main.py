@@ -14,9 +14,12 @@ from xdub.errors import XdubError
 
 # Command modules, in --help order. Each imports `app` and decorates its functions.
 COMMAND_MODULES = ("dub", "synth", "faces", "train", "train_stage2", "make_pairs", "bench")
+EXIT_INTERNAL = 1  # an unexpected exception: a bug
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, the shell convention)
 
 
-def _register() -> None:
+def register_commands() -> None:
+    """Import every command module so its commands are on `app`."""
     import importlib
 
     for name in COMMAND_MODULES:
@@ -27,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     from xdub.cli.app import app
 
-    _register()
+    register_commands()
     try:
         app(args=argv, prog_name="xdub")  # standalone: click handles --help/usage errors itself
     except SystemExit as done:
@@ -37,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as err:  # a bug: still one line unless asked
         if os.environ.get("XDUB_DEBUG"):
             raise
         print(f"internal error: {type(err).__name__}: {err} (set XDUB_DEBUG=1 for a traceback)",
               file=sys.stderr)
-        return 1
+        return EXIT_INTERNAL
     return 0
 
 

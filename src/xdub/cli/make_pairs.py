@@ -76,7 +76,8 @@ def make_pairs(
     config: Path | None = typer.Option(None, "--config", help="PairGenConfig YAML."),
     scorer: str = typer.Option("package", "--scorer",
                                help="Lip-sync scorer folder, 'package' (shipped) or 'none'."),
-    shard: str | None = typer.Option(None, "--shard", help="Process shards k with k %% n == i."),
+    shard: str | None = typer.Option(None, "--shard",
+                                      help="i/n: process the shards k with k % n == i."),
     shard_size: int | None = typer.Option(None, "--shard-size", min=1, help="Clips per shard."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Euler steps per chunk."),
 ) -> None:

@@ -2,7 +2,7 @@
 
 Every config in xdub is a `@dataclass(frozen=True)`; this module turns them into dicts and back
 with strict checking (unknown keys raise, types are checked), and merges a YAML file that names
-a `base:` file with only the keys that change. Imports: stdlib and yaml only.
+a `base:` file with only the keys that change. Imports: stdlib, yaml, xdub.atomic, xdub.errors.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from xdub.atomic import write_json_atomic, write_text_atomic
 from xdub.errors import ConfigError
 
 T = TypeVar("T")
@@ -150,12 +151,12 @@ def load(cls: type[T], path: str | Path) -> T:
 
 
 def save(cfg: Any, path: str | Path) -> None:
-    """Write a config as YAML (.yaml/.yml) or JSON (anything else)."""
+    """Write a config as YAML (.yaml/.yml) or JSON (anything else), atomically."""
     path = Path(path)
     data = to_dict(cfg)
     if path.suffix in (".yaml", ".yml"):
         import yaml
 
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        write_text_atomic(path, yaml.safe_dump(data, sort_keys=False))
     else:
-        path.write_text(json.dumps(data, indent=2))
+        write_json_atomic(path, data)

@@ -1,1 +1,1 @@
-"""xdub.data."""
+"""xdub.data: clip sources, model-ready crops, training datasets and the pseudo-pair store."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xdub.errors import MediaError, OutputError
+from xdub.atomic import write_text_atomic
+from xdub.errors import MediaError
 
 MANIFEST_NAME = "manifest.jsonl"
 
@@ -66,16 +66,7 @@ def pair_id(item: int) -> str:
 
 def write_rows(path: str | Path, rows: list[PairRecord]) -> Path:
     """Write rows as JSON lines, atomically (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_text("".join(row.to_json() + "\n" for row in rows))
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OutputError(f"cannot write manifest {path}: {err}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_text_atomic(path, "".join(row.to_json() + "\n" for row in rows))
 
 
 def read_rows(path: str | Path) -> list[PairRecord]:

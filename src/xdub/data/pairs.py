@@ -22,7 +22,6 @@ Imports: numpy, torch, safetensors, xdub.data.manifest, xdub.errors.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,9 @@ import torch
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from xdub.atomic import atomic_path
 from xdub.data.manifest import MANIFEST_NAME, PairRecord, read_rows, write_rows
-from xdub.errors import MediaError, OutputError
+from xdub.errors import MediaError
 
 PAIR_ARRAYS = ("input_crops", "target_crops", "mask", "audio", "donor_audio", "affines")
 
@@ -73,14 +73,8 @@ def write_shard(folder: str | Path, shard: int, rows: list[PairRecord],
         raise ValueError(f"rows without arrays: {missing[:3]}")
     if tensors:
         path = folder / f"{stem}.safetensors"
-        tmp = folder / f".{stem}.safetensors.partial"
-        try:
+        with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata={"format": "xdub-pairs-1"})
-            os.replace(tmp, path)
-        except OSError as err:
-            raise OutputError(f"cannot write shard {path}: {err}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
     return write_rows(folder / f"{stem}.jsonl", rows)
 
 

@@ -12,16 +12,16 @@ Imports: numpy, xdub.{config, media, types, errors}, xdub.synth.
 from __future__ import annotations
 
 import glob
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from xdub.atomic import atomic_path
 from xdub.config.synth import SynthConfig
 from xdub.config.train import SynthSourceConfig, VideoSourceConfig
-from xdub.errors import MediaError, NoFaceError, OutputError
+from xdub.errors import MediaError, NoFaceError
 
 TRACK_SUFFIX = ".track.npz"
 
@@ -115,15 +115,9 @@ def save_track(path: str | Path, frame_indices: np.ndarray, landmarks: np.ndarra
                boxes: np.ndarray) -> Path:
     """Write a face track file: `frame_indices [N]`, `landmarks [N, 68, 2]`, `boxes [N, 4]`."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial.npz")
-    try:
-        np.savez(tmp, frame_indices=np.asarray(frame_indices, np.int64),
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:  # a handle: no ".npz" appended
+        np.savez(handle, frame_indices=np.asarray(frame_indices, np.int64),
                  landmarks=np.asarray(landmarks, np.float32), boxes=np.asarray(boxes, np.float32))
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OutputError(f"cannot write track file {path}: {err}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -1,12 +1,13 @@
 """xdub.media: the side-effect edge for media files (decode, encode, probe, safe output paths).
 
 Public API: `probe`, `iter_frames`, `read_video`, `VideoWriter`, `write_video`, `read_audio`,
-`write_wav`, `write_audio`, `check_output_path`. Every user-caused failure raises
+`write_wav`, `write_audio`, `write_png`, `check_output_path`. Every user-caused failure raises
 `xdub.errors.MediaError` (inputs) or `OutputError` (outputs) with a one-line message.
 Imports: av, numpy, xdub.types, xdub.errors (never face/audio/models/diffusion).
 """
 
 from xdub.media.audio import read_audio, write_audio, write_wav
+from xdub.media.image import write_png
 from xdub.media.output import VIDEO_EXTENSIONS, check_output_path
 from xdub.media.probe import probe
 from xdub.media.video import iter_frames, read_video
@@ -21,6 +22,7 @@ __all__ = [
     "read_audio",
     "read_video",
     "write_audio",
+    "write_png",
     "write_video",
     "write_wav",
 ]

@@ -23,8 +23,9 @@ import numpy as np
 from av.container import OutputContainer
 from av.error import FFmpegError
 
+from xdub.atomic import atomic_path
 from xdub.errors import MediaError, OutputError
-from xdub.media.output import TempTarget, check_output_path
+from xdub.media.output import check_output_path
 from xdub.media.source import (
     AudioStream,
     InputContainer,
@@ -142,16 +143,11 @@ def _temp_output(out: Path) -> Iterator[Path]:
 
     An I/O or FFmpeg failure inside the block becomes a one-line `OutputError`.
     """
-    target = TempTarget(out)
     try:
-        yield target.tmp
-    except (FFmpegError, OSError) as err:
-        target.discard()
+        with atomic_path(out) as tmp:
+            yield tmp
+    except FFmpegError as err:  # atomic_path has removed the temp file
         raise OutputError(f"cannot write {out}: {describe_error(err)}") from None
-    except BaseException:
-        target.discard()
-        raise
-    target.commit()
 
 
 def write_wav(path: str | os.PathLike, audio: Audio) -> Path:

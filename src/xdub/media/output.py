@@ -1,16 +1,12 @@
-"""Safe output paths: validate where a file may be written, and write it atomically.
+"""Safe output paths: validate where a media file may be written.
 
-Every file `xdub.media` writes goes to a hidden temp file in the destination folder and is
-renamed over the destination only once complete (`os.replace` is atomic on one filesystem),
-so a crash never leaves a half-written output and an existing file is untouched on failure.
-Imports: stdlib, xdub.errors.
+The writing itself is atomic through `xdub.atomic` (temp file beside the destination, renamed
+on success). Imports: stdlib, xdub.errors.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -55,26 +51,3 @@ def check_output_path(
         if _same_file(path, Path(src)):
             raise OutputError(f"output {path} would overwrite the input {src}")
     return path
-
-
-class TempTarget:
-    """A temp file beside `final` (same extension, so muxers pick the format) + commit/discard."""
-
-    def __init__(self, final: Path) -> None:
-        self.final = Path(final)
-        token = secrets.token_hex(4)
-        self.tmp = self.final.with_name(f".{self.final.stem}.{token}.partial{self.final.suffix}")
-
-    def commit(self) -> Path:
-        """Move the finished temp file over the destination; return the destination."""
-        try:
-            os.replace(self.tmp, self.final)
-        except OSError as err:
-            self.discard()
-            raise OutputError(f"cannot write {self.final}: {err.strerror or err}") from None
-        return self.final
-
-    def discard(self) -> None:
-        """Remove the temp file if it exists (never raises)."""
-        with contextlib.suppress(OSError):
-            self.tmp.unlink(missing_ok=True)

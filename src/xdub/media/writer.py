@@ -25,9 +25,10 @@ import numpy as np
 from av.container import OutputContainer
 from av.error import FFmpegError
 
+from xdub.atomic import TempTarget
 from xdub.errors import OutputError
 from xdub.media.audio import AudioEncoder
-from xdub.media.output import TempTarget, check_output_path
+from xdub.media.output import check_output_path
 from xdub.media.source import describe_error, to_fraction
 from xdub.types import Audio
 

@@ -9,31 +9,25 @@ Imports: torch, safetensors, einops, xdub.config, xdub.errors, xdub.models.*.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from einops import rearrange
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from xdub.config import from_dict, to_dict
 from xdub.config.model import DiTConfig
 from xdub.errors import WeightsError
 from xdub.models.audio_proj import AudioProjection
 from xdub.models.blocks import DiTBlock, OutputHead, timestep_sinusoid
-from xdub.models.lora import LORA_ATTR
+from xdub.models.checkpoint import WEIGHTS_NAME, load_folder, load_tensors, save_folder
 from xdub.models.layout import DiTConditioning, TokenGrid, stream_positions, token_timesteps
+from xdub.models.lora import LORA_ATTR
 from xdub.models.rope import rope_angles
 
 log = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 NULL_CONTEXT_NAME = "null_context.safetensors"
 LORA_MARKER = f".{LORA_ATTR}."  # state-dict keys of attached LoRA adapters contain this
 
@@ -233,15 +227,9 @@ class XDubDiT(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write `config.json` + `model.safetensors` (+ null context) into `directory`."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().contiguous() for k, v in self.base_state_dict().items()}
-        _atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(tensors, str(tmp)))
-        if self.null_context is not None:
-            null = {"null_context": self.null_context.detach().contiguous()}
-            _atomic_write(directory / NULL_CONTEXT_NAME, lambda tmp: save_file(null, str(tmp)))
-        text = json.dumps(to_dict(self.config), indent=2)
-        _atomic_write(directory / CONFIG_NAME, lambda tmp: tmp.write_text(text))
+        extra = {} if self.null_context is None else {
+            NULL_CONTEXT_NAME: {"null_context": self.null_context}}
+        save_folder(directory, self.config, self.base_state_dict(), extra)
 
     @classmethod
     def from_pretrained(
@@ -252,17 +240,13 @@ class XDubDiT(nn.Module):
     ) -> XDubDiT:
         """Rebuild a DiT from a `save_pretrained` directory (strict key match)."""
         directory = Path(directory)
-        for name in (CONFIG_NAME, WEIGHTS_NAME):
-            if not (directory / name).is_file():
-                raise WeightsError(f"{directory / name} not found: not an XDubDiT checkpoint dir")
-        config = from_dict(DiTConfig, json.loads((directory / CONFIG_NAME).read_text()))
-        device = torch.device(device) if device is not None else torch.device("cpu")
-        state = load_file(str(directory / WEIGHTS_NAME), device=str(device))
+        config, state = load_folder(directory, DiTConfig, "XDubDiT",
+                                    device=device if device is not None else "cpu")
         model = build_on_meta(config)
         load_weights(model, state, dtype=dtype, where=str(directory / WEIGHTS_NAME))
         null_path = directory / NULL_CONTEXT_NAME
         if config.text_dim is not None and null_path.is_file():
-            model.set_null_context(load_file(str(null_path))["null_context"])
+            model.set_null_context(load_tensors(null_path, "null context")["null_context"])
         return model
 
 
@@ -294,13 +278,3 @@ def load_weights(
     if model.config.text_dim is not None:
         model.set_null_context(None)  # the non-persistent buffer is still on the meta device
 
-
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Write via a temp file in the same folder, then rename (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

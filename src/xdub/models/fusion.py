@@ -12,7 +12,7 @@ The in-context stream is kept, so a fused model starts exactly as the plain one.
 take the source embedding (first embedding call of a forward) and add `fuse(source)` to the
 target embedding (last call). A fused model saves as `dit/` (plain XDubDiT) +
 `fusion.safetensors`; `load_dit` rebuilds whichever a folder holds (training and the pipeline's
-loader both use it). Imports: torch, safetensors, xdub.models.{dit, layout}.
+loader both use it). Imports: torch, xdub.models.{checkpoint, dit, layout}.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from xdub.models.checkpoint import load_tensors, save_tensors
 from xdub.models.dit import XDubDiT
 from xdub.models.layout import DiTConditioning
 
@@ -72,15 +72,14 @@ class SourceFusedDiT(nn.Module):
     def save_pretrained(self, directory: str | Path) -> None:
         """`directory/` as XDubDiT.save_pretrained + `fusion.safetensors`."""
         self.dit.save_pretrained(directory)
-        state = {k: v.detach().contiguous() for k, v in self.fuse.state_dict().items()}
-        save_file(state, str(Path(directory) / FUSION_NAME))
+        save_tensors(Path(directory) / FUSION_NAME, self.fuse.state_dict())
 
     @classmethod
     def from_pretrained(cls, directory: str | Path,
                         device: torch.device | str | None = None) -> SourceFusedDiT:
         """Inverse of `save_pretrained`."""
         model = cls(XDubDiT.from_pretrained(directory, device=device))
-        model.fuse.load_state_dict(load_file(str(Path(directory) / FUSION_NAME)))
+        model.fuse.load_state_dict(load_tensors(Path(directory) / FUSION_NAME, "fusion"))
         return model.to(device) if device is not None else model
 
 

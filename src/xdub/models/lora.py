@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 from xdub.errors import WeightsError
+from xdub.models.checkpoint import read_tensors, save_tensors
 
 LORA_ATTR = "lora_bank"
 # Attention projections, MLP and audio attention of every block (module-path glob patterns).
@@ -147,28 +145,16 @@ def lora_state_dict(model: nn.Module, name: str) -> dict[str, torch.Tensor]:
 
 def save_lora(model: nn.Module, name: str, path: str | Path) -> None:
     """Write adapter `name` to a safetensors file (rank/alpha in its metadata)."""
-    state = {k: v.contiguous() for k, v in lora_state_dict(model, name).items()}
+    state = lora_state_dict(model, name)
     if not state:
         raise ValueError("no LoRA attached")
     first = next(bank.adapters[name] for _, _, bank in _banks(model))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        save_file(state, str(tmp), metadata={"rank": str(first.rank), "alpha": str(first.alpha)})
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    save_tensors(path, state, metadata={"rank": str(first.rank), "alpha": str(first.alpha)})
 
 
 def load_lora(model: nn.Module, name: str, path: str | Path) -> None:
     """Load an adapter file into slot `name`, attaching it (with the file's rank) if needed."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"LoRA file not found: {path}")
-    with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata() or {}
-        state = {k: handle.get_tensor(k) for k in handle.keys()}
+    state, meta = read_tensors(path, "LoRA")
     layers = sorted({k.rsplit(".", 2)[0] for k in state})
     attached = {p for p, _, bank in _banks(model) if name in bank.adapters}
     if not attached:

@@ -16,23 +16,17 @@ Imports: torch, safetensors, xdub.config, xdub.errors, xdub.models.syncnet_featu
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from xdub.config import from_dict, to_dict
 from xdub.config.sync import SyncScorerConfig
 from xdub.errors import WeightsError
+from xdub.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_folder, save_folder
 from xdub.models.syncnet_features import audio_window_starts, audio_windows, video_windows
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 
 
 def _conv_bn_relu(c_in: int, c_out: int, stride: int | tuple[int, int]) -> list[nn.Module]:
@@ -161,35 +155,19 @@ class SyncScorer(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write `directory/config.json` + `directory/model.safetensors` (atomic renames)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        for name, write in (
-            (WEIGHTS_NAME, lambda p: save_file(state, p)),
-            (CONFIG_NAME, lambda p: Path(p).write_text(json.dumps(to_dict(self.cfg), indent=2))),
-        ):
-            # Not mkstemp: its 0600 mode would make shipped/shared checkpoints private.
-            tmp = directory / f".{name}.{os.getpid()}.tmp"
-            write(str(tmp))
-            os.replace(tmp, directory / name)
+        save_folder(directory, self.cfg, self.state_dict())
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> SyncScorer:
         """Rebuild a scorer from a `save_pretrained` directory, in eval mode on CPU."""
-        directory = Path(directory)
-        cfg_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-        if not cfg_path.is_file() or not weights_path.is_file():
-            raise WeightsError(
-                f"sync scorer checkpoint incomplete: need {CONFIG_NAME} and {WEIGHTS_NAME} in {directory}"
-            )
-        cfg = from_dict(SyncScorerConfig, json.loads(cfg_path.read_text()), where=str(cfg_path))
+        cfg, state = load_folder(directory, SyncScorerConfig, "sync scorer")
         model = cls(cfg)
         try:
-            model.load_state_dict(load_file(str(weights_path)))
-        except (RuntimeError, OSError, ValueError) as err:
+            model.load_state_dict(state)
+        except (RuntimeError, ValueError) as err:
             first = str(err).strip().splitlines()[0]
             raise WeightsError(
-                f"{weights_path} does not match SyncScorer({cfg_path.name}): {first}"
+                f"{Path(directory) / WEIGHTS_NAME} does not match SyncScorer({CONFIG_NAME}): {first}"
             ) from None
         return model.eval()
 

@@ -10,7 +10,7 @@ benchmark (`xdub.bench.sync_metrics`) so the two can never drift apart:
   `crop_mouths_torch`: the same crops, differentiable, for sync losses on generated frames.
 - `syncnet_face_crops`: the protocol's 224x224 face crops from face boxes.
 - `video_windows` / `audio_windows`: per-window model inputs.
-Imports: numpy, torch, cv2, xdub.config.
+Imports: numpy, torch, cv2, xdub.config, xdub.mel_scale.
 """
 
 from __future__ import annotations
@@ -23,36 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from xdub.config.sync import SyncScorerConfig
+from xdub.mel_scale import binned_mel_filterbank, mel_filterbank
 
 # ---------------------------------------------------------------------------------------------
-# Mel filterbanks and DCT (written out: no scipy/librosa dependency)
+# DCT and framing (written out: no scipy/librosa dependency)
 # ---------------------------------------------------------------------------------------------
-
-
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + hz / 700.0)
-
-
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-
-
-def _binned_mel_filterbank(n_filters: int, n_fft: int, sample_rate: int) -> np.ndarray:
-    """Triangular HTK-mel filters on integer FFT bins, as python_speech_features builds them.
-
-    Returns `[n_filters, n_fft // 2 + 1]`. The bin edges are floored, which is what makes the
-    protocol's MFCC values reproducible; a "nicer" filterbank would shift LSE numbers.
-    """
-    mel_points = np.linspace(0.0, _hz_to_mel(np.array(sample_rate / 2.0)), n_filters + 2)
-    bins = np.floor((n_fft + 1) * _mel_to_hz(mel_points) / sample_rate)
-    bank = np.zeros((n_filters, n_fft // 2 + 1))
-    for j in range(n_filters):
-        lo, mid, hi = int(bins[j]), int(bins[j + 1]), int(bins[j + 2])
-        for i in range(lo, mid):
-            bank[j, i] = (i - bins[j]) / (bins[j + 1] - bins[j])
-        for i in range(mid, hi):
-            bank[j, i] = (bins[j + 2] - i) / (bins[j + 2] - bins[j + 1])
-    return bank
 
 
 def _dct2_ortho_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -97,22 +72,12 @@ def protocol_mfcc(samples: np.ndarray, sample_rate: int = PROTOCOL_SAMPLE_RATE) 
     eps = np.finfo(float).eps
     energy = power.sum(axis=1)
     energy = np.where(energy == 0, eps, energy)
-    bands = power @ _binned_mel_filterbank(26, n_fft, sample_rate).T
+    bands = power @ binned_mel_filterbank(26, n_fft, sample_rate).T
     bands = np.where(bands == 0, eps, bands)
     cepstra = np.log(bands) @ _dct2_ortho_matrix(26, 13)
     cepstra *= 1.0 + 11.0 * np.sin(np.pi * np.arange(13) / 22.0)  # lifter L=22
     cepstra[:, 0] = np.log(energy)
     return cepstra.astype(np.float32)
-
-
-def _htk_mel_filterbank(n_mels: int, n_fft: int, sample_rate: int) -> np.ndarray:
-    """Continuous triangular HTK-mel filters `[n_mels, n_fft // 2 + 1]` (area not normalised)."""
-    freqs = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
-    edges = _mel_to_hz(np.linspace(0.0, _hz_to_mel(np.array(sample_rate / 2.0)), n_mels + 2))
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (freqs[None, :] - lower) / (centre - lower)
-    falling = (upper - freqs[None, :]) / (upper - centre)
-    return np.clip(np.minimum(rising, falling), 0.0, None)
 
 
 def log_mel(samples: np.ndarray, cfg: SyncScorerConfig) -> torch.Tensor:
@@ -127,7 +92,7 @@ def log_mel(samples: np.ndarray, cfg: SyncScorerConfig) -> torch.Tensor:
     window = np.hanning(cfg.win_length + 1)[:-1]  # periodic Hann
     frames = _frames(signal, cfg.win_length, cfg.hop_length, num_frames) * window
     power = np.abs(np.fft.rfft(frames, cfg.n_fft)) ** 2
-    mel = power @ _htk_mel_filterbank(cfg.n_mels, cfg.n_fft, cfg.sample_rate).T
+    mel = power @ mel_filterbank(cfg.n_mels, cfg.n_fft, cfg.sample_rate).T
     logmel = np.log10(np.maximum(mel, 1e-10))
     logmel = np.maximum(logmel, logmel.max() - 8.0)
     logmel = (logmel - logmel.mean()) / (logmel.std() + 1e-5)

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from xdub.atomic import write_bytes_atomic
 from xdub.synth.clip import ClipPlan, SynthClip
 from xdub.synth.motion import LIGHTING_COLUMNS, POSE_COLUMNS
 from xdub.synth.tracks import MOUTH_PARAMS
 from xdub.errors import MediaError, OutputError
 from xdub.media import VideoWriter, write_wav
-from xdub.media.output import TempTarget
 
 SIDECAR_FORMAT = "xdub-synth-sidecar"
 SIDECAR_VERSION = 1
@@ -39,16 +39,6 @@ class ExportedClip:
     audio: Path
     masks: Path
     sidecar: Path
-
-
-def _write_bytes(path: Path, data: bytes) -> Path:
-    target = TempTarget(path)
-    try:
-        target.tmp.write_bytes(data)
-    except OSError as err:
-        target.discard()
-        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
-    return target.commit()
 
 
 def _round(a: np.ndarray, digits: int) -> list:
@@ -84,9 +74,9 @@ def _write_set(out_dir: Path, name: str, meta: dict[str, Any], arrays: dict[str,
     wav = write_wav(out_dir / f"{name}.wav", audio)
     buf = io.BytesIO()
     np.savez_compressed(buf, **packed, width=np.int64(meta["size"][0]))
-    masks = _write_bytes(out_dir / f"{name}.masks.npz", buf.getvalue())
+    masks = write_bytes_atomic(out_dir / f"{name}.masks.npz", buf.getvalue())
     doc = json.dumps(_sidecar(meta, arrays, phones, name), separators=(",", ":"))
-    sidecar = _write_bytes(out_dir / f"{name}.json", doc.encode())
+    sidecar = write_bytes_atomic(out_dir / f"{name}.json", doc.encode())
     return ExportedClip(out_dir / f"{name}.mp4", wav, masks, sidecar)
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from xdub.atomic import write_json_atomic
 from xdub.config.chain import CHAIN_STEPS, ChainConfig
 from xdub.train.chain_steps import STEP_FUNCTIONS, ChainContext
 
@@ -36,9 +36,7 @@ def step_done(out: Path, step: str) -> bool:
 
 def _write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    write_json_atomic(path, data)
 
 
 def _add_time(out: Path, step: str, seconds: float) -> None:

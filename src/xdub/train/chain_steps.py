@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from xdub.atomic import write_json_atomic
 from xdub.config import load, replace, to_dict
 from xdub.config.chain import ChainConfig
 from xdub.config.codec import CodecConfig, CodecTrainConfig
@@ -129,7 +130,7 @@ def run_phases(ctx: ChainContext) -> bool:
     result["used"] = bool(ctx.cfg.measure_phases and width <= ctx.cfg.max_lip_band)
     folder = ctx.out / "phases"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / PHASES_FILE).write_text(json.dumps(result, indent=2))
+    write_json_atomic(folder / PHASES_FILE, result)
     plot_profile(result, folder / "attribution.png")
     log.info("lip band measured on stage 1: %.3f .. %.3f (%s)", result["lip_texture_sigma"],
              result["structure_lip_sigma"], "used" if result["used"] else "too wide: not used")
@@ -153,7 +154,7 @@ def run_pairs(ctx: ChainContext) -> bool:
     torch.set_num_threads(1)
     gen = PairGenerator(source, load_inpainter(ctx.inpainter_dir), judge, cfg)
     summary = generate_pairs(gen, ctx.out / "pairs", progress=True)
-    (ctx.out / "pairs" / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_json_atomic(ctx.out / "pairs" / "summary.json", summary, default=str)
     return summary.get("manifest") is not None
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from xdub.atomic import write_bytes_atomic, write_text_atomic
 
 
 def append_metrics(path: Path, row: dict[str, Any]) -> None:
@@ -29,12 +30,6 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -85,7 +80,7 @@ def plot_panels(rows: list[dict[str, Any]], path: Path, panels: tuple[Panel, ...
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
-    _write_atomic(path, buffer.getvalue())
+    write_bytes_atomic(path, buffer.getvalue())
     return True
 
 
@@ -118,5 +113,5 @@ def write_index(run_dir: Path, title: str) -> Path:
                 parts.append(f"<video src='{rel}' controls loop width='512'></video>")
     parts.append("</body></html>")
     path = run_dir / "index.html"
-    _write_atomic(path, "\n".join(parts).encode())
+    write_text_atomic(path, "\n".join(parts))
     return path

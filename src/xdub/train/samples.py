@@ -30,38 +30,48 @@ def trim_clip(clip: PreparedClip, num_frames: int) -> PreparedClip:
     return PreparedClip(clip.clip_id, clip.fps, crops, clip.audio_windows[:num_frames], clip.meta)
 
 
+def upscale(frames: np.ndarray, scale: int) -> np.ndarray:
+    """[T, H, W, 3] -> [T, H*scale, W*scale, 3], nearest neighbour (pixels stay visible)."""
+    if scale == 1:
+        return frames
+    return np.stack([cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+                     for f in frames])
+
+
+def write_sample_videos(folder: Path, videos: list[tuple[np.ndarray, float]]) -> list[Path]:
+    """clip_K.mp4 for each (`[T, H, W, 3]` video, fps) (skipped with a warning if it cannot be
+    encoded) and grid.png: three frames of every video, one column each."""
+    from xdub.media import write_png, write_video
+
+    paths = []
+    for k, (video, fps) in enumerate(videos):
+        try:
+            paths.append(write_video(folder / f"clip_{k}.mp4", video, fps, crf=12))
+        except XdubError as err:  # a missing encoder must not kill a training run
+            log.warning("sample video not written: %s", err)
+    if videos:
+        columns = [np.concatenate(list(v[np.linspace(0, len(v) - 1, 3).round().astype(int)]),
+                                  axis=0) for v, _ in videos]
+        paths.append(write_png(folder / "grid.png", np.concatenate(columns, axis=1)))
+    return paths
+
+
 def side_by_side(clip: PreparedClip, generated: np.ndarray, scale: int = 2) -> np.ndarray:
     """[T, S, 3S, 3] uint8 (x scale): masked input | composited output | original."""
     c = clip.crops
     masked = (c.crops.astype(np.float32) * (1.0 - c.masks[..., None]) + 127.5 * c.masks[..., None])
     output = composite(generated, c.crops, c.masks)
     row = np.concatenate([masked.round().astype(np.uint8), output, c.crops], axis=2)
-    if scale > 1:
-        row = np.stack([cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-                        for f in row])
-    return row
+    return upscale(row, scale)
 
 
 def write_samples(inp: Inpainter, clips: list[PreparedClip], folder: Path, num_steps: int,
                   seed: int = 0) -> list[Path]:
     """Inpaint each clip with its own audio (reconstruction) and write grid.png + clip_K.mp4."""
-    from xdub.media import write_video
-
-    rows, paths = [], []
+    videos = []
     for k, clip in enumerate(clips):
         gen = torch.Generator().manual_seed(seed + k)
         generated = inpaint_clip(inp, clip, clip.audio_windows, num_steps, gen,
                                  np.random.default_rng(seed + k))
-        video = side_by_side(clip, generated)
-        picks = np.linspace(0, len(video) - 1, 3).round().astype(int)
-        rows.append(np.concatenate(list(video[picks]), axis=0))
-        try:
-            paths.append(write_video(folder / f"clip_{k}.mp4", video, clip.fps, crf=12))
-        except XdubError as err:  # a missing encoder must not kill a training run
-            log.warning("sample video not written: %s", err)
-    grid = np.concatenate(rows, axis=1)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-    if ok:
-        (folder / "grid.png").write_bytes(data.tobytes())
-        paths.append(folder / "grid.png")
-    return paths
+        videos.append((side_by_side(clip, generated), clip.fps))
+    return write_sample_videos(folder, videos)

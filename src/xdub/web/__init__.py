@@ -1,1 +1,1 @@
-"""xdub.web."""
+"""xdub.web: reserved for a small web UI over `xdub.pipeline` (empty for now)."""

@@ -21,7 +21,7 @@ from einops import rearrange
 from torch import nn
 
 from xdub.config.codec import TinyCodecConfig
-from xdub.models.codec import checkpoint
+from xdub.models import checkpoint
 from xdub.models.codec.base import VideoCodec
 
 
@@ -204,12 +204,12 @@ class TinyVideoCodec(VideoCodec):
     # ----- checkpoints -----
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write `folder/{config.json, model.safetensors}`."""
-        return checkpoint.save_dir(folder, self.cfg, self.state_dict())
+        return checkpoint.save_folder(folder, self.cfg, self.state_dict())
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> TinyVideoCodec:
         """Rebuild from a folder written by `save_pretrained` (its own config, strict load)."""
-        cfg, state = checkpoint.load_dir(folder, TinyCodecConfig, "tiny codec")
+        cfg, state = checkpoint.load_folder(folder, TinyCodecConfig, "tiny codec")
         codec = cls(cfg)
         codec.load_state_dict(state, strict=True)
         return codec.eval()
