@@ -6,15 +6,15 @@
     <expert>.safetensors optional per-phase LoRA adapters named in dubber.json `experts`
 
 Written by training's export and `DubPipeline.save_pretrained`, read by the pipeline loader.
-Imports: json, os, xdub.{config, errors}.
+Imports: json, xdub.{atomic, config, errors}.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from xdub.atomic import write_json_atomic
 from xdub.config import from_dict, to_dict
 from xdub.config.infer import DubberConfig
 from xdub.errors import ConfigError, WeightsError
@@ -39,7 +39,4 @@ def read_dubber_config(folder: Path) -> DubberConfig:
 
 def write_dubber_config(folder: Path, spec: DubberConfig) -> Path:
     """Write `folder/dubber.json` atomically; write it last: a folder with it is complete."""
-    tmp = folder / f".{DUBBER_FILE}.partial"
-    tmp.write_text(json.dumps(to_dict(spec), indent=2))
-    os.replace(tmp, folder / DUBBER_FILE)
-    return folder / DUBBER_FILE
+    return write_json_atomic(folder / DUBBER_FILE, to_dict(spec))

@@ -6,14 +6,14 @@
         optimizer.pt        optimiser + LR-scheduler state (torch.save, weights-only loadable)
         rng.pt              torch RNG state + named torch.Generator states
         state.json          step, python/numpy RNG, user extras
-A checkpoint is built in `.step_XXXXXXXX.partial/` and renamed into place, so an interrupted
-save never leaves a folder that looks complete. Imports: torch, numpy, safetensors, stdlib.
+A checkpoint is built in a hidden `.partial` folder beside `step_XXXXXXXX/` and renamed into
+place (`xdub.atomic.atomic_dir`), so an interrupted save never leaves a folder that looks
+complete. Imports: torch, numpy, safetensors, stdlib, xdub.{atomic, errors}.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from xdub.errors import OutputError, WeightsError
+from xdub.atomic import atomic_dir
+from xdub.errors import WeightsError
 
 _STEP_DIR = re.compile(r"^step_(\d{8})$")
 
@@ -96,11 +97,7 @@ def save_checkpoint(root: str | Path, ckpt: Checkpoint, keep: int | None = None)
     """Write `ckpt` under `root` atomically; prune to the newest `keep`. Returns its folder."""
     root = Path(root)
     final = step_dir(root, ckpt.step)
-    tmp = root / f".{final.name}.partial"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+    with atomic_dir(final) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in ckpt.model.items()},
                   str(tmp / "model.safetensors"))
         if ckpt.ema is not None:
@@ -113,12 +110,6 @@ def save_checkpoint(root: str | Path, ckpt: Checkpoint, keep: int | None = None)
         plain_rng = {k: ckpt.rng[k] for k in ("numpy", "python") if k in ckpt.rng}
         state = {"step": ckpt.step, "rng": plain_rng, "extra": ckpt.extra}
         (tmp / "state.json").write_text(json.dumps(state))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-    except OSError as err:
-        raise OutputError(f"cannot write checkpoint {final}: {err}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     if keep is not None:
         for _, old in list_checkpoints(root)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)

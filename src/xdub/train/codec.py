@@ -6,12 +6,11 @@
 cuts them around the ground-truth face boxes of the procedural engine. The run directory is the
 loop's (`config.yaml` = codec + recipe, `metrics.jsonl` with held-out PSNR rows, `loss.png`,
 `checkpoints/step_*`); calling again with the same run_dir resumes from the newest checkpoint.
-Imports: numpy, torch, cv2, xdub.{config, models, data, train}.
+Imports: numpy, torch, cv2, xdub.{atomic, config, models, data, train}.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from xdub.atomic import write_json_atomic
 from xdub.config.codec import CodecTrainConfig, TinyCodecConfig
 from xdub.models.codec import TinyVideoCodec
 from xdub.train import loop
@@ -227,7 +227,7 @@ def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str 
         if eval_crops is not None:
             row = {"step": step, "eval_psnr": evaluate_psnr(ema_objective.codec, eval_crops)}
             append_metrics(run_dir / "metrics.jsonl", row)
-            (folder / "eval.json").write_text(json.dumps(row))
+            write_json_atomic(folder / "eval.json", row)
 
     loop.run(lc, run_dir, objective, lambda model, images: model(images, gen), batches,
              run_config=CodecRunConfig(codec_cfg, cfg), sample_fn=sample_fn,
@@ -259,5 +259,5 @@ def train_tiny_codec_on_synth(run_dir: str | Path, out_dir: str | Path,
     value = evaluate_psnr(codec, eval_crops)
     codec.save_pretrained(out_dir)
     result = {"eval_psnr": value, "eval_crops": len(eval_crops), "scenario": scenario}
-    (Path(run_dir) / "result.json").write_text(json.dumps(result, indent=2))
+    write_json_atomic(Path(run_dir) / "result.json", result)
     return value

@@ -9,16 +9,16 @@
     <phase>.safetensors    LoRA experts (save_lora), listed in dubber.json `experts`
 
 Whole-clip editing of aligned crops is `xdub.generation.generate_clip` (the chunk runner
-`xdub dub` uses). Imports: xdub.{config, generation, models}.
+`xdub dub` uses). Imports: xdub.{atomic, config, generation, models}.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 
+from xdub.atomic import atomic_dir
 from xdub.config.infer import DubberConfig
 from xdub.config.stage2 import Stage2Config
 from xdub.generation.folder import CODEC_DIR, DIT_DIR, write_dubber_config
@@ -43,20 +43,16 @@ def export_editor(out: str | Path, cfg: Stage2Config, dit_dir: Path, adapters: d
                   codec: VideoCodec, name: str = "xdub-tiny-editor") -> Path:
     """Write the checkpoint folder `out` (atomically: built beside it, then renamed)."""
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    shutil.copytree(dit_dir, tmp / DIT_DIR)
-    if isinstance(codec, TinyVideoCodec):
-        codec.save_pretrained(tmp / CODEC_DIR)
-    else:  # the Wan VAE is not ours to re-save: the loader reads a diffusers folder there
-        log.warning("%s: copy the Wan2.2 VAE (diffusers layout) into %s/ before use", out,
-                    CODEC_DIR)
-    experts = {}
-    for phase, path in adapters.items():
-        shutil.copy2(path, tmp / f"{phase}.safetensors")
-        experts[phase] = f"{phase}.safetensors"
-    write_dubber_config(tmp, dubber_config(cfg, experts, name))
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    with atomic_dir(out) as tmp:
+        shutil.copytree(dit_dir, tmp / DIT_DIR)
+        if isinstance(codec, TinyVideoCodec):
+            codec.save_pretrained(tmp / CODEC_DIR)
+        else:  # the Wan VAE is not ours to re-save: the loader reads a diffusers folder there
+            log.warning("%s: copy the Wan2.2 VAE (diffusers layout) into %s/ before use", out,
+                        CODEC_DIR)
+        experts = {}
+        for phase, path in adapters.items():
+            shutil.copy2(path, tmp / f"{phase}.safetensors")
+            experts[phase] = f"{phase}.safetensors"
+        write_dubber_config(tmp, dubber_config(cfg, experts, name))
     return out

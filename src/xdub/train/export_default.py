@@ -13,7 +13,7 @@ the scorer and the manifest):
 `export_default` builds the folder beside its target and renames it into place;
 `update_metrics` adds evaluation numbers later without touching the weights;
 `check_manifest` lists schema problems (empty = valid). Imports: stdlib, xdub.version,
-xdub.{config, errors, generation.folder, train}.
+xdub.{atomic, config, errors, generation.folder, train}.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from xdub.atomic import atomic_dir, write_json_atomic
 from xdub.errors import OutputError, WeightsError
 from xdub.generation.folder import DUBBER_FILE
 
@@ -58,9 +58,7 @@ def file_table(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    tmp = folder / f".{MANIFEST_NAME}.partial"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str))
-    os.replace(tmp, folder / MANIFEST_NAME)
+    write_json_atomic(folder / MANIFEST_NAME, manifest, default=str)
 
 
 def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Path,
@@ -74,26 +72,22 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
     for needed in (editor_dir / DUBBER_FILE, *(scorer_dir / f for f in SCORER_FILES)):
         if not needed.is_file():
             raise WeightsError(f"cannot export the default: {needed} is missing")
-    tmp = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(editor_dir, tmp)
-    (tmp / SCORER_DIR).mkdir()
-    for filename in SCORER_FILES:
-        shutil.copy2(scorer_dir / filename, tmp / SCORER_DIR / filename)
-    files = file_table(tmp)
-    total = sum(entry["bytes"] for entry in files.values())
-    if total > MAX_BYTES:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"default checkpoint is {total / 2**20:.1f} MB > 40 MB budget")
-    manifest = {
-        "format": FORMAT, "version": __version__, "name": name,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "git_sha": git_sha(), "dubber": json.loads((tmp / DUBBER_FILE).read_text()),
-        "training": training, "metrics": metrics or {}, "files": files, "total_bytes": total,
-    }
-    _write_manifest(tmp, manifest)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+    with atomic_dir(out) as tmp:
+        shutil.copytree(editor_dir, tmp, dirs_exist_ok=True)
+        (tmp / SCORER_DIR).mkdir()
+        for filename in SCORER_FILES:
+            shutil.copy2(scorer_dir / filename, tmp / SCORER_DIR / filename)
+        files = file_table(tmp)
+        total = sum(entry["bytes"] for entry in files.values())
+        if total > MAX_BYTES:
+            raise OutputError(f"default checkpoint is {total / 2**20:.1f} MB > 40 MB budget")
+        manifest = {
+            "format": FORMAT, "version": __version__, "name": name,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "git_sha": git_sha(), "dubber": json.loads((tmp / DUBBER_FILE).read_text()),
+            "training": training, "metrics": metrics or {}, "files": files, "total_bytes": total,
+        }
+        _write_manifest(tmp, manifest)
     return out
 
 

@@ -12,7 +12,7 @@ Folder layout (written at the end of stage 1, read by `xdub make-pairs` and eval
 `window_frames` frames overlap by the frames of `motion_frames` latents, whose clean latents
 (re-encoded from the previous chunk's output) condition the next chunk, and the shared frames
 are cross-faded as in `xdub dub`.
-Imports: torch, numpy, xdub.{models, audio, conditioning, generation, data, config}.
+Imports: torch, numpy, xdub.{atomic, models, audio, conditioning, generation, data, config}.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xdub.atomic import atomic_dir
 from xdub.audio import build_featurizer
 from xdub.audio.featurizer import AudioFeaturizer
 from xdub.conditioning import source_channels
@@ -112,12 +113,13 @@ class Inpainter:
     version: str
 
     def save(self, folder: str | Path) -> Path:
-        """Write the folder layout of the module docstring."""
+        """Write the folder layout of the module docstring (atomically: built beside it)."""
         folder = Path(folder)
-        self.dit.save_pretrained(folder / "dit")
-        if isinstance(self.codec, TinyVideoCodec):
-            self.codec.save_pretrained(folder / "codec")
-        (folder / SPEC_NAME).write_text(json.dumps(to_dict(self.spec), indent=2))
+        with atomic_dir(folder) as tmp:
+            self.dit.save_pretrained(tmp / "dit")
+            if isinstance(self.codec, TinyVideoCodec):
+                self.codec.save_pretrained(tmp / "codec")
+            (tmp / SPEC_NAME).write_text(json.dumps(to_dict(self.spec), indent=2))
         return folder
 
 

@@ -16,7 +16,7 @@ on a time-budget stop, wall-clock or CPU time, and on Ctrl-C); a rerun resumes f
 newest checkpoint (weights, optimiser, scheduler, EMA, step, RNG states). Works on CPU with
 one process and under `accelerate launch` with several. Run dir: config.yaml, git_sha.txt,
 metrics.jsonl (process 0), loss.png (`panels`), index.html, checkpoints/, samples/.
-Imports: torch, accelerate, tqdm, xdub.config, xdub.train.
+Imports: torch, accelerate, tqdm, xdub.{atomic, config, train}.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from accelerate import Accelerator
 from torch import nn
 from tqdm.auto import tqdm
 
+from xdub.atomic import write_text_atomic
 from xdub.config import save
 from xdub.config.train import LoopConfig
 from xdub.train import report
@@ -123,7 +124,7 @@ def _prepare_run_dir(run_dir: Path, run_config: Any | None, is_main: bool) -> No
     run_dir.mkdir(parents=True, exist_ok=True)
     if run_config is not None:
         save(run_config, run_dir / "config.yaml")
-    (run_dir / "git_sha.txt").write_text(git_sha() + "\n")
+    write_text_atomic(run_dir / "git_sha.txt", git_sha() + "\n")
 
 
 def _ema_model(state: _State) -> nn.Module:

@@ -4,7 +4,7 @@ Samples: for the first `sample_clips` pairs, the editor (EMA weights, the produc
 `ModelGenerator` and chunk runner) re-dubs V' with the pair's audio A; the row shows
 [input V' | output | target V] for a few frames in `grid.png`, and each clip is written as
 an MP4 side by side.
-Imports: numpy, cv2, torch, xdub.{audio, config, generation, models, train}.
+Imports: numpy, torch, xdub.{audio, config, generation, models, train}.
 """
 
 from __future__ import annotations
@@ -12,19 +12,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from xdub.audio import build_featurizer
 from xdub.config.stage2 import Stage2Config
 from xdub.config.sync import SCORER_PRESETS
-from xdub.errors import XdubError
 from xdub.generation import editor_generator, generate_clip
 from xdub.models.codec import VideoCodec
 from xdub.models.syncnet import SyncScorer, load_shipped_scorer
 from xdub.train.editor import dubber_config
 from xdub.train.pair_windows import PairWindows
+from xdub.train.samples import upscale, write_sample_videos
 
 log = logging.getLogger(__name__)
 
@@ -56,39 +55,20 @@ def clip_encoder(codec: VideoCodec, chunk: int = 64):
     return encode
 
 
-def _upscale(frames: np.ndarray, scale: int) -> np.ndarray:
-    return np.stack([cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-                     for f in frames])
-
-
 def write_pair_samples(cfg: Stage2Config, dit: torch.nn.Module, codec: VideoCodec,
                        pairs: PairWindows, folder: Path, adapter: str | None,
                        scale: int = 2) -> list[Path]:
     """Re-dub the first pairs with the current EMA editor; write grid.png + clip_K.mp4."""
-    from xdub.media import write_video
-
     experts = ((adapter, adapter),) if adapter is not None else ()
     spec = dubber_config(cfg, dict(experts), "sample")
     generator = editor_generator(spec, dit, codec, build_featurizer(cfg.audio), experts,
                                  cfg.sample_steps, name="stage2-sample")
-    rows, paths = [], []
+    videos = []
     for k in range(min(cfg.sample_clips, len(pairs))):
         clip = pairs.clip(k)
         out = generate_clip(generator, clip.input_crops, clip.audio_windows, spec.chunk_frames,
                             spec.overlap, torch.Generator().manual_seed(k),
                             np.random.default_rng(k), cfg.data.ref_min_gap)
-        video = _upscale(np.concatenate([clip.input_crops, out, clip.target_crops], axis=2),
-                         scale)
-        picks = np.linspace(0, len(video) - 1, 3).round().astype(int)
-        rows.append(np.concatenate(list(video[picks]), axis=0))
-        try:
-            paths.append(write_video(folder / f"clip_{k}.mp4", video, clip.fps, crf=12))
-        except XdubError as err:  # a missing encoder must not kill a training run
-            log.warning("sample video not written: %s", err)
-    if rows:
-        ok, data = cv2.imencode(".png", cv2.cvtColor(np.concatenate(rows, axis=1),
-                                                      cv2.COLOR_RGB2BGR))
-        if ok:
-            (folder / "grid.png").write_bytes(data.tobytes())
-            paths.append(folder / "grid.png")
-    return paths
+        row = np.concatenate([clip.input_crops, out, clip.target_crops], axis=2)
+        videos.append((upscale(row, scale), clip.fps))
+    return write_sample_videos(folder, videos)
