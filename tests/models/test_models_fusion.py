@@ -45,3 +45,30 @@ def test_zero_fusion_equals_plain_dit_and_trained_fusion_reads_the_source(tmp_pa
     with torch.no_grad():
         torch.testing.assert_close(loaded(x, t, cond), fused(x, t, cond))
     assert not fused.dit._forward_hooks and not fused.dit.patch_embedding._forward_hooks
+
+
+def test_residual_output_copies_the_source_with_a_zero_head_and_round_trips(tmp_path):
+    """x0 = source + output: a zero head samples the source exactly; the flag survives I/O."""
+    from xdub.diffusion import sample, sigma_to_timestep, sigmas_for_sampling
+
+    dit = build_dit(replace(CFG, cond_channels=4), seed=0).eval()
+    torch.nn.init.zeros_(dit.head.head.weight)
+    torch.nn.init.zeros_(dit.head.head.bias)
+    fused = SourceFusedDiT(dit, residual=True).eval()
+    g = torch.Generator().manual_seed(1)
+    cond = DiTConditioning(source_latents=torch.randn(1, 4, 3, 8, 8, generator=g),
+                           audio_features=torch.randn(1, 3, 4, 8, generator=g))
+    noise = torch.randn(1, 4, 3, 8, 8, generator=g)
+    with torch.no_grad():
+        out = sample(lambda x, s, c=None: fused(x, sigma_to_timestep(s, 1000), cond), noise,
+                     sigmas_for_sampling(6, 3.0))
+    torch.testing.assert_close(out, cond.source_latents, atol=1e-5, rtol=0)
+    torch.nn.init.normal_(dit.head.head.weight, std=0.1)
+    fused.save_pretrained(tmp_path)
+    loaded = load_dit(tmp_path).eval()
+    assert isinstance(loaded, SourceFusedDiT) and loaded.residual
+    x, t = noise, torch.tensor([400.0])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, t, cond), fused(x, t, cond))
+        plain = SourceFusedDiT(dit).eval()
+        assert not torch.allclose(plain(x, t, cond), fused(x, t, cond))

@@ -101,6 +101,11 @@ def _config(config: Path | None, timeline: dict, sampling: dict, run: dict):  # 
     return replace(cfg, **given) if given else cfg
 
 
+EMBEDDED_NOTE = ("note: dubbed with the embedded tiny default, trained on synthetic characters "
+                 "only; for real footage use the full-scale weights (--dit --vae --whisper "
+                 "--wav2vec2, see README 'Full-scale weights')")
+
+
 def _print_summary(summary, out: Path) -> None:  # summary: DubSummary
     from rich.console import Console
     from rich.table import Table
@@ -136,6 +141,9 @@ def _run(video: Path, audio: Path, out: Path, cfg, weights: dict, save_debug: Pa
               "left unchanged", file=sys.stderr)
     if not quiet:
         _print_summary(result.summary, out)
+    if not any(weights.get(k) for k in ("checkpoint", "dit", "vae", "whisper", "wav2vec2",
+                                         "random_init")):
+        print(EMBEDDED_NOTE, file=sys.stderr)
     print(f"wrote {out}")
 
 

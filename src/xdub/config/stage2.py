@@ -93,9 +93,10 @@ class Stage2Config:
     model: DiTConfig = field(default_factory=lambda: MODEL_PRESETS["tiny"])  # cond_channels:
     #   None = the source shares the patch embedding (official layout); = latent channels: an
     #   own source embedding, initialised from the inpainter's masked-latent channels
-    source_fusion: Literal["in_context", "aligned_add"] = "in_context"  # as stage 1: the
-    #   source also added to the aligned target tokens (xdub.models.fusion); must match the
-    #   stage-1 model it starts from
+    source_fusion: Literal["in_context", "aligned_add", "aligned_residual"] = "in_context"
+    #   aligned_add (as stage 1): the source also added to the aligned target tokens
+    #   (xdub.models.fusion); aligned_residual: that, and the output is x0 - source (an
+    #   untouched region is copied exactly; tiny editors)
     init_from: str = ""  # stage-1 DiT folder (save_pretrained); "" = fresh init (tests)
     codec: CodecConfig = field(default_factory=lambda: CODEC_PRESETS["tiny"])
     codec_weights: str = "package"  # "package", a codec folder, or "random" (tests only)

@@ -8,6 +8,15 @@ through a zero-initialised 1x1 projection, to the target tokens at the SAME grid
 token-level equivalent of channel concatenation); with the source zeroed both are at ~2.1.
 The in-context stream is kept, so a fused model starts exactly as the plain one.
 
+`residual=True` (config `source_fusion: aligned_residual`, issue #12) also changes what the
+network's output means: it is the clean latent's difference from the SOURCE, x0 = source +
+out, returned as the flow velocity (x_t - x0) / sigma that samplers and losses expect. A tiny
+velocity-predicting DiT cannot carry the full-rank noise through its tokens, so everything it
+outputs -- unchanged cheeks and background included -- comes back as block-shaped colour noise
+(one block per token); with the residual output an untouched region is copied exactly and the
+network only has to learn what changes (the lips). sigma is floored at `SIGMA_FLOOR` so the
+division stays bounded; sampling never goes below it (the last Euler step lands on x0).
+
 `SourceFusedDiT` wraps an XDubDiT without changing it: forward hooks on its patch embeddings
 take the source embedding (first embedding call of a forward) and add `fuse(source)` to the
 target embedding (last call). A fused model saves as `dit/` (plain XDubDiT) +
@@ -22,19 +31,22 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from xdub.models.checkpoint import load_tensors, save_tensors
+from xdub.models.checkpoint import read_tensors, save_tensors
 from xdub.models.dit import XDubDiT
 from xdub.models.layout import DiTConditioning
 
 FUSION_NAME = "fusion.safetensors"
+SIGMA_FLOOR = 0.05  # below this the residual model's velocity uses the floor (training only)
 
 
 class SourceFusedDiT(nn.Module):
     """`XDubDiT` + a zero-initialised aligned source->target token projection."""
 
-    def __init__(self, dit: XDubDiT) -> None:
+    def __init__(self, dit: XDubDiT, residual: bool = False,
+                 num_train_timesteps: int = 1000) -> None:
         super().__init__()
         self.dit = dit
+        self.residual, self.num_train_timesteps = residual, num_train_timesteps
         self.config = dit.config
         dim = dit.config.dim
         self.fuse = nn.Conv3d(dim, dim, 1)
@@ -67,19 +79,28 @@ class SourceFusedDiT(nn.Module):
             for handle in handles:
                 handle.remove()
             self._outputs = []
-        return out
+        if not self.residual:
+            return out
+        source = cond.source_latents[:, : out.shape[1]].to(out)
+        sigma = (timestep.reshape(-1).to(out) / self.num_train_timesteps).clamp(min=SIGMA_FLOOR)
+        sigma = sigma.expand(out.shape[0]) if sigma.numel() == 1 else sigma
+        return (noisy_latents - (source + out)) / sigma.view(-1, 1, 1, 1, 1)
 
     def save_pretrained(self, directory: str | Path) -> None:
         """`directory/` as XDubDiT.save_pretrained + `fusion.safetensors`."""
         self.dit.save_pretrained(directory)
-        save_tensors(Path(directory) / FUSION_NAME, self.fuse.state_dict())
+        meta = {"residual": str(self.residual), "num_train_timesteps": str(self.num_train_timesteps)}
+        save_tensors(Path(directory) / FUSION_NAME, self.fuse.state_dict(), metadata=meta)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path,
                         device: torch.device | str | None = None) -> SourceFusedDiT:
         """Inverse of `save_pretrained`."""
-        model = cls(XDubDiT.from_pretrained(directory, device=device))
-        model.fuse.load_state_dict(load_tensors(Path(directory) / FUSION_NAME, "fusion"))
+        state, meta = read_tensors(Path(directory) / FUSION_NAME, "fusion")
+        model = cls(XDubDiT.from_pretrained(directory, device=device),
+                    residual=meta.get("residual") == "True",
+                    num_train_timesteps=int(meta.get("num_train_timesteps", 1000)))
+        model.fuse.load_state_dict(state)
         return model.to(device) if device is not None else model
 
 

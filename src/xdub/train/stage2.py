@@ -166,9 +166,14 @@ def _initial_dit(cfg: Stage2Config) -> torch.nn.Module:
         report = transfer_stage1(dit, core(stage1).state_dict())
         log.info("init from %s: %d copied, adapted %s, dropped %s", cfg.init_from,
                  len(report["copied"]), report["adapted"], report["dropped"])
-    if cfg.source_fusion != "aligned_add":
+    if cfg.source_fusion == "in_context":
         return dit
-    fused = SourceFusedDiT(dit)
+    residual = cfg.source_fusion == "aligned_residual"
+    if residual:  # the output is now x0 - source: start as an exact copy of the source
+        torch.nn.init.zeros_(dit.head.head.weight)
+        torch.nn.init.zeros_(dit.head.head.bias)
+    fused = SourceFusedDiT(dit, residual=residual,
+                           num_train_timesteps=cfg.diffusion.num_train_timesteps)
     if isinstance(stage1, SourceFusedDiT):
         fused.fuse.load_state_dict(stage1.fuse.state_dict())
     return fused

@@ -1,0 +1,122 @@
+"""Issue #12 figures for dubbing checkpoints on held-out synthetic pairs, one table.
+
+Each checkpoint dubs video A with audio B through the product pipeline (`xdub dub`'s loader);
+the benchmark harness scores it against the exact answer B and against copying A. Per method
+and scenario: mouth PSNR minus copy-input's, mouth-opening correlation with the answer, the
+leak (correlation with the INPUT's old lips), scorer sync confidence relative to the answer's,
+occluder PSNR minus copy's and the mouth flicker ratio. Writes <out>/bench/ (results.json,
+report, strips) and <out>/figures.{json,md}.
+
+  python scripts/eval_editors.py --editor shipped=src/xdub/assets/default \
+      --editor new=/work/runs/s2/editor --out /work/runs/eval [--seed-start 1500000]
+Tune on a seed range (e.g. --seed-start 1500000) and report on the default held-out range.
+Not importable (scripts/ is outside the package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xdub.bench.methods import DubMethod, MethodContext, copy_input, oracle, pipeline_chunk_starts
+from xdub.bench.runner import run_bench
+from xdub.config import replace
+from xdub.config.bench import BENCH_PRESETS
+from xdub.config.infer import InferConfig, SamplingConfig
+from xdub.pipeline import load_pipeline
+from xdub.types import Audio, Video
+
+SCENARIOS = ("standard", "occlusion", "stylized", "nonhuman", "lighting", "fast_motion")
+
+
+def pipeline_method(name: str, folder: str, steps: int | None, ref: float | None,
+                    aud: float | None) -> DubMethod:
+    """A bench method around the checkpoint folder, loaded as `xdub dub` loads it."""
+    pipe = load_pipeline(checkpoint=folder)
+
+    def dub(video: Video, audio: Audio, seed: int = 0) -> tuple[Video, dict[str, float]]:
+        sampling = SamplingConfig(seed=seed, steps=steps, ref_scale=ref, audio_scale=aud)
+        result = pipe(video, audio, InferConfig(sampling=sampling, no_face="passthrough"))
+        return result.video, {}
+
+    return DubMethod(name, dub, source="input", seeded=True,  # type: ignore[arg-type]
+                     chunk_starts=lambda n: pipeline_chunk_starts(pipe, n),
+                     description=f"{name}: {folder}")
+
+
+def figures(results: dict, methods: list[str]) -> dict:
+    """Per scenario and method: the issue-#12 figures (means over clips)."""
+    out: dict = {}
+    for scenario, per_method in results["aggregates"].items():
+        def mean(method: str, key: str) -> float:
+            value = (per_method.get(method, {}).get(key) or {}).get("mean")
+            return float("nan") if value is None else float(value)
+
+        row = {}
+        for m in methods:
+            row[m] = {
+                "mouth_psnr_minus_copy": mean(m, "psnr_mouth") - mean("copy_input", "psnr_mouth"),
+                "open_corr_answer": mean(m, "mouth_open_corr"),
+                "open_corr_input_leak": mean(m, "mouth_open_corr_input"),
+                "sync_vs_answer": mean(m, "lse_c") / mean("oracle", "lse_c"),
+                "occluder_psnr_minus_copy": mean(m, "psnr_occluder") - mean("copy_input",
+                                                                            "psnr_occluder"),
+                "flicker_ratio": mean(m, "flicker_mouth"),
+                "mouth_psnr": mean(m, "psnr_mouth"),
+            }
+        out[scenario] = row
+    return out
+
+
+def markdown(table: dict) -> str:
+    keys = ["mouth_psnr_minus_copy", "open_corr_answer", "open_corr_input_leak",
+            "sync_vs_answer", "occluder_psnr_minus_copy", "flicker_ratio", "mouth_psnr"]
+    lines = ["| scenario | method | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    for scenario, rows in table.items():
+        for method, vals in rows.items():
+            cells = ["n/a" if not math.isfinite(vals[k]) else f"{vals[k]:.2f}" for k in keys]
+            lines.append(f"| {scenario} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--editor", action="append", default=[], help="NAME=DIR (repeat)")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--clips", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--seed-start", type=int, default=1_000_000)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--ref-scale", type=float, default=None)
+    parser.add_argument("--audio-scale", type=float, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    base = BENCH_PRESETS["default"]
+    cfg = replace(base, scenarios=tuple(args.scenarios.split(",")), clips=args.clips,
+                  duration=args.duration, duration_overrides={}, methods=("copy_input",), checkpoints=(),
+                  seed_start=args.seed_start)
+    methods = [copy_input(MethodContext()), oracle(MethodContext())]
+    names = []
+    for entry in args.editor:
+        name, _, folder = entry.partition("=")
+        methods.append(pipeline_method(name, folder, args.steps, args.ref_scale,
+                                       args.audio_scale))
+        names.append(name)
+    run_bench(cfg, args.out / "bench", methods,
+              progress=lambda done, total, what: print(f"[{done}/{total}] {what}", flush=True))
+    results = json.loads((args.out / "bench" / "results.json").read_text())
+    table = figures(results, ["copy_input", *names])
+    (args.out / "figures.json").write_text(json.dumps(table, indent=2, default=float))
+    (args.out / "figures.md").write_text(markdown(table))
+    print(markdown(table))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
