@@ -40,7 +40,7 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "psnr_mouth": MetricInfo("PSNR mouth", True, "dB", 2),
     "ssim_mouth": MetricInfo("SSIM mouth", True),
     "mouth_open_corr": MetricInfo("Open corr", True),
-    "mouth_open_corr_input": MetricInfo("Open corr (input)", False),
+    "mouth_open_corr_input": MetricInfo("Leak: open corr with input lips", False),
     "psnr_outside": MetricInfo("PSNR outside", True, "dB", 2),
     "ssim_outside": MetricInfo("SSIM outside", True),
     "psnr_full": MetricInfo("PSNR full", True, "dB", 2),
