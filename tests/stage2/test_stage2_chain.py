@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xdub.config import load
+from xdub.config import load, replace
 from xdub.config.chain import CHAIN_STEPS, ChainConfig
 from xdub.config.stage2 import Stage2Config, load_stage2
 from xdub.train.chain import run_chain, step_done
@@ -55,7 +55,8 @@ def test_stage2_chain_stop_after(tmp_path):
 
 def test_stage2_chain_wires_outputs_into_stage2(tmp_path):
     chain_file = CONFIGS / "chain_tiny.yaml"
-    cfg = load(ChainConfig, chain_file)
+    shipped = load(ChainConfig, chain_file)
+    cfg = replace(shipped, measure_phases=True)
     ctx = ChainContext(cfg, chain_file.parent, tmp_path)
     phases = tmp_path / "phases"
     phases.mkdir()
@@ -69,4 +70,9 @@ def test_stage2_chain_wires_outputs_into_stage2(tmp_path):
     (phases / "phases.json").write_text(json.dumps({"lip_texture_sigma": 0.05,
                                                     "structure_lip_sigma": 0.95, "used": False}))
     s2 = ctx.stage2_config()  # an uninformative measurement keeps the configured boundaries
-    assert s2.diffusion.structure_lip_sigma == load_stage2(CONFIGS / "stage2_tiny.yaml").diffusion.structure_lip_sigma
+    configured = load_stage2(CONFIGS / shipped.stage2).diffusion
+    assert s2.diffusion.structure_lip_sigma == configured.structure_lip_sigma
+    (phases / "phases.json").write_text(json.dumps({"lip_texture_sigma": 0.31,
+                                                    "structure_lip_sigma": 0.77, "used": True}))
+    s2 = ChainContext(shipped, chain_file.parent, tmp_path).stage2_config()
+    assert s2.diffusion.lip_texture_sigma == configured.lip_texture_sigma  # not measured
