@@ -124,3 +124,23 @@ def test_stage2_lip_band_from_profile():
     profile = np.exp(-((np.array(sigmas) - 0.55) / 0.15) ** 2)
     lo, hi = lip_band(sigmas, profile, 0.5)
     assert 0.35 < lo < 0.45 and 0.65 < hi < 0.75
+
+
+def test_stage2_x0_flow_weighting_is_the_velocity_loss_times_sigma_squared():
+    """flow_weighting x0 scales each sample's flow term by sigma^2 (its x0-space error)."""
+    from xdub.config.stage2 import PhaseObjectiveConfig
+    from xdub.train.phases import PhaseBatch, PhaseObjective
+
+    g = torch.Generator().manual_seed(0)
+    shape = (3, 4, 2, 4, 4)
+    pred, target, x_t = (torch.randn(shape, generator=g) for _ in range(3))
+    sigma = torch.tensor([0.1, 0.5, 0.9])
+    batch = PhaseBatch(pred, target, x_t, sigma, torch.zeros(shape), torch.zeros(3, 2, 4, 4),
+                       torch.ones(3, 2))
+    losses = {}
+    for weighting in ("velocity", "x0"):
+        cfg = PhaseObjectiveConfig(flow_weighting=weighting)
+        losses[weighting], _ = PhaseObjective(cfg, PHASE_MAP, None, None, None)(batch, True)
+    per_sample = (pred - target).square().mean(dim=(1, 2, 3, 4))
+    torch.testing.assert_close(losses["velocity"], per_sample.mean())
+    torch.testing.assert_close(losses["x0"], (per_sample * sigma.square()).mean())

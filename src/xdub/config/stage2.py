@@ -38,6 +38,9 @@ class PhaseObjectiveConfig:
     """Phase-specific losses; each term applies to the samples whose sigma lies in its phase."""
 
     mouth_weight: float = 3.0  # lip phase: velocity-loss weight inside the mouth region (1 = off)
+    flow_weighting: Literal["velocity", "x0"] = "velocity"  # x0: the velocity MSE times sigma^2,
+    #   i.e. the error of x0 = x_t - sigma v (the residual editor's output space), so the low-
+    #   sigma texture band no longer dominates the loss
     sync_weight: float = 0.05  # lip phase: scorer sync loss on decoded x0 predictions; 0 = off
     #   (small: the flow loss stays the main signal; 0.01 .. 0.2)
     texture_weight: float = 0.5  # texture phase: Laplacian-pyramid L1 on decoded x0; 0 = off

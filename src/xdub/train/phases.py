@@ -167,6 +167,8 @@ class PhaseObjective:
         else:
             weight = torch.where(is_lip, self.cfg.mouth_weight, 1.0).to(b.sigma)
         flow = region_flow_loss(b.pred_v, b.target_v, b.region, weight, b.frame_valid)
+        if self.cfg.flow_weighting == "x0":
+            flow = flow * b.sigma.float().square()
         loss = flow.mean()
         logs = {"flow": float(flow.detach().mean())}
         for pid, name in enumerate(PHASES):
