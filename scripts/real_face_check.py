@@ -23,6 +23,7 @@ import numpy as np
 from xdub.config.infer import InferConfig
 from xdub.config.synth_speech import SpeechConfig
 from xdub.synth.speech import make_speech
+from xdub.face.align import warp_from_crop
 from xdub.face.mask import mouth_mask
 from xdub.pipeline import load_pipeline
 from xdub.types import Audio, Video
@@ -69,8 +70,8 @@ def main() -> None:
         if row is None:
             continue
         crop_mask = mouth_mask(table.crop_landmarks[row], (size, size), pipe.dubber.face.mask)
-        inv = cv2.invertAffineTransform(table.affines[row].astype(np.float64))
-        region = cv2.warpAffine(crop_mask.astype(np.float32), inv, out.shape[2:0:-1]) > 0.01
+        region = warp_from_crop(crop_mask.astype(np.float32), table.affines[row],
+                                out.shape[1:3], "linear") > 0.01
         region = cv2.dilate(region.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
         diff = (out[k].astype(np.float64) - frames[k].astype(np.float64)) ** 2
         mse = diff[~region].mean()
