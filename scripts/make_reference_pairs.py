@@ -23,7 +23,7 @@ import numpy as np
 
 from xdub.config import load
 from xdub.config.train import Stage1Config, SynthSourceConfig
-from xdub.conditioning import prepare_face_crops
+from xdub.conditioning import crop_frames, prepare_face_crops
 from xdub.data.manifest import PairRecord, pair_id
 from xdub.data.pairs import checksum, merge_manifests, shard_stem, write_shard
 from xdub.data.sources import synth_config
@@ -36,12 +36,6 @@ from xdub.types import AUDIO_SAMPLE_RATE
 SHARD = 16
 
 
-def crops_with(frames: np.ndarray, affines: np.ndarray, size: int, interpolation: str) -> np.ndarray:
-    from xdub.conditioning import crop_frame
-
-    return np.stack([crop_frame(f, a, size, interpolation) for f, a in zip(frames, affines)])
-
-
 def make_arrays(kind: str, seed: int, cfg: Stage1Config, synth, mouth_grow: float,
                 rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """The PAIR_ARRAYS of one pair (+ its scores)."""
@@ -51,7 +45,7 @@ def make_arrays(kind: str, seed: int, cfg: Stage1Config, synth, mouth_grow: floa
     size = crops_a.crops.shape[1]
     region = clip_mouth_region(crops_a.mouth_masks, mouth_grow * size)
     if kind == "oracle":
-        target = crops_with(b.frames, crops_a.affines, size, face.align.interpolation)
+        target = crop_frames(b.frames, crops_a.affines, size, face.align.interpolation)
         lm_b = np.stack([transform_points(lm, af) for lm, af in zip(b.truth.landmarks,
                                                                       crops_a.affines)])
         region_b = clip_mouth_region(np.stack([mouth_mask(lm, (size, size), face.mask)

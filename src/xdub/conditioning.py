@@ -83,6 +83,12 @@ def crop_frame(frame: np.ndarray, affine: np.ndarray, size: int, interpolation: 
     return warp_to_crop(frame, affine, size, interpolation)
 
 
+def crop_frames(frames, affines: np.ndarray, size: int, interpolation: str) -> np.ndarray:
+    """`crop_frame` over `frames: [T, H, W, 3]` (or a list) with `affines: [T, 2, 3]` ->
+    `[T, size, size, 3]`: the one crop loop of training, pair generation and dubbing."""
+    return np.stack([crop_frame(f, a, size, interpolation) for f, a in zip(frames, affines)])
+
+
 def hold_masks(masks: np.ndarray, radius: int) -> np.ndarray:
     """Running maximum over +-`radius` frames of `masks: [T, S, S]` (temporally stable mask)."""
     if radius <= 0 or len(masks) < 2:
@@ -107,7 +113,7 @@ def prepare_face_crops(
     assert landmarks.shape == (len(frames), 68, 2), f"landmarks must be [T, 68, 2]: {landmarks.shape}"
     size = align.crop_size
     affines = estimate_alignments(landmarks, size, align, fps)
-    crops = np.stack([crop_frame(f, a, size, align.interpolation) for f, a in zip(frames, affines)])
+    crops = crop_frames(frames, affines, size, align.interpolation)
     crop_lm = np.stack([transform_points(lm, a) for lm, a in zip(landmarks, affines)])
     lower = np.stack([lower_face_mask(lm, (size, size), mask) for lm in crop_lm])
     mouth = np.stack([mouth_mask(lm, (size, size), mask) for lm in crop_lm])

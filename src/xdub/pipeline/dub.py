@@ -8,7 +8,7 @@
 not grow with the video's length: faces are tracked in one streaming pass (only geometry is
 kept), then frames are decoded, dubbed chunk by chunk, pasted back and encoded in a second
 pass. Frames where the chosen face is absent are copied unchanged and counted.
-Crops are cut with `xdub.conditioning.crop_frame`, the function training crops go through.
+Crops are cut with `xdub.conditioning.crop_frames`, the function training crops go through.
 Imports: numpy, torch, xdub.{face, conditioning, generation, config, errors, types},
 xdub.pipeline (never its loader: `loading` imports this module).
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from xdub.conditioning import crop_frame
+from xdub.conditioning import crop_frames
 from xdub.config.face import FaceConfig
 from xdub.config.infer import DubberConfig, InferConfig, SamplingConfig
 from xdub.errors import ConfigError, NoFaceError
@@ -208,9 +208,8 @@ class DubPipeline:
                     continue
                 picks = rows[np.linspace(0, rows.size - 1, count).round().astype(int)]
                 frames = source.frames(picks + table.first)
-                refs[k] = np.stack([crop_frame(f, table.affines[r], table.crop_size,
-                                               self._face(cfg).align.interpolation)
-                                    for f, r in zip(frames, picks)])
+                refs[k] = crop_frames(frames, table.affines[picks], table.crop_size,
+                                      self._face(cfg).align.interpolation)
         return refs
 
     def _stream(self, ctx: StreamContext, source: VideoSource, audio: Audio) -> int:

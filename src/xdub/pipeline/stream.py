@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from xdub.conditioning import crop_frame
+from xdub.conditioning import crop_frame, crop_frames
 from xdub.config.face import FaceConfig
 from xdub.face.blend import paste_back
 from xdub.face.mask import lower_face_mask, mouth_mask
@@ -146,9 +146,8 @@ class ChunkStream:
         ctx, table, gen = self.ctx, self.ctx.table, self.ctx.generator
         frames, rows = self._chunk_frames(chunk)
         with ctx.timer.measure("crop"):
-            crops = np.stack([crop_frame(f, table.affines[r], self.size,
-                                         ctx.face.align.interpolation)
-                              for f, r in zip(frames, rows)])
+            crops = crop_frames(frames, table.affines[rows], self.size,
+                                ctx.face.align.interpolation)
         if ctx.observer is not None:
             self.crops_in.update({chunk.start + j: c for j, c in enumerate(crops)})
         with ctx.timer.measure("audio"):
