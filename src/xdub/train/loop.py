@@ -6,6 +6,8 @@ stage 2: no knowledge of stages, models or data.
 
 - `step_fn(model, batch) -> (loss, logs)`: the stage's whole objective; `model` is the
   accelerate-prepared module (DDP-wrapped with several processes: call it, don't unwrap it).
+  With several processes the logged `loss` is the mean over processes (the global batch's);
+  the other logs are process 0's. Trainers get their rank from `process_state()`.
 - `batches(consumed) -> iterable`: endless batches for this process, starting after
   `consumed` micro-batches (so a resumed run continues the data stream where it stopped).
 - `sample_fn(ema_model, step, folder)`: writes sample frames/videos (or held-out metrics)
@@ -25,6 +27,7 @@ import contextlib
 import copy
 import logging
 import math
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -33,13 +36,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from torch import nn
 from tqdm.auto import tqdm
 
 from xdub.atomic import write_text_atomic
 from xdub.config import save
 from xdub.config.train import LoopConfig
+from xdub.sharding import Worker
 from xdub.train import report
 from xdub.train.checkpointing import (
     Checkpoint,
@@ -67,6 +71,26 @@ class LoopResult:
     stopped: str  # "done" | "budget" | "interrupted"
     resumed_from: int  # step the run started at (0 = fresh)
     last_loss: float
+
+
+def use_cpu() -> bool:
+    """Train on the CPU: no accelerator, or `ACCELERATE_USE_CPU` set (`accelerate launch --cpu`).
+
+    accelerate forms a process group on CPU (gloo, `MULTI_CPU`) only when told to use the CPU:
+    without this, 2 processes under torchrun on a CPU machine train as 2 independent runs."""
+    flag = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    return flag or not torch.accelerator.is_available()
+
+
+def process_state() -> PartialState:
+    """This process's accelerate state (process group formed on first call, see `use_cpu`):
+    every trainer asks here, never `PartialState()` directly, so `run`'s Accelerator agrees."""
+    return PartialState(cpu=use_cpu())
+
+
+def worker_of(state: PartialState) -> Worker:
+    """The `xdub.sharding.Worker` of an accelerate state (for `Worker.own_rows` draws)."""
+    return Worker(state.process_index, state.num_processes, state.local_process_index)
 
 
 def lr_factor(step: int, cfg: LoopConfig) -> float:
@@ -167,7 +191,8 @@ def run(
     """Train `model` up to `cfg.steps` optimiser steps, resuming from `run_dir/checkpoints`."""
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.num_threads)
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    process_state()  # forms the process group (gloo on CPU) before the Accelerator
+    accelerator = Accelerator(cpu=use_cpu(), mixed_precision=cfg.mixed_precision)
     _prepare_run_dir(run_dir, run_config, accelerator.is_main_process)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
@@ -245,6 +270,8 @@ class _Loop:
             total += float(loss.detach()) / cfg.grad_accum
             for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + float(value) / cfg.grad_accum
+        if acc.num_processes > 1:  # the logged loss is the global batch's (logs stay local)
+            total = float(acc.reduce(torch.tensor([total]), reduction="mean")[0])
         if cfg.grad_clip > 0:
             grad_norm = float(acc.clip_grad_norm_(self.params, cfg.grad_clip))
         else:
