@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from xdub.atomic import write_text_atomic
 from xdub.config import save
 from xdub.config.train import LoopConfig
+from xdub.errors import ConfigError
 from xdub.sharding import Worker
 from xdub.train import report
 from xdub.train.checkpointing import (
@@ -91,6 +92,25 @@ def process_state() -> PartialState:
 def worker_of(state: PartialState) -> Worker:
     """The `xdub.sharding.Worker` of an accelerate state (for `Worker.own_rows` draws)."""
     return Worker(state.process_index, state.num_processes, state.local_process_index)
+
+
+SHARDED = ("FSDP", "DEEPSPEED")
+
+
+def _check_strategy(accelerator: Accelerator) -> None:
+    """Refuse what the loop cannot do right, and say so when accelerate changed the strategy.
+
+    The loop's EMA and checkpoints read whole, unsharded parameters and optimizer state: under
+    FSDP or ZeRO they would mix shards with full tensors or save one rank's shard (see
+    docs/scaling.md). On CPU accelerate ignores an FSDP / DeepSpeed request and runs DDP."""
+    kind = accelerator.distributed_type.value
+    if kind in SHARDED:
+        raise ConfigError(f"training under {kind} is not supported yet: the loop's EMA and "
+                          "checkpoints need whole parameters (docs/scaling.md); use DDP")
+    asked = [name for name in SHARDED if os.environ.get(f"ACCELERATE_USE_{name}", "").lower()
+             in ("1", "true")]
+    if asked and accelerator.is_main_process:
+        log.warning("%s was requested but accelerate runs %s on this machine", asked[0], kind)
 
 
 def lr_factor(step: int, cfg: LoopConfig) -> float:
@@ -191,8 +211,13 @@ def run(
     """Train `model` up to `cfg.steps` optimiser steps, resuming from `run_dir/checkpoints`."""
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.num_threads)
+    if cfg.gradient_checkpointing:  # every submodule that supports it (the DiT's blocks)
+        for module in model.modules():
+            if hasattr(module, "enable_gradient_checkpointing"):
+                module.enable_gradient_checkpointing(True)
     process_state()  # forms the process group (gloo on CPU) before the Accelerator
     accelerator = Accelerator(cpu=use_cpu(), mixed_precision=cfg.mixed_precision)
+    _check_strategy(accelerator)
     _prepare_run_dir(run_dir, run_config, accelerator.is_main_process)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
