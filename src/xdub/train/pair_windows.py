@@ -67,7 +67,7 @@ class PairWindows:
                  scorer: SyncScorerConfig | None = None, cache_pairs: int = 512,
                  encoder: LatentEncoder | None = None) -> None:
         if len(store) == 0:
-            raise ValueError(f"no accepted pairs in {store.folder}")
+            raise ValueError(f"no accepted pairs in {store.location}")
         self.store, self.featurizer, self.scorer = store, featurizer, scorer
         self.window_frames, self.ref_frames, self.ref_min_gap = window_frames, ref_frames, ref_min_gap
         self.seed, self.cache_pairs, self.encoder = seed, cache_pairs, encoder
