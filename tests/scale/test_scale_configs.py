@@ -52,18 +52,19 @@ def test_scaling_doc_memory_rows_are_the_scripts_output():
     assert len(wan) == 3 and "6292.6M" in wan[0]
 
 
-def test_loop_refuses_fsdp_and_deepspeed(monkeypatch):
+def test_loop_refuses_deepspeed_and_warns_when_accelerate_falls_back(monkeypatch, caplog):
     from accelerate.utils import DistributedType
 
     from xdub.errors import ConfigError
-    from xdub.train.loop import _check_strategy
+    from xdub.train.processes import check_strategy
 
     class FakeAccelerator:
-        distributed_type = DistributedType.FSDP
+        distributed_type = DistributedType.DEEPSPEED
         is_main_process = True
 
-    with pytest.raises(ConfigError, match="FSDP"):
-        _check_strategy(FakeAccelerator())
+    with pytest.raises(ConfigError, match="DeepSpeed"):
+        check_strategy(FakeAccelerator())
     FakeAccelerator.distributed_type = DistributedType.MULTI_CPU
-    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
-    _check_strategy(FakeAccelerator())  # accelerate fell back to DDP: a warning, no error
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    check_strategy(FakeAccelerator())  # accelerate fell back to DDP: a warning, no error
+    assert "runs MULTI_CPU" in caplog.text

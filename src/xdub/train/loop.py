@@ -16,7 +16,9 @@ AdamW with linear warmup + cosine decay, gradient accumulation (no gradient sync
 micro-batches), gradient clipping, EMA, checkpoints every `ckpt_every` steps (+ at the end,
 on a time-budget stop, wall-clock or CPU time, and on Ctrl-C); a rerun resumes from the
 newest checkpoint (weights, optimiser, scheduler, EMA, step, RNG states). Works on CPU with
-one process and under `accelerate launch` with several. Run dir: config.yaml, git_sha.txt,
+one process and with several (torchrun / accelerate: DDP, or FSDP2 shards through
+`xdub.train.fsdp`); checkpoints are unsharded, so a run resumes across process counts and
+strategies (docs/scaling.md). Run dir: config.yaml, git_sha.txt,
 metrics.jsonl (process 0), loss.png (`panels`), index.html, checkpoints/, samples/.
 Imports: torch, accelerate, tqdm, xdub.{atomic, config, train}.
 """
@@ -36,16 +38,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator
 from torch import nn
 from tqdm.auto import tqdm
 
 from xdub.atomic import write_text_atomic
 from xdub.config import save
 from xdub.config.train import LoopConfig
-from xdub.errors import ConfigError
-from xdub.sharding import Worker
-from xdub.train import report
+from xdub.train import fsdp, report
+from xdub.train.processes import check_strategy, process_state, use_cpu
 from xdub.train.checkpointing import (
     Checkpoint,
     capture_rng,
@@ -72,45 +73,6 @@ class LoopResult:
     stopped: str  # "done" | "budget" | "interrupted"
     resumed_from: int  # step the run started at (0 = fresh)
     last_loss: float
-
-
-def use_cpu() -> bool:
-    """Train on the CPU: no accelerator, or `ACCELERATE_USE_CPU` set (`accelerate launch --cpu`).
-
-    accelerate forms a process group on CPU (gloo, `MULTI_CPU`) only when told to use the CPU:
-    without this, 2 processes under torchrun on a CPU machine train as 2 independent runs."""
-    flag = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
-    return flag or not torch.accelerator.is_available()
-
-
-def process_state() -> PartialState:
-    """This process's accelerate state (process group formed on first call, see `use_cpu`):
-    every trainer asks here, never `PartialState()` directly, so `run`'s Accelerator agrees."""
-    return PartialState(cpu=use_cpu())
-
-
-def worker_of(state: PartialState) -> Worker:
-    """The `xdub.sharding.Worker` of an accelerate state (for `Worker.own_rows` draws)."""
-    return Worker(state.process_index, state.num_processes, state.local_process_index)
-
-
-SHARDED = ("FSDP", "DEEPSPEED")
-
-
-def _check_strategy(accelerator: Accelerator) -> None:
-    """Refuse what the loop cannot do right, and say so when accelerate changed the strategy.
-
-    The loop's EMA and checkpoints read whole, unsharded parameters and optimizer state: under
-    FSDP or ZeRO they would mix shards with full tensors or save one rank's shard (see
-    docs/scaling.md). On CPU accelerate ignores an FSDP / DeepSpeed request and runs DDP."""
-    kind = accelerator.distributed_type.value
-    if kind in SHARDED:
-        raise ConfigError(f"training under {kind} is not supported yet: the loop's EMA and "
-                          "checkpoints need whole parameters (docs/scaling.md); use DDP")
-    asked = [name for name in SHARDED if os.environ.get(f"ACCELERATE_USE_{name}", "").lower()
-             in ("1", "true")]
-    if asked and accelerator.is_main_process:
-        log.warning("%s was requested but accelerate runs %s on this machine", asked[0], kind)
 
 
 def lr_factor(step: int, cfg: LoopConfig) -> float:
@@ -144,21 +106,33 @@ class _State:
     ema: EMA
     generators: dict[str, torch.Generator]
     step: int = 0
+    sharded: bool = False  # FSDP: tensors are shards, checkpoints gather / scatter them
 
     def checkpoint(self, consumed: int) -> Checkpoint:
-        opt = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
-        return Checkpoint(self.step, self.model.state_dict(), self.ema.state_dict(), opt,
-                          capture_rng(self.generators), {"consumed_micro_batches": consumed})
+        """The unsharded checkpoint (with FSDP a collective: every process calls it)."""
+        model, ema = self.model.state_dict(), self.ema.state_dict()
+        optimizer = self.optimizer.state_dict()
+        if self.sharded:
+            model, ema = fsdp.full_tensors(model), fsdp.full_tensors(ema)
+            optimizer = fsdp.full_optimizer_state(self.optimizer)
+        opt = {"optimizer": optimizer, "scheduler": self.scheduler.state_dict()}
+        return Checkpoint(self.step, model, ema, opt, capture_rng(self.generators),
+                          {"consumed_micro_batches": consumed})
 
     def restore(self, ckpt: Checkpoint) -> None:
-        self.model.load_state_dict(ckpt.model)
+        """Everything but the weights, which `run` loads before sharding."""
         if ckpt.ema is not None:
+            shadows = self.ema.shadow
             self.ema.load_state_dict(ckpt.ema)
+            if self.sharded:
+                self.ema.shadow = fsdp.sharded_tensors(self.ema.shadow, shadows)
         if ckpt.optimizer is not None:
-            self.optimizer.load_state_dict(ckpt.optimizer["optimizer"])
+            if self.sharded:
+                fsdp.load_full_optimizer_state(self.optimizer, ckpt.optimizer["optimizer"])
+            else:
+                self.optimizer.load_state_dict(ckpt.optimizer["optimizer"])
             self.scheduler.load_state_dict(ckpt.optimizer["scheduler"])
         restore_rng(ckpt.rng, self.generators)
-        self.step = ckpt.step
 
 
 def _prepare_run_dir(run_dir: Path, run_config: Any | None, is_main: bool) -> None:
@@ -217,18 +191,29 @@ def run(
                 module.enable_gradient_checkpointing(True)
     process_state()  # forms the process group (gloo on CPU) before the Accelerator
     accelerator = Accelerator(cpu=use_cpu(), mixed_precision=cfg.mixed_precision)
-    _check_strategy(accelerator)
+    check_strategy(accelerator)
+    sharded = fsdp.requested(accelerator.distributed_type.value) and accelerator.num_processes > 1
     _prepare_run_dir(run_dir, run_config, accelerator.is_main_process)
+    latest = latest_checkpoint(run_dir / "checkpoints")
+    ckpt = load_checkpoint(latest) if latest is not None else None
+    if ckpt is not None:  # whole weights first: FSDP shards them next
+        model.load_state_dict(ckpt.model)
+    if sharded:  # on its device first: accelerate.prepare, which would move it, is skipped
+        fsdp.shard_model(model.to(accelerator.device))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
-    state = _State(model, optimizer, scheduler, EMA(model, cfg.ema_decay), generators or {})
-    latest = latest_checkpoint(run_dir / "checkpoints")
-    if latest is not None:
-        state.restore(load_checkpoint(latest))
+    state = _State(model, optimizer, scheduler, EMA(model, cfg.ema_decay), generators or {},
+                   sharded=sharded)
+    if ckpt is not None:
+        state.restore(ckpt)
+        state.step = ckpt.step
         log.info("resumed from %s (step %d)", latest, state.step)
     resumed_from = state.step
-    prepared, prepared_opt = accelerator.prepare(model, optimizer)
+    if sharded:  # already sharded: accelerate must not wrap it in DDP
+        prepared, prepared_opt = model, optimizer
+    else:
+        prepared, prepared_opt = accelerator.prepare(model, optimizer)
     loop = _Loop(cfg, run_dir, accelerator, state, prepared, prepared_opt, step_fn, sample_fn,
                  (title, panels))
     return loop.train(batches, resumed_from)
@@ -287,7 +272,8 @@ class _Loop:
         total, sums = 0.0, {}
         for micro in range(cfg.grad_accum):
             batch = next(iterator)
-            inner = micro < cfg.grad_accum - 1 and acc.num_processes > 1
+            inner = (micro < cfg.grad_accum - 1 and acc.num_processes > 1
+                     and not self.state.sharded)  # FSDP syncs every micro-batch
             sync = acc.no_sync(self.model) if inner else contextlib.nullcontext()
             with sync, acc.autocast():
                 loss, logs = self.step_fn(self.model, batch)
@@ -297,7 +283,9 @@ class _Loop:
                 sums[key] = sums.get(key, 0.0) + float(value) / cfg.grad_accum
         if acc.num_processes > 1:  # the logged loss is the global batch's (logs stay local)
             total = float(acc.reduce(torch.tensor([total]), reduction="mean")[0])
-        if cfg.grad_clip > 0:
+        if self.state.sharded:
+            grad_norm = fsdp.clip_gradients(self.params, cfg.grad_clip)
+        elif cfg.grad_clip > 0:
             grad_norm = float(acc.clip_grad_norm_(self.params, cfg.grad_clip))
         else:
             grads = [p.grad.norm() for p in self.params if p.grad is not None]
@@ -332,16 +320,17 @@ class _Loop:
         if self.saved_at == self.state.step and latest_checkpoint(self.run_dir / "checkpoints"):
             return False
         self.acc.wait_for_everyone()
-        if self.acc.is_main_process:
-            save_checkpoint(self.run_dir / "checkpoints", self.state.checkpoint(self.consumed),
-                            keep=self.cfg.keep_checkpoints)
+        if self.acc.is_main_process or self.state.sharded:  # FSDP: all gather, process 0 writes
+            ckpt = self.state.checkpoint(self.consumed)
+            if self.acc.is_main_process:
+                save_checkpoint(self.run_dir / "checkpoints", ckpt, keep=self.cfg.keep_checkpoints)
         self.saved_at = self.state.step
         return True
 
     def _sample(self) -> bool:
         """Samples of the EMA model at the current step (once); True when written."""
-        if self.sample_fn is None or self.sampled_at == self.state.step:
-            return False
+        if self.sample_fn is None or self.sampled_at == self.state.step or self.state.sharded:
+            return False  # FSDP: no process holds whole weights; sample the exported ones
         if self.acc.is_main_process:
             folder = self.run_dir / "samples" / f"step_{self.state.step:08d}"
             folder.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ from xdub.models import DiTConditioning, XDubDiT, build_dit
 from xdub.models.codec import VideoCodec
 from xdub.models.fusion import SourceFusedDiT
 from xdub.sharding import Worker
-from xdub.train import loop
+from xdub.train import loop, processes
 from xdub.train.batches import InpaintBatch
 from xdub.train.inpaint import Inpainter, check_compatible, load_codec, weights_version
 from xdub.train.losses import flow_error_logs, region_flow_loss
@@ -127,7 +127,7 @@ def step_fn(cfg: Stage1Config, codec: VideoCodec, gen: torch.Generator, worker: 
 def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
     """Train (or resume) the inpainter in `run_dir`; writes `run_dir/inpainter/` at the end."""
     torch.set_num_threads(cfg.loop.num_threads)
-    run_dir, state = Path(run_dir), loop.process_state()
+    run_dir, state = Path(run_dir), processes.process_state()
     # 1. Frozen codec and audio featurizer; the DiT must fit both.
     codec = load_codec(cfg.codec, cfg.codec_weights).to(state.device)
     featurizer = build_featurizer(cfg.audio, device=state.device)
@@ -162,7 +162,8 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
         write_samples(inp, sample_clips, folder, cfg.sample_steps)
 
     # 6. Train.
-    result = loop.run(cfg.loop, run_dir, dit, partial(step_fn, cfg, codec, gen, loop.worker_of(state)), batches,
+    objective = partial(step_fn, cfg, codec, gen, processes.worker_of(state))
+    result = loop.run(cfg.loop, run_dir, dit, objective, batches,
                       run_config=cfg, sample_fn=sample_fn, generators={"noise": gen},
                       title="xdub stage 1 (inpainter)")
     # 7. Export the EMA weights as a self-describing inpainter folder.

@@ -60,7 +60,7 @@ from xdub.models import (
 )
 from xdub.models.codec import VideoCodec
 from xdub.sharding import Worker
-from xdub.train import loop
+from xdub.train import loop, processes
 from xdub.train.batches import EditBatch
 from xdub.train.editor import export_editor
 from xdub.models.fusion import SourceFusedDiT, load_dit
@@ -210,7 +210,7 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     """Train (or resume) every sub-run in `run_dir`; returns `run_dir/editor` when complete,
     None when the time budget (`loop.max_minutes`, over all sub-runs) stopped it first."""
     torch.set_num_threads(cfg.loop.num_threads)
-    run_dir, state, began = Path(run_dir), loop.process_state(), time.monotonic()
+    run_dir, state, began = Path(run_dir), processes.process_state(), time.monotonic()
     # 1. Frozen codec, audio featurizer, sync scorer; the DiT must fit them.
     codec = load_codec(cfg.codec, cfg.codec_weights).to(state.device)
     featurizer = build_featurizer(cfg.audio, device=state.device)
@@ -229,7 +229,7 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     objective = PhaseObjective(cfg.objectives, phase_map, codec, scorer, box)
     gen = torch.Generator().manual_seed(cfg.loop.seed * 1000)
     ctx = StepContext(cfg, codec, objective, TrainSigmaSampler.from_config(cfg.diffusion),
-                      phase_map, gen, loop.worker_of(state))
+                      phase_map, gen, processes.worker_of(state))
     # 4. Sub-runs in order; finished ones are skipped, the base moves on after full-weight runs.
     base_dir, adapters = None, {}
     for run in plan_subruns(cfg.phases, cfg.loop.steps):
@@ -276,7 +276,7 @@ def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path |
              result.last_loss)
     if result.stopped != "done":
         return False
-    if state.is_main_process:
-        _finish_subrun(run, model, sub_dir)
+    if state.is_main_process:  # a fresh model: the trained one may be FSDP shards
+        _finish_subrun(run, _model_for(run, base_dir, cfg), sub_dir)
     state.wait_for_everyone()  # the next sub-run loads this one's final/ on every process
     return True
