@@ -262,7 +262,8 @@ class ShardStream(torch.utils.data.IterableDataset):
     """Samples of many shards for training: this process's shards, endless or one pass.
 
     Process `rank` of `world` reads shards k with k % world == rank (with fewer shards than
-    processes, shard k % num_shards); DataLoader workers split those further. Each epoch
+    processes, shard k % num_shards); DataLoader workers split those further (a worker left
+    without a shard yields nothing). Each epoch
     visits the shards in an order seeded by (seed, epoch); `shuffle_buffer` > 0 mixes
     samples of consecutive shards through a buffer of that many samples (memory bound).
     """
@@ -282,14 +283,17 @@ class ShardStream(torch.utils.data.IterableDataset):
         else:  # too few shards: processes share them rather than idle
             mine = [self.rank % len(self.shards)]
         info = torch.utils.data.get_worker_info()
-        if info is not None:
-            mine = mine[info.id::info.num_workers] or mine[:1]
+        if info is not None:  # a worker without a shard reads nothing (no duplicates)
+            mine = mine[info.id::info.num_workers]
         return [self.shards[order[k]] for k in mine]
 
     def _samples(self) -> Iterator[Sample]:
         epoch = 0
         while self.epochs is None or epoch < self.epochs:
-            for shard in self.my_shards(epoch):
+            shards = self.my_shards(epoch)
+            if not shards:
+                return
+            for shard in shards:
                 yield from iter_shard(shard)
             epoch += 1
 
