@@ -67,7 +67,8 @@ def main(jobs_file: str, out: str) -> None:
     runs = []
     for job in json.loads(Path(jobs_file).read_text()):
         records = []
-        os.environ["ACCELERATE_USE_FSDP"] = "true" if job.get("fsdp") else "false"
+        if "fsdp" in job:  # else as launched (accelerate's FSDP config sets it)
+            os.environ["ACCELERATE_USE_FSDP"] = "true" if job["fsdp"] else "false"
         if job["stage"] == "stage1":
             train_stage1(stage1_config(job["steps"], job["batch_size"]), job["run_dir"])
         else:

@@ -57,9 +57,10 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     shutil.copytree(paths["one"], paths["one_to_fsdp"])
     train_stage2(stage2_config(str(pairs), 2, 2), paths["one_s2"])
     s2 = {"stage": "stage2", "pairs": str(pairs), "steps": 2, "batch_size": 1}
-    jobs = [{"stage": "stage1", "run_dir": str(paths["two"]), "steps": 2, "batch_size": 1},
-            {"stage": "stage1", "run_dir": str(paths["one_to_two"]), "steps": 3, "batch_size": 1},
-            {**s2, "run_dir": str(paths["two_s2"])},
+    ddp = {"stage": "stage1", "steps": 2, "batch_size": 1, "fsdp": False}
+    jobs = [{**ddp, "run_dir": str(paths["two"])},
+            {**ddp, "run_dir": str(paths["one_to_two"]), "steps": 3},
+            {**s2, "run_dir": str(paths["two_s2"]), "fsdp": False},
             {"stage": "stage1", "run_dir": str(paths["fsdp"]), "steps": 2, "batch_size": 1,
              "fsdp": True},
             {"stage": "stage1", "run_dir": str(paths["one_to_fsdp"]), "steps": 3,
