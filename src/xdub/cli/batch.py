@@ -68,7 +68,7 @@ def _print_table(results, out: Path, worker) -> None:
 @app.command(epilog=EPILOG)
 def batch(
     jobs_file: Path = typer.Argument(..., help="Jobs: .csv (header row) or .yaml list; columns "
-                                     "video, audio, [name, output, dub options]."),
+                                     "video, audio (+ name, output, dub options)."),
     out: Path = typer.Option(..., "--out", help="Output folder (one file per job + status/)."),
     checkpoint: Path | None = typer.Option(None, "--checkpoint",
                                            help="Dubbing checkpoint folder (default: embedded)."),
