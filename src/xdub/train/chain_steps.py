@@ -142,6 +142,10 @@ def run_pairs(ctx: ChainContext) -> bool:
     from xdub.data.sources import SynthClipSource
     from xdub.models.syncnet import SyncScorer
     from xdub.train.inpaint import load_inpainter
+    from xdub.data.manifest import read_rows, summarize
+    from xdub.data.pairs import merge_manifests
+    from xdub.sharding import current_worker, num_shards
+    from xdub.train import processes
     from xdub.train.pairgen import PairGenerator, SyncJudge, generate_pairs
 
     src = ctx.cfg.pair_source
@@ -154,8 +158,14 @@ def run_pairs(ctx: ChainContext) -> bool:
     torch.set_num_threads(1)
     gen = PairGenerator(source, load_inpainter(ctx.inpainter_dir), judge, cfg)
     summary = generate_pairs(gen, ctx.out / "pairs", progress=True)
-    write_json_atomic(ctx.out / "pairs" / "summary.json", summary, default=str)
-    return summary.get("manifest") is not None
+    # Several processes: each made its own shards; once all have, the manifest is complete.
+    processes.process_state().wait_for_everyone()
+    merged = merge_manifests(ctx.out / "pairs", num_shards(len(source), cfg.shard_size))
+    if merged is not None:  # counts over every shard, whoever made it
+        summary.update(summarize(read_rows(merged)), manifest=str(merged))
+    if current_worker().is_main:
+        write_json_atomic(ctx.out / "pairs" / "summary.json", summary, default=str)
+    return merged is not None
 
 
 def run_stage2(ctx: ChainContext) -> bool:
