@@ -2,7 +2,8 @@
 
 Inputs are synthetic seeds (`--seeds 0:1000 --scenario mixed`) or real videos with face tracks
 (`--videos 'clips/*.mp4' --tracks tracks/`). Sharded and resumable: rerun the same command to
-finish; `--shard i/n` splits the work over n independent runs (or one per accelerate process).
+finish; `--shard i/n` splits the work over n independent runs; without it each launched process
+(torchrun, accelerate, MPI, Slurm) takes its share (`xdub.sharding`).
 """
 
 from __future__ import annotations
@@ -23,22 +24,6 @@ def _parse_range(text: str) -> list[int]:
         return list(range(int(lo), int(hi))) if hi else list(range(int(lo)))
     except ValueError:
         raise ConfigError(f"--seeds must look like 0:100, got '{text}'") from None
-
-
-def _parse_shard(text: str | None) -> tuple[int, int]:
-    """'i/n' -> (i, n); None -> this accelerate process of all of them (or 0/1)."""
-    if text is None:
-        from accelerate import PartialState
-
-        state = PartialState()
-        return state.process_index, state.num_processes
-    try:
-        index, count = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise ConfigError(f"--shard must look like 0/4, got '{text}'") from None
-    if not 0 <= index < count:
-        raise ConfigError(f"--shard {text}: need 0 <= i < n")
-    return index, count
 
 
 def _source(seeds: str | None, scenario: str, seconds: float, size: int,
@@ -85,6 +70,7 @@ def make_pairs(
     from xdub.config import load, replace
     from xdub.config.train import FilterConfig, PairGenConfig
     from xdub.train.inpaint import load_inpainter
+    from xdub.sharding import current_worker
     from xdub.train.pairgen import PairGenerator, generate_pairs
 
     cfg = load(PairGenConfig, config) if config is not None else PairGenConfig()
@@ -94,5 +80,5 @@ def make_pairs(
     cfg = replace(cfg, **changes) if changes else cfg
     gen = PairGenerator(_source(seeds, scenario, seconds, size, videos, tracks),
                         load_inpainter(inpainter), _judge(scorer), cfg)
-    summary = generate_pairs(gen, out, _parse_shard(shard))
+    summary = generate_pairs(gen, out, current_worker(shard))
     print(json.dumps(summary, indent=2))

@@ -14,7 +14,7 @@ For source clip V with audio A (item i of the input list):
    scorer, PSNR of V'_raw vs V outside the mask, and the worst extra frame-to-frame jump inside
    the mask (flicker, chunk seams); `FilterConfig` decides acceptance.
 Work is cut into shards of `shard_size` consecutive items; shard k goes to process k % n
-(`--shard i/n` or one per accelerate process). A finished shard is written atomically
+(`--shard i/n`, or one per launched process: `xdub.sharding`). A finished shard is written atomically
 (`xdub.data.pairs.write_shard`); a rerun skips finished shards, so an interruption loses at
 most the shard in progress, and results do not depend on sharding (seeds are per item).
 Imports: numpy, torch, tqdm, xdub.{config, models, face, data, conditioning, train}.
@@ -41,6 +41,7 @@ from xdub.face.mask import clip_mouth_region
 from xdub.generation import composite
 from xdub.models.syncnet import SyncScorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
+from xdub.sharding import Worker, current_worker, num_shards, shard_items, shards_for
 from xdub.train.inpaint import Inpainter, inpaint_clip
 from xdub.types import AUDIO_SAMPLE_RATE
 
@@ -222,10 +223,8 @@ class PairGenerator:
 
     def run_shard(self, out_dir: Path, shard: int, bar: tqdm | None = None) -> list[PairRecord]:
         """Make every pair of one shard and write it (atomically)."""
-        first = shard * self.cfg.shard_size
-        items = range(first, min(first + self.cfg.shard_size, len(self.source)))
         rows, arrays = [], {}
-        for item in items:
+        for item in shard_items(shard, self.cfg.shard_size, len(self.source)):
             row, stored = self.make_pair(item, shard)
             rows.append(row)
             if stored is not None:
@@ -236,32 +235,26 @@ class PairGenerator:
         return rows
 
 
-def shards_for(num_items: int, shard_size: int, index: int, count: int) -> list[int]:
-    """Shards (of all `ceil(num_items / shard_size)`) that process `index` of `count` owns."""
-    if not 0 <= index < count:
-        raise ValueError(f"shard index {index} must be in [0, {count})")
-    total = -(-num_items // shard_size)
-    return [k for k in range(total) if k % count == index]
-
-
-def generate_pairs(gen: PairGenerator, out_dir: str | Path, shard: tuple[int, int] = (0, 1),
+def generate_pairs(gen: PairGenerator, out_dir: str | Path, worker: Worker | None = None,
                    progress: bool = True) -> dict:
     """Process this worker's unfinished shards; merge the manifest once all are done.
 
-    Returns the summary of the rows this call can see (its own shards) plus `skipped_shards`.
+    `worker`: this process's place (default: from the launcher's environment, see
+    `xdub.sharding`). Returns the summary of the rows this call can see (its own shards) plus
+    `skipped_shards`.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    worker = worker or current_worker()
     size = gen.cfg.shard_size
-    mine = shards_for(len(gen.source), size, *shard)
+    mine = shards_for(len(gen.source), size, worker.index, worker.count)
     todo = [k for k in mine if not shard_done(out_dir, k)]
-    count = sum(min(size, len(gen.source) - k * size) for k in todo)
+    count = sum(len(shard_items(k, size, len(gen.source))) for k in todo)
     rows: list[PairRecord] = []
     with tqdm(total=count, desc="pairs", unit="clip", disable=not progress) as bar:
         for k in todo:
             rows += gen.run_shard(out_dir, k, bar)
-    total_shards = -(-len(gen.source) // size)
-    merged = merge_manifests(out_dir, total_shards)
+    merged = merge_manifests(out_dir, num_shards(len(gen.source), size))
     summary = summarize(rows)
     summary.update(skipped_shards=len(mine) - len(todo), manifest=str(merged) if merged else None)
     return summary
