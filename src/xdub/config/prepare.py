@@ -24,10 +24,10 @@ class ProbeRules:
 
 @dataclass(frozen=True, slots=True)
 class SegmentRules:
-    """Step 2: shots (scene cuts) cut into training clips."""
+    """Step 2: shots cut into training clips. A shot starts where the face tracker sees a scene
+    cut (`face.track.scene_cut_threshold`), so shots and face tracks share one cut rule."""
 
     fps: float = 25.0  # every clip is resampled to this rate (the models' and scorer's rate)
-    cut_threshold: float = 0.5  # HSV-histogram Bhattacharyya distance that starts a new shot
     clip_seconds: float = 5.0  # clips are cut from each shot in pieces of this length
     min_clip_seconds: float = 2.0  # a shorter shot or remainder -> "short_shot"
     trim_frames: int = 2  # frames dropped next to each cut (fades, half-decoded frames)
@@ -52,7 +52,10 @@ class SyncRules:
     scorer: str = "auto"  # "auto" = the shipped tiny scorer, or a scorer folder
     max_offset: int = 15  # offsets searched, +- frames (the SyncNet protocol's range)
     max_correction: int = 5  # |offset| above this -> "offset_too_large"; at most this is fixed
-    min_confidence: float = 0.3  # scorer confidence (LSE-C) below -> "low_sync_confidence"
+    # Scorer confidence (LSE-C) below -> "low_sync_confidence". The shipped tiny scorer gives
+    # 0.1 .. 0.7 on speaking synthetic faces with detected landmarks; a trained full-scale
+    # scorer needs its own value (SyncNet-based pipelines use LSE-C >= 3).
+    min_confidence: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,6 @@ class PrepareConfig:
     sync: SyncRules = field(default_factory=SyncRules)
     quality: QualityRules = field(default_factory=QualityRules)
     face: FaceConfig = field(default_factory=FaceConfig)  # detection, tracking, crop alignment
-    detect_side: int = 640  # faces are detected on frames downscaled to this long side
     videos_per_shard: int = 4  # input videos per output shard (= work lost when killed)
     thumbnails: int = 12  # report thumbnails of kept and of rejected clips, each
 

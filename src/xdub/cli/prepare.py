@@ -1,0 +1,65 @@
+"""`xdub prepare INPUTS... --out DIR`: raw talking videos -> training clip shards + report.
+
+Sharded and resumable: rerun the same command to finish (finished shards are skipped);
+`--shard i/n` splits the videos over n independent runs; without it each launched process
+(torchrun, accelerate, MPI, Slurm) takes its share (`xdub.sharding`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from xdub.cli.app import app
+
+
+@app.command()
+def prepare(
+    inputs: list[str] = typer.Argument(..., help="Video files, folders, globs or .txt lists."),
+    out: Path = typer.Option(..., "--out", help="Output folder (clip shards, manifest, report)."),
+    preset: str = typer.Option("tiny", "--preset", help="Crop size preset: tiny (96 px) or "
+                               "wan5b (512 px)."),
+    config: Path | None = typer.Option(None, "--config", help="PrepareConfig YAML (overrides "
+                                       "--preset)."),
+    crop_size: int | None = typer.Option(None, "--crop-size", min=32, help="Aligned crop side "
+                                         "in px (default: the preset's)."),
+    clip_seconds: float | None = typer.Option(None, "--clip-seconds", min=0.5,
+                                              help="Clip length cut from each shot."),
+    shard: str | None = typer.Option(None, "--shard", help="Do only shard group i of n: 'i/n'."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
+) -> None:
+    """Cut raw videos into clean training clips: scene cuts, one face per clip, aligned crops,
+    16 kHz audio with its offset corrected, quality filters; every reject with its reason."""
+    from xdub.config import load, replace
+    from xdub.config.prepare import PREPARE_PRESETS, PrepareConfig
+    from xdub.data.prepare import run_prepare
+    from xdub.data.prepare.inputs import collect_videos
+    from xdub.errors import ConfigError
+    from xdub.sharding import current_worker
+
+    if config is not None:
+        cfg = load(PrepareConfig, config)
+    elif preset in PREPARE_PRESETS:
+        cfg = PREPARE_PRESETS[preset]
+    else:
+        raise ConfigError(f"unknown preset {preset!r}; choose from {sorted(PREPARE_PRESETS)}")
+    if crop_size is not None:
+        cfg = replace(cfg, face=replace(cfg.face, align=replace(cfg.face.align,
+                                                                crop_size=crop_size)))
+    if clip_seconds is not None:
+        segment = replace(cfg.segment, clip_seconds=clip_seconds,
+                          min_clip_seconds=min(cfg.segment.min_clip_seconds, clip_seconds))
+        cfg = replace(cfg, segment=segment)
+    videos = collect_videos(inputs)
+    worker = current_worker(shard)
+    summary = run_prepare(videos, out, cfg, worker, report=not no_report)
+    rejected = ", ".join(f"{k} {v}" for k, v in sorted(summary.rejected.items())) or "none"
+    typer.echo(f"worker {worker.label}: {len(summary.shards_written)} shard(s) written, "
+               f"{len(summary.shards_skipped)} already done; kept {summary.kept} clips; "
+               f"rejected: {rejected}")
+    if summary.complete:
+        typer.echo(f"manifest: {out / 'manifest.jsonl'}" +
+                   ("" if no_report else f"\nreport: {out / 'report' / 'index.html'}"))
+    else:
+        typer.echo("other shards are still to be done (rerun, or wait for the other workers)")

@@ -1,0 +1,103 @@
+"""`xdub prepare` as a library call: raw videos -> clip shards + manifest + report.
+
+Input videos are sorted and cut into shards of `videos_per_shard`; this process does the
+shards `xdub.sharding` gives it (`--shard i/n`, or rank/world size from the launcher), each raw
+video exactly once over all processes. A shard whose clip tar exists is skipped, so a rerun
+resumes and a killed run loses at most the shard it was in. When every shard is done, the
+process that sees it merges the manifests into `manifest.jsonl` and writes the HTML report.
+Imports: xdub.{sharding, face, models, config}, xdub.data.prepare.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from xdub.atomic import write_text_atomic
+from xdub.config.prepare import PrepareConfig
+from xdub.data.prepare.progress import PrepareProgress
+from xdub.data.prepare.store import MANIFEST, is_done, read_rows, write_prepared_shard
+from xdub.data.prepare.video import prepare_video
+from xdub.errors import ConfigError, OutputError
+from xdub.sharding import Worker, num_shards, shard_items, shards_for
+
+
+@dataclass(frozen=True)
+class PrepareSummary:
+    """What one process did: shards written and skipped, and whether the store is complete."""
+
+    shards_written: tuple[int, ...]
+    shards_skipped: tuple[int, ...]
+    complete: bool
+    kept: int
+    rejected: dict[str, int]
+
+
+def _load_scorer(spec: str):
+    from xdub.models.syncnet import SyncScorer, load_shipped_scorer
+
+    if spec == "auto":
+        return load_shipped_scorer()
+    if not Path(spec).is_dir():
+        raise ConfigError(f"sync scorer folder not found: {spec}")
+    return SyncScorer.from_pretrained(spec)
+
+
+def prepare_shard(videos: list[Path], first: int, cfg: PrepareConfig, detector, scorer,
+                  progress: PrepareProgress) -> tuple[list[dict], dict, dict]:
+    """(rows, clip fields by key, thumbnails by key) of `videos` (indices from `first`)."""
+    rows: list[dict] = []
+    clips: dict[str, dict] = {}
+    thumbs: dict[str, bytes] = {}
+    for k, path in enumerate(videos):
+        video_rows = []
+        for outcome in prepare_video(path, f"v{first + k:06d}", cfg, detector, scorer):
+            video_rows.append(outcome.row)
+            if outcome.thumb is not None:
+                thumbs[outcome.row["key"]] = outcome.thumb
+            if outcome.fields is not None:
+                clips[outcome.row["key"]] = outcome.fields
+        progress.video_done(video_rows)
+        rows += sorted(video_rows, key=lambda r: r["key"])
+    return rows, dict(sorted(clips.items())), thumbs
+
+
+def run_prepare(videos: list[Path], out: Path, cfg: PrepareConfig, worker: Worker,
+                stream: IO[str] | None = None, report: bool = True) -> PrepareSummary:
+    """Prepare this worker's shards of `videos` into `out` (see the module docstring)."""
+    from xdub.face.detect import create_detector
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create {out}: {err.strerror}") from None
+    total = num_shards(len(videos), cfg.videos_per_shard)
+    mine = shards_for(len(videos), cfg.videos_per_shard, worker.index, worker.count)
+    todo = [k for k in mine if not is_done(out, k)]
+    count = sum(len(shard_items(k, cfg.videos_per_shard, len(videos))) for k in todo)
+    progress = PrepareProgress(count, stream)
+    detector, scorer = (create_detector(cfg.face.detect), _load_scorer(cfg.sync.scorer)) \
+        if todo else (None, None)
+    try:
+        for k in todo:
+            items = shard_items(k, cfg.videos_per_shard, len(videos))
+            rows, clips, thumbs = prepare_shard([videos[i] for i in items], items.start, cfg,
+                                                detector, scorer, progress)
+            write_prepared_shard(out, k, rows, clips, thumbs)
+    finally:
+        progress.close()
+    complete = all(is_done(out, k) for k in range(total))
+    if complete:
+        rows = read_rows(out, list(range(total)))
+        write_text_atomic(out / MANIFEST, "".join(json.dumps(r, sort_keys=True) + "\n"
+                                                  for r in rows))
+        if report:
+            from xdub.data.prepare.report import write_report
+
+            write_report(out, rows, cfg)
+    return PrepareSummary(tuple(todo), tuple(k for k in mine if k not in todo), complete,
+                          progress.kept, dict(progress.rejected))

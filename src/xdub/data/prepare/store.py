@@ -1,0 +1,99 @@
+"""The output of `xdub prepare`: clip shards, per-shard manifests, thumbnails, and a reader.
+
+Layout of the output folder (shard k holds the clips of input videos [k*v, (k+1)*v)):
+
+    clips-000042.tar            kept clips (`xdub.data.shards` tar: one sample per clip)
+    clips-000042.jsonl          one manifest row per clip or rejected video/segment/face
+    thumbs-000042.tar           a small PNG per row that has one (the report's thumbnails)
+    manifest.jsonl, report/     all shards merged, written once every shard is done
+
+A clip sample: `crops` [T, S, S, 3] uint8 aligned face crops, `landmarks` [T, 68, 2] and
+`boxes` [T, 4] in crop pixels, `affines` [T, 2, 3] frame->crop, `audio` [N] float32 16 kHz
+(offset-corrected), `meta` (the manifest row). The manifest and thumbnails are written before
+the clip shard, and a shard counts as done only when its clip tar exists, so a killed run
+redoes at most the shard it was in. `PreparedClipSource` serves the clips to the stage-1
+dataset as `ClipRecord`s. Imports: json, numpy, xdub.{atomic, data}.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xdub.atomic import write_text_atomic
+from xdub.data.shards import ShardWriter, iter_shard, list_shards, shard_done, shard_name
+from xdub.data.sources import ClipRecord
+
+CLIPS, THUMBS = "clips", "thumbs"
+MANIFEST = "manifest.jsonl"
+
+
+def manifest_path(out: Path, index: int) -> Path:
+    """Manifest of shard `index`."""
+    return out / shard_name(CLIPS, index).replace(".tar", ".jsonl")
+
+
+def is_done(out: Path, index: int) -> bool:
+    """Whether shard `index` is finished (its clip tar exists; it is written last)."""
+    return shard_done(out, CLIPS, index)
+
+
+def write_prepared_shard(out: Path, index: int, rows: list[dict[str, Any]],
+                         clips: dict[str, dict[str, Any]], thumbs: dict[str, bytes]) -> None:
+    """Write shard `index`: manifest rows, thumbnails, then the clip tar (the done marker)."""
+    write_text_atomic(manifest_path(out, index),
+                      "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    with ShardWriter(out / shard_name(THUMBS, index)) as shard:
+        for key in sorted(thumbs):
+            shard.add(key, {"thumb.png": thumbs[key]})
+    with ShardWriter(out / shard_name(CLIPS, index)) as shard:
+        for key, fields in clips.items():
+            shard.add(key, fields)
+
+
+def read_rows(out: Path, indices: list[int]) -> list[dict[str, Any]]:
+    """Manifest rows of shards `indices`, in shard order."""
+    rows: list[dict[str, Any]] = []
+    for k in indices:
+        rows += [json.loads(line) for line in manifest_path(out, k).read_text().splitlines()]
+    return rows
+
+
+def read_thumbs(out: Path) -> dict[str, bytes]:
+    """Every thumbnail of the store, by row key."""
+    return {s["__key__"]: s["thumb.png"] for shard in list_shards(out, THUMBS)
+            for s in iter_shard(shard)}
+
+
+class PreparedClipSource:
+    """The kept clips of a prepared store as a `ClipSource` (frames = the aligned crops)."""
+
+    def __init__(self, location: str | Path) -> None:
+        self.shards = list_shards(location, CLIPS)
+        self.index: list[tuple[str, str]] = [
+            (shard, row["key"]) for shard in self.shards
+            for row in read_rows(Path(shard).parent, [_shard_number(shard)])
+            if row["status"] == "kept"]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def clip_id(self, index: int) -> str:
+        return f"prepared:{self.index[index][1]}"
+
+    def load(self, index: int) -> ClipRecord:
+        shard, key = self.index[index]
+        sample = next(s for s in iter_shard(shard) if s["__key__"] == key)
+        meta = sample["meta"]
+        return ClipRecord(self.clip_id(index), sample["crops"], float(meta["fps"]),
+                          sample["audio"], sample["landmarks"], sample["boxes"], meta)
+
+    def load_audio(self, index: int) -> np.ndarray:
+        return self.load(index).samples
+
+
+def _shard_number(shard: str) -> int:
+    return int(Path(shard).name.rsplit("-", 1)[1].split(".")[0])
