@@ -22,8 +22,8 @@ from xdub.types import AUDIO_SAMPLE_RATE, Audio
 FPS = 25.0
 SIZE = (256, 160)  # (width, height) of the long video
 # (kind, seconds, audio delay in frames, seed)
-SHOTS = (("face", 3.0, 0, 11), ("face", 3.0, 3, 12), ("face", 3.0, -2, 13),
-         ("empty", 2.4, 0, 14), ("two", 3.0, 0, 15))
+SHOTS = (("face", 2.4, 0, 11), ("face", 2.4, 3, 12), ("face", 2.4, -2, 13),
+         ("empty", 2.0, 0, 14), ("two", 2.4, 0, 15))
 
 
 def _render(seed: int, size: tuple[int, int], seconds: float):
