@@ -1,7 +1,8 @@
 """Step 6: image-quality scores of a clip and the rules on them.
 
 Scores (medians over sampled frames, so a single bad frame does not decide):
-- sharpness: variance of the Laplacian of the grey aligned crop (what the model will see);
+- sharpness: variance of the Laplacian of the grey aligned crop (what the model will see),
+  resized to `ANALYSIS_SIDE` first so one threshold means the same at 96 px and 512 px crops;
 - brightness: mean luma 0..255 of the crop; clipped: fraction of crop pixels at 0 or 255;
 - blockiness: mean absolute luma step across the 8-px grid of the SOURCE frame inside the face
   box, over the mean step elsewhere: ~1 for clean video, higher when codec blocks show. It is
@@ -18,6 +19,7 @@ from xdub.config.prepare import QualityRules
 from xdub.data.prepare.reasons import Rejected
 
 SAMPLE_EVERY = 5  # frames between quality samples (0.2 s at 25 fps)
+ANALYSIS_SIDE = 128  # px, crop side at which sharpness is measured
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
@@ -27,7 +29,9 @@ def _grey(image: np.ndarray) -> np.ndarray:
 def crop_scores(crop: np.ndarray) -> tuple[float, float, float]:
     """(sharpness, brightness, clipped) of one aligned crop `[S, S, 3]` uint8."""
     grey = _grey(crop)
-    sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    interpolation = cv2.INTER_AREA if grey.shape[0] > ANALYSIS_SIDE else cv2.INTER_LINEAR
+    small = cv2.resize(grey, (ANALYSIS_SIDE, ANALYSIS_SIDE), interpolation=interpolation)
+    sharpness = float(cv2.Laplacian(small, cv2.CV_64F).var())
     clipped = float(((grey <= 0) | (grey >= 255)).mean())
     return sharpness, float(grey.mean()), clipped
 
