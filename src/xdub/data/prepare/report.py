@@ -64,13 +64,25 @@ def _histogram(values: list[float], title: str) -> bytes:
     def draw(ax) -> None:
         if values:
             ax.hist(values, bins=min(20, max(5, len(set(values)))), color="tab:blue")
+        else:
+            ax.text(0.5, 0.5, "no clips", ha="center", va="center", transform=ax.transAxes)
         ax.set_ylabel("clips")
     return _figure(draw, title)
 
 
 def _thumb_cells(rows: list[dict], thumbs: dict[str, bytes], limit: int, folder: Path) -> str:
+    """Figures of up to `limit` rows with thumbnails, spread over the outcomes (round robin)."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["key"] in thumbs:
+            groups.setdefault(row["reason"] or "kept", []).append(row)
+    picked: list[dict] = []
+    while len(picked) < limit and any(groups.values()):
+        for group in groups.values():
+            if group and len(picked) < limit:
+                picked.append(group.pop(0))
     cells = []
-    for row in [r for r in rows if r["key"] in thumbs][:limit]:
+    for row in picked:
         name = f"thumbs/{row['key']}.png"
         (folder / name).write_bytes(thumbs[row["key"]])
         label = "kept" if row["status"] == "kept" else f"{row['reason']}: {row['detail']}"

@@ -4,9 +4,10 @@ Frames are decoded at the clip rate (`segment.fps`, sample-and-hold onto that gr
 of `xdub.media.iter_frames`), so frame indices here are the indices of every later step. The
 face tracker (`xdub.face.track.track_faces`) already closes its tracks at scene cuts with
 `xdub.face.scenecut`; this pass runs the same detector with the same threshold next to it to
-keep the cut frames and the per-frame histogram distances (the report plots them).
+keep the cut frames and the per-frame histogram distances, and a small thumbnail per second
+(the report shows them for clips rejected before they were cropped).
 Only geometry is kept (no frames), so memory does not grow with the video's resolution.
-Imports: numpy, xdub.{face, media, config}.
+Imports: numpy, cv2, xdub.{face, media, config}.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from xdub.config.prepare import PrepareConfig
@@ -22,6 +24,8 @@ from xdub.face.detect import FaceDetector
 from xdub.face.scenecut import SceneCutDetector
 from xdub.face.track import FaceTrack, track_faces
 from xdub.media import iter_frames
+
+THUMB_SIDE = 96  # px, long side of the report's thumbnails
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,13 @@ class VideoScan:
     cuts: tuple[int, ...]
     cut_distances: np.ndarray
     tracks: tuple[FaceTrack, ...]
+    thumbnails: dict[int, np.ndarray]  # frame index -> small RGB frame, one per second
+
+    def thumbnail_near(self, frame: int) -> np.ndarray | None:
+        """The kept thumbnail closest to `frame` (None for an empty video)."""
+        if not self.thumbnails:
+            return None
+        return self.thumbnails[min(self.thumbnails, key=lambda k: abs(k - frame))]
 
 
 def scan_video(path: Path, cfg: PrepareConfig, detector: FaceDetector,
@@ -47,6 +58,8 @@ def scan_video(path: Path, cfg: PrepareConfig, detector: FaceDetector,
     cuts: list[int] = []
     distances: list[float] = []
     size: list[tuple[int, int]] = []
+    thumbnails: dict[int, np.ndarray] = {}
+    every = max(1, round(fps))
 
     def frames() -> Iterator[np.ndarray]:
         for i, frame in enumerate(iter_frames(path, fps=fps)):
@@ -55,8 +68,17 @@ def scan_video(path: Path, cfg: PrepareConfig, detector: FaceDetector,
             distances.append(cut_detector.last_distance if i else 0.0)
             if not size:
                 size.append((int(frame.shape[1]), int(frame.shape[0])))
+            if i % every == every // 2:
+                thumbnails[i] = shrink(frame, THUMB_SIDE)
             yield frame
 
     tracks = track_faces(frames(), detector, track_cfg, fps=fps, on_frame=on_frame)
     return VideoScan(len(distances), fps, size[0], tuple(cuts),
-                     np.asarray(distances, np.float32), tuple(tracks))
+                     np.asarray(distances, np.float32), tuple(tracks), thumbnails)
+
+
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """`image` resized so its long side is `side` px (report thumbnails)."""
+    scale = side / max(image.shape[:2])
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from xdub.config.prepare import PrepareConfig
@@ -21,14 +20,13 @@ from xdub.data.prepare.faces import FaceClip, face_clips
 from xdub.data.prepare.probe import probe_video
 from xdub.data.prepare.quality import check_quality
 from xdub.data.prepare.reasons import Rejected
-from xdub.data.prepare.scan import scan_video
+from xdub.data.prepare.scan import THUMB_SIDE, scan_video, shrink
 from xdub.data.prepare.segments import Segment, split_shots
 from xdub.data.prepare.sync import read_clip_audio, sync_clip
+from xdub.errors import MediaError
 from xdub.face.detect import FaceDetector
 from xdub.media.image import encode_png
 from xdub.models.syncnet import SyncScorer
-
-THUMB_SIDE = 96  # px, report thumbnails
 
 
 @dataclass(frozen=True)
@@ -40,10 +38,8 @@ class Outcome:
     fields: dict[str, Any] | None = None
 
 
-def _thumb(image: np.ndarray) -> bytes:
-    scale = THUMB_SIDE / max(image.shape[:2])
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    return encode_png(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+def _thumb(image: np.ndarray | None) -> bytes | None:
+    return None if image is None else encode_png(shrink(image, THUMB_SIDE))
 
 
 def _row(key: str, source: dict, status: str, reason: str | None = None, detail: str = "",
@@ -84,20 +80,32 @@ def _kept(prefix: str, source: dict, clip: CroppedClip, scorer: SyncScorer, path
 
 
 def prepare_video(path: Path, prefix: str, cfg: PrepareConfig, detector: FaceDetector,
-                  scorer: SyncScorer) -> Iterator[Outcome]:
-    """Every outcome of raw video `path`; row keys start with `prefix` (unique per video)."""
+                  scorer: SyncScorer) -> list[Outcome]:
+    """Every outcome of raw video `path`; row keys start with `prefix` (unique per video).
+
+    A file that probes fine but fails to decode later (a corrupt packet) is one "unreadable"
+    row: none of its clips are kept, as its timing can no longer be trusted.
+    """
     source = {"video": str(path), "bytes": path.stat().st_size if path.is_file() else 0}
     try:
         probe_video(path, cfg.probe)
+        return list(_outcomes(path, prefix, source, cfg, detector, scorer))
     except Rejected as reject:
-        yield Outcome(_row(prefix + "v", source, "rejected", reject.reason, reject.detail))
-        return
+        return [Outcome(_row(prefix + "v", source, "rejected", reject.reason, reject.detail))]
+    except MediaError as err:
+        return [Outcome(_row(prefix + "v", source, "rejected", "unreadable", str(err)))]
+
+
+def _outcomes(path: Path, prefix: str, source: dict, cfg: PrepareConfig, detector: FaceDetector,
+              scorer: SyncScorer) -> Iterator[Outcome]:
+    """Steps 2-6 of a video that passed the probe."""
     scan = scan_video(path, cfg, detector)
     segments, short = split_shots(scan.cuts, scan.num_frames, cfg.segment)
     for seg in short:
         yield Outcome(_row(_segment_key(prefix, seg), source, "rejected", "short_shot",
                            f"{seg.num_frames} frames", start=seg.start, stop=seg.stop,
-                           shot=seg.shot, seconds=seg.num_frames / scan.fps))
+                           shot=seg.shot, seconds=seg.num_frames / scan.fps),
+                      _thumb(scan.thumbnail_near((seg.start + seg.stop) // 2)))
     min_frames = max(1, round(cfg.segment.min_clip_seconds * cfg.segment.fps))
     planned: list[FaceClip] = []
     for seg in segments:
@@ -108,6 +116,7 @@ def prepare_video(path: Path, prefix: str, cfg: PrepareConfig, detector: FaceDet
                 continue
             yield Outcome(_row(_segment_key(prefix, seg, f"r{k}"), source, "rejected",
                                result.reason, result.detail, start=seg.start, stop=seg.stop,
-                               shot=seg.shot, seconds=seg.num_frames / scan.fps))
+                               shot=seg.shot, seconds=seg.num_frames / scan.fps),
+                          _thumb(scan.thumbnail_near((seg.start + seg.stop) // 2)))
     for clip in crop_clips(path, planned, cfg.face.align, cfg.segment.fps):
         yield _kept(prefix, source, clip, scorer, path, cfg)
