@@ -94,16 +94,22 @@ def test_offsets_found_and_corrected_exactly(prepared, inputs):
         assert len(clip["audio"]) == round(len(clip["crops"]) * 16000 / 25)
 
 
-def test_faceless_stretch_rejected_and_two_faces_give_two_clips(prepared, inputs):
-    _, rows = prepared
+def test_faceless_stretch_rejected_and_two_faces_keep_the_speaker(prepared, inputs):
+    from xdub.face.align import invert
+
+    out, rows = prepared
     _, truth = inputs
     (empty,) = [s for s in truth["shots"] if s[2] == "empty"]
     (two,) = [s for s in truth["shots"] if s[2] == "two"]
     in_empty = [r for r in _long_rows(rows) if empty[0] <= r["start"] < empty[1]]
     assert [r["reason"] for r in in_empty] == ["no_face"]
     in_two = [r for r in _long_rows(rows) if two[0] <= r["start"] < two[1]]
-    assert len(in_two) == 2 and len({r["track"] for r in in_two}) == 2
-    assert all(r["other_faces"] == 1 for r in in_two)
+    assert len({r["track"] for r in in_two}) == 2 and all(r["other_faces"] == 1 for r in in_two)
+    assert sorted(r["reason"] or "kept" for r in in_two) == ["kept", "not_speaker"]
+    (kept,) = [r for r in in_two if r["status"] == "kept"]
+    sample = {s["__key__"]: s for s in read_shard(out / "clips-000002.tar")}[kept["key"]]
+    centre_x = invert(sample["affines"][0]) @ np.array([64.0, 64.0, 1.0])
+    assert centre_x[0] < 128  # the left face speaks the soundtrack
 
 
 def test_clips_feed_the_stage1_dataset_and_report_exists(prepared):
@@ -140,6 +146,7 @@ def test_killed_run_resumes_to_the_same_manifest(prepared, inputs, tmp_path):
     proc.wait()
     assert is_done(out, 1) and not is_done(out, 2)
     assert not (out / "manifest.jsonl").exists()
+    assert list(out.glob(".clips-000002.*.partial.tar"))  # the killed shard's temp file
     first = (out / "clips-000000.tar").stat().st_mtime_ns
     log = io.StringIO()  # not a TTY: plain progress lines
     summary = run_prepare(sorted(folder.glob("*.mp4")), out, CFG, Worker(), stream=log,
@@ -147,5 +154,6 @@ def test_killed_run_resumes_to_the_same_manifest(prepared, inputs, tmp_path):
     assert summary.shards_skipped == (0, 1) and summary.shards_written == (2,)
     assert "prepare [1/1 videos, 100%, ETA 0:00:00] kept " in log.getvalue()
     assert (out / "clips-000000.tar").stat().st_mtime_ns == first
+    assert not list(out.glob(".*"))  # the stale temp file was removed
     assert (out / "manifest.jsonl").read_bytes() == (out_a / "manifest.jsonl").read_bytes()
     assert (out / "clips-000002.tar").read_bytes() == (out_a / "clips-000002.tar").read_bytes()

@@ -56,6 +56,9 @@ class SyncRules:
     # 0.1 .. 0.7 on speaking synthetic faces with detected landmarks; a trained full-scale
     # scorer needs its own value (SyncNet-based pipelines use LSE-C >= 3).
     min_confidence: float = 0.1
+    # In a shot piece with several faces kept, keep only the one the audio belongs to (highest
+    # confidence); the others -> "not_speaker". False keeps every face's clip.
+    speaker_only: bool = True
 
 
 @dataclass(frozen=True, slots=True)

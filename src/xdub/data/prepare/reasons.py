@@ -25,6 +25,7 @@ REASONS: dict[str, str] = {
     # 5. sync
     "offset_too_large": "sync",
     "low_sync_confidence": "sync",
+    "not_speaker": "sync",
     # 6. quality
     "blurry": "quality",
     "dark": "quality",

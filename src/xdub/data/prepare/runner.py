@@ -18,7 +18,15 @@ from typing import IO
 from xdub.atomic import write_text_atomic
 from xdub.config.prepare import PrepareConfig
 from xdub.data.prepare.progress import PrepareProgress
-from xdub.data.prepare.store import MANIFEST, is_done, read_rows, write_prepared_shard
+from xdub.data.prepare.store import (
+    CLIPS,
+    MANIFEST,
+    is_done,
+    read_rows,
+    remove_partials,
+    write_side_files,
+)
+from xdub.data.shards import ShardWriter, shard_name
 from xdub.data.prepare.video import prepare_video
 from xdub.errors import ConfigError, OutputError
 from xdub.sharding import Worker, num_shards, shard_items, shards_for
@@ -45,23 +53,24 @@ def _load_scorer(spec: str):
     return SyncScorer.from_pretrained(spec)
 
 
-def prepare_shard(videos: list[Path], first: int, cfg: PrepareConfig, detector, scorer,
-                  progress: PrepareProgress) -> tuple[list[dict], dict, dict]:
-    """(rows, clip fields by key, thumbnails by key) of `videos` (indices from `first`)."""
+def prepare_shard(out: Path, index: int, videos: list[Path], first: int, cfg: PrepareConfig,
+                  detector, scorer, progress: PrepareProgress) -> None:
+    """Write shard `index` from `videos` (input indices from `first`); clips stream to disk."""
+    remove_partials(out, index)
     rows: list[dict] = []
-    clips: dict[str, dict] = {}
     thumbs: dict[str, bytes] = {}
-    for k, path in enumerate(videos):
-        video_rows = []
-        for outcome in prepare_video(path, f"v{first + k:06d}", cfg, detector, scorer):
-            video_rows.append(outcome.row)
-            if outcome.thumb is not None:
-                thumbs[outcome.row["key"]] = outcome.thumb
-            if outcome.fields is not None:
-                clips[outcome.row["key"]] = outcome.fields
-        progress.video_done(video_rows)
-        rows += sorted(video_rows, key=lambda r: r["key"])
-    return rows, dict(sorted(clips.items())), thumbs
+    with ShardWriter(out / shard_name(CLIPS, index)) as shard:
+        for k, path in enumerate(videos):
+            video_rows = []
+            for outcome in prepare_video(path, f"v{first + k:06d}", cfg, detector, scorer):
+                video_rows.append(outcome.row)
+                if outcome.thumb is not None:
+                    thumbs[outcome.row["key"]] = outcome.thumb
+                if outcome.fields is not None:
+                    shard.add(outcome.row["key"], outcome.fields)
+            progress.video_done(video_rows)
+            rows += sorted(video_rows, key=lambda r: r["key"])
+        write_side_files(out, index, rows, thumbs)  # before the clip tar: it marks the shard done
 
 
 def run_prepare(videos: list[Path], out: Path, cfg: PrepareConfig, worker: Worker,
@@ -85,9 +94,8 @@ def run_prepare(videos: list[Path], out: Path, cfg: PrepareConfig, worker: Worke
     try:
         for k in todo:
             items = shard_items(k, cfg.videos_per_shard, len(videos))
-            rows, clips, thumbs = prepare_shard([videos[i] for i in items], items.start, cfg,
-                                                detector, scorer, progress)
-            write_prepared_shard(out, k, rows, clips, thumbs)
+            prepare_shard(out, k, [videos[i] for i in items], items.start, cfg, detector, scorer,
+                          progress)
     finally:
         progress.close()
     complete = all(is_done(out, k) for k in range(total))

@@ -10,8 +10,9 @@ Layout of the output folder (shard k holds the clips of input videos [k*v, (k+1)
 A clip sample: `crops` [T, S, S, 3] uint8 aligned face crops, `landmarks` [T, 68, 2] and
 `boxes` [T, 4] in crop pixels, `affines` [T, 2, 3] frame->crop, `audio` [N] float32 16 kHz
 (offset-corrected), `meta` (the manifest row). The manifest and thumbnails are written before
-the clip shard, and a shard counts as done only when its clip tar exists, so a killed run
-redoes at most the shard it was in. `PreparedClipSource` serves the clips to the stage-1
+the clip tar is renamed into place (clips stream into it while the shard is worked on), and a
+shard counts as done only when its clip tar exists, so a killed run redoes at most the shard it
+was in (and deletes the temp files it left). `PreparedClipSource` serves the clips to the stage-1
 dataset as `ClipRecord`s. Imports: json, numpy, xdub.{atomic, data}.
 """
 
@@ -41,17 +42,23 @@ def is_done(out: Path, index: int) -> bool:
     return shard_done(out, CLIPS, index)
 
 
-def write_prepared_shard(out: Path, index: int, rows: list[dict[str, Any]],
-                         clips: dict[str, dict[str, Any]], thumbs: dict[str, bytes]) -> None:
-    """Write shard `index`: manifest rows, thumbnails, then the clip tar (the done marker)."""
+def write_side_files(out: Path, index: int, rows: list[dict[str, Any]],
+                     thumbs: dict[str, bytes]) -> None:
+    """Shard `index`'s manifest rows and thumbnails (each file atomic). The clip tar, streamed
+    by the caller, is renamed into place after these: it is the shard's done marker."""
     write_text_atomic(manifest_path(out, index),
                       "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     with ShardWriter(out / shard_name(THUMBS, index)) as shard:
         for key in sorted(thumbs):
             shard.add(key, {"thumb.png": thumbs[key]})
-    with ShardWriter(out / shard_name(CLIPS, index)) as shard:
-        for key, fields in clips.items():
-            shard.add(key, fields)
+
+
+def remove_partials(out: Path, index: int) -> None:
+    """Delete temp files a killed writer of shard `index` left (only its owner redoes it)."""
+    for prefix in (CLIPS, THUMBS):
+        stem = shard_name(prefix, index).removesuffix(".tar")
+        for stale in out.glob(f".{stem}.*.partial.tar"):
+            stale.unlink(missing_ok=True)
 
 
 def read_rows(out: Path, indices: list[int]) -> list[dict[str, Any]]:

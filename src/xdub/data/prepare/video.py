@@ -58,6 +58,7 @@ def _kept(prefix: str, source: dict, clip: CroppedClip, scorer: SyncScorer, path
     face, fps = clip.face, cfg.segment.fps
     key = _segment_key(prefix, face.segment, f"t{face.track.track_id:03d}")
     geometry = {"start": face.start, "stop": face.stop, "shot": face.segment.shot,
+                "start_segment": face.segment.start,
                 "track": face.track.track_id, "seconds": (face.stop - face.start) / fps,
                 "face_fraction": round(face.face_fraction, 4), "other_faces": face.other_faces,
                 "yaw_deg": round(face.yaw_deg, 1), "pitch_deg": round(face.pitch_deg, 1),
@@ -80,20 +81,42 @@ def _kept(prefix: str, source: dict, clip: CroppedClip, scorer: SyncScorer, path
 
 
 def prepare_video(path: Path, prefix: str, cfg: PrepareConfig, detector: FaceDetector,
-                  scorer: SyncScorer) -> list[Outcome]:
+                  scorer: SyncScorer) -> Iterator[Outcome]:
     """Every outcome of raw video `path`; row keys start with `prefix` (unique per video).
 
-    A file that probes fine but fails to decode later (a corrupt packet) is one "unreadable"
-    row: none of its clips are kept, as its timing can no longer be trusted.
+    Streams: a kept clip is yielded as soon as it is scored, so memory holds one segment's
+    clips, not the video's. A file that probes fine but fails to decode later (a corrupt
+    packet) ends with one "unreadable" row; clips finished before the failure stay.
     """
     source = {"video": str(path), "bytes": path.stat().st_size if path.is_file() else 0}
     try:
         probe_video(path, cfg.probe)
-        return list(_outcomes(path, prefix, source, cfg, detector, scorer))
+        yield from _outcomes(path, prefix, source, cfg, detector, scorer)
     except Rejected as reject:
-        return [Outcome(_row(prefix + "v", source, "rejected", reject.reason, reject.detail))]
+        yield Outcome(_row(prefix + "v", source, "rejected", reject.reason, reject.detail))
     except MediaError as err:
-        return [Outcome(_row(prefix + "v", source, "rejected", "unreadable", str(err)))]
+        yield Outcome(_row(prefix + "v", source, "rejected", "unreadable", str(err)))
+
+
+def pick_speaker(group: list[Outcome]) -> list[Outcome]:
+    """Of several kept faces in one segment keep the one the audio belongs to (highest sync
+    confidence); the others become "not_speaker" rejects (their clip fields are dropped)."""
+    kept = [o for o in group if o.fields is not None]
+    if len(kept) < 2:
+        return group
+    best = max(kept, key=lambda o: (o.row["sync_confidence"], -o.row["track"]))
+    out = []
+    for o in group:
+        if o.fields is None or o is best:
+            out.append(o)
+            continue
+        detail = (f"confidence {o.row['sync_confidence']:.2f} < {best.row['sync_confidence']:.2f}"
+                  f" of track {best.row['track']}")
+        row = {k: v for k, v in o.row.items() if k not in ("fps", "offset", "sync_confidence",
+                                                             "crop_size")}
+        out.append(Outcome({**row, "status": "rejected", "reason": "not_speaker",
+                            "detail": detail}, o.thumb))
+    return out
 
 
 def _outcomes(path: Path, prefix: str, source: dict, cfg: PrepareConfig, detector: FaceDetector,
@@ -118,5 +141,17 @@ def _outcomes(path: Path, prefix: str, source: dict, cfg: PrepareConfig, detecto
                                result.reason, result.detail, start=seg.start, stop=seg.stop,
                                shot=seg.shot, seconds=seg.num_frames / scan.fps),
                           _thumb(scan.thumbnail_near((seg.start + seg.stop) // 2)))
+    # Clips of one segment all finish before any clip of the next one (segments do not
+    # overlap), so grouping consecutive clips by segment sees every face of a shot piece.
+    group: list[Outcome] = []
     for clip in crop_clips(path, planned, cfg.face.align, cfg.segment.fps):
-        yield _kept(prefix, source, clip, scorer, path, cfg)
+        outcome = _kept(prefix, source, clip, scorer, path, cfg)
+        if group and group[0].row["start_segment"] != outcome.row["start_segment"]:
+            yield from _finish(group, cfg)
+            group = []
+        group.append(outcome)
+    yield from _finish(group, cfg)
+
+
+def _finish(group: list[Outcome], cfg: PrepareConfig) -> list[Outcome]:
+    return pick_speaker(group) if cfg.sync.speaker_only else group
