@@ -80,3 +80,17 @@ def test_cli_refuses_a_file_as_output_folder(tmp_path, capsys):
     (tmp_path / "out").write_text("a file")
     code = main(["prepare", str(tmp_path / "in.mp4"), "--out", str(tmp_path / "out")])
     assert code == 3 and capsys.readouterr().err.startswith("error: ")
+
+
+def test_rerun_with_other_inputs_is_refused(tmp_path):
+    from xdub.config.prepare import PrepareConfig
+    from xdub.data.prepare import run_prepare
+    from xdub.sharding import Worker
+
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"not a video")
+    out = tmp_path / "out"
+    summary = run_prepare([tmp_path / "a.mp4"], out, PrepareConfig(), Worker(), report=False)
+    assert summary.complete and summary.rejected == {"unreadable": 1}
+    with pytest.raises(ConfigError, match="other inputs"):
+        run_prepare([tmp_path / "a.mp4", tmp_path / "b.mp4"], out, PrepareConfig(), Worker())

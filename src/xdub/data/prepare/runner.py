@@ -3,7 +3,8 @@
 Input videos are sorted and cut into shards of `videos_per_shard`; this process does the
 shards `xdub.sharding` gives it (`--shard i/n`, or rank/world size from the launcher), each raw
 video exactly once over all processes. A shard whose clip tar exists is skipped, so a rerun
-resumes and a killed run loses at most the shard it was in. When every shard is done, the
+resumes and a killed run loses at most the shard it was in; `prepare.json` pins the inputs and
+settings of a folder so a rerun cannot reshuffle them. When every shard is done, the
 process that sees it merges the manifests into `manifest.jsonl` and writes the HTML report.
 Imports: xdub.{sharding, face, models, config}, xdub.data.prepare.
 """
@@ -28,8 +29,11 @@ from xdub.data.prepare.store import (
 )
 from xdub.data.shards import ShardWriter, shard_name
 from xdub.data.prepare.video import prepare_video
+from xdub.config import to_dict
 from xdub.errors import ConfigError, OutputError
 from xdub.sharding import Worker, num_shards, shard_items, shards_for
+
+RUN_RECORD = "prepare.json"  # the inputs and config of the folder's first run
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,10 @@ class PrepareSummary:
 
 
 def _load_scorer(spec: str):
+    """"auto" -> the shipped tiny scorer; else a scorer folder (WeightsError when bad)."""
     from xdub.models.syncnet import SyncScorer, load_shipped_scorer
 
-    if spec == "auto":
-        return load_shipped_scorer()
-    if not Path(spec).is_dir():
-        raise ConfigError(f"sync scorer folder not found: {spec}")
-    return SyncScorer.from_pretrained(spec)
+    return load_shipped_scorer() if spec == "auto" else SyncScorer.from_pretrained(spec)
 
 
 def prepare_shard(out: Path, index: int, videos: list[Path], first: int, cfg: PrepareConfig,
@@ -73,6 +74,18 @@ def prepare_shard(out: Path, index: int, videos: list[Path], first: int, cfg: Pr
         write_side_files(out, index, rows, thumbs)  # before the clip tar: it marks the shard done
 
 
+def check_run_record(out: Path, videos: list[Path], cfg: PrepareConfig) -> None:
+    """Record the inputs and config of the first run in `out/prepare.json`; a rerun with other
+    inputs or settings would mix shards of two different splits, so it is refused."""
+    record = {"videos": [str(v) for v in videos], "config": to_dict(cfg)}
+    path = out / RUN_RECORD
+    if not path.is_file():
+        write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    elif json.loads(path.read_text()) != json.loads(json.dumps(record)):
+        raise ConfigError(f"{out} was prepared from other inputs or settings ({path}); "
+                          "rerun with the same ones, or use a new --out folder")
+
+
 def run_prepare(videos: list[Path], out: Path, cfg: PrepareConfig, worker: Worker,
                 stream: IO[str] | None = None, report: bool = True) -> PrepareSummary:
     """Prepare this worker's shards of `videos` into `out` (see the module docstring)."""
@@ -84,6 +97,7 @@ def run_prepare(videos: list[Path], out: Path, cfg: PrepareConfig, worker: Worke
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"cannot create {out}: {err.strerror}") from None
+    check_run_record(out, videos, cfg)
     total = num_shards(len(videos), cfg.videos_per_shard)
     mine = shards_for(len(videos), cfg.videos_per_shard, worker.index, worker.count)
     todo = [k for k in mine if not is_done(out, k)]
