@@ -35,3 +35,9 @@ class WeightsError(XdubError):
     """A pretrained weight file is missing or does not match the expected model."""
 
     exit_code = 5
+
+
+class BatchError(XdubError):
+    """Some jobs of a batch failed (each one is reported in the batch's status table)."""
+
+    exit_code = 6

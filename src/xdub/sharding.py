@@ -54,6 +54,12 @@ class Worker:
         """Whether this is worker 0 (the one that writes shared summaries)."""
         return self.index == 0
 
+    def own_rows(self, global_rows):
+        """This worker's rows (index, index + count, ...) of a tensor/array drawn for the
+        whole global batch: every process draws the same random numbers from the same seed and
+        keeps its own, so results do not depend on how many processes share a batch."""
+        return global_rows[self.index::self.count]
+
     @property
     def label(self) -> str:
         """'i/n', the `--shard` spelling of this worker."""

@@ -100,3 +100,17 @@ def test_stream_through_dataloader_workers(tmp_path):
                                          num_workers=2)
     keys = [s["__key__"] for s in loader]
     assert sorted(keys) == [f"c{k:04d}" for k in range(12)]
+
+
+def test_index_reads_one_sample_by_key(tmp_path):
+    from xdub.data.shards import ShardIndex
+
+    path = write_shard(tmp_path / shard_name("c", 0), _samples(0, 4))
+    for location in (path, f"file://{path}"):
+        index = ShardIndex(location)
+        assert index.keys() == ["c0000", "c0001", "c0002", "c0003"]
+        sample = index.read("c0002", ("crops", "meta"))
+        assert set(sample) == {"__key__", "crops", "meta"} and (sample["crops"] == 2).all()
+        assert index.read("c0003")["clip.mp4"] == b"\x00mp4\x03"
+        with pytest.raises(MediaError, match="no sample"):
+            index.read("missing")

@@ -143,18 +143,66 @@ def test_rejected_pairs_are_recorded_not_stored(inpainter_dir, tmp_path, single_
     assert summarize(rows)["acceptance_rate"] == 0.0
 
 
-def test_resume_after_killed_run_gives_same_manifest(inpainter_dir, tmp_path, single_thread):
-    straight = tmp_path / "straight"
-    generate_pairs(_generator(inpainter_dir), straight, progress=False)
-    broken = tmp_path / "broken"
-    cmd = [sys.executable, "-m", "xdub.cli.main", "make-pairs", str(inpainter_dir), "--out",
-           str(broken), "--seeds", "0:6", "--scenario", "standard", "--size", "64",
-           "--clip-seconds", "0.4", "--scorer", "none", "--shard-size", "2", "--steps", "1"]
+MAKE_PAIRS = ["make-pairs", "--seeds", "0:6", "--scenario", "standard", "--size", "64",
+              "--clip-seconds", "0.4", "--scorer", "none", "--shard-size", "2", "--steps", "1"]
+
+
+@pytest.fixture(scope="module")
+def straight(inpainter_dir, tmp_path_factory) -> Path:
+    """An uninterrupted single-process pair run over 6 clips (3 shards of 2)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("straight")
+    generate_pairs(_generator(inpainter_dir), out, progress=False)
+    torch.set_num_threads(before)
+    return out
+
+
+def _cli(inpainter_dir: Path, out: Path, tmp_path: Path) -> list[str]:
     config = tmp_path / "pairs.yaml"
     config.write_text("filters:\n  min_psnr_outside: -1.0\n  max_temporal_jump: 1.0e+9\n"
                       "  use_sync: false\n")
+    return [*MAKE_PAIRS[:1], str(inpainter_dir), "--out", str(out), "--config", str(config),
+            *MAKE_PAIRS[1:]]
+
+
+def _assert_identical_stores(folder: Path, reference: Path) -> None:
+    """Same files, byte for byte, one row per clip and no temp file left."""
+    names = sorted(p.name for p in reference.iterdir())
+    assert sorted(p.name for p in folder.iterdir()) == names  # (no .partial files either)
+    for name in names:
+        assert (folder / name).read_bytes() == (reference / name).read_bytes(), name
+    items = [row.item for row in read_rows(folder / "manifest.jsonl")]
+    assert items == list(range(6))
+
+
+def test_two_processes_make_every_pair_exactly_once(inpainter_dir, straight, tmp_path):
+    import json
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scale"))
+    from launch_testkit import ok, torchrun
+
+    out = tmp_path / "two"
+    result = ok(torchrun(["--tee", "1", "-m", "xdub.cli.main",
+                          *_cli(inpainter_dir, out, tmp_path)]))
+    summaries = {}
+    for rank in (0, 1):  # torchrun prefixes each rank's stdout lines with "[default<rank>]:"
+        tag = f"[default{rank}]:"
+        text = "\n".join(line.split(":", 1)[1] for line in result.stdout.splitlines()
+                         if line.startswith(tag))
+        summaries[rank] = json.loads(text[text.index("{"):])
+    assert {s["worker"] for s in summaries.values()} == {"0/2", "1/2"}
+    assert summaries[0]["shards_done"] == [0, 2] and summaries[1]["shards_done"] == [1]
+    assert summaries[0]["pairs"] + summaries[1]["pairs"] == 6
+    _assert_identical_stores(out, straight)
+
+
+def test_rerun_after_sigkill_mid_shard_gives_one_identical_copy(inpainter_dir, straight,
+                                                               tmp_path):
+    broken = tmp_path / "broken"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([*cmd, "--config", str(config)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "xdub.cli.main",
+                             *_cli(inpainter_dir, broken, tmp_path)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not (broken / "shard_00000.jsonl").exists():
@@ -165,8 +213,10 @@ def test_resume_after_killed_run_gives_same_manifest(inpainter_dir, tmp_path, si
     proc.wait()
     assert not (broken / "manifest.jsonl").exists()
     first_shard = (broken / "shard_00000.jsonl").stat().st_mtime_ns
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
     summary = generate_pairs(_generator(inpainter_dir), broken, progress=False)
-    assert summary["skipped_shards"] >= 1
+    torch.set_num_threads(before)
+    assert summary["skipped_shards"] >= 1 and 0 not in summary["shards_done"]
     assert (broken / "shard_00000.jsonl").stat().st_mtime_ns == first_shard  # not redone
-    assert (broken / "manifest.jsonl").read_text() == (straight / "manifest.jsonl").read_text()
-    assert not list(broken.glob(".*partial*"))
+    _assert_identical_stores(broken, straight)

@@ -118,11 +118,13 @@ def _print_summary(summary, out: Path) -> None:  # summary: DubSummary
     Console(stderr=True).print(table)
 
 
-def _run(video: Path, audio: Path, out: Path, cfg, weights: dict, save_debug: Path | None,
-         quiet: bool) -> None:
-    """Open the inputs, check the output, load the model, dub, report."""
+def dub_file(get_pipeline, video: Path, audio: Path, out: Path, cfg, quiet: bool = False,
+             save_debug: Path | None = None):  # get_pipeline: () -> DubPipeline; -> DubResult
+    """Dub one VIDEO with one AUDIO into OUT: the one dubbing step of `xdub dub` and of every
+    `xdub batch` job. Inputs are opened and the output checked before `get_pipeline()` loads
+    (or returns the already loaded) model; OUT appears only when complete (temp + rename)."""
     from xdub.media import read_audio
-    from xdub.pipeline import FileSink, FileSource, load_pipeline
+    from xdub.pipeline import FileSink, FileSource
     from xdub.pipeline.debug import DebugVideos
 
     source = FileSource(video)  # MediaError (exit 2) before any heavy work
@@ -130,12 +132,23 @@ def _run(video: Path, audio: Path, out: Path, cfg, weights: dict, save_debug: Pa
     sink = FileSink(out, inputs=[video, audio])  # OutputError (exit 3) before any heavy work
     if float(abs(sound.samples).max()) < SILENCE_LEVEL:
         print(f"warning: {audio} is silent: the mouth will stay closed", file=sys.stderr)
-    pipe = load_pipeline(device=cfg.device, dtype=cfg.dtype, **weights)
+    pipe = get_pipeline()
     observer = None
     if save_debug is not None:
         observer = DebugVideos(save_debug, pipe.dubber.crop_size, inputs=(video, audio))
     with RichProgress(enabled=not quiet) as progress:
-        result = pipe(source, sound, cfg, output=sink, progress=progress, observer=observer)
+        return pipe(source, sound, cfg, output=sink, progress=progress, observer=observer)
+
+
+def _run(video: Path, audio: Path, out: Path, cfg, weights: dict, save_debug: Path | None,
+         quiet: bool) -> None:
+    """Open the inputs, check the output, load the model, dub, report."""
+    from xdub.pipeline import load_pipeline
+
+    def get_pipeline():
+        return load_pipeline(device=cfg.device, dtype=cfg.dtype, **weights)
+
+    result = dub_file(get_pipeline, video, audio, out, cfg, quiet, save_debug)
     if result.summary.frames_without_face:
         print(f"warning: {result.summary.frames_without_face} frame(s) without the face were "
               "left unchanged", file=sys.stderr)

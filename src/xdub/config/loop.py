@@ -35,6 +35,8 @@ class LoopConfig:
     budget_clock: Literal["wall", "cpu"] = "wall"  # what max_minutes measures: wall-clock, or
     #   this process's CPU time (steady on shared CPUs; counts data rendering too)
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # accelerate autocast on accelerators
+    gradient_checkpointing: bool = False  # recompute each block in backward: activations drop
+    #   to the block inputs (~7x less at wan5b, benchmarks/train_memory.py) for ~30% more compute
 
     def __post_init__(self) -> None:
         if min(self.steps, self.batch_size, self.grad_accum, self.ckpt_every, self.log_every) < 1:

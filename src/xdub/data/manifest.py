@@ -4,7 +4,7 @@ Every source clip processed by `xdub make-pairs` gets a row, accepted or not, so
 acceptance rate and the filter scores stay inspectable. Rows of a shard live in
 `shard_NNNNN.jsonl` next to its `shard_NNNNN.safetensors`; `manifest.jsonl` is their
 concatenation in shard order. Files are written to a temp name and renamed.
-Imports: stdlib only (+ xdub.errors).
+Imports: stdlib only (+ xdub.errors; fsspec for URLs).
 """
 
 from __future__ import annotations
@@ -70,10 +70,15 @@ def write_rows(path: str | Path, rows: list[PairRecord]) -> Path:
 
 
 def read_rows(path: str | Path) -> list[PairRecord]:
-    """Rows of one manifest file."""
-    path = Path(path)
+    """Rows of one manifest file (a local path or an fsspec URL)."""
     try:
-        lines = path.read_text().splitlines()
+        if "://" in str(path):  # object storage: fsspec (imported only here)
+            import fsspec
+
+            with fsspec.open(str(path), "r") as handle:
+                lines = handle.read().splitlines()
+        else:
+            lines = Path(path).read_text().splitlines()
     except OSError as err:
         raise MediaError(f"cannot read manifest {path}: {err}") from None
     try:

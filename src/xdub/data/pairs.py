@@ -16,11 +16,14 @@ Arrays of one pair (T frames, S = crop side, N = audio samples at 16 kHz):
     affines      [T, 2, 3] float32    frame -> crop alignments (paste-back into V's frames)
 A shard's safetensors file is renamed into place before its jsonl, so a jsonl always points at
 complete arrays; `PairStore.load` reads only the tensors of one pair (memory-mapped).
-Imports: numpy, torch, safetensors, xdub.data.manifest, xdub.errors.
+`export_tar` copies a folder into tar shards (`xdub.data.shards`) that `PairStore` reads the
+same way from a local path or an object-store URL, one pair at a time.
+Imports: numpy, torch, safetensors, xdub.data.{manifest, shards}, xdub.errors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -32,8 +35,10 @@ from safetensors.numpy import save_file
 
 from xdub.atomic import atomic_path
 from xdub.data.manifest import MANIFEST_NAME, PairRecord, read_rows, write_rows
+from xdub.data.shards import SHARD_SUFFIX, ShardIndex, ShardWriter, shard_name
 from xdub.errors import MediaError
 
+TAR_PREFIX = "pairs"  # tar shards of `export_tar`: pairs-000000.tar, ...
 PAIR_ARRAYS = ("input_crops", "target_crops", "mask", "audio", "donor_audio", "affines")
 
 
@@ -87,33 +92,68 @@ def merge_manifests(folder: str | Path, num_shards: int) -> Path | None:
     return write_rows(folder / MANIFEST_NAME, rows)
 
 
+def export_tar(folder: str | Path, out: str | Path) -> Path:
+    """Copy a pair folder into the streaming layout: one tar shard per source shard
+    (`pairs-000000.tar`, `xdub.data.shards`; sample key = pair id, fields = PAIR_ARRAYS) and a
+    `manifest.jsonl` whose rows name those tars. Upload `out` anywhere fsspec reads and pass
+    its URL as `pairs:`. Returns the manifest path."""
+    store, out = PairStore(folder, accepted_only=False), Path(out)
+    rows: list[PairRecord] = []
+    for shard in sorted({row.shard for row in store.all_rows}):
+        name = shard_name(TAR_PREFIX, shard)
+        with ShardWriter(out / name) as writer:
+            for row in (r for r in store.all_rows if r.shard == shard):
+                if row.file is not None:
+                    writer.add(row.pair_id, store.load_row(row))
+                rows.append(dataclasses.replace(row, file=name if row.file else None))
+    return write_rows(out / MANIFEST_NAME, rows)
+
+
 class PairStore:
-    """Read side of a pair folder: rows from the shard manifests, arrays loaded per pair."""
+    """Read side of a pair store: rows from the manifests, arrays loaded per pair.
+
+    Either a `xdub make-pairs` folder (safetensors shards, memory-mapped) or the tar layout of
+    `export_tar`, at a local path or an fsspec URL (`s3://bucket/pairs`): each tar is indexed
+    once (headers only) and a pair's arrays are read alone, never the whole store."""
 
     def __init__(self, folder: str | Path, accepted_only: bool = True) -> None:
-        self.folder = Path(folder)
-        shard_files = sorted(self.folder.glob("shard_*.jsonl"))
-        if not shard_files:
+        self.location = str(folder).rstrip("/")
+        self.folder = Path(folder) if "://" not in self.location else Path(".")
+        shard_files = [] if "://" in self.location else sorted(self.folder.glob("shard_*.jsonl"))
+        self._indexes: dict[str, ShardIndex] = {}
+        if shard_files:
+            self.all_rows = [row for path in shard_files for row in read_rows(path)]
+        elif "://" in self.location or (self.folder / MANIFEST_NAME).is_file():
+            self.all_rows = read_rows(f"{self.location}/{MANIFEST_NAME}")
+        else:
             raise MediaError(f"no pair shards in {self.folder} (run `xdub make-pairs` first)")
-        self.all_rows = [row for path in shard_files for row in read_rows(path)]
         self.rows = [r for r in self.all_rows if r.accepted or not accepted_only]
         self.rows = [r for r in self.rows if r.file is not None]
 
     def __len__(self) -> int:
         return len(self.rows)
 
+    def load_row(self, row: PairRecord) -> dict[str, np.ndarray]:
+        """The PAIR_ARRAYS of a stored pair's row (only its arrays are read)."""
+        assert row.file is not None
+        path = f"{self.location}/{row.file}"
+        if row.file.endswith(SHARD_SUFFIX):
+            if row.file not in self._indexes:
+                self._indexes[row.file] = ShardIndex(path)
+            sample = self._indexes[row.file].read(row.pair_id, PAIR_ARRAYS)
+            return {name: sample[name] for name in PAIR_ARRAYS}
+        try:
+            with safe_open(path, framework="numpy") as handle:
+                return {name: handle.get_tensor(f"{row.pair_id}/{name}") for name in PAIR_ARRAYS}
+        except (OSError, KeyError) as err:
+            raise MediaError(f"cannot read pair {row.pair_id} from {path}: {err}") from None
+
     def load(self, index: int, verify: bool = False) -> dict[str, np.ndarray]:
         """The PAIR_ARRAYS of stored pair `index` (only its tensors are read)."""
         row = self.rows[index]
-        assert row.file is not None
-        path = self.folder / row.file
-        try:
-            with safe_open(str(path), framework="numpy") as handle:
-                arrays = {name: handle.get_tensor(f"{row.pair_id}/{name}") for name in PAIR_ARRAYS}
-        except (OSError, KeyError) as err:
-            raise MediaError(f"cannot read pair {row.pair_id} from {path}: {err}") from None
+        arrays = self.load_row(row)
         if verify and checksum(arrays) != row.checksum:
-            raise MediaError(f"pair {row.pair_id} in {path} does not match its checksum")
+            raise MediaError(f"pair {row.pair_id} in {row.file} does not match its checksum")
         return arrays
 
 

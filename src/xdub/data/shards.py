@@ -11,6 +11,8 @@ webdataset, so its tools read these shards too:
 In memory a sample is `{"__key__": key, field: value}` with `np.ndarray` values for `.npy`,
 dicts/lists for `.json` and `bytes` for any other extension. A key never contains a dot.
 
+Random access (`ShardIndex`): one pass over the tar headers gives each member's offset, then
+a sample's bytes are read alone (local files, or fsspec URLs by range requests).
 Writing (`ShardWriter`, `write_shard`): members go to a hidden temp file beside the final
 name, which is renamed into place when the shard is finished, so a killed writer leaves no
 shard at all and a shard that exists is complete (`shard_done`). Reading (`iter_shard`,
@@ -209,6 +211,46 @@ def iter_shard(location: str | Path) -> Iterator[Sample]:
         raise MediaError(f"corrupt shard {location}: {err}") from None
     if sample:
         yield sample
+
+
+class ShardIndex:
+    """Random access to the samples of one shard: member offsets from one pass over the tar
+    headers (seeks only, no data read), then `read(key)` reads just that sample's bytes.
+    Local paths and seekable fsspec URLs (object stores read by range requests)."""
+
+    def __init__(self, location: str | Path) -> None:
+        self.location = str(location)
+        self.members: dict[str, list[tuple[str, int, int]]] = {}  # key -> (suffix, offset, size)
+        try:
+            with _open(self.location) as handle, tarfile.open(fileobj=handle, mode="r:") as tar:
+                for member in tar.getmembers():
+                    if member.isfile():
+                        key, _, suffix = member.name.rpartition("/")[2].partition(".")
+                        entry = (suffix, member.offset_data, member.size)
+                        self.members.setdefault(key, []).append(entry)
+        except (tarfile.TarError, OSError, ValueError) as err:
+            raise MediaError(f"cannot index shard {self.location}: {err}") from None
+
+    def keys(self) -> list[str]:
+        """Sample keys in shard order."""
+        return list(self.members)
+
+    def read(self, key: str, fields: tuple[str, ...] | None = None) -> Sample:
+        """Sample `key` (only `fields` when given: names without extension)."""
+        if key not in self.members:
+            raise MediaError(f"no sample '{key}' in shard {self.location}")
+        sample: Sample = {"__key__": key}
+        try:
+            with _open(self.location) as handle:
+                for suffix, offset, size in self.members[key]:
+                    if fields is not None and suffix.rpartition(".")[0] not in fields:
+                        continue
+                    handle.seek(offset)
+                    name, value = _decode(suffix, handle.read(size))
+                    sample[name] = value
+        except (OSError, ValueError) as err:
+            raise MediaError(f"cannot read '{key}' from shard {self.location}: {err}") from None
+        return sample
 
 
 def read_shard(location: str | Path) -> list[Sample]:

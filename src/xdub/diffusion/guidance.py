@@ -17,7 +17,7 @@ The conditioning is any object `C` the network's callable accepts: a tensor, a d
 axis, field by field, so one batched forward evaluates all streams; `batched=False` runs the
 streams one after another (a third of the activation memory) with the same result.
 `drop_for_training` is the training side: random condition dropout and motion frames.
-Imports: torch, config.diffusion, diffusion.schedule, diffusion.guidance_scales.
+Imports: torch, config.diffusion, diffusion.schedule, diffusion.guidance_scales, sharding.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import torch
 from xdub.config.diffusion import DiffusionConfig
 from xdub.diffusion.guidance_scales import ScaleFn
 from xdub.diffusion.schedule import expand_sigma
+from xdub.sharding import Worker
 
 C = TypeVar("C")
 CondModelFn = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]  # (x_t, sigma[B], cond)
@@ -201,7 +202,8 @@ def mask_condition(cond: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 
 
 def drop_for_training(cond: C, target: torch.Tensor, cfg: DiffusionConfig, motion_frames: int,
-                      p_motion: float, gen: torch.Generator) -> tuple[C, torch.Tensor]:
+                      p_motion: float, gen: torch.Generator,
+                      worker: Worker = Worker()) -> tuple[C, torch.Tensor]:
     """The training side of three-stream guidance and of chunking, shared by both stages.
 
     Per sample, drop the reference (the source and reference latents) and/or the audio with
@@ -209,10 +211,14 @@ def drop_for_training(cond: C, target: torch.Tensor, cfg: DiffusionConfig, motio
     of `target` [B, C, F', h, w] clean to `p_motion` of the samples (the previous chunk at
     inference). `cond` is a dataclass with the `DiTConditioning` fields. Returns the new
     conditioning and `frame_valid` [B, F'] (0 = a clean motion frame: no loss there).
+    With several processes each draws for the global batch (B x `worker.count`) and keeps its
+    own rows (`Worker.own_rows`), so the draws do not depend on the number of processes.
     """
     batch, device = target.shape[0], target.device
-    masks = drop_conditions(batch, cfg.p_drop_ref, cfg.p_drop_audio, cfg.p_drop_both, gen)
-    keep_ref, keep_audio = masks.keep_ref.to(device), masks.keep_audio.to(device)
+    masks = drop_conditions(batch * worker.count, cfg.p_drop_ref, cfg.p_drop_audio,
+                            cfg.p_drop_both, gen)
+    keep_ref = worker.own_rows(masks.keep_ref).to(device)
+    keep_audio = worker.own_rows(masks.keep_audio).to(device)
     changes: dict[str, Any] = {"source_latents": mask_condition(cond.source_latents, keep_ref)}
     if cond.ref_latents is not None:
         changes["ref_latents"] = mask_condition(cond.ref_latents, keep_ref)
@@ -220,7 +226,8 @@ def drop_for_training(cond: C, target: torch.Tensor, cfg: DiffusionConfig, motio
         changes["audio_features"] = mask_condition(cond.audio_features, keep_audio)
     valid = torch.ones(batch, target.shape[2], device=device)
     if motion_frames:
-        use = (torch.rand(batch, generator=gen) < p_motion).to(device)
+        use = worker.own_rows(torch.rand(batch * worker.count, generator=gen) < p_motion)
+        use = use.to(device)
         changes |= {"motion_latents": target[:, :, :motion_frames], "motion_mask": use}
         valid[:, :motion_frames] = (~use).float()[:, None]
     return dataclasses.replace(cond, **changes), valid

@@ -61,7 +61,9 @@ def load_codec(cfg: CodecConfig, weights: str) -> VideoCodec:
         codec = build_codec(cfg)
     elif weights == "random":
         log.warning("tiny codec with RANDOM weights (tests only)")
-        codec = TinyVideoCodec(cfg.tiny)
+        with torch.random.fork_rng():  # seeded: every process of a run gets the same codec
+            torch.manual_seed(0)
+            codec = TinyVideoCodec(cfg.tiny)
     elif weights == "package":
         from importlib import resources
 

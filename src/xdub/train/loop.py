@@ -6,6 +6,8 @@ stage 2: no knowledge of stages, models or data.
 
 - `step_fn(model, batch) -> (loss, logs)`: the stage's whole objective; `model` is the
   accelerate-prepared module (DDP-wrapped with several processes: call it, don't unwrap it).
+  With several processes the logged `loss` is the mean over processes (the global batch's);
+  the other logs are process 0's. Trainers get their rank from `process_state()`.
 - `batches(consumed) -> iterable`: endless batches for this process, starting after
   `consumed` micro-batches (so a resumed run continues the data stream where it stopped).
 - `sample_fn(ema_model, step, folder)`: writes sample frames/videos (or held-out metrics)
@@ -14,7 +16,9 @@ AdamW with linear warmup + cosine decay, gradient accumulation (no gradient sync
 micro-batches), gradient clipping, EMA, checkpoints every `ckpt_every` steps (+ at the end,
 on a time-budget stop, wall-clock or CPU time, and on Ctrl-C); a rerun resumes from the
 newest checkpoint (weights, optimiser, scheduler, EMA, step, RNG states). Works on CPU with
-one process and under `accelerate launch` with several. Run dir: config.yaml, git_sha.txt,
+one process and with several (torchrun / accelerate: DDP, or FSDP2 shards through
+`xdub.train.fsdp`); checkpoints are unsharded, so a run resumes across process counts and
+strategies (docs/scaling.md). Run dir: config.yaml, git_sha.txt,
 metrics.jsonl (process 0), loss.png (`panels`), index.html, checkpoints/, samples/.
 Imports: torch, accelerate, tqdm, xdub.{atomic, config, train}.
 """
@@ -25,6 +29,7 @@ import contextlib
 import copy
 import logging
 import math
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -40,7 +45,8 @@ from tqdm.auto import tqdm
 from xdub.atomic import write_text_atomic
 from xdub.config import save
 from xdub.config.train import LoopConfig
-from xdub.train import report
+from xdub.train import fsdp, report
+from xdub.train.processes import check_strategy, process_state, use_cpu
 from xdub.train.checkpointing import (
     Checkpoint,
     capture_rng,
@@ -100,21 +106,33 @@ class _State:
     ema: EMA
     generators: dict[str, torch.Generator]
     step: int = 0
+    sharded: bool = False  # FSDP: tensors are shards, checkpoints gather / scatter them
 
     def checkpoint(self, consumed: int) -> Checkpoint:
-        opt = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
-        return Checkpoint(self.step, self.model.state_dict(), self.ema.state_dict(), opt,
-                          capture_rng(self.generators), {"consumed_micro_batches": consumed})
+        """The unsharded checkpoint (with FSDP a collective: every process calls it)."""
+        model, ema = self.model.state_dict(), self.ema.state_dict()
+        optimizer = self.optimizer.state_dict()
+        if self.sharded:
+            model, ema = fsdp.full_tensors(model), fsdp.full_tensors(ema)
+            optimizer = fsdp.full_optimizer_state(self.optimizer)
+        opt = {"optimizer": optimizer, "scheduler": self.scheduler.state_dict()}
+        return Checkpoint(self.step, model, ema, opt, capture_rng(self.generators),
+                          {"consumed_micro_batches": consumed})
 
     def restore(self, ckpt: Checkpoint) -> None:
-        self.model.load_state_dict(ckpt.model)
+        """Everything but the weights, which `run` loads before sharding."""
         if ckpt.ema is not None:
+            shadows = self.ema.shadow
             self.ema.load_state_dict(ckpt.ema)
+            if self.sharded:
+                self.ema.shadow = fsdp.sharded_tensors(self.ema.shadow, shadows)
         if ckpt.optimizer is not None:
-            self.optimizer.load_state_dict(ckpt.optimizer["optimizer"])
+            if self.sharded:
+                fsdp.load_full_optimizer_state(self.optimizer, ckpt.optimizer["optimizer"])
+            else:
+                self.optimizer.load_state_dict(ckpt.optimizer["optimizer"])
             self.scheduler.load_state_dict(ckpt.optimizer["scheduler"])
         restore_rng(ckpt.rng, self.generators)
-        self.step = ckpt.step
 
 
 def _prepare_run_dir(run_dir: Path, run_config: Any | None, is_main: bool) -> None:
@@ -167,18 +185,35 @@ def run(
     """Train `model` up to `cfg.steps` optimiser steps, resuming from `run_dir/checkpoints`."""
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.num_threads)
-    accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+    if cfg.gradient_checkpointing:  # every submodule that supports it (the DiT's blocks)
+        for module in model.modules():
+            if hasattr(module, "enable_gradient_checkpointing"):
+                module.enable_gradient_checkpointing(True)
+    process_state()  # forms the process group (gloo on CPU) before the Accelerator
+    accelerator = Accelerator(cpu=use_cpu(), mixed_precision=cfg.mixed_precision)
+    check_strategy(accelerator)
+    sharded = fsdp.requested(accelerator.distributed_type.value) and accelerator.num_processes > 1
     _prepare_run_dir(run_dir, run_config, accelerator.is_main_process)
+    latest = latest_checkpoint(run_dir / "checkpoints")
+    ckpt = load_checkpoint(latest) if latest is not None else None
+    if ckpt is not None:  # whole weights first: FSDP shards them next
+        model.load_state_dict(ckpt.model)
+    if sharded:  # on its device first: accelerate.prepare, which would move it, is skipped
+        fsdp.shard_model(model.to(accelerator.device))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
-    state = _State(model, optimizer, scheduler, EMA(model, cfg.ema_decay), generators or {})
-    latest = latest_checkpoint(run_dir / "checkpoints")
-    if latest is not None:
-        state.restore(load_checkpoint(latest))
+    state = _State(model, optimizer, scheduler, EMA(model, cfg.ema_decay), generators or {},
+                   sharded=sharded)
+    if ckpt is not None:
+        state.restore(ckpt)
+        state.step = ckpt.step
         log.info("resumed from %s (step %d)", latest, state.step)
     resumed_from = state.step
-    prepared, prepared_opt = accelerator.prepare(model, optimizer)
+    if sharded:  # already sharded: accelerate must not wrap it in DDP
+        prepared, prepared_opt = model, optimizer
+    else:
+        prepared, prepared_opt = accelerator.prepare(model, optimizer)
     loop = _Loop(cfg, run_dir, accelerator, state, prepared, prepared_opt, step_fn, sample_fn,
                  (title, panels))
     return loop.train(batches, resumed_from)
@@ -237,7 +272,8 @@ class _Loop:
         total, sums = 0.0, {}
         for micro in range(cfg.grad_accum):
             batch = next(iterator)
-            inner = micro < cfg.grad_accum - 1 and acc.num_processes > 1
+            inner = (micro < cfg.grad_accum - 1 and acc.num_processes > 1
+                     and not self.state.sharded)  # FSDP syncs every micro-batch
             sync = acc.no_sync(self.model) if inner else contextlib.nullcontext()
             with sync, acc.autocast():
                 loss, logs = self.step_fn(self.model, batch)
@@ -245,7 +281,11 @@ class _Loop:
             total += float(loss.detach()) / cfg.grad_accum
             for key, value in logs.items():
                 sums[key] = sums.get(key, 0.0) + float(value) / cfg.grad_accum
-        if cfg.grad_clip > 0:
+        if acc.num_processes > 1:  # the logged loss is the global batch's (logs stay local)
+            total = float(acc.reduce(torch.tensor([total]), reduction="mean")[0])
+        if self.state.sharded:
+            grad_norm = fsdp.clip_gradients(self.params, cfg.grad_clip)
+        elif cfg.grad_clip > 0:
             grad_norm = float(acc.clip_grad_norm_(self.params, cfg.grad_clip))
         else:
             grads = [p.grad.norm() for p in self.params if p.grad is not None]
@@ -280,16 +320,17 @@ class _Loop:
         if self.saved_at == self.state.step and latest_checkpoint(self.run_dir / "checkpoints"):
             return False
         self.acc.wait_for_everyone()
-        if self.acc.is_main_process:
-            save_checkpoint(self.run_dir / "checkpoints", self.state.checkpoint(self.consumed),
-                            keep=self.cfg.keep_checkpoints)
+        if self.acc.is_main_process or self.state.sharded:  # FSDP: all gather, process 0 writes
+            ckpt = self.state.checkpoint(self.consumed)
+            if self.acc.is_main_process:
+                save_checkpoint(self.run_dir / "checkpoints", ckpt, keep=self.cfg.keep_checkpoints)
         self.saved_at = self.state.step
         return True
 
     def _sample(self) -> bool:
         """Samples of the EMA model at the current step (once); True when written."""
-        if self.sample_fn is None or self.sampled_at == self.state.step:
-            return False
+        if self.sample_fn is None or self.sampled_at == self.state.step or self.state.sharded:
+            return False  # FSDP: no process holds whole weights; sample the exported ones
         if self.acc.is_main_process:
             folder = self.run_dir / "samples" / f"step_{self.state.step:08d}"
             folder.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ from xdub.data.crops import audio_windows_for
 from xdub.data.dataset import collate_windows
 from xdub.data.pairs import PairStore
 from xdub.models.syncnet_features import audio_window_starts, audio_windows, log_mel
+from xdub.sharding import Worker
 from xdub.train.batches import EditBatch
 
 LatentEncoder = Callable[[np.ndarray], np.ndarray]  # crops [T, S, S, 3] -> latents [C, T, h, w]
@@ -66,7 +67,7 @@ class PairWindows:
                  scorer: SyncScorerConfig | None = None, cache_pairs: int = 512,
                  encoder: LatentEncoder | None = None) -> None:
         if len(store) == 0:
-            raise ValueError(f"no accepted pairs in {store.folder}")
+            raise ValueError(f"no accepted pairs in {store.location}")
         self.store, self.featurizer, self.scorer = store, featurizer, scorer
         self.window_frames, self.ref_frames, self.ref_min_gap = window_frames, ref_frames, ref_min_gap
         self.seed, self.cache_pairs, self.encoder = seed, cache_pairs, encoder
@@ -130,10 +131,13 @@ class PairWindows:
             sample["mel_windows"] = mel.numpy()
         return sample
 
-    def batches(self, start: int, batch_size: int) -> Iterator[EditBatch]:
-        """Endless typed batches beginning at sample position `start`."""
-        position = start
+    def batches(self, start: int, batch_size: int,
+                worker: Worker = Worker()) -> Iterator[EditBatch]:
+        """Endless typed batches beginning at sample position `start` of the global stream:
+        with several processes each global batch of `batch_size * worker.count` positions is
+        dealt round-robin, this process taking `Worker.own_rows` of it."""
+        position, world = start, worker.count
         while True:
-            samples = [self.sample(position + k) for k in range(batch_size)]
-            position += batch_size
-            yield EditBatch.from_collated(collate_windows(samples))
+            mine = worker.own_rows(range(position, position + batch_size * world))
+            position += batch_size * world
+            yield EditBatch.from_collated(collate_windows([self.sample(k) for k in mine]))

@@ -256,5 +256,6 @@ def generate_pairs(gen: PairGenerator, out_dir: str | Path, worker: Worker | Non
             rows += gen.run_shard(out_dir, k, bar)
     merged = merge_manifests(out_dir, num_shards(len(gen.source), size))
     summary = summarize(rows)
-    summary.update(skipped_shards=len(mine) - len(todo), manifest=str(merged) if merged else None)
+    summary.update(worker=worker.label, shards_done=todo, skipped_shards=len(mine) - len(todo),
+                   manifest=str(merged) if merged else None)
     return summary

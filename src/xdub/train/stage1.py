@@ -7,7 +7,7 @@ engine's pairs exist for evaluation). Loss: flow matching, weighted inside the m
 Reference/audio conditions are dropped at random so three-stream guidance works; the first
 latent frames are sometimes given clean (motion frames) so clips can be generated in chunks.
 The frozen codec encodes on the fly. Output: the loop's run dir + `inpainter/` (EMA weights).
-Imports: torch, numpy, accelerate, xdub.{config, models, diffusion, audio, conditioning, data,
+Imports: torch, numpy, xdub.{config, sharding, models, diffusion, audio, conditioning, data,
 train}.
 """
 
@@ -19,8 +19,6 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from accelerate import PartialState
-
 from xdub.audio import build_featurizer
 from xdub.conditioning import (
     assemble_condition,
@@ -43,7 +41,8 @@ from xdub.diffusion import (
 from xdub.models import DiTConditioning, XDubDiT, build_dit
 from xdub.models.codec import VideoCodec
 from xdub.models.fusion import SourceFusedDiT
-from xdub.train import loop
+from xdub.sharding import Worker
+from xdub.train import loop, processes
 from xdub.train.batches import InpaintBatch
 from xdub.train.inpaint import Inpainter, check_compatible, load_codec, weights_version
 from xdub.train.losses import flow_error_logs, region_flow_loss
@@ -101,18 +100,23 @@ def _condition(cfg: Stage1Config, codec: VideoCodec,
     return cond, encode_frames(codec, batch.crops)
 
 
-def step_fn(cfg: Stage1Config, codec: VideoCodec, gen: torch.Generator, model: torch.nn.Module,
-            batch: InpaintBatch) -> tuple[torch.Tensor, dict[str, float]]:
-    """One micro-batch of self-reconstruction: encode, drop, noise, predict, weighted loss."""
+def step_fn(cfg: Stage1Config, codec: VideoCodec, gen: torch.Generator, worker: Worker,
+            model: torch.nn.Module, batch: InpaintBatch) -> tuple[torch.Tensor, dict[str, float]]:
+    """One micro-batch of self-reconstruction: encode, drop, noise, predict, weighted loss.
+    Random draws are made for the global batch and this process keeps its rows, so any
+    number of processes with the same global batch trains the same model."""
     cond, target = _condition(cfg, codec, batch)
     tf, sf = codec.temporal_factor, codec.spatial_factor
     region = latent_region(batch.mouth_mask, tf, sf).to(target)
     inside = latent_region(batch.mask, tf, sf).to(target)
     base = cfg.outside_weight + (1.0 - cfg.outside_weight) * inside
     cond, valid = drop_for_training(cond, target, cfg.diffusion, cfg.motion_frames, cfg.p_motion,
-                                    gen)
-    sigma = TrainSigmaSampler.from_config(cfg.diffusion)(target.shape[0], gen).to(target.device)
-    noise = torch.randn(target.shape, generator=gen).to(target)
+                                    gen, worker)
+    batch_size, world = target.shape[0], worker.count
+    sigma = worker.own_rows(TrainSigmaSampler.from_config(cfg.diffusion)(batch_size * world, gen))
+    sigma = sigma.to(target.device)
+    noise = worker.own_rows(torch.randn((batch_size * world, *target.shape[1:]), generator=gen))
+    noise = noise.to(target)
     pred = model(noisy_input(target, noise, sigma),
                  sigma_to_timestep(sigma, cfg.diffusion.num_train_timesteps), cond)
     velocity = velocity_target(target, noise)
@@ -123,7 +127,7 @@ def step_fn(cfg: Stage1Config, codec: VideoCodec, gen: torch.Generator, model: t
 def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
     """Train (or resume) the inpainter in `run_dir`; writes `run_dir/inpainter/` at the end."""
     torch.set_num_threads(cfg.loop.num_threads)
-    run_dir, state = Path(run_dir), PartialState()
+    run_dir, state = Path(run_dir), processes.process_state()
     # 1. Frozen codec and audio featurizer; the DiT must fit both.
     codec = load_codec(cfg.codec, cfg.codec_weights).to(state.device)
     featurizer = build_featurizer(cfg.audio, device=state.device)
@@ -146,8 +150,8 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
                                state.num_processes, d.num_workers)
         return map(InpaintBatch.from_collated, loader)
 
-    # 4. Objective; its noise generator is checkpointed with the run.
-    gen = torch.Generator().manual_seed(cfg.loop.seed * 1000 + state.process_index)
+    # 4. Objective; its noise generator (the same on every process) is checkpointed.
+    gen = torch.Generator().manual_seed(cfg.loop.seed * 1000)
     # 5. Samples from held-out clips with the EMA weights.
     held_out = make_source(cfg, held_out=True)
     sample_clips = [trim_clip(prepare(held_out.load(k)), 3 * d.window_frames + 2)
@@ -158,7 +162,8 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
         write_samples(inp, sample_clips, folder, cfg.sample_steps)
 
     # 6. Train.
-    result = loop.run(cfg.loop, run_dir, dit, partial(step_fn, cfg, codec, gen), batches,
+    objective = partial(step_fn, cfg, codec, gen, processes.worker_of(state))
+    result = loop.run(cfg.loop, run_dir, dit, objective, batches,
                       run_config=cfg, sample_fn=sample_fn, generators={"noise": gen},
                       title="xdub stage 1 (inpainter)")
     # 7. Export the EMA weights as a self-describing inpainter folder.

@@ -18,7 +18,7 @@ the stage-1 fusion projection is copied too.
 Training is a list of sub-runs from `phases.plan_subruns` (single-phase baseline, LoRA experts
 on a shared base, or sequential full-weight SFT), each a `loop.run` in its own sub-folder,
 resumable, with `final/` written when it completes; `editor/` (a dubbing checkpoint) at the end.
-Imports: torch, numpy, accelerate, xdub.{config, models, diffusion, audio, conditioning, data,
+Imports: torch, numpy, xdub.{config, sharding, models, diffusion, audio, conditioning, data,
 pipeline, train}.
 """
 
@@ -59,7 +59,8 @@ from xdub.models import (
     set_active_adapter,
 )
 from xdub.models.codec import VideoCodec
-from xdub.train import loop
+from xdub.sharding import Worker
+from xdub.train import loop, processes
 from xdub.train.batches import EditBatch
 from xdub.train.editor import export_editor
 from xdub.models.fusion import SourceFusedDiT, load_dit
@@ -89,7 +90,8 @@ class StepContext:
     objective: PhaseObjective
     sampler: TrainSigmaSampler
     phase_map: PhaseMap
-    gen: torch.Generator
+    gen: torch.Generator  # the same seed on every process: draws are made for the global batch
+    worker: Worker = Worker()  # this process's rows of each global draw
 
 
 def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
@@ -100,11 +102,14 @@ def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
     target, cond = encode_batch(ctx, batch)
     region = latent_region(batch.region.float() / 255.0, codec.temporal_factor,
                            codec.spatial_factor).to(target)
+    worker = ctx.worker
     cond, valid = drop_for_training(cond, target, cfg.diffusion, cfg.motion_frames, cfg.p_motion,
-                                    ctx.gen)
-    sigma = sample_phase_sigmas(ctx.sampler, ctx.phase_map, run, target.shape[0], ctx.gen)
-    sigma = sigma.to(target.device)
-    noise = torch.randn(target.shape, generator=ctx.gen).to(target)
+                                    ctx.gen, worker)
+    global_batch = target.shape[0] * worker.count
+    sigma = worker.own_rows(sample_phase_sigmas(ctx.sampler, ctx.phase_map, run, global_batch,
+                                                ctx.gen)).to(target.device)
+    noise = worker.own_rows(torch.randn((global_batch, *target.shape[1:]), generator=ctx.gen))
+    noise = noise.to(target)
     x_t = noisy_input(target, noise, sigma)
     pred = model(x_t, sigma_to_timestep(sigma, cfg.diffusion.num_train_timesteps), cond)
     mel = batch.mel_windows
@@ -205,7 +210,7 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     """Train (or resume) every sub-run in `run_dir`; returns `run_dir/editor` when complete,
     None when the time budget (`loop.max_minutes`, over all sub-runs) stopped it first."""
     torch.set_num_threads(cfg.loop.num_threads)
-    run_dir, state, began = Path(run_dir), PartialState(), time.monotonic()
+    run_dir, state, began = Path(run_dir), processes.process_state(), time.monotonic()
     # 1. Frozen codec, audio featurizer, sync scorer; the DiT must fit them.
     codec = load_codec(cfg.codec, cfg.codec_weights).to(state.device)
     featurizer = build_featurizer(cfg.audio, device=state.device)
@@ -222,9 +227,9 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     box = (mouth_box(cfg.face.align.crop_size, cfg.face.align, scorer.cfg,
                      cfg.objectives.sync_box) if scorer else None)
     objective = PhaseObjective(cfg.objectives, phase_map, codec, scorer, box)
-    gen = torch.Generator().manual_seed(cfg.loop.seed * 1000 + state.process_index)
+    gen = torch.Generator().manual_seed(cfg.loop.seed * 1000)
     ctx = StepContext(cfg, codec, objective, TrainSigmaSampler.from_config(cfg.diffusion),
-                      phase_map, gen)
+                      phase_map, gen, processes.worker_of(state))
     # 4. Sub-runs in order; finished ones are skipped, the base moves on after full-weight runs.
     base_dir, adapters = None, {}
     for run in plan_subruns(cfg.phases, cfg.loop.steps):
@@ -257,8 +262,9 @@ def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path |
     model = _model_for(run, base_dir, cfg)
     batch_size = cfg.loop.batch_size
 
-    def batches(consumed: int):
-        return pairs.batches(consumed * batch_size, batch_size)
+    def batches(consumed: int):  # positions in the global stream, this process's rows
+        world = ctx.worker.count
+        return pairs.batches(consumed * batch_size * world, batch_size, ctx.worker)
 
     def sample_fn(ema_model: torch.nn.Module, step: int, folder: Path) -> None:
         write_pair_samples(cfg, ema_model, ctx.codec, pairs, folder, run.adapter)
@@ -270,6 +276,7 @@ def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path |
              result.last_loss)
     if result.stopped != "done":
         return False
-    if state.is_main_process:
-        _finish_subrun(run, model, sub_dir)
+    if state.is_main_process:  # a fresh model: the trained one may be FSDP shards
+        _finish_subrun(run, _model_for(run, base_dir, cfg), sub_dir)
+    state.wait_for_everyone()  # the next sub-run loads this one's final/ on every process
     return True
