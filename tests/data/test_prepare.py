@@ -121,6 +121,7 @@ def test_clips_feed_the_stage1_dataset_and_report_exists(prepared):
     source = PreparedClipSource(out)
     assert len(source) == sum(r["status"] == "kept" for r in rows) >= 3
     record = source.load(0)
+    assert np.array_equal(source.load_audio(0), record.samples)
     assert record.frames.shape[1:] == (128, 128, 3) and record.landmarks.shape[1:] == (68, 2)
     featurizer = MelFeaturizer()
     data = WindowDataset(source, lambda r: prepare_clip(r, FACE, featurizer, 0.4), 9, 1, 4, 2)

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from xdub.atomic import write_text_atomic
-from xdub.data.shards import ShardWriter, iter_shard, list_shards, shard_done, shard_name
+from xdub.data.shards import (
+    ShardIndex,
+    ShardWriter,
+    iter_shard,
+    list_shards,
+    shard_done,
+    shard_name,
+)
 from xdub.data.sources import ClipRecord
 
 CLIPS, THUMBS = "clips", "thumbs"
@@ -76,14 +83,13 @@ def read_thumbs(out: Path) -> dict[str, bytes]:
 
 
 class PreparedClipSource:
-    """The kept clips of a prepared store as a `ClipSource` (frames = the aligned crops)."""
+    """The kept clips of a prepared store (a folder or an fsspec URL prefix) as a `ClipSource`
+    (frames = the aligned crops). Each shard's tar headers are indexed once (`ShardIndex`);
+    `load` then reads one clip's bytes only."""
 
     def __init__(self, location: str | Path) -> None:
-        self.shards = list_shards(location, CLIPS)
-        self.index: list[tuple[str, str]] = [
-            (shard, row["key"]) for shard in self.shards
-            for row in read_rows(Path(shard).parent, [_shard_number(shard)])
-            if row["status"] == "kept"]
+        self.shards = [ShardIndex(s) for s in list_shards(location, CLIPS)]
+        self.index = [(k, key) for k, shard in enumerate(self.shards) for key in shard.keys()]
 
     def __len__(self) -> int:
         return len(self.index)
@@ -93,14 +99,11 @@ class PreparedClipSource:
 
     def load(self, index: int) -> ClipRecord:
         shard, key = self.index[index]
-        sample = next(s for s in iter_shard(shard) if s["__key__"] == key)
+        sample = self.shards[shard].read(key)
         meta = sample["meta"]
         return ClipRecord(self.clip_id(index), sample["crops"], float(meta["fps"]),
                           sample["audio"], sample["landmarks"], sample["boxes"], meta)
 
     def load_audio(self, index: int) -> np.ndarray:
-        return self.load(index).samples
-
-
-def _shard_number(shard: str) -> int:
-    return int(Path(shard).name.rsplit("-", 1)[1].split(".")[0])
+        shard, key = self.index[index]
+        return self.shards[shard].read(key, fields=("audio",))["audio"]
