@@ -17,7 +17,10 @@ from xdub.cli.app import app
 @app.command()
 def prepare(
     inputs: list[str] = typer.Argument(..., help="Video files, folders, globs or .txt lists."),
-    out: Path = typer.Option(..., "--out", help="Output folder (clip shards, manifest, report)."),
+    out: str = typer.Option(..., "--out", help="Output folder or object-storage URL (s3://...; "
+                            "needs its fsspec filesystem package): shards, manifest, report."),
+    staging: Path | None = typer.Option(None, "--staging", help="Local folder where shards are "
+                                        "built before upload, for URL outputs (default: temp)."),
     preset: str = typer.Option("tiny", "--preset", help="Crop size preset: tiny (96 px) or "
                                "wan5b (512 px)."),
     config: Path | None = typer.Option(None, "--config", help="PrepareConfig YAML (overrides "
@@ -53,13 +56,13 @@ def prepare(
         cfg = replace(cfg, segment=segment)
     videos = collect_videos(inputs)
     worker = current_worker(shard)
-    summary = run_prepare(videos, out, cfg, worker, report=not no_report)
+    summary = run_prepare(videos, out, cfg, worker, report=not no_report, staging=staging)
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(summary.rejected.items())) or "none"
     typer.echo(f"worker {worker.label}: {len(summary.shards_written)} shard(s) written, "
                f"{len(summary.shards_skipped)} already done; kept {summary.kept} clips; "
                f"rejected: {rejected}")
     if summary.complete:
-        typer.echo(f"manifest: {out / 'manifest.jsonl'}" +
-                   ("" if no_report else f"\nreport: {out / 'report' / 'index.html'}"))
+        typer.echo(f"manifest: {out}/manifest.jsonl" +
+                   ("" if no_report else f"\nreport: {out}/report/index.html"))
     else:
         typer.echo("other shards are still to be done (rerun, or wait for the other workers)")

@@ -19,7 +19,6 @@ import numpy as np
 from xdub.atomic import atomic_dir
 from xdub.config.prepare import PrepareConfig
 from xdub.data.prepare.reasons import REASONS
-from xdub.data.prepare.store import read_thumbs
 
 HISTOGRAMS = (  # (row field, title, which rows)
     ("seconds", "clip duration (s)", "all"),
@@ -91,10 +90,11 @@ def _thumb_cells(rows: list[dict], thumbs: dict[str, bytes], limit: int, folder:
     return "".join(cells) or "<p>none</p>"
 
 
-def write_report(out: Path, rows: list[dict], cfg: PrepareConfig) -> Path:
-    """Write `out/report/` (index.html + PNGs + thumbnails) from manifest `rows`."""
+def write_report(out: Path, rows: list[dict], cfg: PrepareConfig,
+                 thumbs: dict[str, bytes]) -> Path:
+    """Write `out/report/` (index.html + PNGs + thumbnails) from manifest `rows` and the
+    thumbnails by row key (`xdub.data.prepare.store.read_thumbs`)."""
     counts = outcome_counts(rows)
-    thumbs = read_thumbs(out)
     with atomic_dir(out / "report") as folder:
         (folder / "thumbs").mkdir()
         (folder / "outcomes.png").write_bytes(_bars(counts))

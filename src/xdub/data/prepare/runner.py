@@ -16,21 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from xdub.atomic import write_text_atomic
 from xdub.config.prepare import PrepareConfig
 from xdub.data.prepare.progress import PrepareProgress
+from xdub.data.prepare.destination import Destination
 from xdub.data.prepare.store import (
     CLIPS,
     MANIFEST,
     is_done,
     read_rows,
+    read_thumbs,
     remove_partials,
+    shard_files,
     write_side_files,
 )
 from xdub.data.shards import ShardWriter, shard_name
 from xdub.data.prepare.video import prepare_video
 from xdub.config import to_dict
-from xdub.errors import ConfigError, OutputError
+from xdub.errors import ConfigError
 from xdub.sharding import Worker, num_shards, shard_items, shards_for
 
 RUN_RECORD = "prepare.json"  # the inputs and config of the folder's first run
@@ -60,7 +62,7 @@ def prepare_shard(out: Path, index: int, videos: list[Path], first: int, cfg: Pr
     remove_partials(out, index)
     rows: list[dict] = []
     thumbs: dict[str, bytes] = {}
-    with ShardWriter(out / shard_name(CLIPS, index)) as shard:
+    with ShardWriter(out / shard_name(CLIPS, index)) as shard:  # out: the local build folder
         for k, path in enumerate(videos):
             video_rows = []
             for outcome in prepare_video(path, f"v{first + k:06d}", cfg, detector, scorer):
@@ -74,33 +76,29 @@ def prepare_shard(out: Path, index: int, videos: list[Path], first: int, cfg: Pr
         write_side_files(out, index, rows, thumbs)  # before the clip tar: it marks the shard done
 
 
-def check_run_record(out: Path, videos: list[Path], cfg: PrepareConfig) -> None:
-    """Record the inputs and config of the first run in `out/prepare.json`; a rerun with other
+def check_run_record(dest: Destination, videos: list[Path], cfg: PrepareConfig) -> None:
+    """Record the inputs and config of the first run in `prepare.json`; a rerun with other
     inputs or settings would mix shards of two different splits, so it is refused."""
     record = {"videos": [str(v) for v in videos], "config": to_dict(cfg)}
-    path = out / RUN_RECORD
-    if not path.is_file():
-        write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
-    elif json.loads(path.read_text()) != json.loads(json.dumps(record)):
-        raise ConfigError(f"{out} was prepared from other inputs or settings ({path}); "
-                          "rerun with the same ones, or use a new --out folder")
+    if not dest.exists(RUN_RECORD):
+        dest.write_text(RUN_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    elif json.loads(dest.read_text(RUN_RECORD)) != json.loads(json.dumps(record)):
+        raise ConfigError(f"{dest.location} was prepared from other inputs or settings "
+                          f"({RUN_RECORD}); rerun with the same ones, or use a new --out")
 
 
-def run_prepare(videos: list[Path], out: Path, cfg: PrepareConfig, worker: Worker,
-                stream: IO[str] | None = None, report: bool = True) -> PrepareSummary:
-    """Prepare this worker's shards of `videos` into `out` (see the module docstring)."""
+def run_prepare(videos: list[Path], out: str | Path, cfg: PrepareConfig, worker: Worker,
+                stream: IO[str] | None = None, report: bool = True,
+                staging: Path | None = None) -> PrepareSummary:
+    """Prepare this worker's shards of `videos` into `out`, a folder or an object-storage URL
+    (built in `staging` first, default a temp folder); see the module docstring."""
     from xdub.face.detect import create_detector
 
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"cannot create {out}: {err.strerror}") from None
-    check_run_record(out, videos, cfg)
+    dest = Destination(out, staging)
+    check_run_record(dest, videos, cfg)
     total = num_shards(len(videos), cfg.videos_per_shard)
     mine = shards_for(len(videos), cfg.videos_per_shard, worker.index, worker.count)
-    todo = [k for k in mine if not is_done(out, k)]
+    todo = [k for k in mine if not is_done(dest, k)]
     count = sum(len(shard_items(k, cfg.videos_per_shard, len(videos))) for k in todo)
     progress = PrepareProgress(count, stream)
     detector, scorer = (create_detector(cfg.face.detect), _load_scorer(cfg.sync.scorer)) \
@@ -108,18 +106,19 @@ def run_prepare(videos: list[Path], out: Path, cfg: PrepareConfig, worker: Worke
     try:
         for k in todo:
             items = shard_items(k, cfg.videos_per_shard, len(videos))
-            prepare_shard(out, k, [videos[i] for i in items], items.start, cfg, detector, scorer,
-                          progress)
+            prepare_shard(dest.local, k, [videos[i] for i in items], items.start, cfg, detector,
+                          scorer, progress)
+            dest.publish(shard_files(k))
     finally:
         progress.close()
-    complete = all(is_done(out, k) for k in range(total))
+    complete = all(is_done(dest, k) for k in range(total))
     if complete:
-        rows = read_rows(out, list(range(total)))
-        write_text_atomic(out / MANIFEST, "".join(json.dumps(r, sort_keys=True) + "\n"
-                                                  for r in rows))
+        rows = read_rows(dest, list(range(total)))
+        dest.write_text(MANIFEST, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
         if report:
             from xdub.data.prepare.report import write_report
 
-            write_report(out, rows, cfg)
+            write_report(dest.local, rows, cfg, read_thumbs(dest.location))
+            dest.publish(["report"])
     return PrepareSummary(tuple(todo), tuple(k for k in mine if k not in todo), complete,
                           progress.kept, dict(progress.rejected))

@@ -6,6 +6,9 @@ Layout of the output folder (shard k holds the clips of input videos [k*v, (k+1)
     clips-000042.jsonl          one manifest row per clip or rejected video/segment/face
     thumbs-000042.tar           a small PNG per row that has one (the report's thumbnails)
     manifest.jsonl, report/     all shards merged, written once every shard is done
+    prepare.json                the inputs and settings of the first run (reruns must match)
+
+The folder may be an object-storage URL (`xdub.data.prepare.destination`).
 
 A clip sample: `crops` [T, S, S, 3] uint8 aligned face crops, `landmarks` [T, 68, 2] and
 `boxes` [T, 4] in crop pixels, `affines` [T, 2, 3] frame->crop, `audio` [N] float32 16 kHz
@@ -30,30 +33,31 @@ from xdub.data.shards import (
     ShardWriter,
     iter_shard,
     list_shards,
-    shard_done,
     shard_name,
 )
+from xdub.data.prepare.destination import Destination
 from xdub.data.sources import ClipRecord
 
 CLIPS, THUMBS = "clips", "thumbs"
 MANIFEST = "manifest.jsonl"
 
 
-def manifest_path(out: Path, index: int) -> Path:
-    """Manifest of shard `index`."""
-    return out / shard_name(CLIPS, index).replace(".tar", ".jsonl")
+def shard_files(index: int) -> list[str]:
+    """File names of shard `index`, in writing order: the clip tar (the done marker) last."""
+    clips = shard_name(CLIPS, index)
+    return [clips.replace(".tar", ".jsonl"), shard_name(THUMBS, index), clips]
 
 
-def is_done(out: Path, index: int) -> bool:
+def is_done(dest: Destination, index: int) -> bool:
     """Whether shard `index` is finished (its clip tar exists; it is written last)."""
-    return shard_done(out, CLIPS, index)
+    return dest.exists(shard_name(CLIPS, index))
 
 
 def write_side_files(out: Path, index: int, rows: list[dict[str, Any]],
                      thumbs: dict[str, bytes]) -> None:
     """Shard `index`'s manifest rows and thumbnails (each file atomic). The clip tar, streamed
     by the caller, is renamed into place after these: it is the shard's done marker."""
-    write_text_atomic(manifest_path(out, index),
+    write_text_atomic(out / shard_files(index)[0],
                       "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     with ShardWriter(out / shard_name(THUMBS, index)) as shard:
         for key in sorted(thumbs):
@@ -68,15 +72,15 @@ def remove_partials(out: Path, index: int) -> None:
             stale.unlink(missing_ok=True)
 
 
-def read_rows(out: Path, indices: list[int]) -> list[dict[str, Any]]:
+def read_rows(dest: Destination, indices: list[int]) -> list[dict[str, Any]]:
     """Manifest rows of shards `indices`, in shard order."""
     rows: list[dict[str, Any]] = []
     for k in indices:
-        rows += [json.loads(line) for line in manifest_path(out, k).read_text().splitlines()]
+        rows += [json.loads(line) for line in dest.read_text(shard_files(k)[0]).splitlines()]
     return rows
 
 
-def read_thumbs(out: Path) -> dict[str, bytes]:
+def read_thumbs(out: str | Path) -> dict[str, bytes]:
     """Every thumbnail of the store, by row key."""
     return {s["__key__"]: s["thumb.png"] for shard in list_shards(out, THUMBS)
             for s in iter_shard(shard)}
