@@ -19,7 +19,10 @@ import pytest
 from prepare_testkit import build_long_video
 from xdub.config import save
 from xdub.config.face import FACE_PRESETS
-from xdub.config.prepare import PrepareConfig, SegmentRules
+from xdub.cli.prepare import _encoders
+from xdub.config.audio import AUDIO_PRESETS
+from xdub.config.codec import CODEC_PRESETS
+from xdub.config.prepare import CacheRules, PrepareConfig, SegmentRules
 from xdub.data.prepare import run_prepare
 from xdub.data.prepare.store import PreparedClipSource
 from xdub.data.prepare.sync import clip_sync_scores
@@ -31,7 +34,9 @@ from xdub.sharding import Worker
 FACE = FACE_PRESETS["tiny"]
 CFG = PrepareConfig(segment=SegmentRules(clip_seconds=2.4, min_clip_seconds=1.6),
                     face=replace(FACE, align=replace(FACE.align, crop_size=128)),
-                    videos_per_shard=1)
+                    videos_per_shard=1,
+                    cache=CacheRules(codec=CODEC_PRESETS["tiny"], codec_weights="random",
+                                     audio=AUDIO_PRESETS["tiny"]))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +54,7 @@ def prepared(inputs, tmp_path_factory) -> tuple[Path, list[dict]]:
     folder, _ = inputs
     out = tmp_path_factory.mktemp("prepared")
     videos = sorted(folder.glob("*.mp4"))
-    summary = run_prepare(videos, out, CFG, Worker())
+    summary = run_prepare(videos, out, CFG, Worker(), encoders=_encoders(CFG.cache))
     assert summary.complete and summary.shards_written == (0, 1, 2)
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     return out, rows
@@ -92,6 +97,19 @@ def test_offsets_found_and_corrected_exactly(prepared, inputs):
                                     25.0, 15)
         assert rescored.offset == 0
         assert len(clip["audio"]) == round(len(clip["crops"]) * 16000 / 25)
+        check_cached_features(clip)
+
+
+def check_cached_features(clip: dict) -> None:
+    """Step 7: the cached latents / audio features are what training would compute."""
+    from xdub.conditioning import encode_frames
+    from xdub.data.crops import audio_windows_for
+
+    encoders = _encoders(CFG.cache)
+    latents = encode_frames(encoders.codec, clip["crops"])[0].numpy().astype(np.float16)
+    assert np.array_equal(clip["latents"], latents)
+    windows = audio_windows_for(encoders.featurizer, clip["audio"], 25.0, len(clip["crops"]))
+    assert np.array_equal(clip["audio_features"], windows.astype(np.float16))
 
 
 def test_faceless_stretch_rejected_and_two_faces_keep_the_speaker(prepared, inputs):
@@ -152,7 +170,7 @@ def test_killed_run_resumes_to_the_same_manifest(prepared, inputs, tmp_path):
     first = (out / "clips-000000.tar").stat().st_mtime_ns
     log = io.StringIO()  # not a TTY: plain progress lines
     summary = run_prepare(sorted(folder.glob("*.mp4")), out, CFG, Worker(), stream=log,
-                          report=False)
+                          report=False, encoders=_encoders(CFG.cache))
     assert summary.shards_skipped == (0, 1) and summary.shards_written == (2,)
     assert "prepare [1/1 videos, 100%, ETA 0:00:00] kept " in log.getvalue()
     assert (out / "clips-000000.tar").stat().st_mtime_ns == first

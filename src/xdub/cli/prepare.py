@@ -14,6 +14,19 @@ import typer
 from xdub.cli.app import app
 
 
+def _encoders(cache):
+    """The frozen encoders of step 7 from `PrepareConfig.cache`, with the trainers' loaders."""
+    if cache.codec is None and cache.audio is None:
+        return None
+    from xdub.audio import build_featurizer
+    from xdub.data.prepare.cache import ClipEncoders
+    from xdub.train.inpaint import load_codec
+
+    codec = load_codec(cache.codec, cache.codec_weights) if cache.codec is not None else None
+    featurizer = build_featurizer(cache.audio) if cache.audio is not None else None
+    return ClipEncoders(codec, featurizer)
+
+
 @app.command()
 def prepare(
     inputs: list[str] = typer.Argument(..., help="Video files, folders, globs or .txt lists."),
@@ -56,7 +69,8 @@ def prepare(
         cfg = replace(cfg, segment=segment)
     videos = collect_videos(inputs)
     worker = current_worker(shard)
-    summary = run_prepare(videos, out, cfg, worker, report=not no_report, staging=staging)
+    summary = run_prepare(videos, out, cfg, worker, report=not no_report, staging=staging,
+                          encoders=_encoders(cfg.cache))
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(summary.rejected.items())) or "none"
     typer.echo(f"worker {worker.label}: {len(summary.shards_written)} shard(s) written, "
                f"{len(summary.shards_skipped)} already done; kept {summary.kept} clips; "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xdub.config.audio import AudioConfig
+from xdub.config.codec import CodecConfig
 from xdub.config.face import FaceConfig
 from xdub.errors import ConfigError
 
@@ -73,6 +75,16 @@ class QualityRules:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheRules:
+    """Step 7 (optional): codec latents and audio features stored with each clip, so
+    full-scale training does not run the frozen VAE and speech encoders again."""
+
+    codec: CodecConfig | None = None  # e.g. CODEC_PRESETS["wan22"]; None = no latents
+    codec_weights: str = "package"  # tiny codec: "package", "random" or a folder
+    audio: AudioConfig | None = None  # e.g. AUDIO_PRESETS["full"]; None = no audio features
+
+
+@dataclass(frozen=True, slots=True)
 class PrepareConfig:
     """All of `xdub prepare`: rules per step, crop geometry, and the sharding of the output."""
 
@@ -82,6 +94,7 @@ class PrepareConfig:
     sync: SyncRules = field(default_factory=SyncRules)
     quality: QualityRules = field(default_factory=QualityRules)
     face: FaceConfig = field(default_factory=FaceConfig)  # detection, tracking, crop alignment
+    cache: CacheRules = field(default_factory=CacheRules)
     videos_per_shard: int = 4  # input videos per output shard (= work lost when killed)
     thumbnails: int = 12  # report thumbnails of kept and of rejected clips, each
 

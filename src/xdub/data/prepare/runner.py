@@ -18,6 +18,7 @@ from typing import IO
 
 from xdub.config.prepare import PrepareConfig
 from xdub.data.prepare.progress import PrepareProgress
+from xdub.data.prepare.cache import ClipEncoders
 from xdub.data.prepare.destination import Destination
 from xdub.data.prepare.store import (
     CLIPS,
@@ -57,7 +58,8 @@ def _load_scorer(spec: str):
 
 
 def prepare_shard(out: Path, index: int, videos: list[Path], first: int, cfg: PrepareConfig,
-                  detector, scorer, progress: PrepareProgress) -> None:
+                  detector, scorer, progress: PrepareProgress,
+                  encoders: ClipEncoders | None = None) -> None:
     """Write shard `index` from `videos` (input indices from `first`); clips stream to disk."""
     remove_partials(out, index)
     rows: list[dict] = []
@@ -65,7 +67,8 @@ def prepare_shard(out: Path, index: int, videos: list[Path], first: int, cfg: Pr
     with ShardWriter(out / shard_name(CLIPS, index)) as shard:  # out: the local build folder
         for k, path in enumerate(videos):
             video_rows = []
-            for outcome in prepare_video(path, f"v{first + k:06d}", cfg, detector, scorer):
+            for outcome in prepare_video(path, f"v{first + k:06d}", cfg, detector, scorer,
+                                         encoders):
                 video_rows.append(outcome.row)
                 if outcome.thumb is not None:
                     thumbs[outcome.row["key"]] = outcome.thumb
@@ -89,9 +92,11 @@ def check_run_record(dest: Destination, videos: list[Path], cfg: PrepareConfig) 
 
 def run_prepare(videos: list[Path], out: str | Path, cfg: PrepareConfig, worker: Worker,
                 stream: IO[str] | None = None, report: bool = True,
-                staging: Path | None = None) -> PrepareSummary:
+                staging: Path | None = None,
+                encoders: ClipEncoders | None = None) -> PrepareSummary:
     """Prepare this worker's shards of `videos` into `out`, a folder or an object-storage URL
-    (built in `staging` first, default a temp folder); see the module docstring."""
+    (built in `staging` first, default a temp folder); see the module docstring. `encoders`
+    (built from `cfg.cache` by the caller) add cached latents / audio features per clip."""
     from xdub.face.detect import create_detector
 
     dest = Destination(out, staging)
@@ -107,7 +112,7 @@ def run_prepare(videos: list[Path], out: str | Path, cfg: PrepareConfig, worker:
         for k in todo:
             items = shard_items(k, cfg.videos_per_shard, len(videos))
             prepare_shard(dest.local, k, [videos[i] for i in items], items.start, cfg, detector,
-                          scorer, progress)
+                          scorer, progress, encoders)
             dest.publish(shard_files(k))
     finally:
         progress.close()

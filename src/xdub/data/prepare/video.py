@@ -1,5 +1,5 @@
 """One raw video through every step: probe -> scan -> segments -> faces -> crops -> sync ->
-quality, yielding one manifest row per outcome (and the clip fields of kept clips).
+quality (-> cached latents/audio features when encoders are given), yielding one manifest row per outcome (and the clip fields of kept clips).
 
 Rows are plain JSON (no times, no absolute state), so the same input gives the same manifest
 on every run. Imports: numpy, xdub.{media, models, face, config}, xdub.data.prepare.
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from xdub.config.prepare import PrepareConfig
+from xdub.data.prepare.cache import ClipEncoders, cached_features
 from xdub.data.prepare.crops import CroppedClip, crop_clips
 from xdub.data.prepare.faces import FaceClip, face_clips
 from xdub.data.prepare.probe import probe_video
@@ -53,7 +54,7 @@ def _segment_key(prefix: str, seg: Segment, tag: str = "") -> str:
 
 
 def _kept(prefix: str, source: dict, clip: CroppedClip, scorer: SyncScorer, path: Path,
-          cfg: PrepareConfig) -> Outcome:
+          cfg: PrepareConfig, encoders: ClipEncoders | None) -> Outcome:
     """Sync + quality of one cropped clip -> a kept or rejected Outcome."""
     face, fps = clip.face, cfg.segment.fps
     key = _segment_key(prefix, face.segment, f"t{face.track.track_id:03d}")
@@ -77,11 +78,13 @@ def _kept(prefix: str, source: dict, clip: CroppedClip, scorer: SyncScorer, path
                **geometry)
     fields = {"crops": clip.crops, "landmarks": clip.landmarks, "boxes": clip.boxes,
               "affines": clip.affines, "audio": sync.samples, "meta": row}
+    if encoders is not None:
+        fields.update(cached_features(encoders, clip.crops, sync.samples, fps))
     return Outcome(row, thumb, fields)
 
 
 def prepare_video(path: Path, prefix: str, cfg: PrepareConfig, detector: FaceDetector,
-                  scorer: SyncScorer) -> Iterator[Outcome]:
+                  scorer: SyncScorer, encoders: ClipEncoders | None = None) -> Iterator[Outcome]:
     """Every outcome of raw video `path`; row keys start with `prefix` (unique per video).
 
     Streams: a kept clip is yielded as soon as it is scored, so memory holds one segment's
@@ -91,7 +94,7 @@ def prepare_video(path: Path, prefix: str, cfg: PrepareConfig, detector: FaceDet
     source = {"video": str(path), "bytes": path.stat().st_size if path.is_file() else 0}
     try:
         probe_video(path, cfg.probe)
-        yield from _outcomes(path, prefix, source, cfg, detector, scorer)
+        yield from _outcomes(path, prefix, source, cfg, detector, scorer, encoders)
     except Rejected as reject:
         yield Outcome(_row(prefix + "v", source, "rejected", reject.reason, reject.detail))
     except MediaError as err:
@@ -120,7 +123,7 @@ def pick_speaker(group: list[Outcome]) -> list[Outcome]:
 
 
 def _outcomes(path: Path, prefix: str, source: dict, cfg: PrepareConfig, detector: FaceDetector,
-              scorer: SyncScorer) -> Iterator[Outcome]:
+              scorer: SyncScorer, encoders: ClipEncoders | None) -> Iterator[Outcome]:
     """Steps 2-6 of a video that passed the probe."""
     scan = scan_video(path, cfg, detector)
     segments, short = split_shots(scan.cuts, scan.num_frames, cfg.segment)
@@ -145,7 +148,7 @@ def _outcomes(path: Path, prefix: str, source: dict, cfg: PrepareConfig, detecto
     # overlap), so grouping consecutive clips by segment sees every face of a shot piece.
     group: list[Outcome] = []
     for clip in crop_clips(path, planned, cfg.face.align, cfg.segment.fps):
-        outcome = _kept(prefix, source, clip, scorer, path, cfg)
+        outcome = _kept(prefix, source, clip, scorer, path, cfg, encoders)
         if group and group[0].row["start_segment"] != outcome.row["start_segment"]:
             yield from _finish(group, cfg)
             group = []
