@@ -95,16 +95,19 @@ def _check(segment: Segment, track: FaceTrack, others: int, short_side: int,
     rows = slice(start - track.first, stop - track.first)
     fraction = _sizes(track, start, stop) / short_side
     presence = float(track.present[rows].mean())
+    seen = {"track": track.track_id, "face_fraction": round(fraction, 4)}
     if fraction < rules.min_face_fraction:
-        raise Rejected("small_face", f"face {fraction:.2f} of the frame < {rules.min_face_fraction}")
+        raise Rejected("small_face", f"face {fraction:.2f} of the frame < {rules.min_face_fraction}",
+                       **seen)
     if presence < rules.min_presence:
-        raise Rejected("face_lost", f"face detected in {presence:.0%} of the frames")
+        raise Rejected("face_lost", f"face detected in {presence:.0%} of the frames", **seen)
     yaw, pitch = (0.0, 0.0)
     if track.landmarks is not None:
         yaws, pitches = head_pose_deg(track.landmarks[rows])
         yaw, pitch = float(np.median(yaws)), float(np.median(pitches))
     if abs(yaw) > rules.max_yaw_deg or abs(pitch) > rules.max_pitch_deg:
-        raise Rejected("head_pose", f"yaw {yaw:.0f} deg, pitch {pitch:.0f} deg")
+        raise Rejected("head_pose", f"yaw {yaw:.0f} deg, pitch {pitch:.0f} deg", **seen,
+                       yaw_deg=round(yaw, 1), pitch_deg=round(pitch, 1))
     return FaceClip(segment, track, start, stop, others, fraction, presence, yaw, pitch)
 
 
@@ -114,7 +117,11 @@ def face_clips(segment: Segment, tracks: tuple[FaceTrack, ...], frame_size: tupl
     inside = [t for t in tracks if t.landmarks is not None
               and _detected(t, segment) >= MIN_FACE_SHARE * segment.num_frames]
     if not inside:
-        return [Rejected("no_face", f"no face in {MIN_FACE_SHARE:.0%} of the frames")]
+        # The largest face that was seen at all, for the report's face-size histogram.
+        seen = [_sizes(t, max(segment.start, t.first), min(segment.stop, t.last + 1))
+                for t in tracks if _detected(t, segment) > 0]
+        extra = {"face_fraction": round(max(seen) / min(frame_size), 4)} if seen else {}
+        return [Rejected("no_face", f"no face in {MIN_FACE_SHARE:.0%} of the frames", **extra)]
     sizes = [_sizes(t, max(segment.start, t.first), min(segment.stop, t.last + 1)) for t in inside]
     large = [t for t, s in zip(inside, sizes) if s >= rules.dominance * max(sizes)]
     if len(large) > 1 and not rules.one_per_track:

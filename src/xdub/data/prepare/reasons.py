@@ -36,11 +36,13 @@ REASONS: dict[str, str] = {
 
 
 class Rejected(Exception):
-    """A clip or video fails a rule: `reason` is a key of `REASONS`, `detail` says by how much."""
+    """A clip or video fails a rule: `reason` is a key of `REASONS`, `detail` says by how much,
+    `extra` holds measured values for the manifest row (e.g. the face size that was too small)."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", **extra: object) -> None:
         if reason not in REASONS:
             raise ValueError(f"unknown reject reason {reason!r}")
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        self.extra = extra

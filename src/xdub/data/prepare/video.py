@@ -142,7 +142,7 @@ def _outcomes(path: Path, prefix: str, source: dict, cfg: PrepareConfig, detecto
                 continue
             yield Outcome(_row(_segment_key(prefix, seg, f"r{k}"), source, "rejected",
                                result.reason, result.detail, start=seg.start, stop=seg.stop,
-                               shot=seg.shot, seconds=seg.num_frames / scan.fps),
+                               shot=seg.shot, seconds=seg.num_frames / scan.fps, **result.extra),
                           _thumb(scan.thumbnail_near((seg.start + seg.stop) // 2)))
     # Clips of one segment all finish before any clip of the next one (segments do not
     # overlap), so grouping consecutive clips by segment sees every face of a shot piece.
