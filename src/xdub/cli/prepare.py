@@ -47,15 +47,26 @@ def prepare(
 ) -> None:
     """Cut raw videos into clean training clips: scene cuts, one face per clip, aligned crops,
     16 kHz audio with its offset corrected, quality filters; every reject with its reason."""
-    from xdub.config import load, replace
-    from xdub.config.prepare import PREPARE_PRESETS, PrepareConfig
     from xdub.data.prepare import run_prepare
     from xdub.data.prepare.inputs import collect_videos
-    from xdub.errors import ConfigError
     from xdub.sharding import current_worker
 
-    if config is not None:
-        cfg = load(PrepareConfig, config)
+    cfg = _config(config, preset, crop_size, clip_seconds)
+    videos = collect_videos(inputs)
+    worker = current_worker(shard)
+    summary = run_prepare(videos, out, cfg, worker, report=not no_report, staging=staging,
+                          encoders=_encoders(cfg.cache))
+    _print_summary(summary, worker.label, out, not no_report)
+
+
+def _config(path: Path | None, preset: str, crop_size: int | None, clip_seconds: float | None):
+    """PrepareConfig from --config or --preset, with --crop-size / --clip-seconds on top."""
+    from xdub.config import load, replace
+    from xdub.config.prepare import PREPARE_PRESETS, PrepareConfig
+    from xdub.errors import ConfigError
+
+    if path is not None:
+        cfg = load(PrepareConfig, path)
     elif preset in PREPARE_PRESETS:
         cfg = PREPARE_PRESETS[preset]
     else:
@@ -67,16 +78,16 @@ def prepare(
         segment = replace(cfg.segment, clip_seconds=clip_seconds,
                           min_clip_seconds=min(cfg.segment.min_clip_seconds, clip_seconds))
         cfg = replace(cfg, segment=segment)
-    videos = collect_videos(inputs)
-    worker = current_worker(shard)
-    summary = run_prepare(videos, out, cfg, worker, report=not no_report, staging=staging,
-                          encoders=_encoders(cfg.cache))
+    return cfg
+
+
+def _print_summary(summary, label: str, out: str, report: bool) -> None:
     rejected = ", ".join(f"{k} {v}" for k, v in sorted(summary.rejected.items())) or "none"
-    typer.echo(f"worker {worker.label}: {len(summary.shards_written)} shard(s) written, "
+    typer.echo(f"worker {label}: {len(summary.shards_written)} shard(s) written, "
                f"{len(summary.shards_skipped)} already done; kept {summary.kept} clips; "
                f"rejected: {rejected}")
     if summary.complete:
-        typer.echo(f"manifest: {out}/manifest.jsonl" +
-                   ("" if no_report else f"\nreport: {out}/report/index.html"))
+        typer.echo(f"manifest: {out}/manifest.jsonl"
+                   + (f"\nreport: {out}/report/index.html" if report else ""))
     else:
         typer.echo("other shards are still to be done (rerun, or wait for the other workers)")
