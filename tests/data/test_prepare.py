@@ -19,11 +19,11 @@ import pytest
 from prepare_testkit import build_long_video
 from xdub.config import save
 from xdub.config.face import FACE_PRESETS
-from xdub.cli.prepare import _encoders
 from xdub.config.audio import AUDIO_PRESETS
 from xdub.config.codec import CODEC_PRESETS
 from xdub.config.prepare import CacheRules, PrepareConfig, SegmentRules
 from xdub.data.prepare import run_prepare
+from xdub.data.prepare.cache import ClipEncoders
 from xdub.data.prepare.store import PreparedClipSource
 from xdub.data.prepare.sync import clip_sync_scores
 from xdub.data.shards import read_shard
@@ -58,6 +58,16 @@ def prepared(inputs, tmp_path_factory) -> tuple[Path, list[dict]]:
     assert summary.complete and summary.shards_written == (0, 1, 2)
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     return out, rows
+
+
+def _encoders(cache: CacheRules) -> ClipEncoders:
+    """What `xdub prepare` builds from the cache config (the CLI module is not imported here:
+    importing it would register its command before the others and reorder docs/cli.md)."""
+    from xdub.audio import build_featurizer
+    from xdub.train.inpaint import load_codec
+
+    return ClipEncoders(load_codec(cache.codec, cache.codec_weights),
+                        build_featurizer(cache.audio))
 
 
 def _long_rows(rows: list[dict]) -> list[dict]:
