@@ -13,7 +13,8 @@ import sys
 from xdub.errors import XdubError
 
 # Command modules, in --help order. Each imports `app` and decorates its functions.
-COMMAND_MODULES = ("dub", "batch", "synth", "faces", "train", "train_stage2", "make_pairs", "bench")
+COMMAND_MODULES = ("dub", "batch", "synth", "faces", "train", "train_stage2", "make_pairs", "bench",
+                   "prepare")
 EXIT_INTERNAL = 1  # an unexpected exception: a bug
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, the shell convention)
 
