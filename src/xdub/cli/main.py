@@ -14,7 +14,8 @@ import sys
 from xdub.errors import XdubError
 
 # Command modules, in --help order. Each imports `app` and decorates its functions.
-COMMAND_MODULES = ("dub", "synth", "faces", "train", "train_stage2", "make_pairs", "bench")
+COMMAND_MODULES = ("dub", "synth", "faces", "train", "train_stage2", "make_pairs", "bench",
+                   "serve")
 EXIT_INTERNAL = 1  # an unexpected exception: a bug
 EXIT_USAGE = 2  # a bad command line, like every other user mistake (xdub.errors: ConfigError)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, the shell convention)

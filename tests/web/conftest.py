@@ -1,0 +1,98 @@
+"""Browser fixtures: a headless Chromium (Debian's `chromium`, driven by Playwright) and an
+`xdub serve` on a free loopback port. Without a startable Chromium the browser tests are
+skipped with the reason; in CI (CI=true) they fail instead, so they can never pass silently."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("XDUB_ARTIFACTS", ROOT / "artifacts")) / "web"  # git-ignored
+SERVER_START_S = 180  # gradio import + model load + first page on a loaded 2-core box
+
+
+def _unavailable(reason: str) -> None:
+    """Skip with the reason, or fail in CI where the browser tests must run."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def chromium_path() -> str | None:
+    """The system Chromium (XDUB_CHROMIUM overrides; Playwright's own download is not used)."""
+    return os.environ.get("XDUB_CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """A headless Chromium through Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable('playwright is not installed (pip install -e ".[test]")')
+    executable = chromium_path()
+    if executable is None:
+        _unavailable("no chromium on PATH (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=executable,
+                                                  args=["--no-sandbox"])
+        except Exception as err:  # any launch failure is the reason to report
+            _unavailable(f"chromium at {executable} cannot start: {str(err).splitlines()[0]}")
+        yield chromium
+        chromium.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[str]:
+    """`xdub serve` (embedded default) on a free loopback port; its URL."""
+    pytest.importorskip("gradio")
+    port = _free_port()
+    work = tmp_path_factory.mktemp("serve")
+    log = (work / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xdub.cli.main", "serve", "--port", str(port), "--examples", "0",
+         "--max-seconds", "10", "--work-dir", str(work / "work")],
+        stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + SERVER_START_S
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"xdub serve exited: {(work / 'server.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"xdub serve did not answer in {SERVER_START_S} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        jobs = list((work / "work" / "jobs").glob("*"))
+        assert not jobs, f"job folders left behind: {jobs}"
