@@ -21,6 +21,13 @@ ARTIFACTS = Path(os.environ.get("XDUB_ARTIFACTS", ROOT / "artifacts")) / "web"  
 SERVER_START_S = 180  # gradio import + model load + first page on a loaded 2-core box
 
 
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """The folder for screenshots (git-ignored; XDUB_ARTIFACTS moves it)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
 def _unavailable(reason: str) -> None:
     """Skip with the reason, or fail in CI where the browser tests must run."""
     if os.environ.get("CI", "").lower() == "true":

@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ARTIFACTS
-
 from xdub.config.synth import SynthConfig
 from xdub.media import probe, write_video, write_wav
 from xdub.synth.clip import render_pair
@@ -33,21 +31,21 @@ def _open(browser, server):
     return page
 
 
-def test_upload_dub_download(browser, server, inputs, tmp_path):
+def test_upload_dub_download(browser, server, inputs, tmp_path, artifacts):
     video, audio = inputs
     began = time.monotonic()
     page = _open(browser, server)
     page.locator("#video-in input[type=file]").set_input_files(str(video))
     page.locator("#audio-in input[type=file]").set_input_files(str(audio))
     page.wait_for_selector("#faces img", timeout=60_000)  # the face thumbnail to pick
+    page.wait_for_selector("#tracks video", timeout=30_000)  # the face track, before the run
     page.locator("#faces img").first.click()
     page.get_by_text("face 0 will be dubbed").wait_for(timeout=30_000)
     page.get_by_text("Options").click()
     steps = page.locator("#steps input[type=number]")
     steps.fill("1")
     steps.press("Enter")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "before_run.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "before_run.png"), full_page=True)
 
     page.locator("#run").click()
     link = page.locator("#download a").first
@@ -57,7 +55,7 @@ def test_upload_dub_download(browser, server, inputs, tmp_path):
     saved = tmp_path / "dubbed.mp4"
     download.value.save_as(saved)
     page.get_by_text("frames dubbed (generated)").wait_for(timeout=30_000)
-    page.screenshot(path=str(ARTIFACTS / "after_run.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "after_run.png"), full_page=True)
     page.close()
     print(f"browser run: {time.monotonic() - began:.1f} s")
 

@@ -1,4 +1,5 @@
-"""`xdub faces`: list the face tracks of a video and save a thumbnail per track."""
+"""`xdub faces`: list the face tracks of a video; save a thumbnail per track and a preview video
+with every track drawn (tracks.mp4), both from `xdub.api.faces`."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def faces(
     from rich.console import Console
     from rich.table import Table
 
-    from xdub.api.faces import find_faces
+    from xdub.api.faces import find_faces, write_track_preview
     from xdub.media import write_png
 
     cfg = _load_config(config, None if detector is None else detector.value, detect_every)
@@ -67,3 +68,4 @@ def faces(
             path = out / f"face_{face.index:02d}_track{face.track.track_id}_frame{face.frame:05d}.png"
             write_png(path, face.image)
             print(f"wrote {path}")
+        print(f"wrote {write_track_preview(video, found, out / 'tracks.mp4')}")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from xdub.pipeline.progress import CallbackProgress, NullProgress, Progress, ProgressUpdate
+if TYPE_CHECKING:  # importing xdub.pipeline pulls in torch: only when a command runs
+    from xdub.pipeline.progress import Progress, ProgressUpdate
 
 LINE_INTERVAL_S = 5.0  # seconds between two progress lines in a log file
 
@@ -48,14 +50,16 @@ class RichProgress:
         self.task = None
 
 
-def print_line(update: ProgressUpdate) -> None:
+def print_line(update: "ProgressUpdate") -> None:
     """One progress line on stderr, flushed so a tail -f of the log shows it at once."""
     print(update.line(), file=sys.stderr, flush=True)
 
 
 @contextmanager
-def progress_for(quiet: bool, interval: float = LINE_INTERVAL_S) -> Iterator[Progress]:
+def progress_for(quiet: bool, interval: float = LINE_INTERVAL_S) -> Iterator["Progress"]:
     """The progress reporter for this process's stderr (bars, lines or nothing)."""
+    from xdub.pipeline.progress import CallbackProgress, NullProgress
+
     if quiet:
         yield NullProgress()
     elif sys.stderr.isatty():

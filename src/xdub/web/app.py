@@ -1,7 +1,7 @@
 """The Gradio page of `xdub serve`: upload, pick a face, set options, dub, watch, download.
 
-Layout: inputs and options on the left (video, new audio, face thumbnails to pick from,
-length mode, steps, guidance scales, seed, time range), results on the right (status line,
+Layout: inputs and options on the left (video, new audio, face thumbnails to pick from, a
+preview of the face tracks, length mode, steps, guidance scales, seed, time range), results on the right (status line,
 the dubbed video with its download, input | dub side by side, the run summary), synthetic
 examples below. One job runs at a time (Gradio's queue shows the others their place); each
 job works in its own temporary folder, removed once the page has the files. All dubbing goes
@@ -18,6 +18,7 @@ from pathlib import Path
 import gradio as gr
 
 from xdub.api import DubbingPipeline, DubResult, ProgressUpdate
+from xdub.api.faces import write_track_preview
 from xdub.config.infer import InferConfig
 from xdub.config.web import WebConfig
 from xdub.errors import XdubError
@@ -53,18 +54,23 @@ class DubbingApp:
     def __init__(self, pipe: DubbingPipeline, cfg: WebConfig, job_root: Path | None = None):
         self.pipe, self.cfg, self.job_root = pipe, cfg, job_root
 
-    def faces(self, video: str | None):
-        """Thumbnails of the faces in a new upload -> (gallery, chosen face, status)."""
+    def faces(self, video: str | None) -> Iterator[tuple]:
+        """A new upload -> (face thumbnails, chosen face, track preview video, status)."""
         if not video:
-            return [], None, ""
+            yield [], None, None, ""
+            return
+        job = Job(self.job_root)
         try:
             faces = list_faces(self.pipe, video, self.cfg)
+            preview = write_track_preview(video, faces, job.folder / "tracks.mp4")
+            fps = _fps(video)
+            gallery = [(face.image, face.label(fps)) for face in faces]
+            yield gallery, None, str(preview), (f"{len(faces)} face(s) found: the longest is "
+                                                "dubbed unless you click another")
         except XdubError as err:
-            return [], None, _status(str(err), "error")
-        fps = _fps(video)
-        gallery = [(face.image, face.label(fps)) for face in faces]
-        return gallery, None, (f"{len(faces)} face(s) found: the longest is dubbed unless you "
-                               "click another")
+            yield [], None, None, _status(str(err), "error")
+        finally:
+            job.cleanup()  # after the yield: Gradio has copied the preview by then
 
     def run(self, video, audio, face, length, extend, tail, steps, ref_scale, audio_scale, seed,
             start, end, progress=gr.Progress()) -> Iterator[tuple]:
@@ -127,6 +133,8 @@ def build_app(pipe: DubbingPipeline, cfg: WebConfig,
                                      height=200, object_fit="contain", elem_id="faces",
                                      allow_preview=False)
                 face = gr.State(None)
+                tracks = gr.Video(label="Face tracks (before dubbing)", interactive=False,
+                                  elem_id="tracks")
                 with gr.Accordion("Options", open=False):
                     length = gr.Radio(["audio", "video", "shortest"], value=timeline.length,
                                       label="Output length follows")
@@ -151,7 +159,7 @@ def build_app(pipe: DubbingPipeline, cfg: WebConfig,
         if examples:
             gr.Examples([[str(v), str(a)] for v, a in examples], inputs=[video_in, audio_in],
                         label="Synthetic examples (rendered by xdub's engine)")
-        video_in.change(app.faces, video_in, [gallery, face, status])
+        video_in.change(app.faces, video_in, [gallery, face, tracks, status])
         gallery.select(_choose, None, [face, status])
         run.click(app.run, [video_in, audio_in, face, length, extend, tail, steps, ref_scale,
                             audio_scale, seed, start, end],
