@@ -31,10 +31,8 @@ def _open(browser, server):
     return page
 
 
-def test_upload_dub_download(browser, server, inputs, tmp_path, artifacts):
-    video, audio = inputs
-    began = time.monotonic()
-    page = _open(browser, server)
+def _prepare(page, video, audio) -> None:
+    """Upload both files, pick the face from its thumbnail, set 1 sampling step."""
     page.locator("#video-in input[type=file]").set_input_files(str(video))
     page.locator("#audio-in input[type=file]").set_input_files(str(audio))
     page.wait_for_selector("#faces img", timeout=60_000)  # the face thumbnail to pick
@@ -45,6 +43,13 @@ def test_upload_dub_download(browser, server, inputs, tmp_path, artifacts):
     steps = page.locator("#steps input[type=number]")
     steps.fill("1")
     steps.press("Enter")
+
+
+def test_upload_dub_download(browser, server, inputs, tmp_path, artifacts):
+    video, audio = inputs
+    began = time.monotonic()
+    page = _open(browser, server)
+    _prepare(page, video, audio)
     page.screenshot(path=str(artifacts / "before_run.png"), full_page=True)
 
     page.locator("#run").click()
@@ -76,3 +81,17 @@ def test_a_text_file_named_mp4_gets_a_readable_message(browser, server, tmp_path
     text = status.inner_text()
     assert text.startswith("Error:") and "Traceback" not in text
     page.close()
+
+
+def test_two_users_at_once_both_finish(browser, server, inputs):
+    """The queue runs one job at a time; the second waits (seeing its place) and finishes."""
+    video, audio = inputs
+    pages = [_open(browser, server) for _ in range(2)]
+    for page in pages:
+        _prepare(page, video, audio)
+    for page in pages:
+        page.locator("#run").click()
+    for page in pages:
+        page.locator("#download a").first.wait_for(timeout=RUN_TIMEOUT_MS)
+        assert "done:" in page.locator("#status").inner_text()
+        page.close()
