@@ -5,6 +5,7 @@ skipped with the reason; in CI (CI=true) they fail instead, so they can never pa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -69,21 +70,21 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Iterator[str]:
-    """`xdub serve` (embedded default) on a free loopback port; its URL."""
+    """`xdub serve` (embedded default) on a free loopback port; its URL. Afterwards: no job
+    folder was left behind, and SIGTERM removed the server's whole working folder."""
     pytest.importorskip("gradio")
     port = _free_port()
-    work = tmp_path_factory.mktemp("serve")
-    log = (work / "server.log").open("w")
+    log_path = tmp_path_factory.mktemp("serve") / "server.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "xdub.cli.main", "serve", "--port", str(port), "--examples", "0",
-         "--max-seconds", "10", "--work-dir", str(work / "work")],
-        stdout=log, stderr=subprocess.STDOUT)
+         "--max-seconds", "10"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + SERVER_START_S
     try:
         while True:
             if process.poll() is not None:
-                pytest.fail(f"xdub serve exited: {(work / 'server.log').read_text()[-2000:]}")
+                pytest.fail(f"xdub serve exited: {log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as answer:
                     if answer.status == 200:
@@ -93,13 +94,15 @@ def server(tmp_path_factory) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(f"xdub serve did not answer in {SERVER_START_S} s")
             time.sleep(0.5)
+        work = Path(re.search(r"working folder (\S+)\)", log_path.read_text()).group(1))
         yield url
+        jobs = list((work / "jobs").iterdir())
+        assert not jobs, f"job folders left behind: {jobs}"
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-        jobs = list((work / "work" / "jobs").glob("*"))
-        assert not jobs, f"job folders left behind: {jobs}"
+    assert not work.exists(), f"xdub serve left its working folder {work}"

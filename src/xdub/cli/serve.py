@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 
@@ -59,6 +61,8 @@ def serve(
     from xdub.api import DubbingPipeline
     from xdub.web.app import serve as serve_page
 
+    # SIGTERM (a service manager, `kill`) ends like Ctrl-C, so the working folder is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         pipe = DubbingPipeline.from_pretrained(checkpoint, dit=dit, vae=vae, whisper=whisper,
                                                wav2vec2=wav2vec2, device=device)

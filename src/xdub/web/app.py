@@ -178,7 +178,7 @@ def serve(pipe: DubbingPipeline, cfg: WebConfig, work_dir: Path) -> None:
     page = build_app(pipe, cfg, examples, job_root=jobs)
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])  # no web fonts to fetch
-    print(f"xdub serve: http://{cfg.host}:{cfg.port}", flush=True)
+    print(f"xdub serve: http://{cfg.host}:{cfg.port} (working folder {work_dir})", flush=True)
     page.launch(server_name=cfg.host, server_port=cfg.port, max_file_size=f"{cfg.max_upload_mb}mb",
                 allowed_paths=[str(work_dir / "examples")], theme=theme, ssr_mode=False,
                 show_error=False, quiet=True, footer_links=[])
