@@ -129,9 +129,9 @@ def build_app(pipe: DubbingPipeline, cfg: WebConfig,
                 video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-in")
                 audio_in = gr.Audio(label="New audio", sources=["upload", "microphone"],
                                     type="filepath", elem_id="audio-in")
-                gallery = gr.Gallery(label="Faces (click one to dub it)", columns=4,
-                                     height=200, object_fit="contain", elem_id="faces",
-                                     allow_preview=False)
+                gallery = gr.Gallery(label="Faces (click one to dub it)", columns=6, rows=1,
+                                     height=220, object_fit="contain", elem_id="faces",
+                                     allow_preview=False, preview=False)
                 face = gr.State(None)
                 tracks = gr.Video(label="Face tracks (before dubbing)", interactive=False,
                                   elem_id="tracks")
