@@ -32,28 +32,27 @@ class UploadError(XdubError):
 
 def check_video(path: str | Path | None, cfg: WebConfig) -> Path:
     """The uploaded video, probed: UploadError when missing, unreadable or too long."""
-    if not path:
-        raise UploadError("upload a video first")
-    try:
-        info = probe(path)
-    except XdubError as err:
-        raise UploadError(f"this file is not a video we can read ({_short(err)})") from None
-    if info.duration > cfg.max_seconds:
-        raise UploadError(f"the video is {info.duration:.1f} s long; this server accepts up to "
-                          f"{cfg.max_seconds:g} s")
-    return Path(path)
+    return _checked(path, cfg, "video", "upload a video first", lambda p: probe(p).duration)
 
 
 def check_audio(path: str | Path | None, cfg: WebConfig) -> Path:
     """The uploaded audio, decoded once: UploadError when missing, corrupt or too long."""
+    return _checked(path, cfg, "audio", "upload or record the new audio first",
+                    lambda p: read_audio(p).duration)
+
+
+def _checked(path: str | Path | None, cfg: WebConfig, noun: str, missing: str,
+             duration_of: Callable[[str | Path], float]) -> Path:
+    """`path` when present, readable (`duration_of` raises no XdubError) and short enough."""
     if not path:
-        raise UploadError("upload or record the new audio first")
+        raise UploadError(missing)
     try:
-        audio = read_audio(path)
+        duration = duration_of(path)
     except XdubError as err:
-        raise UploadError(f"this file is not audio we can read ({_short(err)})") from None
-    if audio.duration > cfg.max_seconds:
-        raise UploadError(f"the audio is {audio.duration:.1f} s long; this server accepts up to "
+        article = "a " if noun == "video" else ""
+        raise UploadError(f"this file is not {article}{noun} we can read ({_short(err)})") from None
+    if duration > cfg.max_seconds:
+        raise UploadError(f"the {noun} is {duration:.1f} s long; this server accepts up to "
                           f"{cfg.max_seconds:g} s")
     return Path(path)
 
