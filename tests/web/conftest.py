@@ -78,7 +78,7 @@ def server(tmp_path_factory) -> Iterator[str]:
     log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "xdub.cli.main", "serve", "--port", str(port), "--examples", "0",
-         "--max-seconds", "10"], stdout=log, stderr=subprocess.STDOUT)
+         "--max-seconds", "10", "--max-upload-mb", "1"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + SERVER_START_S
     try:

@@ -95,3 +95,13 @@ def test_two_users_at_once_both_finish(browser, server, inputs):
         page.locator("#download a").first.wait_for(timeout=RUN_TIMEOUT_MS)
         assert "done:" in page.locator("#status").inner_text()
         page.close()
+
+
+def test_an_upload_over_the_size_limit_is_refused_with_a_message(browser, server, tmp_path):
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * 1_500_000)  # over the server's --max-upload-mb 1
+    page = _open(browser, server)
+    page.locator("#video-in input[type=file]").set_input_files(str(big))
+    page.get_by_text("exceed the maximum allowed size of 1.0 Mb").first.wait_for(timeout=30_000)
+    assert page.locator("#faces img").count() == 0  # refused: nothing was processed
+    page.close()
