@@ -18,6 +18,10 @@ def test_face_cli_prints_tracks_and_writes_thumbnails(tmp_path, capsys):
     assert "0-7" in captured.out and "8/8" in captured.out
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 2 and all(p.stat().st_size > 1000 for p in pngs)
+    from xdub.media import probe
+
+    preview = probe(out / "tracks.mp4")  # both tracks drawn over the video
+    assert preview.num_frames == 8
     assert not list(out.glob(".*partial"))  # no temp files left behind
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-import xdub
+from xdub.version import __version__
 from xdub.atomic import write_text_atomic
 from xdub.bench.evaluate import EvalCase, clip_metrics
 from xdub.bench.figures import frame_strip, mouth_strip, sample_frames
@@ -90,7 +90,7 @@ def _git_commit() -> str:
             text=True,
             timeout=5,
             check=False,
-            cwd=Path(xdub.__file__).parent,
+            cwd=Path(__file__).parent,  # inside the package: its git checkout
         )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -99,7 +99,7 @@ def _git_commit() -> str:
 
 def _environment(sync_scorer: str) -> dict[str, Any]:
     return {
-        "xdub_version": xdub.__version__,
+        "xdub_version": __version__,
         "git_commit": _git_commit(),
         "python": platform.python_version(),
         "numpy": np.__version__,

@@ -1,6 +1,6 @@
 """`xdub batch JOBS.(csv|yaml) --out DIR`: dub many (video, audio, options) jobs.
 
-Every job goes through `xdub.cli.dub.dub_file`, the dubbing step of `xdub dub`, with the
+Every job goes through `xdub.api.DubbingPipeline`, the dubbing call of `xdub dub`, with the
 model loaded once per process. Launched as several processes (torchrun, accelerate, MPI,
 Slurm) or given `--shard i/n`, each process takes its own jobs (`xdub.pipeline.batch`) and,
 with GPUs, its own device (cuda:<local rank>). Rerunning the command skips finished jobs.
@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from xdub.cli.app import app
-from xdub.cli.dub import DType, _config, _value, dub_file
+from xdub.cli.dub import DType, _value
 
 EPILOG = (
     "Exit codes: 0 every job of this process done or skipped (with several processes: always "
@@ -23,15 +23,18 @@ EPILOG = (
 )
 
 
-def _pipeline_loader(weights: dict, device: str | None, dtype: str | None):
-    """A zero-argument loader that builds the pipeline on first use and then reuses it."""
-    from xdub.pipeline import load_pipeline
+def _pipeline_loader(weights: dict, device: str, dtype: str):
+    """A zero-argument loader that builds the pipeline on first use and then reuses it (a
+    batch whose every job has a bad input never loads the model)."""
+    from xdub.api import DubbingPipeline
 
     loaded = []
 
     def get_pipeline():
         if not loaded:
-            loaded.append(load_pipeline(device=device, dtype=dtype, **weights))
+            rest = {k: v for k, v in weights.items() if k != "checkpoint"}
+            loaded.append(DubbingPipeline.from_pretrained(
+                weights["checkpoint"], device=device, dtype=dtype, sync_scorer="none", **rest))
         return loaded[0]
 
     return get_pipeline
@@ -87,26 +90,29 @@ def batch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Dub every job of JOBS into OUT: resumable, one job per process, failures per job."""
+    from xdub.api import infer_config, open_inputs
+    from xdub.cli.progress import progress_for
+    from xdub.config import load
+    from xdub.config.infer import InferConfig
     from xdub.errors import BatchError
     from xdub.pipeline.batch import BatchJob, read_jobs, run_batch, summarize
     from xdub.sharding import current_worker
 
     jobs = read_jobs(jobs_file)
     worker = current_worker(shard)
-    base = _config(config, {}, {}, {"device": _device_for(device, worker), "dtype": _value(dtype)})
+    base = infer_config(load(InferConfig, config) if config is not None else None,
+                        device=_device_for(device, worker), dtype=_value(dtype))
     weights = {"checkpoint": checkpoint, "dit": dit, "vae": vae, "whisper": whisper,
                "wav2vec2": wav2vec2, "random_init": random_init, "seed": base.sampling.seed}
     get_pipeline = _pipeline_loader(weights, base.device, base.dtype)
-    timeline_keys = ("length", "extend", "tail", "start", "end")
-    sampling_keys = ("steps", "ref_scale", "audio_scale", "seed", "chunk_frames", "overlap")
 
     def dub(job: BatchJob, output: Path) -> None:
-        o = job.options
-        cfg = _config(config, {k: o.get(k) for k in timeline_keys},
-                      {k: o.get(k) for k in sampling_keys},
-                      {"face": o.get("face"), "no_face": o.get("no_face"),
-                       "device": base.device, "dtype": base.dtype})
-        dub_file(get_pipeline, job.video, job.audio, output, cfg, quiet=quiet)
+        inputs = open_inputs(job.video, job.audio, output)  # exit-2/3 errors before the model
+        cfg = infer_config(base, **job.options)
+        with progress_for(quiet) as progress:
+            result = get_pipeline()(inputs, config=cfg, progress=progress, score_sync=False)
+        for warning in result.warnings:
+            announce(f"warning: {job.name}: {warning}")
 
     def announce(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -1,8 +1,9 @@
 """`xdub` console script entry point.
 
 Commands live in their own modules under xdub.cli and register on `xdub.cli.app.app`. Known
-problems (XdubError) end as one line on stderr with the error's exit code; usage errors are
-click's (exit 2); anything else prints one line too, unless XDUB_DEBUG=1 asks for a traceback.
+problems (XdubError) end as one line on stderr with the error's exit code; usage errors (an
+unknown command, `--steps 0`, `--length foo`) are one `error: ...` line with exit 2 (#15);
+anything else prints one line too, unless XDUB_DEBUG=1 asks for a traceback.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from xdub.errors import XdubError
 
 # Command modules, in --help order. Each imports `app` and decorates its functions.
 COMMAND_MODULES = ("dub", "batch", "synth", "faces", "train", "train_stage2", "make_pairs", "bench",
-                   "prepare")
+                   "prepare", "serve")
 EXIT_INTERNAL = 1  # an unexpected exception: a bug
+EXIT_USAGE = 2  # a bad command line, like every other user mistake (xdub.errors: ConfigError)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, the shell convention)
 
 
@@ -32,10 +34,23 @@ def main(argv: list[str] | None = None) -> int:
     from xdub.cli.app import app
 
     register_commands()
+    import typer
+
+    usage_error, no_args_is_help = _usage_error_types()
     try:
-        app(args=argv, prog_name="xdub")  # standalone: click handles --help/usage errors itself
+        # Not standalone: usage errors come back here as exceptions, to be printed our way.
+        code = app(args=argv, prog_name="xdub", standalone_mode=False)
     except SystemExit as done:
         return int(done.code or 0) if not isinstance(done.code, str) else 1
+    except no_args_is_help as err:  # `xdub` / `xdub train` alone: help
+        print(err.ctx.get_help() if err.ctx is not None else err.format_message())
+        return 0
+    except usage_error as err:
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except typer.Abort:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except XdubError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
@@ -48,7 +63,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"internal error: {type(err).__name__}: {err} (set XDUB_DEBUG=1 for a traceback)",
               file=sys.stderr)
         return EXIT_INTERNAL
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _usage_error_types() -> tuple[type[Exception], type[Exception]]:
+    """(UsageError, NoArgsIsHelpError) of the click that typer runs on: recent typer releases
+    carry their own copy of click (typer._click), older ones use click itself."""
+    try:
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:
+        from click.exceptions import NoArgsIsHelpError, UsageError
+    return UsageError, NoArgsIsHelpError
+
+
+def _one_line(err) -> str:  # err: click.UsageError
+    """The usage error as one line, naming the command's --help."""
+    message = " ".join(err.format_message().replace("Value error, ", "").split())
+    if err.ctx is not None:
+        message += f" (see `{err.ctx.command_path} --help`)"
+    return message
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ SCAN_PACKETS = 1000  # packets demuxed to judge VFR; ~33 s at 30 fps, millisecon
 DEFAULT_FPS = Fraction(25)  # used when a file states no rate at all (stills, some raw streams)
 VFR_REL_TOL = 0.05  # a timestamp step >5% off the median step means variable frame rate
 REORDER_MARGIN = 16  # > any B-frame reorder depth (x264 uses <= 16 references)
+TRUNCATION_STEPS = 2  # irregular timestamp steps only among the last 2: a cut-off file, not VFR
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,12 @@ def measure_timing(container: InputContainer, stream: VideoStream) -> StreamTimi
         if steps.size:
             median = float(np.median(steps))
             tol = max(1.5, VFR_REL_TOL * median)  # 1.5 ticks absorbs 33/34 ms rounding
-            variable = bool(np.any(np.abs(steps - median) > tol))
+            irregular = np.flatnonzero(np.abs(steps - median) > tol)
+            # A file cut mid-stream (B-frames) leaves one gap in its LAST steps: that is a
+            # truncation, not a variable rate, and must not replace the declared rate (#15).
+            cut_tail = steps.size > TRUNCATION_STEPS + 2 and bool(irregular.size) and bool(
+                irregular.min() >= steps.size - TRUNCATION_STEPS)
+            variable = bool(irregular.size) and not cut_tail
             span = float((ordered[-1] - ordered[0]) * time_base)
             measured = (
                 Fraction((len(ordered) - 1) / span).limit_denominator(1001000) if span else None

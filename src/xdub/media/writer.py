@@ -1,8 +1,10 @@
-"""Streaming video encode: RGB frames (+ optional mono audio) -> H.264 yuv420p + AAC file.
+"""Streaming video encode: RGB frames (+ optional mono audio) -> H.264 + AAC file.
 
-Odd sizes: H.264 4:2:0 can only code (and crop to) even sizes, so an odd width or height is
-PADDED by one pixel that repeats the last column/row; `VideoWriter.encoded_size` says what the
-file holds. No content is lost; the file may be one pixel wider/taller than the frames.
+Sizes: the file always has the frames' exact size. Even sizes are coded yuv420p (what every
+player decodes). H.264 4:2:0 cannot code an odd width or height, not even through SPS
+cropping (its crop unit is 2 luma pixels), so an odd size is coded yuv444p (High 4:4:4
+Predictive, crop unit 1): same picture, same size, no padding (#15); `VideoWriter.pix_fmt`
+says which. Hardware decoders and some players (Firefox, QuickTime) cannot play 4:4:4.
 Colour: frames are converted with BT.709 limited range and the stream is tagged so, which is
 what players assume for HD and what `iter_frames` reads back. Audio: resampled to 48 kHz mono
 AAC 128 kb/s and encoded alongside the frames so the muxer interleaves without buffering.
@@ -40,6 +42,11 @@ BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG (16-235), the broadcast default players expect
 
 
+def pixel_format(size: tuple[int, int]) -> str:
+    """The H.264 pixel format that codes frames of `size` (w, h) exactly (module docstring)."""
+    return "yuv420p" if size[0] % 2 == 0 and size[1] % 2 == 0 else "yuv444p"
+
+
 class VideoWriter:
     """Write frames one at a time to an H.264/AAC .mp4/.mov/.mkv, atomically.
 
@@ -62,7 +69,8 @@ class VideoWriter:
         if width < 1 or height < 1:
             raise ValueError(f"frame size must be positive, got {size}")
         self.size = (width, height)  # (w, h) of the frames passed to write()
-        self.encoded_size = (width + width % 2, height + height % 2)  # even, see module doc
+        self.encoded_size = self.size  # kept for callers: the file's size is the frames' size
+        self.pix_fmt = pixel_format(self.size)
         self.rate: Fraction = to_fraction(fps)
         self.num_frames = 0
         self._target = TempTarget(self.path)
@@ -87,7 +95,7 @@ class VideoWriter:
                 "libx264", rate=self.rate, options={"crf": str(crf), "preset": preset}
             )
             video.width, video.height = self.encoded_size
-            video.pix_fmt = "yuv420p"
+            video.pix_fmt = self.pix_fmt
             video.codec_context.time_base = 1 / self.rate
             ctx = video.codec_context
             ctx.colorspace = ctx.color_primaries = ctx.color_trc = BT709
@@ -111,11 +119,9 @@ class VideoWriter:
             raise ValueError(
                 f"frame must be uint8 [{height}, {width}, 3], got {frame.dtype} {frame.shape}"
             )
-        pad_w, pad_h = self.encoded_size[0] - width, self.encoded_size[1] - height
-        if pad_w or pad_h:
-            frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        yuv = rgb.reformat(format="yuv420p", dst_colorspace=BT709, dst_color_range=LIMITED_RANGE)
+        yuv = rgb.reformat(format=self.pix_fmt, dst_colorspace=BT709,
+                           dst_color_range=LIMITED_RANGE)
         yuv.pts = self.num_frames
         yuv.time_base = 1 / self.rate
         try:

@@ -16,7 +16,8 @@ xdub.pipeline (never its loader: `loading` imports this module).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ from xdub.pipeline.faces import (
 from xdub.pipeline.progress import DubSummary, NullProgress, Progress, StageTimer
 from xdub.pipeline.sources import FrameSink, MemorySink, MemorySource, VideoSource
 from xdub.pipeline.stream import ChunkStream, FrameObserver, StreamContext
-from xdub.pipeline.timeline import Timeline, output_audio, plan_timeline
+from xdub.pipeline.timeline import Timeline, describe_length, output_audio, plan_timeline
 from xdub.types import Audio, Video
 
 log = logging.getLogger(__name__)
@@ -48,13 +49,20 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DubResult:
-    """Outcome of a run: the video (None when streamed to a sink), the summary and the plan."""
+    """Outcome of a run: the video (None when streamed to a sink), the summary and the plan.
+
+    `output`, `sync` and `warnings` are filled by the Python API (`xdub.api`): the file written,
+    the lip-sync scores of the dubbed frames, and what the user should know about the run.
+    """
 
     video: Video | None
     summary: DubSummary
     timeline: Timeline
     faces: FaceTable
     chunks: list[Chunk]  # what was generated together (seam diagnostics)
+    output: Path | None = None
+    sync: dict[str, float] | None = None  # {lse_c, lse_d, lse_offset} of the dubbed frames
+    warnings: list[str] = field(default_factory=list)
 
 
 class DubPipeline:
@@ -107,6 +115,8 @@ class DubPipeline:
         written = self._stream(ctx, source, output_audio(timeline, audio, track_audio))
         # 8. Summary of what was done.
         summary = self._summarize(generator, timeline, table, chunks, written, timer)
+        summary.size = source.size
+        summary.length_decision = describe_length(timeline, audio.duration, cfg.timeline)
         video_out = sink.video() if isinstance(sink, MemorySink) else None
         return DubResult(video_out, summary, timeline, table, chunks)
 

@@ -104,6 +104,33 @@ def plan_timeline(
     return Timeline(fps, n, source.astype(np.int64), dubbed, 0, False)
 
 
+def describe_length(timeline: Timeline, audio_duration: float, cfg: TimelineConfig) -> str:
+    """The length decision in one sentence, e.g. "audio 10.0 s > video 5.1 s: video extended
+    by pingpong" (the run summary states it, #15)."""
+    video_s, audio_s = timeline.num_source_frames / timeline.fps, audio_duration
+    out = f"output {timeline.duration:.1f} s"
+    if cfg.range_mode:
+        dubbed = int(timeline.dubbed.sum())
+        return (f"range mode: {dubbed / timeline.fps:.1f} s re-dubbed from {cfg.start:g} s, "
+                f"the rest of the {video_s:.1f} s video kept; {out}")
+    if timeline.num_source_frames == audio_frames(audio_duration, timeline.fps):
+        return f"audio {audio_s:.1f} s = video {video_s:.1f} s: nothing to fit; {out}"
+    longer = audio_s > video_s
+    sides = f"audio {audio_s:.1f} s {'>' if longer else '<'} video {video_s:.1f} s"
+    if cfg.length == "shortest":
+        cut = "video" if longer else "audio"
+        return f"{sides}: {cut} cut to the shorter (--length shortest); {out}"
+    if cfg.length == "video":
+        action = ("audio cut at the video's end" if longer
+                  else "frames past the audio keep their lips, with silence")
+        return f"{sides}: {action} (--length video); {out}"
+    if longer:
+        return f"{sides}: video extended by {cfg.extend} (--extend); {out}"
+    if cfg.tail == "keep":
+        return f"{sides}: video kept whole, past the audio original lips and silence; {out}"
+    return f"{sides}: video trimmed at the audio's end (--tail trim); {out}"
+
+
 def _plan_range(n: int, fps: float, n_audio: int, cfg: TimelineConfig) -> Timeline:
     """Range mode: every source frame once, dubbed inside [start, min(end, start + audio))."""
     first = round(cfg.start * fps)
