@@ -9,6 +9,7 @@ model_types, config, generation.samplers}.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -85,7 +86,10 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
     if settings.experts:
         plan = PhaseMap.from_config(diffusion).experts_for(sigmas, dict(settings.experts))
         model_fn = with_expert_switch(model_fn, plan, lambda name: set_active_adapter(dit, name))
-    latents = get_sampler(diffusion.sampler)(model_fn, noise, sigmas)
+    # The DiT computes its step-constant inputs (empty-prompt K/V, RoPE) once for the chunk.
+    constant_inputs = getattr(dit, "constant_inputs", None)
+    with constant_inputs() if constant_inputs is not None else nullcontext():
+        latents = get_sampler(diffusion.sampler)(model_fn, noise, sigmas)
     if cond.motion_latents is not None:  # the network's motion-frame outputs are meaningless
         latents[:, :, : cond.motion_latents.shape[2]] = cond.motion_latents.to(latents.dtype)
     return latents
