@@ -88,8 +88,11 @@ def run_case(preset: str, mode: str, device_name: str, threads: int, repeats: in
             "step_s": statistics.median(times), "peak_mib": peak / 2**20}
 
 
-def vs_official(repo: str, blocks: int, repeats: int, threads: int) -> dict:
-    """Median step time of ours / official (interleaved runs) and the output difference."""
+def vs_official(repo: str, blocks: int, repeats: int, threads: int,
+                device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                latent: tuple[int, int, int] = (3, 16, 16), base=None) -> dict:
+    """Median step time of ours / official (interleaved runs) and the output difference, at
+    the width of `base` (default wan5b) with `blocks` blocks, latents `latent` (F', h, w)."""
     import dataclasses
     import pathlib
 
@@ -101,17 +104,21 @@ def vs_official(repo: str, blocks: int, repeats: int, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     torch.set_grad_enabled(False)
+    device = torch.device(device)
     off = official_side.import_official(repo)
-    cfg = dataclasses.replace(MODEL_PRESETS["wan5b"], num_layers=blocks)
-    theirs = official_side.build_dit(off, cfg, seed=0)
+    cfg = dataclasses.replace(base or MODEL_PRESETS["wan5b"], num_layers=blocks)
+    theirs = official_side.build_dit(off, cfg, seed=0, device=device, dtype=dtype)
     gen = torch.Generator().manual_seed(0)
-    context = torch.randn(1, cfg.null_context_len, cfg.text_dim, generator=gen)
-    ours = harness.our_dit(theirs, cfg, context)
-    frames, size = 3, 16  # 3 x 16 x 16 latents, as measured in issue 13
-    x = torch.randn(1, cfg.latent_channels, frames, size, size, generator=gen)
-    source = torch.randn(1, cfg.latent_channels, frames, size, size, generator=gen)
-    audio = torch.randn(1, frames, 8, cfg.audio_dim, generator=gen)
-    t = torch.tensor([700.0])
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=gen).to(device=device, dtype=dtype)
+
+    context = rand(1, cfg.null_context_len, cfg.text_dim)
+    ours = harness.our_dit(theirs, cfg, context, dtype=dtype)
+    x = rand(1, cfg.latent_channels, *latent)
+    source = rand(1, cfg.latent_channels, *latent)
+    audio = rand(1, latent[0], 8, cfg.audio_dim)
+    t = torch.tensor([700.0], device=device)
     zeros = torch.zeros_like
     streams = dict(ref_latents=torch.cat([zeros(source), source, source]),
                    audio_feats=torch.cat([zeros(audio), zeros(audio), audio]),
@@ -132,9 +139,12 @@ def vs_official(repo: str, blocks: int, repeats: int, threads: int) -> dict:
             for name, step in (("official", official_step), ("xdub", our_step)):
                 start = time.perf_counter()
                 step()
+                if device.type != "cpu":
+                    torch.accelerator.synchronize(device)
                 times[name].append(time.perf_counter() - start)
     ratios = [a / b for a, b in zip(times["xdub"], times["official"])]
-    diff = (outputs["xdub"] - outputs["official"]).abs().max() / outputs["official"].abs().max()
+    official_out, our_out = outputs["official"].double(), outputs["xdub"].double()
+    diff = (our_out - official_out).abs().max() / official_out.abs().max()
     return {"blocks": blocks, "official_s": statistics.median(times["official"]),
             "xdub_s": statistics.median(times["xdub"]), "ratio": statistics.median(ratios),
             "max_rel_diff": float(diff)}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 
@@ -46,7 +47,8 @@ class Options:
     """One memory configuration."""
 
     name: str
-    weights: str = "bf16"  # DiT and VAE weight dtype (activations follow it)
+    weights: str = "bf16"  # DiT weight dtype (its activations follow it; xdub keeps the VAE
+    #   and the speech encoders in float32, as the release extracts features)
     sequential_streams: bool = False  # 3 guidance streams one after another
     vae_tiling: bool = False  # decode 256-px tiles (stride 192) instead of whole frames
     phase_offload: bool = False  # only the running phase's models on the accelerator
@@ -69,6 +71,7 @@ def meta_parameters(build) -> int:
         return count_parameters(build())
 
 
+@functools.cache
 def weight_counts(preset: str) -> dict[str, int]:
     """Parameter counts of every model the preset's pipeline holds."""
     return {
@@ -117,15 +120,15 @@ def plan(preset: str, frames: int, options: Options) -> dict[str, float]:
     counts = weight_counts(preset)
     cfg = MODEL_PRESETS[preset]
     nbytes = BYTES[options.weights]
-    dit_w, vae_w = counts["dit"] * nbytes, counts["vae"] * nbytes
+    dit_w, vae_w = counts["dit"] * nbytes, counts["vae"] * 4
     audio_w = (counts["whisper"] + counts["wav2vec2"]) * 4  # the release extracts in float32
     streams = 1 if options.sequential_streams else 3
     acts = dit_activation_bytes(cfg, dit_tokens(frames, CROP[preset]), streams, nbytes)
-    decode = vae_decode_bytes(frames, CROP[preset], options.vae_tiling, nbytes)
+    decode = vae_decode_bytes(frames, CROP[preset], options.vae_tiling, 4)
     audio_act = audio_activation_bytes()
-    if options.phase_offload:  # encoders, then the DiT, then the VAE (the DiT stays resident)
-        phases = {"audio": audio_w + audio_act, "sample": dit_w + acts,
-                  "decode": dit_w + vae_w + decode}
+    if options.phase_offload:  # encoders, then the DiT, then the VAE (each chunk moves the
+        # DiT out and back: ~25 GB over PCIe, about a second against minutes of sampling)
+        phases = {"audio": audio_w + audio_act, "sample": dit_w + acts, "decode": vae_w + decode}
     else:
         resident = dit_w + vae_w + audio_w
         phases = {"audio": resident + audio_act, "sample": resident + acts,

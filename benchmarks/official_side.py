@@ -137,27 +137,36 @@ def build_vae(off, dim: int, dec_dim: int, seed: int):
     return vae
 
 
-def build_dit(off, cfg, seed: int):
-    """The official LipSyncModel with the widths of our DiTConfig `cfg`."""
+def build_dit(off, cfg, seed: int, device: str | torch.device = "cpu",
+              dtype: torch.dtype = torch.float32):
+    """The official LipSyncModel with the widths of our DiTConfig `cfg`, built directly on
+    `device` in `dtype` (no float32 copy of a large model ever exists)."""
     torch.manual_seed(seed)
-    model = off.dit.LipSyncModel(
-        dim=cfg.dim, in_dim=cfg.latent_channels, ffn_dim=cfg.ffn_dim,
-        out_dim=cfg.latent_channels, text_dim=cfg.text_dim, freq_dim=cfg.freq_dim, eps=cfg.eps,
-        patch_size=cfg.patch_size, num_heads=cfg.num_heads, num_layers=cfg.num_layers,
-        has_image_input=False,
-    )
-    head_dim = cfg.audio_proj_dim // cfg.audio_proj_heads
-    model.audio_embedding = off.audio_proj.AudioProjModule(
-        audio_feat_channels=(cfg.audio_dim, 0), intermediate_dim=cfg.audio_proj_dim,
-        output_dim=cfg.dim, num_layers=cfg.audio_proj_layers, use_attn=cfg.audio_proj_attn,
-        attn_head_dim=head_dim, attn_num_heads=cfg.audio_proj_heads,
-    )
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = off.dit.LipSyncModel(
+                dim=cfg.dim, in_dim=cfg.latent_channels, ffn_dim=cfg.ffn_dim,
+                out_dim=cfg.latent_channels, text_dim=cfg.text_dim, freq_dim=cfg.freq_dim,
+                eps=cfg.eps, patch_size=cfg.patch_size, num_heads=cfg.num_heads,
+                num_layers=cfg.num_layers, has_image_input=False,
+            )
+            head_dim = cfg.audio_proj_dim // cfg.audio_proj_heads
+            model.audio_embedding = off.audio_proj.AudioProjModule(
+                audio_feat_channels=(cfg.audio_dim, 0), intermediate_dim=cfg.audio_proj_dim,
+                output_dim=cfg.dim, num_layers=cfg.audio_proj_layers,
+                use_attn=cfg.audio_proj_attn, attn_head_dim=head_dim,
+                attn_num_heads=cfg.audio_proj_heads,
+            )
+    finally:
+        torch.set_default_dtype(previous)
     # Random init leaves the zero-initialised parts of Wan at zero; perturb every tensor so
     # that each one influences the output (otherwise a wrong key could go unnoticed).
-    gen = torch.Generator().manual_seed(seed + 1)
+    gen = torch.Generator(device).manual_seed(seed + 1)
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=gen) * 0.02)
+            p.add_(torch.randn(p.shape, generator=gen, device=p.device, dtype=p.dtype) * 0.02)
     return model.eval()
 
 

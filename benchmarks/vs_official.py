@@ -153,12 +153,12 @@ def our_codec(off_vae, sizes: Sizes) -> WanVAECodec:
     return WanVAECodec(cfg, vae.eval()).eval()
 
 
-def our_dit(off_dit, cfg: DiTConfig, context: torch.Tensor):
+def our_dit(off_dit, cfg: DiTConfig, context: torch.Tensor, dtype: torch.dtype = torch.float32):
     """Our DiT holding the official model's weights (same key names), empty-prompt context."""
     state = {k: v.clone() for k, v in off_dit.state_dict().items()}
     model = build_on_meta(cfg)
-    _fill_position_tables(model, state, torch.device("cpu"))
-    load_weights(model, state, dtype=torch.float32, where="official model")
+    _fill_position_tables(model, state, next(off_dit.parameters()).device)
+    load_weights(model, state, dtype=dtype, where="official model")
     model.set_null_context(context[0])
     return model.eval()
 
