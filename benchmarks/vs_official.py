@@ -222,7 +222,8 @@ def run(repo: str, sizes: Sizes, log=print) -> Report:
 
     codec, dit = our_codec(off_vae, sizes), our_dit(off_dit, cfg, context)
     ours = OurRecorder(dit)
-    diffusion = DiffusionConfig(num_inference_steps=sizes.steps, sampler=OurRecorder.NAME)
+    diffusion = DiffusionConfig(num_inference_steps=sizes.steps, sampler=OurRecorder.NAME,
+                                border_latents=1)  # as the official inference script
     generator = ModelGenerator(dit, codec, featurizer, sizes.crop,
                                SamplerSettings(diffusion, sizes.steps), motion_frames=MOTION_FRAMES)
     motion = None
@@ -239,6 +240,7 @@ def run(repo: str, sizes: Sizes, log=print) -> Report:
                 height=sizes.crop, width=sizes.crop, num_frames=CLIP_FRAMES,
                 motion_latents_num_frames=2, ref_cfg_scale=diffusion.ref_scale,
                 audio_cfg_scale=diffusion.audio_scale, use_dynamic_cfg=True,
+                replace_border_latents=True, replace_border_latents_width=1,
                 num_inference_steps=sizes.steps, seed=sizes.seed, output_type="floatpoint",
                 progress_bar_cmd=lambda x: x)
         ours.clear()
@@ -263,9 +265,11 @@ def run(repo: str, sizes: Sizes, log=print) -> Report:
                 report.add(f"{name}: step {step + 1} stream {label}", a, b)
             report.add(f"{name}: step {step + 1} guided merge", ours.merged[step],
                        recorder.merged[step])
-            report.add(f"{name}: step {step + 1} latents in",
-                       ours.inputs[step][:, :, motion_latent_frames:],
-                       recorder.inputs[step][:, :, motion_latent_frames:])
+            # (the pinned border ring is compared through what the model makes of it)
+            inner = (slice(None), slice(None), slice(motion_latent_frames, None),
+                     slice(1, -1), slice(1, -1))
+            report.add(f"{name}: step {step + 1} latents in", ours.inputs[step][inner],
+                       recorder.inputs[step][inner])
         report.add(f"{name}: final latents", latents, outputs["latents"])
         report.add(f"{name}: decoded frames", decoded[0], video[0])
         # Both sides continue from the official chunk's last frames (quantised as the official
