@@ -74,7 +74,8 @@ def main() -> None:
     short, long = measure([args.short, args.long], args.threads)
     growth = (long["peak_rss_mib"] - short["peak_rss_mib"]) / (long["seconds"] - short["seconds"])
     for row in (short, long):
-        print(f"{row['seconds']:6g} s ({row['frames']} frames): peak RSS {row['peak_rss_mib']:.0f} MiB")
+        print(f"{row['seconds']:6g} s ({row['frames']} frames): "
+              f"peak RSS {row['peak_rss_mib']:.0f} MiB")
     ratio = long["peak_rss_mib"] / short["peak_rss_mib"]
     print(f"long / short: {ratio:.3f} (target <= 1.10); growth {60 * growth:.1f} MiB per minute")
 
