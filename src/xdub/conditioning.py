@@ -232,21 +232,24 @@ def group_audio_windows(windows: ArrayLike, temporal_factor: int) -> torch.Tenso
     """Per-video-frame windows `[(B,) T, W, D]` -> per-latent-frame `[B, F', tf * W, D]`.
 
     Latent frame i >= 1 concatenates the windows of its tf video frames in time order. Latent 0
-    stands for frame 0 alone; like the released model (indices before the audio clamp to the
-    first feature), its tf - 1 missing frames are filled with the first feature of frame 0's
-    window. At tf = 1 (tiny codec) this is the identity.
+    stands for frame 0 but, like the released model, hears the tf frames ENDING at frame 0.
+    With T = F' * tf the first tf - 1 windows are those lead-in frames before the clip (a chunk
+    inside a video: `ModelGenerator.audio_windows` gives them). With T = 1 + (F' - 1) * tf there
+    is no lead-in and the clip starts the audio: the released model's indices before the audio
+    clamp to the first feature, so the missing frames are filled with frame 0's first feature.
+    At tf = 1 (tiny codec) this is the identity.
     """
     win = _batched(windows, 3).float()
     if temporal_factor == 1:
         return win
     batch, frames, width, dim = win.shape
+    if frames % temporal_factor == 0:  # lead-in present
+        return rearrange(win, "b (f k) w d -> b f (k w) d", k=temporal_factor)
     if (frames - 1) % temporal_factor:
-        raise ValueError(f"{frames} audio windows do not fit 1 + k * {temporal_factor}")
+        raise ValueError(f"{frames} audio windows fit neither 1 + k * {temporal_factor} nor "
+                         f"k * {temporal_factor} (with lead-in)")
     first = win[:, :1, :1].expand(batch, temporal_factor - 1, width, dim)
-    head = torch.cat([first, win[:, :1]], dim=1)  # [B, tf, W, D]
-    rest = rearrange(win[:, 1:], "b (f k) w d -> b f k w d", k=temporal_factor)
-    grouped = torch.cat([head[:, None], rest], dim=1)  # [B, F', tf, W, D]
-    return rearrange(grouped, "b f k w d -> b f (k w) d")
+    return group_audio_windows(torch.cat([first, win], dim=1), temporal_factor)
 
 
 # ---------------------------------------------------------------------------------------------

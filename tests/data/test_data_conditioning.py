@@ -105,7 +105,22 @@ def test_causal_codec_groups_mask_and_audio_per_latent_frame():
     assert lat.shape == (1, 4, 3, 4, 4)
     torch.testing.assert_close(lat[0, :, 0], lat[0, :1, 0].expand(4, -1, -1))
     with pytest.raises(ValueError):
-        group_audio_windows(per_frame[:8], 4)
+        group_audio_windows(per_frame[:7], 4)
+
+
+def test_audio_lead_in_gives_the_released_windows_inside_a_video():
+    # A chunk starting at frame 12 with its 3 lead-in frames: latent 0 hears frames 9..12, as
+    # the released model's `crop_overlap_audio_window` at start 12 (the old fill did not).
+    sequence = torch.arange(80, dtype=torch.float32)[:, None].repeat(1, 3)
+    start, frames = 12, 9
+    spans = np.stack([np.arange(start - 3, start + frames)] * 2, 1)
+    per_frame = gather_windows(sequence, window_indices(span_centres(spans, 25.0), 50.0, 2),
+                               "edge")
+    grouped = group_audio_windows(per_frame, 4)
+    expected = gather_windows(sequence, window_indices(span_centres(
+        wan_token_spans(3, first_frame=start), 25.0), 50.0, 8), "edge")
+    torch.testing.assert_close(grouped[0], expected)
+    assert grouped[0, 0, 0, 0] == 2 * (start - 3)
 
 
 def test_frames_tensor_round_trip():

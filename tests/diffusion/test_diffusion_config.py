@@ -20,6 +20,7 @@ def test_wan5b_carries_official_inference_defaults():
     cfg = DIFFUSION_PRESETS["wan5b"]
     assert (cfg.shift, cfg.num_inference_steps, cfg.num_train_timesteps) == (5.0, 50, 1000)
     assert (cfg.ref_scale, cfg.audio_scale, cfg.guidance_schedule) == (2.5, 10.0, "dynamic")
+    assert cfg.border_latents == 1  # the released inference script pins a 1-latent ring
 
 
 def test_round_trip_and_validation(tmp_path):
@@ -30,5 +31,7 @@ def test_round_trip_and_validation(tmp_path):
         config.replace(cfg, lip_texture_sigma=0.9)
     with pytest.raises(ConfigError):
         config.replace(cfg, p_drop_audio=0.99)
+    with pytest.raises(ConfigError):
+        config.replace(cfg, border_latents=-1)
     with pytest.raises(ConfigError):
         config.replace(cfg, guidance_schedule="cosine")

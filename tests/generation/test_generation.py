@@ -136,3 +136,27 @@ def replace_composited(gen: InpaintGenerator) -> InpaintGenerator:
     """The same generator returning raw decoded crops."""
     return InpaintGenerator(gen.dit, gen.codec, gen.featurizer, gen.crop_size, gen.sampler,
                             template=gen.template, composited=False)
+
+
+def test_border_latents_end_as_the_source_and_motion_is_kept():
+    from xdub.generation.guided import SamplerSettings, guided_sample
+    from xdub.model_types import DiTConditioning
+    from xdub.models import build_dit
+
+    config = replace(MODEL_PRESETS["tiny"], num_layers=1, audio_dim=None)
+    dit = build_dit(config, seed=0).eval()
+    gen = torch.Generator().manual_seed(0)
+    source = torch.randn(1, config.latent_channels, 3, 6, 6, generator=gen)
+    motion = torch.randn(1, config.latent_channels, 1, 6, 6, generator=gen)
+    cond = DiTConditioning(source_latents=source, motion_latents=motion)
+    diffusion = replace(DIFFUSION_PRESETS["tiny"], border_latents=1)
+    with torch.no_grad():
+        out = guided_sample(dit, cond, SamplerSettings(diffusion, 2),
+                            torch.Generator().manual_seed(1))
+    torch.testing.assert_close(out[:, :, :1], motion)
+    ring = out[:, :, 1:].clone()
+    ring[..., 1:-1, 1:-1] = 0
+    expected = source[:, :, 1:].clone()
+    expected[..., 1:-1, 1:-1] = 0
+    torch.testing.assert_close(ring, expected)
+    assert not torch.allclose(out[:, :, 1:, 1:-1, 1:-1], source[:, :, 1:, 1:-1, 1:-1])

@@ -110,3 +110,25 @@ def test_config_validation_and_yaml_round_trip(tmp_path):
 def test_unknown_preset_is_a_config_error():
     with pytest.raises(ConfigError, match="tiny"):
         build_dit("huge")
+
+
+def test_constant_inputs_reuse_context_and_rope_with_identical_outputs():
+    from xdub.models.lora import attach_lora
+
+    config = micro_config()
+    model = build_dit(config, seed=0).eval()
+    model.set_null_context(torch.randn(config.null_context_len, config.text_dim))
+    noisy, t, cond = random_inputs(config, batch=3, motion_frames=1)
+    with torch.no_grad():
+        plain = model(noisy, t, cond)
+        with model.constant_inputs():
+            assert len(model._constants["context"]) == config.num_layers
+            first, second = model(noisy, t, cond), model(noisy, t, cond)
+            assert len(model._constants["rope"]) == 1
+    assert model._constants is None
+    torch.testing.assert_close(first, plain, rtol=0, atol=0)
+    torch.testing.assert_close(second, plain, rtol=0, atol=0)
+    # an adapter on the cross-attention could be switched mid-sampling: nothing is cached
+    attach_lora(model, ["x"], rank=2, alpha=2.0, targets=["blocks.*.cross_attn.k"])
+    with model.constant_inputs():
+        assert "context" not in model._constants

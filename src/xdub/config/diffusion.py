@@ -44,6 +44,8 @@ class DiffusionConfig:
     audio_scale: float = 10.0  # official default; high because lips are a small region
     guidance_schedule: GuidanceSchedule = "dynamic"  # official uses its sigma-dependent schedule
     guidance_batched: bool = True  # one 3x-batch forward; False = 3 forwards (less memory)
+    border_latents: int = 0  # outer latent pixels pinned to the (noised) source while sampling
+    #   (`xdub.diffusion.border`; the released inference script: 1); 0 = off
     # --- phases (sigma boundaries, high noise -> low noise) -----------------------------------
     structure_lip_sigma: float = 0.8  # sigma >= this: structure phase (pose, head, layout)
     lip_texture_sigma: float = 0.4  # sigma < this: texture phase; in between: lip phase
@@ -57,6 +59,8 @@ class DiffusionConfig:
             raise ConfigError("DiffusionConfig: timestep counts must be >= 1")
         if self.shift <= 0 or self.train_shift <= 0:
             raise ConfigError("DiffusionConfig: shift and train_shift must be > 0")
+        if self.border_latents < 0:
+            raise ConfigError("DiffusionConfig: border_latents must be >= 0")
         if self.logit_std <= 0:
             raise ConfigError("DiffusionConfig: logit_std must be > 0")
         if not 0.0 < self.lip_texture_sigma < self.structure_lip_sigma < 1.0:
@@ -80,5 +84,5 @@ DIFFUSION_PRESETS: dict[str, DiffusionConfig] = {
         audio_scale=3.0,
     ),
     # Official X-Dub (Wan-5B) inference defaults.
-    "wan5b": DiffusionConfig(),
+    "wan5b": DiffusionConfig(border_latents=1),
 }

@@ -6,6 +6,7 @@ sigma * noise`, velocity `v = noise - x0`, network timestep `sigma * 1000`.
 Imports: torch, numpy, tqdm, xdub.config.
 """
 
+from xdub.diffusion.border import border_mask, pin_border, with_pinned_border
 from xdub.diffusion.guidance import (
     ConditionMasks,
     GuidanceStreams,
@@ -57,6 +58,9 @@ from xdub.diffusion.timesteps import (
 )
 
 __all__ = [
+    "border_mask",
+    "pin_border",
+    "with_pinned_border",
     "PHASES",
     "ConditionMasks",
     "GuidanceStreams",

@@ -60,12 +60,17 @@ class ModelGenerator:
 
     def audio_windows(self, prepared: FeatureSequence, first_frame: int, num_frames: int,
                       fps: float) -> torch.Tensor:
-        """`[F, W, D]`: each video frame's window, centred on its own time (k + 0.5) / fps.
+        """`[tf - 1 + F, W, D]`: each video frame's window, centred on its own time
+        (k + 0.5) / fps, for the chunk's F frames and the tf - 1 frames before it.
 
-        The same windows `featurizer.features` gives training clips: the features are encoded
-        once over the whole track, so a chunk's windows do not depend on where chunks start.
+        Those lead-in frames are what the chunk's first latent frame hears, as in the released
+        model (`conditioning.group_audio_windows`); before the audio's start they clamp to its
+        first feature. The features are encoded once over the whole track, so a chunk's windows
+        do not depend on where chunks start; training clips get the same windows from
+        `featurizer.features`.
         """
-        spans = audio_windows.frame_spans(num_frames, first_frame)
+        lead_in = self.temporal_factor - 1
+        spans = audio_windows.frame_spans(num_frames + lead_in, first_frame - lead_in)
         return self.featurizer.gather(prepared, spans, fps, self.featurizer.window)
 
     @torch.inference_mode()

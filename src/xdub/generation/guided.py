@@ -9,6 +9,7 @@ model_types, config, generation.samplers}.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,10 +18,13 @@ import torch
 from xdub.config.diffusion import DiffusionConfig
 from xdub.diffusion import (
     GuidanceStreams,
+    border_mask,
+    pin_border,
     PhaseMap,
     guided_model_fn,
     scales_from_config,
     sigma_to_timestep,
+    with_pinned_border,
     sigmas_for_sampling,
     with_expert_switch,
     zero_fields,
@@ -82,10 +86,23 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
     model_fn = guided_model_fn(cond_model_fn, streams, scales_from_config(diffusion),
                                batched=diffusion.guidance_batched, stack=DiTConditioning.concat)
     sigmas = sigmas_for_sampling(settings.steps, diffusion.shift)
+    border = None
+    if diffusion.border_latents > 0:  # the crop's edge stays the source's (released setting)
+        if src.shape[1] != noise.shape[1]:
+            raise ValueError("border_latents needs source latents with the latents' channels "
+                             "(an editor, not an inpainter)")
+        start = cond.motion_latents.shape[2] if cond.motion_latents is not None else 0
+        border = border_mask(noise.shape, start, diffusion.border_latents, noise.device)
+        model_fn = with_pinned_border(model_fn, src, noise, border)
     if settings.experts:
         plan = PhaseMap.from_config(diffusion).experts_for(sigmas, dict(settings.experts))
         model_fn = with_expert_switch(model_fn, plan, lambda name: set_active_adapter(dit, name))
-    latents = get_sampler(diffusion.sampler)(model_fn, noise, sigmas)
+    # The DiT computes its step-constant inputs (empty-prompt K/V, RoPE) once for the chunk.
+    constant_inputs = getattr(dit, "constant_inputs", None)
+    with constant_inputs() if constant_inputs is not None else nullcontext():
+        latents = get_sampler(diffusion.sampler)(model_fn, noise, sigmas)
+    if border is not None:
+        latents = pin_border(latents, src, border)
     if cond.motion_latents is not None:  # the network's motion-frame outputs are meaningless
         latents[:, :, : cond.motion_latents.shape[2]] = cond.motion_latents.to(latents.dtype)
     return latents

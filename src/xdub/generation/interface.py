@@ -24,7 +24,8 @@ class ChunkInput:
     """One chunk for a generator (F = a length the codec accepts, padded by the runner).
 
     crops: [F, S, S, 3] uint8 aligned source crops. audio_windows: [F, W, D] float, one window
-    per VIDEO frame (`xdub.conditioning` regroups them per latent frame), or None. ref_crops:
+    per VIDEO frame, optionally preceded by the tf - 1 frames before the chunk (what its first
+    latent frame hears; `xdub.conditioning.group_audio_windows` regroups them), or None. ref_crops:
     [R, S, S, 3] uint8 or None. motion_crops: [M, S, S, 3] uint8, the previous chunk's output
     for this chunk's first M frames, or None. masks: [F, S, S] float in [0, 1], the region an
     inpainting generator regenerates (None: its own default; editors ignore it).
@@ -56,7 +57,8 @@ class CropGenerator(Protocol):
 
     def audio_windows(self, prepared: Any, first_frame: int, num_frames: int,
                       fps: float) -> torch.Tensor | None:
-        """Windows `[F, W, D]` for frames first_frame.. (relative to the audio's start)."""
+        """Windows `[F, W, D]` (or `[tf - 1 + F, W, D]` with lead-in) for frames first_frame..
+        (relative to the audio's start)."""
         ...
 
     def generate(self, chunk: ChunkInput, rng: torch.Generator) -> np.ndarray:

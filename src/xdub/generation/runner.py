@@ -82,7 +82,11 @@ def generate_clip(generator: CropGenerator, crops: np.ndarray, audio_windows: np
     out = np.empty_like(crops)
     for chunk in plan_chunks([(0, total)], chunk_frames, overlap):
         length = runner.padded_length(chunk.length)
-        index = np.minimum(np.arange(chunk.start, chunk.start + length), total - 1)  # pad the end
+        # The tf - 1 frames before a chunk are its first latent frame's audio lead-in
+        # (`conditioning.group_audio_windows`); the clip's first chunk has none.
+        lead_in = generator.temporal_factor - 1
+        lead_in = lead_in if 0 < lead_in <= chunk.start else 0
+        index = np.minimum(np.arange(chunk.start - lead_in, chunk.start + length), total - 1)
         windows = torch.as_tensor(audio_windows[index]) if audio_windows is not None else None
         refs = None
         if generator.ref_frames:

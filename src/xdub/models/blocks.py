@@ -18,6 +18,7 @@ from torch import nn
 from xdub.models.rope import apply_rope
 
 Rope = tuple[torch.Tensor, torch.Tensor]  # (cos, sin), each [L, head_dim // 2]
+KeyValues = tuple[torch.Tensor, torch.Tensor]  # projected keys, values [B|1, M, heads, hd]
 
 
 def timestep_sinusoid(timesteps: torch.Tensor, dim: int) -> torch.Tensor:
@@ -62,15 +63,24 @@ class QKNormAttention(nn.Module):
         self.norm_q = RMSNorm(dim, eps=eps)
         self.norm_k = RMSNorm(dim, eps=eps)
 
-    def forward(
-        self, x: torch.Tensor, memory: torch.Tensor | None = None, rope: Rope | None = None
-    ) -> torch.Tensor:
-        """x: [B, L, D] queries; memory: [B or 1, M, D] keys/values (None = x) -> [B, L, D]."""
-        source = x if memory is None else memory
+    def memory_kv(self, memory: torch.Tensor) -> KeyValues:
+        """Keys and values `[B|1, M, heads, head_dim]` of `memory: [B|1, M, D]`. A constant
+        memory (the empty-prompt context) can be projected once and passed as `memory_kv`."""
         heads = self.num_heads
-        q = rearrange(self.norm_q(self.q(x)), "b l (n d) -> b l n d", n=heads)
-        k = rearrange(self.norm_k(self.k(source)), "b l (n d) -> b l n d", n=heads)
-        v = rearrange(self.v(source), "b l (n d) -> b l n d", n=heads)
+        k = rearrange(self.norm_k(self.k(memory)), "b l (n d) -> b l n d", n=heads)
+        v = rearrange(self.v(memory), "b l (n d) -> b l n d", n=heads)
+        return k, v
+
+    def forward(
+        self, x: torch.Tensor, memory: torch.Tensor | None = None, rope: Rope | None = None,
+        memory_kv: KeyValues | None = None,
+    ) -> torch.Tensor:
+        """x: [B, L, D] queries; memory: [B or 1, M, D] keys/values (None = x), or their
+        projection `memory_kv` -> [B, L, D]."""
+        q = rearrange(self.norm_q(self.q(x)), "b l (n d) -> b l n d", n=self.num_heads)
+        if memory_kv is None:
+            memory_kv = self.memory_kv(x if memory is None else memory)
+        k, v = memory_kv
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if k.shape[0] != q.shape[0]:  # a shared (batch-1) context serves the whole batch
@@ -106,10 +116,11 @@ class DiTBlock(nn.Module):
         t_mod: torch.Tensor,
         rope: Rope,
         num_cond_tokens: int,
-        context: torch.Tensor | None,
+        context: torch.Tensor | KeyValues | None,
         audio: torch.Tensor | None,
     ) -> torch.Tensor:
-        """tokens: [B, L, D] = [cond | target]; t_mod: [B, L, 6, D]; context: [B|1, M, D];
+        """tokens: [B, L, D] = [cond | target]; t_mod: [B, L, 6, D]; context: [B|1, M, D] or
+        this block's cached cross-attention keys/values (`QKNormAttention.memory_kv`);
         audio: [B, F, P, D] (one window per target latent frame). Returns [B, L, D]."""
         mod = self.modulation.to(t_mod.dtype) + t_mod
         shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff = mod.unbind(dim=2)
@@ -118,7 +129,10 @@ class DiTBlock(nn.Module):
         # Conditioning tokens are context only: text and audio reach the target tokens alone.
         cond, target = tokens[:, :num_cond_tokens], tokens[:, num_cond_tokens:]
         if self.cross_attn is not None and self.norm3 is not None and context is not None:
-            target = target + self.cross_attn(self.norm3(target), memory=context)
+            if isinstance(context, tuple):
+                target = target + self.cross_attn(self.norm3(target), memory_kv=context)
+            else:
+                target = target + self.cross_attn(self.norm3(target), memory=context)
         if self.audio_attn is not None and self.norm4 is not None and audio is not None:
             target = target + self._attend_audio(target, audio)
         tokens = torch.cat([cond, target], dim=1)

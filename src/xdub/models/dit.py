@@ -10,6 +10,8 @@ Imports: torch, safetensors, einops, xdub.config, xdub.errors, xdub.models.*.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -77,6 +79,7 @@ class XDubDiT(nn.Module):
         null = torch.zeros(1, c.null_context_len, c.text_dim) if c.text_dim is not None else None
         self.register_buffer("null_context", null, persistent=False)
         self.gradient_checkpointing = False
+        self._constants: dict | None = None  # set inside `constant_inputs()`
 
     # ----------------------------------------------------------------------------- utilities
     @property
@@ -102,6 +105,41 @@ class XDubDiT(nn.Module):
         expected = (1, self.config.null_context_len, self.config.text_dim)
         assert tuple(context.shape) == expected, f"null context must be {expected}"
         self.null_context = context.to(device=device, dtype=self.dtype)
+
+    @contextmanager
+    def constant_inputs(self) -> Iterator[None]:
+        """Within: what does not change between denoising steps is computed once and reused --
+        the empty-prompt context's projection and every block's cross-attention keys/values,
+        and the RoPE tables of each token layout. For sampling only (fixed weights, no grad);
+        outputs are identical. Skipped when a LoRA adapter sits on those layers (an expert
+        switch would change them)."""
+        previous = self._constants
+        self._constants = {"rope": {}}
+        if self.text_embedding is not None and not self._context_has_adapters():
+            with torch.no_grad():
+                projected = self.text_embedding(self.null_context.to(self.dtype))
+                self._constants["context"] = [
+                    block.cross_attn.memory_kv(projected) if block.cross_attn is not None else None
+                    for block in self.blocks
+                ]
+        try:
+            yield
+        finally:
+            self._constants = previous
+
+    def _context_has_adapters(self) -> bool:
+        layers = [self.text_embedding] + [b.cross_attn for b in self.blocks]
+        return any(LORA_MARKER in f".{name}." for layer in layers if layer is not None
+                   for name, _ in layer.named_modules())
+
+    def _rope(self, grid: TokenGrid, ref_frames: int, device: torch.device):
+        """Cos/sin tables of the token layout (cached inside `constant_inputs`)."""
+        key = (grid, ref_frames, device)
+        cache = self._constants["rope"] if self._constants is not None else {}
+        if key not in cache:
+            positions = stream_positions(grid, ref_frames, device=device)
+            cache[key] = rope_angles(positions, self.config.head_dim, self.config.rope_theta)
+        return cache[key]
 
     # ------------------------------------------------------------------------------- forward
     def forward(
@@ -137,16 +175,17 @@ class XDubDiT(nn.Module):
         num_cond = sum(s.shape[1] for s in streams)
         tokens = torch.cat([*streams, target_tokens], dim=1)
         # 3. Positions, per-token timesteps, conditioning embeddings.
-        positions = stream_positions(grid, ref_frames, device=tokens.device)
-        rope = rope_angles(positions, self.config.head_dim, self.config.rope_theta)
+        rope = self._rope(grid, ref_frames, tokens.device)
         motion_tokens = motion_frames // self.config.patch_size[0]
         per_token_t = token_timesteps(timestep, grid, num_cond, motion_tokens, cond.motion_mask)
         # Timesteps are rounded to the latents' dtype first, as in the official pipeline.
         t_emb, t_mod = self._embed_timesteps(per_token_t.to(noisy_latents.dtype))
-        context = self._embed_context(cond.context, batch)
         audio = self._embed_audio(cond.audio_features, grid)
+        cached = self._constants.get("context") if self._constants is not None else None
+        if cond.context is not None or cached is None:
+            cached = [self._embed_context(cond.context, batch)] * len(self.blocks)
         # 4. Blocks.
-        for block in self.blocks:
+        for block, context in zip(self.blocks, cached):
             args = (tokens, t_mod, rope, num_cond, context, audio)
             if self.gradient_checkpointing and torch.is_grad_enabled():
                 tokens = checkpoint(block, *args, use_reentrant=False)
