@@ -154,6 +154,11 @@ def test_clips_feed_the_stage1_dataset_and_report_exists(prepared):
     featurizer = MelFeaturizer()
     data = WindowDataset(source, lambda r: prepare_clip(r, FACE, featurizer, 0.4), 9, 1, 4, 2)
     assert data[0]["crops"].shape == (9, 96, 96, 3)
+    from xdub.config.train import DataConfig, Stage1Config
+    from xdub.train.stage1 import make_source
+
+    stage1 = Stage1Config(data=DataConfig(source="prepared", prepared=str(out)))
+    assert len(make_source(stage1)) == len(source)  # what `xdub train stage1` reads
     page = (out / "report" / "index.html").read_text()
     assert "no_face" in page and (out / "report" / "offset.png").is_file()
 

@@ -58,9 +58,10 @@ class VideoSourceConfig:
 class DataConfig:
     """Which clips, and how a training window is cut from one."""
 
-    source: Literal["synth", "video"] = "synth"
+    source: Literal["synth", "video", "prepared"] = "synth"
     synth: SynthSourceConfig = field(default_factory=SynthSourceConfig)
     video: VideoSourceConfig = field(default_factory=VideoSourceConfig)
+    prepared: str = ""  # `source: prepared`: an `xdub prepare` output (folder or fsspec URL)
     window_frames: int = 4  # target video frames per sample (1 + k * codec temporal factor)
     ref_frames: int = 1  # identity reference frames per sample (0 = none)
     ref_min_gap: int = 8  # references lie >= this many frames away from the target window
@@ -72,6 +73,9 @@ class DataConfig:
     num_workers: int = 0  # DataLoader workers (rendering in parallel to the model step)
 
     def __post_init__(self) -> None:
+        if self.source == "prepared" and not self.prepared:
+            raise ConfigError("data.source 'prepared' needs data.prepared (an xdub prepare "
+                              "output folder or URL)")
         if self.window_frames < 1 or self.ref_frames < 0 or self.ref_min_gap < 0:
             raise ConfigError("data: window_frames >= 1, ref_frames >= 0, ref_min_gap >= 0")
         if self.windows_per_clip < 1 or self.shuffle_block < 1 or self.mask_hold_s < 0:

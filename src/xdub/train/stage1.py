@@ -30,6 +30,7 @@ from xdub.config import replace
 from xdub.config.train import STAGE1_EVAL_SEED_BASE, InpainterSpec, Stage1Config
 from xdub.data.crops import attach_latents, prepare_clip
 from xdub.data.dataset import WindowDataset, window_loader
+from xdub.data.prepare.store import PreparedClipSource
 from xdub.data.sources import ClipSource, SynthClipSource, VideoClipSource
 from xdub.diffusion import (
     TrainSigmaSampler,
@@ -55,6 +56,8 @@ def make_source(cfg: Stage1Config, held_out: bool = False) -> ClipSource:
     """Training clips (or `sample_clips` held-out ones: seeds from STAGE1_EVAL_SEED_BASE)."""
     if cfg.data.source == "video":
         return VideoClipSource(cfg.data.video)
+    if cfg.data.source == "prepared":  # samples come from the training clips too
+        return PreparedClipSource(cfg.data.prepared)
     if held_out:
         seeds = [STAGE1_EVAL_SEED_BASE + k for k in range(cfg.sample_clips)]
         return SynthClipSource(cfg.data.synth, seeds)
