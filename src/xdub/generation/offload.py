@@ -6,7 +6,7 @@ decodes. With `PhaseOffload` the idle models wait on `idle` (the CPU) and each p
 own models to `compute` for as long as it runs, so the accelerator holds the largest phase
 instead of all of them (`benchmarks/memory_plan.py`: the wan5b bf16 chunk drops from 18.4 to
 13.1 GiB and fits a 16 GB card). The cost is the copies: the DiT (11.7 GiB in bf16) goes out
-and back once per chunk, about a second over PCIe against minutes of sampling.
+and back once per chunk, seconds over PCIe against minutes of sampling.
 Outputs are unchanged: the same weights compute on the same device, only their home between
 phases differs. When `compute` and `idle` are the same device every move is a no-op.
 Imports: torch.
