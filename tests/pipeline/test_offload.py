@@ -66,9 +66,10 @@ def test_park_and_phase_use_the_configured_devices(monkeypatch):
     assert modules_of(owner) == [owner.encoder]
     log = _log_moves(monkeypatch, {id(owner.encoder): "encoder"})
     offload = PhaseOffload(compute="cpu", idle="meta")
-    with offload.phase(owner):
+    with torch.inference_mode(), offload.phase(owner):  # `generate` runs in inference mode
         assert owner.encoder.weight.device.type == "cpu"  # computes on the compute device
     assert owner.encoder.weight.device.type == "meta"  # parked on the idle device
+    assert not owner.encoder.weight.is_inference()  # moved as an ordinary (trainable) tensor
     assert log == [("encoder", "cpu"), ("encoder", "meta")]
 
 

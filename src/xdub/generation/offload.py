@@ -36,17 +36,22 @@ class PhaseOffload:
 
     def park(self, *owners: object) -> None:
         """Send the models of `owners` to the idle device (at load time and after a phase)."""
-        for owner in owners:
-            for module in modules_of(owner):
-                module.to(self.idle)
+        _move(owners, self.idle)
 
     @contextmanager
     def phase(self, *owners: object) -> Iterator[None]:
         """The models of `owners` on the compute device while the block runs, then idle."""
-        for owner in owners:
-            for module in modules_of(owner):
-                module.to(self.compute)
+        _move(owners, self.compute)
         try:
             yield
         finally:
             self.park(*owners)
+
+
+def _move(owners: tuple[object, ...], device: torch.device) -> None:
+    """Move every module of `owners` to `device`. Outside inference mode even when called in
+    it (`generate` is), so the parameters stay ordinary tensors that training can still use."""
+    with torch.inference_mode(False):
+        for owner in owners:
+            for module in modules_of(owner):
+                module.to(device)
