@@ -69,9 +69,12 @@ PRESETS = {
              conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2),
         crop=64, frames=9),
 }
-# (label, guidance streams batched, VAE tiling)
-OPTIONS = (("3 streams batched", True, False), ("3 streams sequential", False, False),
-           ("sequential + VAE tiling", False, True))
+# (label, guidance streams batched, VAE tiling, phase offload); offload last: it parks the
+# models on the CPU for good
+OPTIONS = (("3 streams batched", True, False, False),
+           ("3 streams sequential", False, False, False),
+           ("sequential + VAE tiling", False, True, False),
+           ("sequential + tiling + offload", False, True, True))
 
 
 def peak_mib(device: torch.device) -> float:
@@ -115,8 +118,9 @@ def test_clip(preset: Preset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_option(gen: ModelGenerator, codec: WanVAECodec, crops, prepared, device, steps: int,
-               batched: bool, tiling: bool) -> dict:
-    """One chunk: condition (VAE encode), sample, decode; seconds and peak memory."""
+               batched: bool, tiling: bool, offload: bool) -> dict:
+    """One chunk: condition (VAE encode), sample, decode; seconds and peak memory (with
+    `offload`, each phase's models move to the accelerator for that phase: copies count)."""
     diffusion = dataclasses.replace(DIFFUSION_PRESETS["wan5b"], guidance_batched=batched)
     gen.sampler = SamplerSettings(diffusion, steps)
     if tiling:
@@ -124,6 +128,8 @@ def run_option(gen: ModelGenerator, codec: WanVAECodec, crops, prepared, device,
                                 tile_sample_stride_height=192, tile_sample_stride_width=192)
     else:
         codec.vae.disable_tiling()
+    if offload:
+        gen.enable_offload("cpu")
     if device.type != "cpu":
         torch.accelerator.empty_cache()
         torch.accelerator.reset_peak_memory_stats(device)
@@ -131,15 +137,18 @@ def run_option(gen: ModelGenerator, codec: WanVAECodec, crops, prepared, device,
     with torch.inference_mode():
         start = time.perf_counter()
         windows = gen.audio_windows(prepared, 0, len(crops), 25.0)
-        cond = gen.condition(ChunkInput(crops, windows), None)
+        with gen.phase(codec):
+            cond = gen.condition(ChunkInput(crops, windows), None)
         synchronize(device)
         times["encode_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        latents = guided_sample(gen.dit, cond, gen.sampler, torch.Generator().manual_seed(0))
+        with gen.phase(gen.dit):
+            latents = guided_sample(gen.dit, cond, gen.sampler, torch.Generator().manual_seed(0))
         synchronize(device)
         times["sample_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        video = codec.decode(latents.float())
+        with gen.phase(codec):
+            video = codec.decode(latents.float())
         synchronize(device)
         times["decode_s"] = time.perf_counter() - start
     assert torch.isfinite(video).all(), "decoded frames are not finite"
@@ -169,11 +178,11 @@ def main() -> None:
     prepared = featurizer.encode(audio)
     print(f"models built, audio encoded: {time.perf_counter() - start:.1f} s", flush=True)
     rows = []
-    for label, batched, tiling in OPTIONS:
+    for label, batched, tiling, offload in OPTIONS:
         row = {"option": label, **run_option(gen, codec, crops, prepared, device, args.steps,
-                                             batched, tiling)}
+                                             batched, tiling, offload)}
         rows.append(row)
-        print(f"{label:26} {row['s_per_step']:7.2f} s/step {row['s_per_chunk']:7.1f} s/chunk "
+        print(f"{label:30} {row['s_per_step']:7.2f} s/step {row['s_per_chunk']:7.1f} s/chunk "
               f"(encode {row['encode_s']:.1f}, decode {row['decode_s']:.1f}) "
               f"peak {row['peak_mib'] / 1024:6.2f} GiB", flush=True)
     result = {"preset": args.preset, "device": str(device), "dtype": str(dtype), "rows": rows}

@@ -10,7 +10,8 @@ measured peak on the CPU by `--check`). A run has three phases and the peak is t
 
 Options: bf16 weights (`--dtype bfloat16`); sequential guidance streams
 (`diffusion.guidance_batched: false`); VAE tiling (`codec.wan.tiling`); phase offload (only
-the running phase's models on the accelerator; not in xdub yet, marked "planned").
+the running phase's models on the accelerator; `load_pipeline(offload="cpu")`,
+`xdub.generation.offload`).
 
     python benchmarks/memory_plan.py [--presets wan5b small] [--frames 77] [--check]
 """
@@ -61,7 +62,7 @@ OPTIONS = (
     Options("bf16 + sequential streams", sequential_streams=True),
     Options("bf16 + sequential + VAE tiling", sequential_streams=True, vae_tiling=True),
     Options("bf16 + sequential + tiling + phase offload", sequential_streams=True,
-            vae_tiling=True, phase_offload=True, available=False),
+            vae_tiling=True, phase_offload=True),
 )
 
 

@@ -2,7 +2,10 @@
 one needs (almost) no more memory than the short one.
 
 Each clip is rendered to files first; each dub then runs file to file in a fresh process that
-reports its own peak RSS, so rendering never counts. Tiny scale, CPU, 1 sampling step (memory
+reports its own peak RSS, so rendering never counts. The peak is VmHWM (/proc/self/status),
+not `getrusage`'s ru_maxrss: Linux carries ru_maxrss across fork + exec, so a child started
+by a parent that had just rendered 48 s of frames reported the parent's ~1.5 GiB as its own
+(the "growth" measured before this fix, 606 -> 1566 MiB, was that). Tiny scale, CPU, 1 sampling step (memory
 does not depend on the step count).
 
     python benchmarks/streaming_rss.py [--short 8] [--long 48] [--threads 2]
@@ -12,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,14 @@ def render(folder: Path, seconds: float) -> tuple[Path, Path]:
     return video, write_wav(folder / f"speech_{seconds:g}.wav", b.audio)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory since its exec (VmHWM), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def dub(video: str, audio: str, out: str, threads: int) -> dict:
     """Dub file to file in this process; its peak RSS and frame count."""
     import torch
@@ -43,8 +53,7 @@ def dub(video: str, audio: str, out: str, threads: int) -> dict:
     result = pipe(FileSource(Path(video)), read_audio(Path(audio), sample_rate=48_000),
                   InferConfig(sampling=SamplingConfig(steps=1)),
                   output=FileSink(Path(out), inputs=[Path(video), Path(audio)]))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB
-    return {"frames": result.summary.output_frames, "peak_rss_mib": peak}
+    return {"frames": result.summary.output_frames, "peak_rss_mib": peak_rss_mib()}
 
 
 def measure(seconds: list[float], threads: int) -> list[dict]:

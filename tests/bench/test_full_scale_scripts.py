@@ -30,7 +30,8 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
     result = json.loads(out.read_text())
     assert result["device"] == "cpu" and result["dtype"] == "torch.bfloat16"
     assert [r["option"] for r in result["rows"]] == [
-        "3 streams batched", "3 streams sequential", "sequential + VAE tiling"]
+        "3 streams batched", "3 streams sequential", "sequential + VAE tiling",
+        "sequential + tiling + offload"]
     assert all(r["s_per_step"] > 0 and r["peak_mib"] > 0 for r in result["rows"])
     assert "s/step" in run.stdout
 
@@ -44,6 +45,9 @@ def test_memory_plan_counts_the_release_and_options_only_help():
     peaks = [memory_plan.plan("wan5b", 77, o)["peak"] for o in memory_plan.OPTIONS]
     assert all(a >= b for a, b in zip(peaks, peaks[1:]))
     assert 18 < peaks[1] < 23  # bf16, all resident: the release's ~21 GB
+    offload = memory_plan.OPTIONS[-1]
+    assert offload.phase_offload and offload.available  # load_pipeline(offload="cpu")
+    assert memory_plan.plan("wan5b", 77, offload)["peak"] < 16 * 0.93
 
 
 @pytest.mark.parametrize("preset", sorted(MODEL_PRESETS))

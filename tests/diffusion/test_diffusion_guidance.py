@@ -145,3 +145,28 @@ def test_mask_condition_zeroes_dropped_samples():
     cond = torch.ones(3, 2, 4)
     out = mask_condition(cond, torch.tensor([True, False, True]))
     assert out[1].abs().sum() == 0 and torch.equal(out[0], cond[0])
+
+
+def test_guidance_reuse_runs_one_stream_on_every_other_late_step():
+    net, cond = ToyNet(), _cond()
+    streams = GuidanceStreams.from_drops(
+        cond, lambda c: zero_fields(c, ["ref_latents"]), lambda c: zero_fields(c, ["audio_tokens"])
+    )
+    calls: list[int] = []
+
+    def counted(x, sigma, c):
+        calls.append(int(x.shape[0]))
+        return net(x, sigma, c)
+
+    scales = dynamic_scales(2.5, 10.0)
+    full = guided_model_fn(net, streams, scales, batched=False)
+    reuse = guided_model_fn(counted, streams, scales, batched=False, reuse_from=2)
+    x_t = [_v(4) for _ in range(5)]
+    sigmas = [torch.tensor([s, s]) for s in (0.9, 0.7, 0.5, 0.3, 0.1)]
+    with torch.no_grad():
+        outs = [reuse(x, s, k) for k, (x, s) in enumerate(zip(x_t, sigmas))]
+        for k in (0, 1, 2, 4):  # full steps: exactly the three-stream merge
+            assert torch.allclose(outs[k], full(x_t[k], sigmas[k], k), atol=1e-6)
+        correction = full(x_t[2], sigmas[2], 2) - net(x_t[2], sigmas[2], cond)
+        assert torch.allclose(outs[3], net(x_t[3], sigmas[3], cond) + correction, atol=1e-5)
+    assert len(calls) == 3 * 4 + 1  # step 3 ran the ref+audio stream only

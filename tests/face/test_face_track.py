@@ -102,3 +102,17 @@ def test_face_select_track(detector, sequence):
 def test_face_track_faces_without_faces_is_empty(detector):
     frames = [background(120, 160, seed=s) for s in range(4)]
     assert track_faces(frames, detector, TrackConfig(), fps=10) == []
+
+
+def test_face_tracker_keeps_only_the_newest_mesh():
+    """Refining needs the last mesh of each live track; older meshes are dropped (memory per
+    frame of a long video)."""
+    from dataclasses import replace
+
+    dets = jittered_detections(6, 0.5, np.random.default_rng(0))
+    tracker = FaceTracker(TrackConfig(smooth=False, scene_cut=False), fps=25)
+    for i, det in enumerate(dets):
+        tracker.update(i, None, [replace(det, mesh=np.zeros((468, 2), np.float32))])
+    (live,) = tracker._live
+    assert [d.mesh is not None for d in live.detections] == [False] * 5 + [True]
+    assert tracker.active()[0].mesh is not None

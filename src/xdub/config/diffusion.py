@@ -44,6 +44,8 @@ class DiffusionConfig:
     audio_scale: float = 10.0  # official default; high because lips are a small region
     guidance_schedule: GuidanceSchedule = "dynamic"  # official uses its sigma-dependent schedule
     guidance_batched: bool = True  # one 3x-batch forward; False = 3 forwards (less memory)
+    guidance_reuse_from: float = 1.0  # from this fraction of the steps on, every other step
+    #   runs the ref+audio stream only and reuses the last guidance correction; 1 = never
     border_latents: int = 0  # outer latent pixels pinned to the (noised) source while sampling
     #   (`xdub.diffusion.border`; the released inference script: 1); 0 = off
     # --- phases (sigma boundaries, high noise -> low noise) -----------------------------------
@@ -59,6 +61,8 @@ class DiffusionConfig:
             raise ConfigError("DiffusionConfig: timestep counts must be >= 1")
         if self.shift <= 0 or self.train_shift <= 0:
             raise ConfigError("DiffusionConfig: shift and train_shift must be > 0")
+        if not 0.0 <= self.guidance_reuse_from <= 1.0:
+            raise ConfigError("DiffusionConfig: guidance_reuse_from must be in [0, 1]")
         if self.border_latents < 0:
             raise ConfigError("DiffusionConfig: border_latents must be >= 0")
         if self.logit_std <= 0:

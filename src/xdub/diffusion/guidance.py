@@ -137,16 +137,23 @@ def guided_model_fn(
     scales: ScaleFn,
     batched: bool = True,
     stack: Callable[[Sequence[Any]], Any] = stack_conditions,
+    reuse_from: int | None = None,
 ) -> ModelFn:
     """Sampler-ready `model_fn(x_t, sigma, step)` evaluating three streams and combining them.
 
     cond_model_fn(x_t [B', ...], sigma [B'], cond) -> velocity [B', ...]. With `batched=True`
     the conditions are stacked once (via `stack`) and each step runs one forward on a 3B batch;
-    with `batched=False` each step runs three B-sized forwards.
+    with `batched=False` each step runs three B-sized forwards. Guidance reuse: from step
+    `reuse_from` on, every other step runs only the ref+audio stream and adds the guidance
+    correction (merged - ref+audio) of the step before, which changes slowly late in sampling.
     """
     batched_cond = stack(streams.as_list()) if batched else None
+    last_correction: list[torch.Tensor] = []  # of the latest full step
 
     def model_fn(x_t: torch.Tensor, sigma: torch.Tensor, step_index: int) -> torch.Tensor:
+        if (reuse_from is not None and step_index >= reuse_from and last_correction
+                and (step_index - reuse_from) % 2 == 1):
+            return cond_model_fn(x_t, sigma, streams.ref_audio) + last_correction[0]
         if batched:
             v_all = cond_model_fn(torch.cat([x_t] * 3), torch.cat([sigma] * 3), batched_cond)
             v_null, v_ref, v_ref_audio = v_all.chunk(3, dim=0)
@@ -155,7 +162,10 @@ def guided_model_fn(
                 cond_model_fn(x_t, sigma, cond) for cond in streams.as_list()
             )
         ref_scale, audio_scale = scales(sigma)
-        return combine_guidance(v_null, v_ref, v_ref_audio, ref_scale, audio_scale)
+        merged = combine_guidance(v_null, v_ref, v_ref_audio, ref_scale, audio_scale)
+        if reuse_from is not None:
+            last_correction[:] = [merged - v_ref_audio]
+        return merged
 
     return model_fn
 

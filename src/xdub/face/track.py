@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -150,8 +150,12 @@ class FaceTracker:
             return
         matched_dets: set[int] = set()
         for ti, di in self._associate(frame_index, detections):
-            self._live[ti].frames.append(frame_index)
-            self._live[ti].detections.append(detections[di])
+            live = self._live[ti]
+            # Refining follows only the newest mesh; older ones would grow memory per frame.
+            if live.detections[-1].mesh is not None:
+                live.detections[-1] = replace(live.detections[-1], mesh=None)
+            live.frames.append(frame_index)
+            live.detections.append(detections[di])
             matched_dets.add(di)
         for di, det in enumerate(detections):
             if di not in matched_dets:

@@ -13,6 +13,7 @@ generation}.
 from __future__ import annotations
 
 import copy
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from xdub.face.landmarks import MEAN_SHAPE
 from xdub.face.mask import lower_face_mask
 from xdub.generation.guided import SamplerSettings, guided_sample
 from xdub.generation.interface import ChunkInput
+from xdub.generation.offload import PhaseOffload
 from xdub.model_types import DiTConditioning, VideoCodec
 from xdub.types import AUDIO_SAMPLE_RATE, Audio
 
@@ -41,6 +43,17 @@ class ModelGenerator:
         self.name, self.crop_size, self.sampler = name, crop_size, sampler
         self.temporal_factor = int(codec.temporal_factor)
         self.motion_frames, self.ref_frames = motion_frames, ref_frames
+        self.offload: PhaseOffload | None = None  # None: every model stays on its device
+
+    def enable_offload(self, idle: torch.device | str = "cpu") -> None:
+        """Phase offload (`xdub.generation.offload`): models wait on `idle` and each phase
+        moves its own to the device the DiT is on now."""
+        self.offload = PhaseOffload(next(self.dit.parameters()).device, idle)
+        self.offload.park(self.featurizer, self.codec, self.dit)
+
+    def phase(self, *owners: object) -> AbstractContextManager:
+        """The models of `owners` on the compute device for one phase (no-op without offload)."""
+        return nullcontext() if self.offload is None else self.offload.phase(*owners)
 
     @property
     def steps(self) -> int:
@@ -56,7 +69,8 @@ class ModelGenerator:
 
     def prepare_audio(self, audio: Audio) -> FeatureSequence:
         """Featurizer over the whole driving audio (16 kHz mono)."""
-        return self.featurizer.encode(resample(audio, AUDIO_SAMPLE_RATE).samples)
+        with self.phase(self.featurizer):
+            return self.featurizer.encode(resample(audio, AUDIO_SAMPLE_RATE).samples)
 
     def audio_windows(self, prepared: FeatureSequence, first_frame: int, num_frames: int,
                       fps: float) -> torch.Tensor:
@@ -77,11 +91,15 @@ class ModelGenerator:
     def generate(self, chunk: ChunkInput, rng: torch.Generator) -> np.ndarray:
         """Denoise one chunk: condition, guided sampling (motion latents kept), decode."""
         motion = None
-        if chunk.motion_crops is not None and len(chunk.motion_crops):
-            motion = encode_frames(self.codec, chunk.motion_crops)  # [1, C, F_m, h, w]
-        latents = guided_sample(self.dit, self.condition(chunk, motion), self.sampler, rng)
-        codec_dtype = next(self.codec.parameters()).dtype
-        out = tensor_to_frames(self.codec.decode(latents.to(codec_dtype)))[0]
+        with self.phase(self.codec):
+            if chunk.motion_crops is not None and len(chunk.motion_crops):
+                motion = encode_frames(self.codec, chunk.motion_crops)  # [1, C, F_m, h, w]
+            condition = self.condition(chunk, motion)
+        with self.phase(self.dit):
+            latents = guided_sample(self.dit, condition, self.sampler, rng)
+        with self.phase(self.codec):
+            codec_dtype = next(self.codec.parameters()).dtype
+            out = tensor_to_frames(self.codec.decode(latents.to(codec_dtype)))[0]
         num = len(chunk.crops)
         assert out.shape[0] == num, f"codec returned {out.shape[0]} frames for {num}"
         return self.finish(chunk, out)
@@ -156,7 +174,8 @@ class CodecGenerator(ModelGenerator):
 
     @torch.inference_mode()
     def generate(self, chunk: ChunkInput, rng: torch.Generator) -> np.ndarray:
-        return tensor_to_frames(self.codec.decode(encode_frames(self.codec, chunk.crops)))[0]
+        with self.phase(self.codec):
+            return tensor_to_frames(self.codec.decode(encode_frames(self.codec, chunk.crops)))[0]
 
 
 def editor_generator(spec: DubberConfig, dit: torch.nn.Module, codec: VideoCodec,

@@ -9,6 +9,7 @@ model_types, config, generation.samplers}.
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -83,8 +84,11 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
     def cond_model_fn(x_t: torch.Tensor, sigma: torch.Tensor, c: Any) -> torch.Tensor:
         return dit(x_t, sigma_to_timestep(sigma, diffusion.num_train_timesteps), c)
 
+    reuse_from = (None if diffusion.guidance_reuse_from >= 1.0
+                  else math.ceil(diffusion.guidance_reuse_from * settings.steps))
     model_fn = guided_model_fn(cond_model_fn, streams, scales_from_config(diffusion),
-                               batched=diffusion.guidance_batched, stack=DiTConditioning.concat)
+                               batched=diffusion.guidance_batched, stack=DiTConditioning.concat,
+                               reuse_from=reuse_from)
     sigmas = sigmas_for_sampling(settings.steps, diffusion.shift)
     border = None
     if diffusion.border_latents > 0:  # the crop's edge stays the source's (released setting)

@@ -183,8 +183,26 @@ def load_pipeline(
     seed: int = 0,
     device: str = "auto",
     dtype: str = "auto",
+    offload: str | None = None,
 ) -> DubPipeline:
-    """The pipeline for a checkpoint folder, the official files, random init, or the default."""
+    """The pipeline for a checkpoint folder, the official files, random init, or the default.
+
+    `offload` (e.g. "cpu"): phase offload -- the models wait there and only the running
+    phase's models sit on `device` (`xdub.generation.offload`; same outputs, less memory).
+    """
+    pipeline = _load_pipeline(checkpoint, dit, vae, whisper, wav2vec2, null_context,
+                              random_init, seed, device, dtype)
+    if offload is not None:
+        if not hasattr(pipeline.generator, "enable_offload"):
+            raise ConfigError("--offload needs a model-driven pipeline")
+        resolve_device(offload)
+        pipeline.generator.enable_offload(offload)
+    return pipeline
+
+
+def _load_pipeline(checkpoint, dit, vae, whisper, wav2vec2, null_context, random_init: bool,
+                   seed: int, device: str, dtype: str) -> DubPipeline:
+    """`load_pipeline` without the offload option."""
     resolve_device(device)  # fail fast (exit 2) on a device this machine does not have
     official = any(v is not None for v in (dit, vae, whisper, wav2vec2))
     if sum([checkpoint is not None, official, random_init]) > 1:
