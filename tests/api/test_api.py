@@ -82,3 +82,15 @@ def test_xdub_exports_the_api_lazily():
     import xdub
 
     assert xdub.DubbingPipeline is DubbingPipeline
+
+
+def test_phase_offload_from_the_api_gives_the_same_video(clip):
+    """`offload="cpu"` (`xdub dub --offload cpu`) reaches the loader; on a CPU-only run it
+    must leave the video unchanged."""
+    source, other = clip
+    pipes = [DubbingPipeline.from_pretrained(None, offload=offload, sync_scorer="none")
+             for offload in (None, "cpu")]
+    assert [p.pipeline.generator.offload is not None for p in pipes] == [False, True]
+    runs = [p(source, other, length="video", steps=1, score_sync=False).video.frames
+            for p in pipes]
+    assert runs[0].shape[0] == 25 and np.array_equal(runs[0], runs[1])

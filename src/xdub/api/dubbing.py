@@ -103,15 +103,17 @@ class DubbingPipeline:
                         vae: PathLike | None = None, whisper: PathLike | None = None,
                         wav2vec2: PathLike | None = None, null_context: PathLike | None = None,
                         random_init: bool = False, seed: int = 0, device: str = "auto",
-                        dtype: str = "auto", sync_scorer: str = "auto") -> DubbingPipeline:
+                        dtype: str = "auto", offload: str | None = None,
+                        sync_scorer: str = "auto") -> DubbingPipeline:
         """A checkpoint folder, the official files (`dit`, `vae`, `whisper`, `wav2vec2`),
-        `random_init`, or (all None) the embedded default. `sync_scorer`: "auto" (the shipped
-        tiny scorer), "none", or a scorer folder."""
+        `random_init`, or (all None) the embedded default. `offload` (e.g. "cpu"): only the
+        running phase's models on `device` (less accelerator memory, same video).
+        `sync_scorer`: "auto" (the shipped tiny scorer), "none", or a scorer folder."""
         from xdub.bench.lipsync import load_sync_scorer
 
         pipeline = load_pipeline(path, dit=dit, vae=vae, whisper=whisper, wav2vec2=wav2vec2,
                                  null_context=null_context, random_init=random_init, seed=seed,
-                                 device=device, dtype=dtype)
+                                 device=device, dtype=dtype, offload=offload)
         official = any(v is not None for v in (dit, vae, whisper, wav2vec2))
         return cls(pipeline, _weights_label(path, official, random_init),
                    load_sync_scorer(sync_scorer))

@@ -82,6 +82,10 @@ def batch(
     random_init: bool = typer.Option(False, "--random-init",
                                      help="Untrained tiny model (smoke tests)."),
     config: Path | None = typer.Option(None, "--config", help="InferConfig YAML for all jobs."),
+    offload: str | None = typer.Option(None, "--offload", help="Phase offload: keep the "
+                                       "models on this device (e.g. cpu) and move only the "
+                                       "running phase's onto --device (less GPU memory, same "
+                                       "video).", show_default="off"),
     device: str | None = typer.Option(None, "--device", help="auto (default: cuda:<local "
                                       "rank> with several processes), cpu, or a device."),
     dtype: DType | None = typer.Option(None, "--dtype", help="Model dtype."),
@@ -103,7 +107,8 @@ def batch(
     base = infer_config(load(InferConfig, config) if config is not None else None,
                         device=_device_for(device, worker), dtype=_value(dtype))
     weights = {"checkpoint": checkpoint, "dit": dit, "vae": vae, "whisper": whisper,
-               "wav2vec2": wav2vec2, "random_init": random_init, "seed": base.sampling.seed}
+               "wav2vec2": wav2vec2, "random_init": random_init, "offload": offload,
+               "seed": base.sampling.seed}
     get_pipeline = _pipeline_loader(weights, base.device, base.dtype)
 
     def dub(job: BatchJob, output: Path) -> None:

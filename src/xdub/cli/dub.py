@@ -157,6 +157,10 @@ def dub(
                                           show_default=RUN_DEFAULTS.no_face),
     detector: str | None = typer.Option(None, "--detector", help="Face detector backend.",
                                         show_default="the checkpoint's: mediapipe"),
+    offload: str | None = typer.Option(None, "--offload", help="Phase offload: keep the "
+                                       "models on this device (e.g. cpu) and move only the "
+                                       "running phase's onto --device (less GPU memory, same "
+                                       "video).", show_default="off"),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, or a torch device "
                                       "name.", show_default=RUN_DEFAULTS.device),
     dtype: DType | None = typer.Option(None, "--dtype", help="Model dtype (auto: bf16 on an "
@@ -179,5 +183,6 @@ def dub(
         detector=detector, device=device, dtype=_value(dtype),
     )
     weights = {"checkpoint": checkpoint, "dit": dit, "vae": vae, "whisper": whisper,
-               "wav2vec2": wav2vec2, "random_init": random_init, "seed": cfg.sampling.seed}
+               "wav2vec2": wav2vec2, "random_init": random_init, "offload": offload,
+               "seed": cfg.sampling.seed}
     _run(video, audio, out, cfg, weights, save_debug, quiet)
