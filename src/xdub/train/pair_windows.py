@@ -12,7 +12,13 @@ seeded permutation per epoch, the window start and references from `default_rng(
 so `batches(start)` (typed `EditBatch`es) resumes exactly. With a per-frame codec (temporal
 factor 1) an `encoder` encodes each clip once and windows slice the cached latents, which
 equals encoding the window (and each reference alone) but costs one encode per pair instead of
-one per step. Imports: numpy, torch, xdub.{audio, conditioning, config, data, models, train}.
+one per step.
+
+Mouth swap (issue #12, "no reward for copying"): with probability `mouth_swap` a sample's source
+mouth region is replaced by the REAL clip's mouth from frames at least `mouth_swap_gap` frames
+away (`swap_mouths`). The source then shows sharp, real lips of the same person that do not
+follow the audio, as a dubbing input does; with stage-1 mouths alone (blurry) the editor learns
+that sharp input lips are right and copies them at inference. Imports: numpy, torch, xdub.{audio, conditioning, config, data, models, train}.
 """
 
 from __future__ import annotations
@@ -65,12 +71,14 @@ class PairWindows:
     def __init__(self, store: PairStore, featurizer: AudioFeaturizer, window_frames: int,
                  ref_frames: int, ref_min_gap: int, seed: int = 0,
                  scorer: SyncScorerConfig | None = None, cache_pairs: int = 512,
-                 encoder: LatentEncoder | None = None) -> None:
+                 encoder: LatentEncoder | None = None, mouth_swap: float = 0.0,
+                 mouth_swap_gap: int = 8) -> None:
         if len(store) == 0:
             raise ValueError(f"no accepted pairs in {store.location}")
         self.store, self.featurizer, self.scorer = store, featurizer, scorer
         self.window_frames, self.ref_frames, self.ref_min_gap = window_frames, ref_frames, ref_min_gap
         self.seed, self.cache_pairs, self.encoder = seed, cache_pairs, encoder
+        self.mouth_swap, self.mouth_swap_gap = mouth_swap, mouth_swap_gap
         self._cache: OrderedDict[int, PairClip] = OrderedDict()
 
     def __len__(self) -> int:
@@ -124,6 +132,8 @@ class PairWindows:
             sample["input_latents"] = clip.input_latents[:, start:start + f]
             sample["target_latents"] = clip.target_latents[:, start:start + f]
             sample["ref_latents"] = clip.input_latents[:, refs]
+        if self.mouth_swap > 0 and rng.random() < self.mouth_swap:
+            swap_mouths(sample, clip, start, f, self.mouth_swap_gap, rng)
         if clip.mel is not None and f >= self.scorer.window_frames:
             count = f - self.scorer.window_frames + 1
             starts = audio_window_starts(count, clip.fps, self.scorer, offset=start)
@@ -141,3 +151,25 @@ class PairWindows:
             mine = worker.own_rows(range(position, position + batch_size * world))
             position += batch_size * world
             yield EditBatch.from_collated(collate_windows([self.sample(k) for k in mine]))
+
+
+def swap_mouths(sample: dict[str, Any], clip: PairClip, start: int, frames: int, gap: int,
+                rng: np.random.Generator) -> None:
+    """Replace the source window's mouth region (crops, and latents when cached) by the real
+    clip V's mouth from frames shifted by k in [gap, T - gap] (cyclic), in place. The blend
+    weight is the union of both frames' mouth regions (at latent resolution: its block max)."""
+    total = clip.num_frames
+    if total < 2 * gap + 1:
+        return  # too short for lips that are `gap` frames away
+    shift = int(rng.integers(gap, total - gap + 1))
+    own = np.arange(start, start + frames)
+    donor = (own + shift) % total
+    region = np.maximum(clip.region[own], clip.region[donor]).astype(np.float32) / 255.0
+    weight = region[..., None]  # [F, S, S, 1] over crops [F, S, S, 3]
+    crops = (1 - weight) * clip.input_crops[own] + weight * clip.target_crops[donor]
+    sample["input_crops"] = np.rint(crops).astype(np.uint8)
+    if clip.input_latents is not None and clip.target_latents is not None:
+        size, (h, w) = region.shape[-1], clip.input_latents.shape[-2:]
+        blocks = region.reshape(frames, h, size // h, w, size // w).max(axis=(2, 4))[None]
+        sample["input_latents"] = ((1 - blocks) * clip.input_latents[:, own]
+                                   + blocks * clip.target_latents[:, donor]).astype(np.float32)
