@@ -92,3 +92,30 @@ def test_packaged_codec_reconstructs_engine_crops():
                                      seed_offset=train.EVAL_SEED_OFFSET + 7_000)
     crops = train.held_out_crops(source(0), 8)
     assert train.evaluate_psnr(codec, crops) > 32.0
+
+
+def test_latent_error_scale_and_blocks():
+    gen = torch.Generator().manual_seed(0)
+    noise = train.latent_error(torch.Size((256, 4, 8, 8)), 0.4, 2, gen)
+    std = noise.std(dim=(1, 2, 3))
+    assert 0.0 <= float(std.min()) and float(std.max()) < 0.45  # per-image sigma <= 0.4
+    assert 0.18 < float(noise.std()) < 0.28  # E[sigma^2] = 0.4^2 / 3
+    blocks = noise.unfold(2, 2, 2).unfold(3, 2, 2)  # [N, C, 4, 4, 2, 2]
+    spread = blocks.flatten(-2).std(-1).mean() / noise.std()
+    assert float(spread) < 0.9  # half of the noise is shared inside each 2x2 block
+
+
+def test_decoder_only_finetune_keeps_encoder_and_stats(tmp_path):
+    base = train.train_codec(SMALL, _cfg(steps=6, batch_size=4, warmup=1, ckpt_every=6,
+                                         sample_every=6), tmp_path / "base", smooth_source)
+    base.save_pretrained(tmp_path / "codec")
+    cfg = replace(_cfg(steps=6, batch_size=4, warmup=1, ckpt_every=6, sample_every=6),
+                  init_from=str(tmp_path / "codec"), decoder_only=True, decoder_noise=0.4)
+    tuned = train.train_codec(SMALL, cfg, tmp_path / "tuned", smooth_source)
+    before, after = base.state_dict(), tuned.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert tuned.cfg.latents_mean == base.cfg.latents_mean
+    assert tuned.cfg.latents_std == base.cfg.latents_std
+    with pytest.raises(Exception, match="decoder_only needs init_from"):
+        replace(cfg, init_from="")

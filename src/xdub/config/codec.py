@@ -131,10 +131,23 @@ class CodecTrainConfig:
     eval_crops: int = 64  # held-out crops for PSNR
     pca_crops: int = 256  # crops for the PCA initialisation of the codec's linear shortcuts
     stats_crops: int = 256  # fresh crops for the per-channel latent stats measured at the end
+    # --- robust decoder (issue #12): decode slightly-off latents without colour speckle ------
+    init_from: str = ""  # codec folder to fine-tune ("package" = the shipped codec); "" = new
+    decoder_only: bool = False  # freeze the encoder and keep its latent stats: latents do not
+    #   change, so every DiT trained on this codec stays valid with the new decoder
+    decoder_noise: float = 0.0  # max std of extra latent noise, in NORMALISED latent units
+    #   (std ~1): per image sigma ~ U(0, decoder_noise). DiT x0 errors are ~0.2-0.4 there; the
+    #   first decoder saw 0.05 raw and turned such errors into 8-px colour mosaics
+    noise_block: int = 2  # half of that noise is constant over blocks of this many latent
+    #   pixels: one DiT token (2x2 latent patch) is wrong as a whole
 
     def __post_init__(self) -> None:
         if min(self.eval_crops, self.pca_crops, self.stats_crops) < 1:
             raise ConfigError("train.codec: eval_crops, pca_crops, stats_crops must be >= 1")
+        if self.decoder_noise < 0 or self.noise_block < 1:
+            raise ConfigError("train.codec: decoder_noise >= 0 and noise_block >= 1")
+        if self.decoder_only and not self.init_from:
+            raise ConfigError("train.codec: decoder_only needs init_from (a trained codec)")
 
 
 CODEC_PRESETS: dict[str, CodecConfig] = {

@@ -177,8 +177,12 @@ class CodecObjective(nn.Module):
     def forward(self, images: torch.Tensor,
                 gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         codec, cfg = self.codec, self.cfg
-        raw = codec.encode_images(images)
+        with torch.set_grad_enabled(not cfg.decoder_only and torch.is_grad_enabled()):
+            raw = codec.encode_images(images)
         noisy = raw + codec.cfg.latent_noise * torch.randn(raw.shape, generator=gen)
+        if cfg.decoder_noise > 0:
+            noisy = noisy + latent_error(raw.shape, cfg.decoder_noise, cfg.noise_block,
+                                         gen) * codec.latents_std
         recon = codec.decode_images(noisy)
         parts = reconstruction_losses(recon, images)
         latent_l2 = raw.square().mean()
@@ -190,11 +194,33 @@ class CodecObjective(nn.Module):
         return loss, logs
 
 
+def latent_error(shape: torch.Size, max_std: float, block: int,
+                 gen: torch.Generator) -> torch.Tensor:
+    """Noise like a DiT's x0 error, in normalised latent units `[N, C, h, w]`: per image a std
+    drawn from U(0, max_std), half i.i.d. per latent pixel, half constant over `block` x `block`
+    blocks (one token's error)."""
+    n, c, h, w = shape
+    sigma = torch.rand((n, 1, 1, 1), generator=gen) * max_std
+    fine = torch.randn(shape, generator=gen)
+    coarse = torch.randn((n, c, -(-h // block), -(-w // block)), generator=gen)
+    coarse = coarse.repeat_interleave(block, 2).repeat_interleave(block, 3)[:, :, :h, :w]
+    return sigma * (fine + coarse) / 2**0.5
+
+
 def _fresh_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: Path,
                  crop_source: CropSource) -> TinyVideoCodec:
-    """A seeded codec; a new run starts from a PCA codec fitted on the first crops (a resumed
-    run gets its weights from the checkpoint instead)."""
+    """A seeded codec; a new run starts from a PCA codec fitted on the first crops, or from
+    `cfg.init_from` (a resumed run gets its weights from the checkpoint instead)."""
     torch.manual_seed(cfg.loop.seed)
+    if cfg.init_from:
+        from xdub.config.codec import CodecConfig
+        from xdub.train.inpaint import load_codec
+
+        codec = load_codec(CodecConfig(kind="tiny", tiny=codec_cfg), cfg.init_from)
+        assert isinstance(codec, TinyVideoCodec)
+        codec.train().decoder.requires_grad_(True)
+        codec.encoder.requires_grad_(not cfg.decoder_only)
+        return codec
     codec = TinyVideoCodec(codec_cfg).train()
     if latest_checkpoint(run_dir / "checkpoints") is None:
         codec.init_from_pca(to_tensor(held_out_crops(crop_source(0), cfg.pca_crops)))
@@ -234,9 +260,11 @@ def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str 
              generators={"noise": gen}, title="xdub tiny codec", panels=LOSS_PANELS)
     # 4. Final weights, then latent statistics for normalised latents.
     codec = loop.load_final_weights(objective, run_dir).codec.eval()
-    fresh = held_out_crops(crop_source((lc.steps + 1) * lc.batch_size), cfg.stats_crops)
-    codec.set_latent_stats(*measure_latent_stats(codec, fresh))
+    if not cfg.decoder_only:  # a frozen encoder keeps its stats (and its DiTs stay valid)
+        fresh = held_out_crops(crop_source((lc.steps + 1) * lc.batch_size), cfg.stats_crops)
+        codec.set_latent_stats(*measure_latent_stats(codec, fresh))
     return codec
+
 
 
 EVAL_SEED_OFFSET = 10_000_000  # held-out clips use seeds from here (training uses 0, 1, ...)
