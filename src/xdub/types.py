@@ -6,11 +6,35 @@ Imports: numpy only (plus xdub.errors).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 AUDIO_SAMPLE_RATE = 16_000  # every audio model in xdub consumes 16 kHz mono
+AUDIO_BLOCK_SECONDS = 10.0  # piece size when a track is read block by block
+
+
+class AudioTrack(Protocol):
+    """A mono float32 track read piece by piece: an in-memory `Audio`, or a file decoded on
+    demand (`xdub.media.FileAudio`), so a long track never has to be held whole."""
+
+    sample_rate: int
+
+    @property
+    def num_samples(self) -> int:
+        """N, samples in the track."""
+        ...
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        ...
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples `[start, min(stop, N))` as float32 (`0 <= start`), like slicing an array."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -27,6 +51,30 @@ class Audio:
     def duration(self) -> float:
         """Length in seconds."""
         return len(self.samples) / self.sample_rate
+
+    @property
+    def num_samples(self) -> int:
+        """N, samples in the track (`AudioTrack`)."""
+        return len(self.samples)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples `[start, min(stop, N))` (`AudioTrack`)."""
+        return self.samples[start:stop]
+
+
+def audio_blocks(track: AudioTrack, block: int | None = None) -> Iterator[np.ndarray]:
+    """The whole track in order, `block` samples at a time (default `AUDIO_BLOCK_SECONDS`)."""
+    block = block or max(1, round(AUDIO_BLOCK_SECONDS * track.sample_rate))
+    for start in range(0, track.num_samples, block):
+        yield track.read(start, start + block)
+
+
+def load_track(track: AudioTrack) -> Audio:
+    """The track held in memory (what in-memory results such as `Video.audio` need)."""
+    if isinstance(track, Audio):
+        return track
+    return Audio(np.ascontiguousarray(track.read(0, track.num_samples), np.float32),
+                 int(track.sample_rate))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from media_helpers import sine, write_pcm_wav
 
-from xdub.media import read_audio, write_audio, write_wav
+from xdub.errors import MediaError
+from xdub.media import FileAudio, iter_audio, read_audio, write_audio, write_wav
 from xdub.types import Audio
 
 
@@ -74,3 +75,26 @@ def test_audio_from_video_track(clip_25):
     assert _peak_hz(audio.samples, 16_000) == pytest.approx(440, abs=2)
     tail = read_audio(path, start=1.5)
     assert tail.duration == pytest.approx(0.5, abs=0.03)
+
+
+@pytest.mark.parametrize("start, end", [(0.0, None), (0.3, 1.7)])
+def test_file_audio_reads_the_samples_of_read_audio(clip_25, start, end):
+    """`FileAudio` (#13) decodes on demand: in order, a reader slightly behind, backwards."""
+    path, _ = clip_25
+    whole = read_audio(path, 48_000, start, end).samples
+    track = FileAudio(path, 48_000, start, end)
+    assert track.num_samples == len(whole) and track.duration == pytest.approx(
+        len(whole) / 48_000)
+    ahead = [track.read(i, i + 4096) for i in range(0, len(whole), 4096)]
+    np.testing.assert_array_equal(np.concatenate(ahead), whole)
+    np.testing.assert_array_equal(track.read(len(whole) - 3000, len(whole) + 10), whole[-3000:])
+    np.testing.assert_array_equal(track.read(10, 9000), whole[10:9000])  # back: a new decode
+    assert np.array_equal(np.concatenate(list(iter_audio(path, 48_000, start, end))), whole)
+    assert len(track._kept) < 200  # only recent pieces are held, not the track
+
+
+def test_file_audio_rejects_bad_media_at_once(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF0000WAVEjunk")
+    with pytest.raises(MediaError):
+        FileAudio(bad)

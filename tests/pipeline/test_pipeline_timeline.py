@@ -14,7 +14,7 @@ from xdub.generation.chunking import (
     valid_length,
 )
 from xdub.pipeline.timeline import extend_indices, output_audio, plan_timeline
-from xdub.types import Audio
+from xdub.types import Audio, load_track
 
 
 def test_extend_modes():
@@ -48,7 +48,7 @@ def test_range_mode_dubs_only_the_range_and_splices_audio():
     assert np.flatnonzero(plan.dubbed).tolist() == list(range(25, 50))  # audio shorter: 25
     original = Audio(np.full(4 * 16000, 0.25, np.float32), 16000)
     new = Audio(np.full(16000, -0.5, np.float32), 16000)
-    track = output_audio(plan, new, original)
+    track = load_track(output_audio(plan, new, original))
     assert len(track.samples) == 4 * 16000
     assert track.samples[:16000].max() == pytest.approx(0.25)  # original before the range
     assert np.allclose(track.samples[16000:32000], -0.5)  # new audio placed at --start
@@ -59,7 +59,7 @@ def test_range_mode_dubs_only_the_range_and_splices_audio():
 
 def test_output_audio_is_padded_with_silence_to_the_output_length():
     plan = plan_timeline(100, 25.0, 2.0, TimelineConfig(length="video"))
-    track = output_audio(plan, Audio(np.ones(32000, np.float32), 16000))
+    track = load_track(output_audio(plan, Audio(np.ones(32000, np.float32), 16000)))
     assert track.duration == pytest.approx(4.0) and track.samples[32000:].max() == 0.0
 
 
@@ -87,3 +87,16 @@ def test_valid_length_padding_and_crossfade():
     assert padded[:, 0].tolist() == [0, 1, 2, 2, 2]
     faded = crossfade(np.zeros((3, 1)), np.full((3, 1), 4.0))
     assert faded[:, 0].tolist() == [1.0, 2.0, 3.0]  # linear ramp towards the later chunk
+
+
+@pytest.mark.parametrize("options", [{"length": "video"}, {"start": 1.0, "end": 3.0}])
+def test_output_audio_read_in_pieces_equals_the_whole(options):
+    """The output track is spliced as it is read (#13): any piece equals the whole's slice."""
+    plan = plan_timeline(100, 25.0, 1.5, TimelineConfig(**options))
+    new = Audio(np.linspace(-1, 1, 24000, dtype=np.float32), 16000)
+    original = Audio(np.full(4 * 16000, 0.25, np.float32), 16000)
+    track = output_audio(plan, new, original)
+    whole = load_track(track).samples
+    pieces = [track.read(i, i + 777) for i in range(0, track.num_samples, 777)]
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    assert len(whole) == 4 * 16000 and whole.dtype == np.float32

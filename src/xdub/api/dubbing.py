@@ -24,12 +24,12 @@ import numpy as np
 from xdub.api.options import infer_config
 from xdub.api.sync import SyncProbe
 from xdub.config.infer import InferConfig
-from xdub.media import read_audio
+from xdub.media import FileAudio
 from xdub.pipeline import DubPipeline, DubResult, FileSink, FileSource, load_pipeline
 from xdub.pipeline.progress import CallbackProgress, Progress, ProgressUpdate
 from xdub.pipeline.sources import FrameSink, VideoSource
 from xdub.pipeline.stream import FrameObserver
-from xdub.types import Audio, Video
+from xdub.types import AudioTrack, Video, audio_blocks
 
 OUTPUT_AUDIO_RATE = 48_000  # the output track's rate (AAC's home rate); features use 16 kHz
 SILENCE_LEVEL = 1e-4  # peak below this: the new audio is treated as silent (warning)
@@ -39,25 +39,32 @@ ProgressArg = Progress | Callable[[ProgressUpdate], None] | None
 
 @dataclass
 class DubInputs:
-    """Opened inputs of one run: the video source, the new audio, where the output goes."""
+    """Opened inputs of one run: the video source, the new audio (a file's is decoded as it is
+    read, never held whole), where the output goes."""
 
     video: Video | VideoSource
-    audio: Audio
+    audio: AudioTrack
     sink: FrameSink | None  # None: frames come back in memory (`result.video`)
     output: Path | None
 
 
-def open_inputs(video: PathLike | Video | VideoSource, audio: PathLike | Audio,
+def open_inputs(video: PathLike | Video | VideoSource, audio: PathLike | AudioTrack,
                 output: PathLike | FrameSink | None = None) -> DubInputs:
     """Probe/read the inputs and check the output path: MediaError (exit 2) or OutputError
     (exit 3) here, before any model is loaded or run."""
     paths = [Path(p) for p in (video, audio) if isinstance(p, (str, os.PathLike))]
     source = FileSource(video) if isinstance(video, (str, os.PathLike)) else video
-    sound = audio if isinstance(audio, Audio) else read_audio(audio, sample_rate=OUTPUT_AUDIO_RATE)
+    sound = (FileAudio(audio, sample_rate=OUTPUT_AUDIO_RATE)
+             if isinstance(audio, (str, os.PathLike)) else audio)
     if isinstance(output, (str, os.PathLike)):
         sink = FileSink(output, inputs=paths)
         return DubInputs(source, sound, sink, sink.path)
     return DubInputs(source, sound, output, None)
+
+
+def peak_level(track: AudioTrack) -> float:
+    """Largest absolute sample of the track, read block by block."""
+    return max((float(np.abs(b).max(initial=0.0)) for b in audio_blocks(track)), default=0.0)
 
 
 class ObserverGroup:
@@ -66,7 +73,7 @@ class ObserverGroup:
     def __init__(self, observers: list[FrameObserver]) -> None:
         self.observers = observers
 
-    def start(self, fps: float, size: tuple[int, int], audio: Audio | None) -> None:
+    def start(self, fps: float, size: tuple[int, int], audio: AudioTrack | None) -> None:
         for observer in self.observers:
             observer.start(fps, size, audio)
 
@@ -129,7 +136,7 @@ class DubbingPipeline:
         return self.pipeline.dubber.face
 
     def __call__(self, video: PathLike | Video | VideoSource | DubInputs,
-                 audio: PathLike | Audio | None = None,
+                 audio: PathLike | AudioTrack | None = None,
                  output: PathLike | FrameSink | None = None, *, progress: ProgressArg = None,
                  observer: FrameObserver | None = None, config: InferConfig | None = None,
                  score_sync: bool = True, **options: Any) -> DubResult:
@@ -142,7 +149,7 @@ class DubbingPipeline:
         inputs = video if isinstance(video, DubInputs) else open_inputs(video, audio, output)
         cfg = infer_config(config, **options)
         warnings = []
-        if float(np.abs(inputs.audio.samples).max(initial=0.0)) < SILENCE_LEVEL:
+        if peak_level(inputs.audio) < SILENCE_LEVEL:
             warnings.append("the new audio is silent: the mouth will stay closed")
         probe = SyncProbe(self.sync_scorer) if score_sync and self.sync_scorer else None
         observers = [o for o in (observer, probe) if o is not None]

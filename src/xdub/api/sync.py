@@ -14,7 +14,7 @@ import numpy as np
 from xdub.audio.resample import resample
 from xdub.bench.lipsync import lip_sync_metrics
 from xdub.face.landmarks import transform_points
-from xdub.types import Audio
+from xdub.types import Audio, AudioTrack
 
 MAX_FRAMES = 250  # 10 s at 25 fps: enough for a stable score, bounded memory on long videos
 
@@ -30,7 +30,7 @@ class SyncProbe:
         self.landmarks: list[np.ndarray] = []
         self.closed_run = False
 
-    def start(self, fps: float, size: tuple[int, int], audio: Audio | None) -> None:
+    def start(self, fps: float, size: tuple[int, int], audio: AudioTrack | None) -> None:
         self.fps, self.audio = fps, audio
 
     def observe(self, index: int, source: np.ndarray, output: np.ndarray,
@@ -63,7 +63,7 @@ class SyncProbe:
         rate = int(self.audio.sample_rate)
         begin = round(self.first / self.fps * rate)
         stop = round((self.first + len(self.frames)) / self.fps * rate)
-        piece = Audio(self.audio.samples[begin:stop].astype(np.float32), rate)
+        piece = Audio(self.audio.read(begin, stop).astype(np.float32), rate)
         samples = resample(piece, cfg.sample_rate).samples
         landmarks = np.stack(self.landmarks)
         boxes = np.concatenate([landmarks.min(axis=1), landmarks.max(axis=1)], axis=1)

@@ -3,13 +3,15 @@
 `AudioFeaturizer.features(samples, fps, num_frames) -> [num_frames, window, dim]`. Two steps
 under it, usable on their own when one audio track serves many clips (chunked inference):
 `encode(samples)` runs the (possibly heavy) encoder once over the whole track and returns a
-`FeatureSequence`; `gather(sequence, spans, fps, window)` cuts windows for any frame spans
-(`xdub.audio.windows.frame_spans` / `wan_token_spans`). Imports: numpy, torch, xdub.audio.
+`FeatureSequence` (`encode_blocks`: the same from a track in pieces); `gather(sequence, spans,
+fps, window)` cuts windows for any frame spans (`xdub.audio.windows.frame_spans` /
+`wan_token_spans`). Imports: numpy, torch, xdub.audio.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +59,16 @@ class AudioFeaturizer(ABC):
     @abstractmethod
     def encode(self, samples: np.ndarray) -> FeatureSequence:
         """Run the encoder(s) over a whole track `samples: [N]` at 16 kHz."""
+
+    def encode_blocks(self, blocks: Iterable[np.ndarray]) -> FeatureSequence:
+        """`encode` of a track given as consecutive 16 kHz pieces (`resample_blocks`).
+
+        This default joins them first: an encoder whose features see the whole track
+        (wav2vec2's normalisation and attention) has nothing to stream. Featurizers with a
+        bounded receptive field override it to hold only a block at a time (`MelFeaturizer`).
+        """
+        parts = list(blocks)
+        return self.encode(np.concatenate(parts) if parts else np.zeros(0, np.float32))
 
     def gather(
         self, sequence: FeatureSequence, spans: np.ndarray, fps: float, window: int

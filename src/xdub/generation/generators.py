@@ -20,7 +20,7 @@ import torch
 
 from xdub.audio import AudioFeaturizer, FeatureSequence
 from xdub.audio import windows as audio_windows
-from xdub.audio.resample import resample
+from xdub.audio.resample import resample_blocks
 from xdub.conditioning import encode_condition, encode_frames, tensor_to_frames
 from xdub.config.face import AlignConfig, MaskConfig
 from xdub.config.infer import DubberConfig, SamplingConfig
@@ -30,7 +30,7 @@ from xdub.generation.guided import SamplerSettings, guided_sample
 from xdub.generation.interface import ChunkInput
 from xdub.generation.offload import PhaseOffload
 from xdub.model_types import DiTConditioning, VideoCodec
-from xdub.types import AUDIO_SAMPLE_RATE, Audio
+from xdub.types import AUDIO_SAMPLE_RATE, AudioTrack
 
 
 class ModelGenerator:
@@ -67,10 +67,10 @@ class ModelGenerator:
                                                          sampling.audio_scale)
         return configured
 
-    def prepare_audio(self, audio: Audio) -> FeatureSequence:
-        """Featurizer over the whole driving audio (16 kHz mono)."""
+    def prepare_audio(self, audio: AudioTrack) -> FeatureSequence:
+        """Featurizer over the whole driving audio (16 kHz mono), read block by block."""
         with self.phase(self.featurizer):
-            return self.featurizer.encode(resample(audio, AUDIO_SAMPLE_RATE).samples)
+            return self.featurizer.encode_blocks(resample_blocks(audio, AUDIO_SAMPLE_RATE))
 
     def audio_windows(self, prepared: FeatureSequence, first_frame: int, num_frames: int,
                       fps: float) -> torch.Tensor:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from xdub.config.infer import SamplingConfig
-from xdub.types import Audio
+from xdub.types import AudioTrack
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class CropGenerator(Protocol):
         """This generator with a run's sampling overrides (steps, guidance scales) applied."""
         ...
 
-    def prepare_audio(self, audio: Audio) -> Any:
+    def prepare_audio(self, audio: AudioTrack) -> Any:
         """Encode the whole driving audio once (e.g. a `FeatureSequence`); None if unused."""
         ...
 
@@ -81,7 +81,7 @@ class IdentityGenerator:
     def configured(self, sampling: SamplingConfig) -> IdentityGenerator:
         return self
 
-    def prepare_audio(self, audio: Audio) -> None:
+    def prepare_audio(self, audio: AudioTrack) -> None:
         return None
 
     def audio_windows(self, prepared: Any, first_frame: int, num_frames: int,

@@ -1,5 +1,7 @@
 """Audio file I/O: any audio file or a video's audio track -> mono float32 `Audio`, and back.
 
+`read_audio` holds the whole track; `iter_audio` yields the same samples piece by piece and
+`FileAudio` reads them on demand (a long track costs no memory, #13).
 Reading decodes with PyAV and resamples with `av.AudioResampler`; channels are averaged to
 mono ((L + R) / 2 keeps a centred voice at its level; FFmpeg's own stereo->mono matrix adds
 +3 dB and can clip). Times are seconds from the container start, the clock `iter_frames`
@@ -14,6 +16,7 @@ import contextlib
 import logging
 import os
 import wave
+from collections import deque
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -36,7 +39,7 @@ from xdub.media.source import (
     open_input,
     time_origin,
 )
-from xdub.types import AUDIO_SAMPLE_RATE, Audio
+from xdub.types import AUDIO_SAMPLE_RATE, Audio, AudioTrack
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +61,9 @@ def _decode_mono(
     sample_rate: int,
     start: float,
     end: float | None,
-) -> tuple[np.ndarray, float]:
-    """Decode + resample to mono float32; returns (samples, time of samples[0] in s)."""
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Decoded, resampled mono float32 pieces in order, each with the time in s of the first
+    decoded sample (the same value in every tuple)."""
     origin = time_origin(container)
     if start > 0 and stream.time_base:
         try:
@@ -68,42 +72,73 @@ def _decode_mono(
             logger.debug("audio seek failed in %s; decoding from the start", path)
     layout = "mono" if stream.codec_context.channels <= 1 else "stereo"
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-    chunks: list[np.ndarray] = []
     first_time = None
+    decoded = False
     try:
         for frame in container.decode(stream):
             if first_time is None:
                 first_time = float(frame.time) - origin if frame.time is not None else 0.0
-            chunks.extend(r.to_ndarray().mean(axis=0) for r in resampler.resample(frame))
+            for r in resampler.resample(frame):
+                decoded = True
+                yield first_time, r.to_ndarray().mean(axis=0)
             if end is not None and frame.time is not None and frame.time - origin > end + 0.1:
-                break  # far enough past `end`; the tail is trimmed by sample count below
-        chunks.extend(r.to_ndarray().mean(axis=0) for r in resampler.resample(None))
+                break  # far enough past `end`; the tail is trimmed by sample count
+        for r in resampler.resample(None):
+            decoded = True
+            yield first_time or 0.0, r.to_ndarray().mean(axis=0)
     except (FFmpegError, ValueError) as err:  # ValueError: format changed mid-stream
-        if not chunks:
+        if not decoded:
             raise MediaError(f"cannot decode audio of {path}: {describe_error(err)}") from None
         logger.warning("%s: audio decode error (%s); audio ends there", path, describe_error(err))
-    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    return samples, (first_time or 0.0)
 
 
-def _trim(
-    samples: np.ndarray,
-    first_time: float,
-    sample_rate: int,
-    start: float,
-    end: float | None,
-    stream_end: float | None,
-) -> np.ndarray:
-    """Cut `samples` (starting at `first_time`) to [start, end); pad silence before a late start."""
-    offset = int(round((start - first_time) * sample_rate))
-    if offset >= 0:
-        samples = samples[offset:]
-    else:  # the track starts after `start`: keep it in sync by leading silence
-        samples = np.concatenate([np.zeros(-offset, np.float32), samples])
-    stop = end if end is not None else stream_end
-    if stop is not None:
-        samples = samples[: max(int(round((stop - start) * sample_rate)), 0)]
-    return samples
+def _stream_end(container: InputContainer, stream: AudioStream) -> float | None:
+    """End of the stream in s on the container clock; drops the encoder's end padding (AAC)."""
+    if not (stream.duration and stream.time_base):
+        return None
+    return (float(stream.duration * stream.time_base)
+            + float((stream.start_time or 0) * stream.time_base) - time_origin(container))
+
+
+def iter_audio(
+    path: str | os.PathLike,
+    sample_rate: int = AUDIO_SAMPLE_RATE,
+    start: float = 0.0,
+    end: float | None = None,
+) -> Iterator[np.ndarray]:
+    """`read_audio`'s samples piece by piece, in order (what `FileAudio` streams).
+
+    Cut to [start, end) (or the stream's end): silence is prepended when the track starts
+    after `start`, so a video's frames and its audio stay in sync.
+    """
+    if start < 0 or (end is not None and end <= start):
+        raise ValueError(f"bad audio range start={start}, end={end}")
+    return _iter_trimmed(path, sample_rate, start, end)
+
+
+def _iter_trimmed(path: PathLike, sample_rate: int, start: float,
+                  end: float | None) -> Iterator[np.ndarray]:
+    """`iter_audio` after its argument checks."""
+    with open_input(path) as container, media_errors(path, "decode audio of"):
+        stream = first_audio_stream(container, path)
+        stop = end if end is not None else _stream_end(container, stream)
+        limit = None if stop is None else max(int(round((stop - start) * sample_rate)), 0)
+        emitted, skip = 0, None
+        for first_time, piece in _decode_mono(container, stream, path, sample_rate, start, end):
+            if skip is None:  # first piece: where `start` falls relative to the first sample
+                offset = int(round((start - first_time) * sample_rate))
+                skip = max(offset, 0)
+                if offset < 0:
+                    piece = np.concatenate([np.zeros(-offset, np.float32), piece])
+            drop = min(skip, len(piece))
+            piece, skip = piece[drop:], skip - drop
+            if limit is not None:
+                piece = piece[: limit - emitted]
+            if len(piece):
+                emitted += len(piece)
+                yield piece.astype(np.float32, copy=False)
+            if limit is not None and emitted >= limit:
+                return
 
 
 def read_audio(
@@ -113,23 +148,73 @@ def read_audio(
     end: float | None = None,
 ) -> Audio:
     """Read an audio file or a video's audio track as mono float32 at `sample_rate` Hz."""
-    if start < 0 or (end is not None and end <= start):
-        raise ValueError(f"bad audio range start={start}, end={end}")
-    with open_input(path) as container, media_errors(path, "decode audio of"):
-        stream = first_audio_stream(container, path)
-        samples, first_time = _decode_mono(container, stream, path, sample_rate, start, end)
-        stream_end = None
-        if stream.duration and stream.time_base:  # drops the encoder's end padding (AAC)
-            stream_end = (
-                float(stream.duration * stream.time_base)
-                + float((stream.start_time or 0) * stream.time_base)
-                - time_origin(container)
-            )
-    samples = _trim(samples, first_time, sample_rate, start, end, stream_end)
-    if samples.size == 0:
-        where = f"from {start} s on" if start > 0 else "(zero-length audio)"
-        raise MediaError(f"no audio samples in {path} {where}")
-    return Audio(samples=np.ascontiguousarray(samples), sample_rate=sample_rate)
+    pieces = list(iter_audio(path, sample_rate, start, end))
+    if not pieces:
+        raise MediaError(f"no audio samples in {path} {_where(start)}")
+    return Audio(samples=np.ascontiguousarray(np.concatenate(pieces)), sample_rate=sample_rate)
+
+
+def _where(start: float) -> str:
+    """The range part of a "no audio samples" message."""
+    return f"from {start} s on" if start > 0 else "(zero-length audio)"
+
+
+class FileAudio:
+    """An audio file (or a video's audio track) as an `AudioTrack`, decoded on demand.
+
+    Holds no more than a few seconds of samples: the constructor decodes the file once to
+    count them (so bad media fails here, as `read_audio` would); reads continue one decode,
+    keeping the last `HISTORY_SECONDS` so a second reader slightly behind (a debug video's
+    track, a filter's margin) is served too; a read further back starts a new decode. The
+    samples are `read_audio`'s.
+    """
+
+    HISTORY_SECONDS = 2.0
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int = AUDIO_SAMPLE_RATE,
+                 start: float = 0.0, end: float | None = None) -> None:
+        self.path, self.sample_rate = Path(path), int(sample_rate)
+        self._range = (start, end)
+        self._num_samples = sum(len(p) for p in iter_audio(path, sample_rate, start, end))
+        if not self._num_samples:
+            raise MediaError(f"no audio samples in {path} {_where(start)}")
+        self._pieces: Iterator[np.ndarray] | None = None  # the decode reads continue
+        self._kept: deque[np.ndarray] = deque()  # its latest pieces, in order ...
+        self._first = self._end = 0  # ... covering samples [_first, _end)
+
+    @property
+    def num_samples(self) -> int:
+        """N, samples in the track."""
+        return self._num_samples
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self._num_samples / self.sample_rate
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples `[start, min(stop, N))` as float32."""
+        stop = min(stop, self._num_samples)
+        if self._pieces is None or start < self._first:
+            self._pieces = iter_audio(self.path, self.sample_rate, *self._range)
+            self._kept.clear()
+            self._first = self._end = 0
+        while self._end < stop:
+            piece = next(self._pieces, None)
+            if piece is None:  # the file changed since it was counted
+                break
+            self._kept.append(piece)
+            self._end += len(piece)
+        parts, position = [], self._first
+        for piece in self._kept:
+            lo, hi = max(start, position), min(stop, position + len(piece))
+            if lo < hi:
+                parts.append(piece[lo - position: hi - position])
+            position += len(piece)
+        history = self._end - round(self.HISTORY_SECONDS * self.sample_rate)
+        while self._kept and self._first + len(self._kept[0]) <= min(start, history):
+            self._first += len(self._kept.popleft())
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def _pcm16(audio: Audio) -> np.ndarray:
@@ -183,11 +268,12 @@ def encode_audio_track(container: OutputContainer, codec: str, audio: Audio, rat
 
 
 class AudioEncoder:
-    """Feeds a mono `Audio` into an audio stream piecewise, so muxing can interleave."""
+    """Feeds a mono track into an audio stream piecewise, so muxing can interleave (and a
+    `FileAudio` is read as it is encoded, never held whole)."""
 
     CHUNK = 4096  # input samples per AudioFrame handed to the resampler
 
-    def __init__(self, stream: AudioStream, audio: Audio) -> None:
+    def __init__(self, stream: AudioStream, audio: AudioTrack) -> None:
         self.stream = stream
         self.audio = audio
         self.position = 0  # next input sample to encode
@@ -197,14 +283,14 @@ class AudioEncoder:
 
     def encode_until(self, seconds: float | None) -> list[av.Packet]:
         """Packets for the input up to `seconds` (None: all of it, then flush the encoder)."""
-        total = len(self.audio.samples)
+        total = self.audio.num_samples
         stop = (
             total if seconds is None else min(int(round(seconds * self.audio.sample_rate)), total)
         )
         packets = []
         while self.position < stop:
             n = min(self.CHUNK, stop - self.position)
-            chunk = self.audio.samples[self.position : self.position + n].astype(np.float32)
+            chunk = self.audio.read(self.position, self.position + n).astype(np.float32)
             frame = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
             frame.sample_rate = int(self.audio.sample_rate)
             frame.pts = self.position

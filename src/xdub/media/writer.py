@@ -32,7 +32,7 @@ from xdub.errors import OutputError
 from xdub.media.audio import AudioEncoder
 from xdub.media.output import check_output_path
 from xdub.media.source import describe_error, to_fraction
-from xdub.types import Audio
+from xdub.types import AudioTrack
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class VideoWriter:
         path: str | os.PathLike,
         fps: float,
         size: tuple[int, int],
-        audio: Audio | None = None,
+        audio: AudioTrack | None = None,
         crf: int = 18,
         preset: str = "medium",
         inputs: Iterable[str | os.PathLike] = (),
@@ -82,7 +82,7 @@ class VideoWriter:
             self._target.discard()
             raise OutputError(f"cannot write {self.path}: {describe_error(err)}") from None
 
-    def _open(self, crf: int, preset: str, audio: Audio | None) -> OutputContainer:
+    def _open(self, crf: int, preset: str, audio: AudioTrack | None) -> OutputContainer:
         """Create the temp container with its video (and audio) stream."""
         fast_start = self.path.suffix.lower() in (".mp4", ".mov")
         container = av.open(
@@ -100,7 +100,7 @@ class VideoWriter:
             ctx = video.codec_context
             ctx.colorspace = ctx.color_primaries = ctx.color_trc = BT709
             ctx.color_range = LIMITED_RANGE
-            if audio is not None and len(audio.samples):
+            if audio is not None and audio.num_samples:
                 sound = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
                 sound.bit_rate = AUDIO_BITRATE
                 self._audio = AudioEncoder(sound, audio)
@@ -180,7 +180,7 @@ def write_video(
     path: str | os.PathLike,
     frames: Iterable[np.ndarray],
     fps: float,
-    audio: Audio | None = None,
+    audio: AudioTrack | None = None,
     **kwargs: Any,
 ) -> Path:
     """Encode an iterable of uint8 RGB frames `[H, W, 3]` (+ audio) to `path`; return the path.

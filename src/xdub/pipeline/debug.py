@@ -19,7 +19,7 @@ from xdub.errors import OutputError
 from xdub.face.align import invert
 from xdub.face.landmarks import transform_points
 from xdub.media import VideoWriter
-from xdub.types import Audio
+from xdub.types import AudioTrack
 
 MAX_PREVIEW_HEIGHT = 540  # side-by-side and overlay videos are downscaled to this height
 BOX_COLOUR = (0, 255, 0)
@@ -41,7 +41,7 @@ class DebugVideos:
         self.writers: dict[str, VideoWriter] = {}
         self.scale = 1.0
 
-    def start(self, fps: float, size: tuple[int, int], audio: Audio | None) -> None:
+    def start(self, fps: float, size: tuple[int, int], audio: AudioTrack | None) -> None:
         """Open the three writers for frames of `size` (w, h) at `fps`."""
         width, height = size
         self.scale = min(1.0, MAX_PREVIEW_HEIGHT / height)

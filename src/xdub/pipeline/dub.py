@@ -42,7 +42,7 @@ from xdub.pipeline.progress import DubSummary, NullProgress, Progress, StageTime
 from xdub.pipeline.sources import FrameSink, MemorySink, MemorySource, VideoSource
 from xdub.pipeline.stream import ChunkStream, FrameObserver, StreamContext
 from xdub.pipeline.timeline import Timeline, describe_length, output_audio, plan_timeline
-from xdub.types import Audio, Video
+from xdub.types import AudioTrack, Video
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,15 @@ class DubPipeline:
     def __call__(
         self,
         video: Video | VideoSource,
-        audio: Audio,
+        audio: AudioTrack,
         cfg: InferConfig | None = None,
         *,
         output: FrameSink | None = None,
         progress: Progress | None = None,
         observer: FrameObserver | None = None,
     ) -> DubResult:
-        """Dub `video` with `audio` (any rate, mono); frames go to `output` or into memory."""
+        """Dub `video` with `audio` (any rate, mono; an `Audio` or a `FileAudio` read as
+        needed); frames go to `output` or into memory."""
         cfg = cfg or InferConfig()
         source = MemorySource(video) if isinstance(video, Video) else video
         sink, progress, timer = output or MemorySink(), progress or NullProgress(), StageTimer()
@@ -138,7 +139,7 @@ class DubPipeline:
             detector = ScaledDetector(detector, cfg.detect_max_side)
         return detector
 
-    def _track(self, source: VideoSource, timeline: Timeline, audio: Audio, cfg: InferConfig,
+    def _track(self, source: VideoSource, timeline: Timeline, audio: AudioTrack, cfg: InferConfig,
                progress: Progress, timer: StageTimer,
                ) -> tuple[list[FaceTrack], int, int, Timeline]:
         """Tracks over the source frames dubbed frames show; re-plans if the count was off."""
@@ -222,7 +223,7 @@ class DubPipeline:
                                       self._face(cfg).align.interpolation)
         return refs
 
-    def _stream(self, ctx: StreamContext, source: VideoSource, audio: Audio) -> int:
+    def _stream(self, ctx: StreamContext, source: VideoSource, audio: AudioTrack) -> int:
         """Decode the output's source frames and run the chunk stream into the sink."""
         timeline = ctx.timeline
         ctx.sink.open(timeline.fps, source.size, audio)

@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from xdub.errors import OutputError
-from xdub.types import Audio, Video, VideoInfo
+from xdub.types import Audio, AudioTrack, Video, VideoInfo, load_track
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class VideoSource(Protocol):
         """Frames first .. stop - 1 in order, ending early at the real end (None: to the end)."""
         ...
 
-    def audio(self, sample_rate: int) -> Audio | None:
+    def audio(self, sample_rate: int) -> AudioTrack | None:
         """The video's own audio track (mono, at `sample_rate`), or None if it has none."""
         ...
 
@@ -51,7 +51,7 @@ class VideoSource(Protocol):
 class FrameSink(Protocol):
     """Consumer of the output frames, in order."""
 
-    def open(self, fps: float, size: tuple[int, int], audio: Audio | None) -> None: ...
+    def open(self, fps: float, size: tuple[int, int], audio: AudioTrack | None) -> None: ...
 
     def write(self, frame: np.ndarray) -> None: ...
 
@@ -97,9 +97,9 @@ class MemorySink:
     def __init__(self) -> None:
         self.frames: list[np.ndarray] = []
         self.fps = 0.0
-        self.audio_track: Audio | None = None
+        self.audio_track: AudioTrack | None = None
 
-    def open(self, fps: float, size: tuple[int, int], audio: Audio | None) -> None:
+    def open(self, fps: float, size: tuple[int, int], audio: AudioTrack | None) -> None:
         self.fps, self.audio_track, self.frames = fps, audio, []
 
     def write(self, frame: np.ndarray) -> None:
@@ -113,7 +113,8 @@ class MemorySink:
 
     def video(self) -> Video:
         """The collected output `Video`."""
-        return Video(frames=np.stack(self.frames), fps=self.fps, audio=self.audio_track)
+        audio = None if self.audio_track is None else load_track(self.audio_track)
+        return Video(frames=np.stack(self.frames), fps=self.fps, audio=audio)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,15 +210,15 @@ class FileSource:
         assert frame is not None, "iter_frames yields at least one frame or raises"
         return frame
 
-    def audio(self, sample_rate: int) -> Audio | None:
-        """The file's audio track at `sample_rate` (None without one)."""
+    def audio(self, sample_rate: int) -> AudioTrack | None:
+        """The file's audio track at `sample_rate`, decoded as it is read (None without one)."""
         from xdub.errors import MediaError
-        from xdub.media import read_audio
+        from xdub.media import FileAudio
 
         if not self.info.has_audio:
             return None
         try:
-            return read_audio(self.path, sample_rate=sample_rate)
+            return FileAudio(self.path, sample_rate=sample_rate)
         except MediaError as err:  # an empty/damaged original track: treat it as silence
             log.warning("original audio of %s unusable (%s); using silence", self.path, err)
             return None
@@ -239,7 +240,7 @@ class FileSink:
         self.inputs, self.crf, self.preset = tuple(inputs), crf, preset
         self._writer = None
 
-    def open(self, fps: float, size: tuple[int, int], audio: Audio | None) -> None:
+    def open(self, fps: float, size: tuple[int, int], audio: AudioTrack | None) -> None:
         from xdub.media import VideoWriter
 
         self._writer = VideoWriter(self.path, fps, size, audio=audio, crf=self.crf,

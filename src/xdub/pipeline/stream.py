@@ -28,7 +28,7 @@ from xdub.pipeline.faces import FaceTable
 from xdub.pipeline.progress import Progress, StageTimer
 from xdub.pipeline.sources import FrameSink
 from xdub.pipeline.timeline import Timeline
-from xdub.types import Audio
+from xdub.types import AudioTrack
 
 PASTE_MASKS = {"lower_face": lower_face_mask, "mouth": mouth_mask}  # blend region -> crop mask
 
@@ -36,7 +36,7 @@ PASTE_MASKS = {"lower_face": lower_face_mask, "mouth": mouth_mask}  # blend regi
 class FrameObserver(Protocol):
     """Sees every output frame (debug videos); crops/geometry are None where nothing was dubbed."""
 
-    def start(self, fps: float, size: tuple[int, int], audio: Audio | None) -> None:
+    def start(self, fps: float, size: tuple[int, int], audio: AudioTrack | None) -> None:
         """Called once before the first frame (output fps, (w, h), output audio)."""
         ...
 

@@ -1,5 +1,6 @@
 """Output timeline: which source frame each output frame shows, which frames are dubbed, and
-the output audio track. Pure functions of counts and arrays (no media I/O).
+the output audio track. Pure functions of counts and arrays (no media I/O); the output track
+is spliced as it is read, so a long one is never held in memory.
 
 Frame grid: output frame k is shown at k / fps, fps = the input video's own rate. The new audio
 is N_a = round(duration * fps) frames long. With N source frames:
@@ -25,7 +26,7 @@ import numpy as np
 from xdub.audio.resample import resample
 from xdub.config.infer import TimelineConfig
 from xdub.errors import ConfigError
-from xdub.types import Audio
+from xdub.types import AudioTrack, load_track
 
 
 @dataclass(frozen=True)
@@ -149,14 +150,41 @@ def _plan_range(n: int, fps: float, n_audio: int, cfg: TimelineConfig) -> Timeli
 # ---------------------------------------------------------------------------------------------
 
 
-def _fit(samples: np.ndarray, length: int) -> np.ndarray:
-    """Trim or zero-pad `samples: [N]` to exactly `length`."""
-    if len(samples) >= length:
-        return samples[:length]
-    return np.concatenate([samples, np.zeros(length - len(samples), np.float32)])
+@dataclass(frozen=True)
+class SplicedAudio:
+    """The output track as an `AudioTrack`, computed as it is read (never held whole):
+    `num_samples` samples of `base` (silence where there is none) with `new` written over
+    `[start, stop)` (silence past the new audio's end)."""
+
+    new: AudioTrack
+    sample_rate: int
+    num_samples: int
+    start: int
+    stop: int
+    base: AudioTrack | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.num_samples / self.sample_rate
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples `[start, min(stop, N))` as float32."""
+        stop = min(stop, self.num_samples)
+        out = np.zeros(max(stop - start, 0), np.float32)
+        if self.base is not None:
+            kept = self.base.read(start, stop)
+            out[: len(kept)] = kept
+        lo, hi = max(start, self.start), min(stop, self.stop)
+        if lo < hi:
+            out[lo - start: hi - start] = 0.0
+            piece = self.new.read(lo - self.start, hi - self.start)
+            out[lo - start: lo - start + len(piece)] = piece
+        return out
 
 
-def output_audio(timeline: Timeline, new_audio: Audio, original: Audio | None = None) -> Audio:
+def output_audio(timeline: Timeline, new_audio: AudioTrack,
+                 original: AudioTrack | None = None) -> SplicedAudio:
     """The output's audio track (at `new_audio`'s rate), exactly `timeline.duration` long.
 
     Outside range mode: the new audio from t = 0, trimmed or padded with silence. In range
@@ -165,14 +193,12 @@ def output_audio(timeline: Timeline, new_audio: Audio, original: Audio | None = 
     rate = int(new_audio.sample_rate)
     total = round(timeline.duration * rate)
     if not timeline.range_mode:
-        return Audio(_fit(new_audio.samples.astype(np.float32), total), rate)
-    base = np.zeros(total, np.float32)
-    if original is not None:
-        base = _fit(resample(original, rate).samples.astype(np.float32), total).copy()
+        return SplicedAudio(new_audio, rate, total, 0, total)
+    if original is not None and int(original.sample_rate) != rate:
+        original = resample(load_track(original), rate)
     dubbed = np.flatnonzero(timeline.dubbed)
-    if dubbed.size:
-        start = round(dubbed[0] / timeline.fps * rate)
-        stop = min(round((dubbed[-1] + 1) / timeline.fps * rate), total)
-        piece = _fit(new_audio.samples.astype(np.float32), stop - start)
-        base[start:stop] = piece
-    return Audio(base, rate)
+    if not dubbed.size:
+        return SplicedAudio(new_audio, rate, total, 0, 0, original)
+    start = round(dubbed[0] / timeline.fps * rate)
+    stop = min(round((dubbed[-1] + 1) / timeline.fps * rate), total)
+    return SplicedAudio(new_audio, rate, total, start, stop, original)
