@@ -84,6 +84,20 @@ def test_summary_counts_dubbed_apart_from_kept_frames(capsys, tmp_path, clip_fil
     assert "dubbed frames/s" in err
 
 
+def test_threads_option_sets_torch_threads(capsys, tmp_path, clip_files, fast_cli):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        _dub(capsys, clip_files["video"], clip_files["audio"], tmp_path / "o.mp4",
+             "--threads", "1", "--start", "0.8")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    rc, _, err = run_cli(capsys, "dub", "in.mp4", "new.wav", "-o", "o.mp4", "--threads", "0")
+    assert rc == 2 and err.count("\n") == 1 and "--threads" in err
+
+
 @pytest.mark.parametrize(("cfg", "audio_s", "says"), [
     (TimelineConfig(), 10.0, "audio 10.0 s > video 5.1 s: video extended by pingpong"),
     (TimelineConfig(extend="loop"), 10.0, "video extended by loop"),

@@ -31,3 +31,16 @@ def _root(
 ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+
+
+THREADS_HELP = ("CPU threads for torch; 1 is often faster when other jobs share the CPU "
+                "(waiting threads spin)")
+
+
+def set_cpu_threads(threads: int | None) -> None:
+    """`torch.set_num_threads(threads)` for the whole process when given (before any model
+    runs); None keeps torch's default (one per physical core)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import app
+from xdub.cli.app import THREADS_HELP, app, set_cpu_threads
 from xdub.cli.dub import DType, _value
 
 EPILOG = (
@@ -86,6 +86,8 @@ def batch(
                                        "models on this device (e.g. cpu) and move only the "
                                        "running phase's onto --device (less GPU memory, same "
                                        "video).", show_default="off"),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP,
+                                       show_default="torch's: one per physical core"),
     device: str | None = typer.Option(None, "--device", help="auto (default: cuda:<local "
                                       "rank> with several processes), cpu, or a device."),
     dtype: DType | None = typer.Option(None, "--dtype", help="Model dtype."),
@@ -102,6 +104,7 @@ def batch(
     from xdub.pipeline.batch import BatchJob, read_jobs, run_batch, summarize
     from xdub.sharding import current_worker
 
+    set_cpu_threads(threads)
     jobs = read_jobs(jobs_file)
     worker = current_worker(shard)
     base = infer_config(load(InferConfig, config) if config is not None else None,

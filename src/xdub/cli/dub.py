@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import app
+from xdub.cli.app import THREADS_HELP, app, set_cpu_threads
 from xdub.cli.progress import progress_for
 from xdub.config.infer import (
     DTypeName,
@@ -161,6 +161,8 @@ def dub(
                                        "models on this device (e.g. cpu) and move only the "
                                        "running phase's onto --device (less GPU memory, same "
                                        "video).", show_default="off"),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP,
+                                       show_default="torch's: one per physical core"),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, or a torch device "
                                       "name.", show_default=RUN_DEFAULTS.device),
     dtype: DType | None = typer.Option(None, "--dtype", help="Model dtype (auto: bf16 on an "
@@ -175,6 +177,7 @@ def dub(
     from xdub.api import infer_config
     from xdub.config import load
 
+    set_cpu_threads(threads)
     cfg = infer_config(
         load(InferConfig, config) if config is not None else None,
         length=_value(length), extend=_value(extend), tail=_value(tail), start=start, end=end,
