@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
 
@@ -33,8 +34,13 @@ def _root(
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-THREADS_HELP = ("CPU threads for torch; 1 is often faster when other jobs share the CPU "
-                "(waiting threads spin)")
+# Options that `xdub dub` and `xdub batch` share, declared once (`name: OffloadOption = None`).
+OffloadOption = Annotated[str | None, typer.Option(
+    "--offload", help="Phase offload: keep the models on this device (e.g. cpu) and move only "
+    "the running phase's onto --device (less GPU memory, same video).", show_default="off")]
+ThreadsOption = Annotated[int | None, typer.Option(
+    "--threads", min=1, help="CPU threads for torch; 1 is often faster when other jobs share "
+    "the CPU (waiting threads spin)", show_default="torch's: one per physical core")]
 
 
 def set_cpu_threads(threads: int | None) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import THREADS_HELP, app, set_cpu_threads
+from xdub.cli.app import OffloadOption, ThreadsOption, app, set_cpu_threads
 from xdub.cli.dub import DType, _value
 
 EPILOG = (
@@ -82,12 +82,8 @@ def batch(
     random_init: bool = typer.Option(False, "--random-init",
                                      help="Untrained tiny model (smoke tests)."),
     config: Path | None = typer.Option(None, "--config", help="InferConfig YAML for all jobs."),
-    offload: str | None = typer.Option(None, "--offload", help="Phase offload: keep the "
-                                       "models on this device (e.g. cpu) and move only the "
-                                       "running phase's onto --device (less GPU memory, same "
-                                       "video).", show_default="off"),
-    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP,
-                                       show_default="torch's: one per physical core"),
+    offload: OffloadOption = None,
+    threads: ThreadsOption = None,
     device: str | None = typer.Option(None, "--device", help="auto (default: cuda:<local "
                                       "rank> with several processes), cpu, or a device."),
     dtype: DType | None = typer.Option(None, "--dtype", help="Model dtype."),

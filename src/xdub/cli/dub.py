@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import THREADS_HELP, app, set_cpu_threads
+from xdub.cli.app import OffloadOption, ThreadsOption, app, set_cpu_threads
 from xdub.cli.progress import progress_for
 from xdub.config.infer import (
     DTypeName,
@@ -157,12 +157,8 @@ def dub(
                                           show_default=RUN_DEFAULTS.no_face),
     detector: str | None = typer.Option(None, "--detector", help="Face detector backend.",
                                         show_default="the checkpoint's: mediapipe"),
-    offload: str | None = typer.Option(None, "--offload", help="Phase offload: keep the "
-                                       "models on this device (e.g. cpu) and move only the "
-                                       "running phase's onto --device (less GPU memory, same "
-                                       "video).", show_default="off"),
-    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP,
-                                       show_default="torch's: one per physical core"),
+    offload: OffloadOption = None,
+    threads: ThreadsOption = None,
     device: str | None = typer.Option(None, "--device", help="auto, cpu, or a torch device "
                                       "name.", show_default=RUN_DEFAULTS.device),
     dtype: DType | None = typer.Option(None, "--dtype", help="Model dtype (auto: bf16 on an "

@@ -266,7 +266,6 @@ def train_codec(codec_cfg: TinyCodecConfig, cfg: CodecTrainConfig, run_dir: str 
     return codec
 
 
-
 EVAL_SEED_OFFSET = 10_000_000  # held-out clips use seeds from here (training uses 0, 1, ...)
 
 

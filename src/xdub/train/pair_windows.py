@@ -18,7 +18,8 @@ Mouth swap (issue #12, "no reward for copying"): with probability `mouth_swap` a
 mouth region is replaced by the REAL clip's mouth from frames at least `mouth_swap_gap` frames
 away (`swap_mouths`). The source then shows sharp, real lips of the same person that do not
 follow the audio, as a dubbing input does; with stage-1 mouths alone (blurry) the editor learns
-that sharp input lips are right and copies them at inference. Imports: numpy, torch, xdub.{audio, conditioning, config, data, models, train}.
+that sharp input lips are right and copies them at inference.
+Imports: numpy, torch, xdub.{audio, conditioning, config, data, models, train}.
 """
 
 from __future__ import annotations
