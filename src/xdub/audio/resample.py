@@ -5,7 +5,7 @@ from any `AudioTrack`, so a long track is never held whole (#13). Both are scipy
 filter (`resample_poly`, zero padding past the ends): a block is filtered with `margin`
 input samples of real context on each side, enough for the filter's reach, so every output
 sample is computed from the same inputs in the same order as in the whole-track call -- the
-blocks concatenate to exactly `resample`'s output (tests/audio/test_streaming.py).
+blocks concatenate to exactly `resample`'s output (tests/audio/test_audio_streaming.py).
 Imports: math, numpy, scipy (lazily), xdub.types.
 """
 
