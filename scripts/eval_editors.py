@@ -9,6 +9,7 @@ report, strips) and <out>/figures.{json,md}.
 
   python scripts/eval_editors.py --editor shipped=src/xdub/assets/default \
       --editor new=/work/runs/s2/editor --out /work/runs/eval [--seed-start 1500000]
+  --editor new1=/work/runs/s2/editor,steps=1,audio=1   (per-editor sampling overrides)
 Tune on a seed range (e.g. --seed-start 1500000) and report on the default held-out range.
 Not importable (scripts/ is outside the package).
 """
@@ -86,7 +87,9 @@ def markdown(table: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--editor", action="append", default=[], help="NAME=DIR (repeat)")
+    parser.add_argument("--editor", action="append", default=[],
+                        help="NAME=DIR[,steps=N][,ref=X][,audio=Y] (repeat); the suffixes "
+                             "override --steps / --ref-scale / --audio-scale for that editor")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0)
@@ -104,9 +107,16 @@ def main() -> None:
     methods = [copy_input(MethodContext()), oracle(MethodContext())]
     names = []
     for entry in args.editor:
-        name, _, folder = entry.partition("=")
-        methods.append(pipeline_method(name, folder, args.steps, args.ref_scale,
-                                       args.audio_scale))
+        name, _, spec = entry.partition("=")
+        folder, *options = spec.split(",")
+        given = dict(option.split("=", 1) for option in options)
+        unknown = set(given) - {"steps", "ref", "audio"}
+        if unknown:
+            parser.error(f"--editor {entry}: unknown option(s) {sorted(unknown)}")
+        steps = int(given["steps"]) if "steps" in given else args.steps
+        ref = float(given["ref"]) if "ref" in given else args.ref_scale
+        aud = float(given["audio"]) if "audio" in given else args.audio_scale
+        methods.append(pipeline_method(name, folder, steps, ref, aud))
         names.append(name)
     run_bench(cfg, args.out / "bench", methods,
               progress=lambda done, total, what: print(f"[{done}/{total}] {what}", flush=True))
