@@ -42,6 +42,10 @@ ThreadsOption = Annotated[int | None, typer.Option(
     "--threads", min=1, help="CPU threads for torch; 1 is often faster when other jobs share "
     "the CPU (waiting threads spin)", show_default="torch's: one per physical core")]
 
+FastOption = Annotated[bool, typer.Option(
+    "--fast", help="Half the checkpoint's sampling steps, so half the DiT evaluations "
+    "(docs/design.md 'Fast preset'). Not with --steps.")]
+
 
 def set_cpu_threads(threads: int | None) -> None:
     """`torch.set_num_threads(threads)` for the whole process when given (before any model
