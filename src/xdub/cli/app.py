@@ -43,8 +43,9 @@ ThreadsOption = Annotated[int | None, typer.Option(
     "the CPU (waiting threads spin)", show_default="torch's: one per physical core")]
 
 FastOption = Annotated[bool, typer.Option(
-    "--fast", help="Half the checkpoint's sampling steps, so half the DiT evaluations "
-    "(docs/design.md 'Fast preset'). Not with --steps.")]
+    "--fast", help="3/4 of the checkpoint's sampling steps (embedded default: 6 of 8): 25% "
+    "fewer DiT evaluations, ~25% less generation time; measured: lip-opening corr. 0.46 vs "
+    "0.49, old-lip leak 0.62 vs 0.57 (docs/design.md 'Fast preset'). Not with --steps.")]
 
 
 def set_cpu_threads(threads: int | None) -> None:
