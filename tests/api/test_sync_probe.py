@@ -9,6 +9,7 @@ import pytest
 from xdub.api import sync
 from xdub.api.sync import SyncProbe
 from xdub.bench.lipsync import lip_sync_metrics, mouth_crop_affines
+from xdub.config.sync import SCORER_PRESETS
 from xdub.models.syncnet_features import warp_mouth_crops
 from xdub.types import Audio
 
@@ -27,7 +28,7 @@ def _face_clip(num: int, seed: int = 0, scale: int = 1) -> tuple[np.ndarray, np.
 
 
 class _Scorer:
-    from xdub.config.sync import SCORER_PRESETS
+    """The probe needs only the scorer's config to crop (scoring is tested separately)."""
 
     cfg = SCORER_PRESETS["tiny"]
 
