@@ -10,6 +10,9 @@ fork + exec, so a child started by a parent that had just rendered 48 s of frame
 the parent's ~1.5 GiB as its own. Tiny scale (embedded default), CPU, 1 sampling step (memory
 does not depend on the step count).
 
+Each clip's line also gives the resident memory at the start of face tracking and of the
+dubbing pass and its largest sampled value within each (every 25 frames), and at the end.
+
 `--generator copy` keeps the whole pipeline (decode, face tracking, audio decode + features +
 per-chunk windows, chunking, paste-back, encode, mux, sync probe) but returns each chunk's
 crops unchanged instead of running the DiT and codec, so a 10-minute video takes minutes, not
@@ -55,12 +58,36 @@ def render(folder: Path, seconds: float) -> tuple[Path, Path]:
     return video, write_wav(folder / f"speech_{seconds:g}.wav", audio_b)
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory since its exec (VmHWM), MiB."""
+def peak_rss_mib(field: str = "VmHWM") -> float:
+    """This process's peak resident memory since its exec (VmHWM), or its resident memory now
+    (`field="VmRSS"`), MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
+
+
+class StageMemory:
+    """A `Progress` noting the resident memory when each stage starts and its peak within
+    every stage (sampled every 25 units of work)."""
+
+    def __init__(self) -> None:
+        self.stages: list[dict] = []
+        self.units = 0
+
+    def start(self, stage: str, total: int | None) -> None:
+        rss = peak_rss_mib("VmRSS")
+        self.stages.append({"stage": stage, "start_mib": round(rss), "max_mib": round(rss)})
+
+    def advance(self, units: int = 1) -> None:
+        self.units += units
+        if self.units % 25 < units and self.stages:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.stages:
+            last = self.stages[-1]
+            last["max_mib"] = max(last["max_mib"], round(peak_rss_mib("VmRSS")))
 
 
 class CopyGenerator:
@@ -97,8 +124,11 @@ def dub(video: str, audio: str, out: str, threads: int, generator: str) -> dict:
     pipe = DubbingPipeline.from_pretrained(device="cpu")
     if generator == "copy":
         pipe.pipeline.generator = CopyGenerator(pipe.pipeline.generator)
-    result = pipe(video, audio, output=out, steps=1)
-    return {"frames": result.summary.output_frames, "peak_rss_mib": peak_rss_mib()}
+    stages = StageMemory()
+    result = pipe(video, audio, output=out, steps=1, progress=stages)
+    end = round(peak_rss_mib("VmRSS"))
+    return {"frames": result.summary.output_frames, "peak_rss_mib": peak_rss_mib(),
+            "stages": stages.stages, "end_mib": end}
 
 
 def measure(seconds: list[float], threads: int, generator: str) -> list[dict]:
@@ -113,8 +143,11 @@ def measure(seconds: list[float], threads: int, generator: str) -> list[dict]:
                    "--generator", generator]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             rows.append({"seconds": s, **json.loads(out.strip().splitlines()[-1])})
+            stages = ", ".join(f"{st['stage']} {st['start_mib']}-{st['max_mib']}"
+                               for st in rows[-1]["stages"])
             print(f"{s:6g} s ({rows[-1]['frames']} frames): "
-                  f"peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB", flush=True)
+                  f"peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB; RSS per stage (start-max): "
+                  f"{stages}; end {rows[-1]['end_mib']}", flush=True)
     return rows
 
 
@@ -126,10 +159,13 @@ def main() -> None:
     parser.add_argument("--dub", nargs=3, help=argparse.SUPPRESS)  # internal: one child run
     args = parser.parse_args()
     if args.dub:
-        print(json.dumps(dub(*args.dub, threads=args.threads, generator=args.generator)))
+        row = dub(*args.dub, threads=args.threads, generator=args.generator)
+        print(json.dumps(row))
         return
     rows = measure(sorted(args.seconds), args.threads, args.generator)
     short, long = rows[0], rows[-1]
+    if len(rows) < 2:  # one clip: its peak only
+        return
     growth = (long["peak_rss_mib"] - short["peak_rss_mib"]) / (long["seconds"] - short["seconds"])
     ratio = long["peak_rss_mib"] / short["peak_rss_mib"]
     print(f"generator {args.generator}: longest / shortest {ratio:.3f} (target <= 1.10); "

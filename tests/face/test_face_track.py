@@ -116,3 +116,17 @@ def test_face_tracker_keeps_only_the_newest_mesh():
     (live,) = tracker._live
     assert [d.mesh is not None for d in live.detections] == [False] * 5 + [True]
     assert tracker.active()[0].mesh is not None
+
+
+def test_one_euro_is_the_streaming_filter_run_forward_then_backward():
+    from xdub.face.smooth import OneEuroFilter, one_euro
+
+    series = np.random.default_rng(0).normal(0, 3, (40, 5, 2)).astype(np.float32)
+    scale = np.linspace(50, 80, 40)
+    forward, backward = OneEuroFilter(25.0, 1.0, 0.05), OneEuroFilter(25.0, 1.0, 0.05)
+    flat = series.reshape(40, -1)
+    once = np.stack([forward.filter(row, s) for row, s in zip(flat, scale)])
+    twice = np.stack([backward.filter(row, s) for row, s in zip(once[::-1], scale[::-1])])[::-1]
+    out = one_euro(series, 25.0, 1.0, 0.05, scale)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, twice.reshape(series.shape).astype(np.float32))

@@ -56,15 +56,40 @@ def lip_sync_metrics(
 
     landmarks: `[T, 68, 2]` (iBUG; the mouth is 48-67), face_boxes: `[T, 4]`.
     """
+    from xdub.models.syncnet_features import warp_mouth_crops
+
+    if len(frames) < scorer.cfg.window_frames + 1:
+        return lip_sync_from_crops(scorer, np.empty((0,)), samples, fps)
+    affines = mouth_crop_affines(scorer.cfg, landmarks, face_boxes)
+    return lip_sync_from_crops(scorer, warp_mouth_crops(frames, affines, scorer.cfg), samples, fps)
+
+
+def mouth_crop_affines(cfg: Any, landmarks: np.ndarray, face_boxes: np.ndarray) -> np.ndarray:
+    """`crop_affines` `[T, 2, 3]` of the scorer's mouth crops (`cfg: SyncScorerConfig`), rolled
+    with the eyes; landmarks `[T, 68, 2]`, face_boxes `[T, 4]`.
+
+    Row t depends on rows t-2..t+2 only (smoothing) and is computed by running sums, so on the
+    first m rows of a clip, rows up to m-3 equal the whole clip's bit for bit: a stream can
+    settle its crops two frames behind (`xdub.api.sync.SyncProbe`).
+    """
+    from xdub.models.syncnet_features import crop_affines, eye_roll
+
+    roll = eye_roll(landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1))
+    return crop_affines(landmarks[:, 48:68], face_boxes, cfg, roll=roll)
+
+
+def lip_sync_from_crops(
+    scorer: Any, crops: np.ndarray, samples: np.ndarray, fps: float
+) -> dict[str, float]:
+    """`lip_sync_metrics` from mouth crops `[T, h, w, C]` uint8 (`warp_mouth_crops`); NaN when
+    the crops are shorter than one scorer window + 1."""
     from xdub.bench.sync_metrics import sync_scores
     from xdub.models.syncnet import SyncScorer
-    from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
+    from xdub.models.syncnet_features import log_mel
 
     cfg = scorer.cfg
-    if len(frames) < cfg.window_frames + 1:
+    if len(crops) < cfg.window_frames + 1:
         return {"lse_c": float("nan"), "lse_d": float("nan"), "lse_offset": float("nan")}
-    roll = eye_roll(landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1))
-    crops = crop_mouths(frames, landmarks[:, 48:68], face_boxes, cfg, roll=roll)
     scores = sync_scores(scorer, SyncScorer.normalize_crops(crops), log_mel(samples, cfg), fps)
     return {
         "lse_c": scores.confidence,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import OffloadOption, ThreadsOption, app, set_cpu_threads
+from xdub.cli.app import FastOption, OffloadOption, ThreadsOption, app, set_cpu_threads
 from xdub.cli.dub import DType, _value
 
 EPILOG = (
@@ -82,6 +82,7 @@ def batch(
     random_init: bool = typer.Option(False, "--random-init",
                                      help="Untrained tiny model (smoke tests)."),
     config: Path | None = typer.Option(None, "--config", help="InferConfig YAML for all jobs."),
+    fast: FastOption = False,
     offload: OffloadOption = None,
     threads: ThreadsOption = None,
     device: str | None = typer.Option(None, "--device", help="auto (default: cuda:<local "
@@ -104,7 +105,8 @@ def batch(
     jobs = read_jobs(jobs_file)
     worker = current_worker(shard)
     base = infer_config(load(InferConfig, config) if config is not None else None,
-                        device=_device_for(device, worker), dtype=_value(dtype))
+                        device=_device_for(device, worker), dtype=_value(dtype),
+                        fast=fast or None)
     weights = {"checkpoint": checkpoint, "dit": dit, "vae": vae, "whisper": whisper,
                "wav2vec2": wav2vec2, "random_init": random_init, "offload": offload,
                "seed": base.sampling.seed}

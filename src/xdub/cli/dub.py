@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import OffloadOption, ThreadsOption, app, set_cpu_threads
+from xdub.cli.app import FastOption, OffloadOption, ThreadsOption, app, set_cpu_threads
 from xdub.cli.progress import progress_for
 from xdub.config.infer import (
     DTypeName,
@@ -138,6 +138,7 @@ def dub(
                                      show_default="start + the audio's length"),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Sampling steps.",
                                      show_default=_checkpoint_default("steps")),
+    fast: FastOption = False,
     ref_scale: float | None = typer.Option(None, "--ref-scale", help="Reference guidance.",
                                            show_default=_checkpoint_default("ref_scale")),
     audio_scale: float | None = typer.Option(None, "--audio-scale", help="Audio guidance.",
@@ -177,8 +178,8 @@ def dub(
     cfg = infer_config(
         load(InferConfig, config) if config is not None else None,
         length=_value(length), extend=_value(extend), tail=_value(tail), start=start, end=end,
-        steps=steps, ref_scale=ref_scale, audio_scale=audio_scale, seed=seed,
-        chunk_frames=chunk_frames, overlap=overlap, face=face, no_face=_value(no_face),
+        steps=steps, fast=fast or None, ref_scale=ref_scale, audio_scale=audio_scale,
+        seed=seed, chunk_frames=chunk_frames, overlap=overlap, face=face, no_face=_value(no_face),
         detector=detector, device=device, dtype=_value(dtype),
     )
     weights = {"checkpoint": checkpoint, "dit": dit, "vae": vae, "whisper": whisper,

@@ -62,7 +62,12 @@ def one_euro(series: np.ndarray, fps: float, min_cutoff: float = 1.0, beta: floa
 def _run(flat: np.ndarray, scales: np.ndarray, fps: float, min_cutoff: float,
          beta: float) -> np.ndarray:
     filt = OneEuroFilter(fps, min_cutoff, beta)
-    return np.stack([filt.filter(row, float(s)) for row, s in zip(flat, scales)])
+    # Filled in place: a list of T per-frame arrays stacked at the end held the series twice
+    # (15000 frames of landmarks: 2 x 16 MiB) and left the small arrays as heap fragments.
+    out = np.empty_like(flat)
+    for t, (row, s) in enumerate(zip(flat, scales)):
+        out[t] = filt.filter(row, float(s))
+    return out
 
 
 def jitter(series: np.ndarray) -> float:

@@ -61,10 +61,12 @@ class ModelGenerator:
         return self.sampler.steps
 
     def configured(self, sampling: SamplingConfig) -> ModelGenerator:
-        """The same models with a run's steps and guidance scales (None keeps the default)."""
+        """The same models with a run's steps, guidance scales and reuse, or its `fast` preset
+        (None keeps the default)."""
         configured = copy.copy(self)
-        configured.sampler = self.sampler.with_overrides(sampling.steps, sampling.ref_scale,
-                                                         sampling.audio_scale)
+        configured.sampler = self.sampler.with_overrides(
+            sampling.steps, sampling.ref_scale, sampling.audio_scale,
+            sampling.guidance_reuse_from, sampling.fast)
         return configured
 
     def prepare_audio(self, audio: AudioTrack) -> FeatureSequence:

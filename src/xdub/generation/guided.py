@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from xdub.config.diffusion import DiffusionConfig
+from xdub.config.infer import FAST_GUIDANCE_REUSE_FROM, FAST_STEP_FRACTION
 from xdub.diffusion import (
     GuidanceStreams,
     border_mask,
@@ -47,11 +48,28 @@ class SamplerSettings:
         get_sampler(self.diffusion.sampler)  # an unknown sampler fails when loading, not later
 
     def with_overrides(self, steps: int | None = None, ref_scale: float | None = None,
-                       audio_scale: float | None = None) -> SamplerSettings:
-        """The same settings with a run's steps and guidance scales (None keeps the value)."""
-        scales = {"ref_scale": ref_scale, "audio_scale": audio_scale}
-        diffusion = replace(self.diffusion, **{k: v for k, v in scales.items() if v is not None})
+                       audio_scale: float | None = None, guidance_reuse_from: float | None = None,
+                       fast: bool = False) -> SamplerSettings:
+        """The same settings with a run's steps, guidance scales and reuse (None keeps the
+        value); `fast`: the `--fast` preset (`xdub.config.infer.FAST_*`) on this step count."""
+        if fast:
+            steps = max(1, math.ceil(FAST_STEP_FRACTION * self.steps))
+            guidance_reuse_from = FAST_GUIDANCE_REUSE_FROM
+        given = {"ref_scale": ref_scale, "audio_scale": audio_scale,
+                 "guidance_reuse_from": guidance_reuse_from}
+        diffusion = replace(self.diffusion, **{k: v for k, v in given.items() if v is not None})
         return SamplerSettings(diffusion, self.steps if steps is None else steps, self.experts)
+
+    @property
+    def evaluations_per_chunk(self) -> int:
+        """DiT evaluations (batch rows) one chunk costs: 3 guidance streams per step, 1 on a
+        guidance-reuse step (`xdub.diffusion.guided_model_fn`)."""
+        reuse = self.diffusion.guidance_reuse_from
+        if reuse >= 1.0:
+            return 3 * self.steps
+        first = math.ceil(reuse * self.steps)
+        reused = len(range(first + 1, self.steps, 2))
+        return 3 * self.steps - 2 * reused
 
 
 def drop_reference(cond: DiTConditioning) -> DiTConditioning:

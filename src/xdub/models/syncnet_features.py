@@ -6,7 +6,8 @@ benchmark (`xdub.bench.sync_metrics`) so the two can never drift apart:
 - `protocol_mfcc`: the 13-coefficient MFCC of the public SyncNet LSE-C/LSE-D protocol
   (python_speech_features defaults, computed on int16-scaled samples), 100 frames/s.
 - `log_mel`: the log-mel spectrogram our tiny `SyncScorer` consumes, 100 frames/s.
-- `crop_mouths` / `crop_mouths_68`: lower-face crops for `SyncScorer` from landmarks;
+- `crop_mouths` / `crop_mouths_68`: lower-face crops for `SyncScorer` from landmarks
+  (`crop_affines` then `warp_mouth_crops`, which a stream can call frame by frame);
   `crop_mouths_torch`: the same crops, differentiable, for sync losses on generated frames.
 - `syncnet_face_crops`: the protocol's 224x224 face crops from face boxes.
 - `video_windows` / `audio_windows`: per-window model inputs.
@@ -16,6 +17,7 @@ Imports: numpy, torch, cv2, xdub.config, xdub.mel_scale.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -176,7 +178,18 @@ def crop_mouths(
     mouth_points: [T, K, 2] pixels; face_boxes: [T, 4] (x1, y1, x2, y2); `roll: [T]` radians
     (`eye_roll`) rotates the crop with the head so the lips stay horizontal.
     """
-    affines = crop_affines(mouth_points, face_boxes, cfg, roll)
+    return warp_mouth_crops(frames, crop_affines(mouth_points, face_boxes, cfg, roll), cfg)
+
+
+def warp_mouth_crops(
+    frames: np.ndarray | Sequence[np.ndarray], affines: np.ndarray, cfg: SyncScorerConfig
+) -> np.ndarray:
+    """The crops of `crop_mouths` at given `crop_affines`: frames `[T, H, W, 3]` uint8 RGB (or a
+    sequence of `[H, W, 3]`) and affines `[T, 2, 3]` -> `[T, h, w, C]` uint8.
+
+    Each frame is cropped alone, so a stream can crop frames as their affines settle
+    (`xdub.api.sync.SyncProbe`) and drop them.
+    """
     out = np.empty((len(frames), cfg.crop_height, cfg.crop_width, cfg.channels), np.uint8)
     for t, (frame, matrix) in enumerate(zip(frames, affines)):
         # Strong downscaling would alias with bilinear sampling: pre-blur via INTER_AREA resize.
