@@ -36,12 +36,13 @@ SCENARIOS = ("standard", "occlusion", "stylized", "nonhuman", "lighting", "fast_
 
 
 def pipeline_method(name: str, folder: str, steps: int | None, ref: float | None,
-                    aud: float | None) -> DubMethod:
+                    aud: float | None, reuse: float | None = None) -> DubMethod:
     """A bench method around the checkpoint folder, loaded as `xdub dub` loads it."""
     pipe = load_pipeline(checkpoint=folder)
 
     def dub(video: Video, audio: Audio, seed: int = 0) -> tuple[Video, dict[str, float]]:
-        sampling = SamplingConfig(seed=seed, steps=steps, ref_scale=ref, audio_scale=aud)
+        sampling = SamplingConfig(seed=seed, steps=steps, ref_scale=ref, audio_scale=aud,
+                                  guidance_reuse_from=reuse)
         result = pipe(video, audio, InferConfig(sampling=sampling, no_face="passthrough"))
         return result.video, {}
 
@@ -88,8 +89,9 @@ def markdown(table: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--editor", action="append", default=[],
-                        help="NAME=DIR[,steps=N][,ref=X][,audio=Y] (repeat); the suffixes "
-                             "override --steps / --ref-scale / --audio-scale for that editor")
+                        help="NAME=DIR[,steps=N][,ref=X][,audio=Y][,reuse=S] (repeat); the suffixes "
+                             "override --steps / --ref-scale / --audio-scale for that editor; "
+                             "reuse = guidance reuse from sigma S")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0)
@@ -110,13 +112,14 @@ def main() -> None:
         name, _, spec = entry.partition("=")
         folder, *options = spec.split(",")
         given = dict(option.split("=", 1) for option in options)
-        unknown = set(given) - {"steps", "ref", "audio"}
+        unknown = set(given) - {"steps", "ref", "audio", "reuse"}
         if unknown:
             parser.error(f"--editor {entry}: unknown option(s) {sorted(unknown)}")
         steps = int(given["steps"]) if "steps" in given else args.steps
         ref = float(given["ref"]) if "ref" in given else args.ref_scale
         aud = float(given["audio"]) if "audio" in given else args.audio_scale
-        methods.append(pipeline_method(name, folder, steps, ref, aud))
+        reuse = float(given["reuse"]) if "reuse" in given else None
+        methods.append(pipeline_method(name, folder, steps, ref, aud, reuse))
         names.append(name)
     run_bench(cfg, args.out / "bench", methods,
               progress=lambda done, total, what: print(f"[{done}/{total}] {what}", flush=True))
