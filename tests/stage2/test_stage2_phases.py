@@ -144,3 +144,26 @@ def test_stage2_x0_flow_weighting_is_the_velocity_loss_times_sigma_squared():
     per_sample = (pred - target).square().mean(dim=(1, 2, 3, 4))
     torch.testing.assert_close(losses["velocity"], per_sample.mean())
     torch.testing.assert_close(losses["x0"], (per_sample * sigma.square()).mean())
+
+
+def test_stage2_structure_mouth_weight_applies_to_high_noise_samples_only():
+    """structure_mouth_weight changes the flow term of structure-phase samples (sigma above the
+    structure/lip boundary) and of no other sample; 1 = the old objective."""
+    from xdub.config.stage2 import PhaseObjectiveConfig
+    from xdub.train.phases import PhaseBatch, PhaseObjective
+
+    g = torch.Generator().manual_seed(0)
+    shape = (3, 4, 2, 4, 4)
+    pred, target, x_t = (torch.randn(shape, generator=g) for _ in range(3))
+    region = torch.zeros(3, 2, 4, 4)
+    region[..., 1:3, 1:3] = 1.0  # a mouth in the middle
+    sigma = torch.tensor([0.1, 0.5, 0.9])  # texture, lip, structure (PHASE_MAP 0.7 / 0.3)
+    batch = PhaseBatch(pred, target, x_t, sigma, torch.zeros(shape), region, torch.ones(3, 2))
+    logs = {}
+    for weight in (1.0, 10.0):
+        cfg = PhaseObjectiveConfig(structure_mouth_weight=weight, sync_weight=0.0,
+                                   texture_weight=0.0)
+        _, logs[weight] = PhaseObjective(cfg, PHASE_MAP, None, None, None)(batch, False)
+    assert logs[10.0]["flow_structure"] > 1.5 * logs[1.0]["flow_structure"]
+    for phase in ("flow_lip", "flow_texture"):
+        assert logs[10.0][phase] == pytest.approx(logs[1.0][phase])

@@ -38,6 +38,9 @@ class PhaseObjectiveConfig:
     """Phase-specific losses; each term applies to the samples whose sigma lies in its phase."""
 
     mouth_weight: float = 3.0  # lip phase: velocity-loss weight inside the mouth region (1 = off)
+    structure_mouth_weight: float = 1.0  # the same weight in the structure phase (high noise),
+    #   where the lip shape is decided; with an x0 loss a large one makes the editor use the
+    #   audio (issue #12, session 6: audio_reliance gap 5-10% vs 1-2%)
     flow_weighting: Literal["velocity", "x0"] = "velocity"  # x0: the velocity MSE times sigma^2,
     #   i.e. the error of x0 = x_t - sigma v (the residual editor's output space), so the low-
     #   sigma texture band no longer dominates the loss
@@ -53,7 +56,7 @@ class PhaseObjectiveConfig:
     #   weight at every sigma (no sync/texture terms): the ablation's baseline objective
 
     def __post_init__(self) -> None:
-        if min(self.mouth_weight, self.baseline_mouth_weight) < 0:
+        if min(self.mouth_weight, self.structure_mouth_weight, self.baseline_mouth_weight) < 0:
             raise ConfigError("stage2.objectives: mouth weights must be >= 0")
         if min(self.sync_weight, self.texture_weight) < 0 or self.texture_levels < 1:
             raise ConfigError("stage2.objectives: weights >= 0 and texture_levels >= 1")

@@ -165,7 +165,10 @@ class PhaseObjective:
         if baseline:
             weight = torch.full_like(b.sigma, self.cfg.baseline_mouth_weight)
         else:
-            weight = torch.where(is_lip, self.cfg.mouth_weight, 1.0).to(b.sigma)
+            is_structure = phase_ids == PHASES.index("structure")
+            weight = torch.where(is_lip, self.cfg.mouth_weight,
+                                 torch.where(is_structure, self.cfg.structure_mouth_weight, 1.0))
+            weight = weight.to(b.sigma)
         flow = region_flow_loss(b.pred_v, b.target_v, b.region, weight, b.frame_valid)
         if self.cfg.flow_weighting == "x0":
             flow = flow * b.sigma.float().square()
