@@ -131,6 +131,14 @@ def zero_fields(cond: C, names: Iterable[str]) -> C:
 # ---------------------------------------------------------------------------------------------
 
 
+def is_reuse_step(step_index: int, reuse_from: int | None) -> bool:
+    """Whether guidance reuse skips the null and ref streams at `step_index`: every other step
+    from `reuse_from` on (the step at `reuse_from` itself runs all three); None = never."""
+    if reuse_from is None or step_index < reuse_from:
+        return False
+    return (step_index - reuse_from) % 2 == 1
+
+
 def guided_model_fn(
     cond_model_fn: CondModelFn,
     streams: GuidanceStreams[Any],
@@ -151,8 +159,7 @@ def guided_model_fn(
     last_correction: list[torch.Tensor] = []  # of the latest full step
 
     def model_fn(x_t: torch.Tensor, sigma: torch.Tensor, step_index: int) -> torch.Tensor:
-        if (reuse_from is not None and step_index >= reuse_from and last_correction
-                and (step_index - reuse_from) % 2 == 1):
+        if is_reuse_step(step_index, reuse_from) and last_correction:
             return cond_model_fn(x_t, sigma, streams.ref_audio) + last_correction[0]
         if batched:
             v_all = cond_model_fn(torch.cat([x_t] * 3), torch.cat([sigma] * 3), batched_cond)

@@ -24,6 +24,7 @@ from xdub.diffusion import (
     pin_border,
     PhaseMap,
     guided_model_fn,
+    is_reuse_step,
     scales_from_config,
     sigma_to_timestep,
     with_pinned_border,
@@ -61,14 +62,18 @@ class SamplerSettings:
         return SamplerSettings(diffusion, self.steps if steps is None else steps, self.experts)
 
     @property
+    def reuse_from_step(self) -> int | None:
+        """First step index of guidance reuse (`guidance_reuse_from` is a fraction of the steps);
+        None when it is off (>= 1)."""
+        reuse = self.diffusion.guidance_reuse_from
+        return None if reuse >= 1.0 else math.ceil(reuse * self.steps)
+
+    @property
     def evaluations_per_chunk(self) -> int:
         """DiT evaluations (batch rows) one chunk costs: 3 guidance streams per step, 1 on a
-        guidance-reuse step (`xdub.diffusion.guided_model_fn`)."""
-        reuse = self.diffusion.guidance_reuse_from
-        if reuse >= 1.0:
-            return 3 * self.steps
-        first = math.ceil(reuse * self.steps)
-        reused = len(range(first + 1, self.steps, 2))
+        guidance-reuse step (`xdub.diffusion.is_reuse_step`)."""
+        first = self.reuse_from_step
+        reused = sum(is_reuse_step(step, first) for step in range(self.steps))
         return 3 * self.steps - 2 * reused
 
 
@@ -102,11 +107,9 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
     def cond_model_fn(x_t: torch.Tensor, sigma: torch.Tensor, c: Any) -> torch.Tensor:
         return dit(x_t, sigma_to_timestep(sigma, diffusion.num_train_timesteps), c)
 
-    reuse_from = (None if diffusion.guidance_reuse_from >= 1.0
-                  else math.ceil(diffusion.guidance_reuse_from * settings.steps))
     model_fn = guided_model_fn(cond_model_fn, streams, scales_from_config(diffusion),
                                batched=diffusion.guidance_batched, stack=DiTConditioning.concat,
-                               reuse_from=reuse_from)
+                               reuse_from=settings.reuse_from_step)
     sigmas = sigmas_for_sampling(settings.steps, diffusion.shift)
     border = None
     if diffusion.border_latents > 0:  # the crop's edge stays the source's (released setting)
