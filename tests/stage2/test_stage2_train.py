@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -145,3 +146,31 @@ def test_stage2_fused_editor_from_fused_stage1(tmp_path):
     out = pipe.generator.generate(ChunkInput(crops, torch.zeros(6, 20, 80), crops[:1]),
                                   torch.Generator().manual_seed(0))
     assert out.shape == crops.shape
+
+
+def test_stage2_lip_prior_trains_in_the_base_run_and_ships(tmp_path):
+    from xdub.config.model import LipPriorConfig
+    from xdub.generation import ChunkInput
+    from xdub.models.fusion import load_dit
+
+    prior = LipPriorConfig(enabled=True, audio_width=8, width=8, layers=1)
+    cfg = tiny_stage2_config(make_pair_store(tmp_path / "pairs"), mode="lora", steps=4,
+                             source_fusion="aligned_residual", lip_prior=prior)
+    editor = train_stage2(cfg, tmp_path / "run")
+    assert editor is not None
+    base = load_dit(tmp_path / "run" / "base" / "final" / "dit")
+    assert base.lip_prior is not None and base.lip_prior.out.weight.abs().sum() > 0  # trained
+    pipe = load_checkpoint(editor, device="cpu")
+    crops = np.zeros((6, 32, 32, 3), np.uint8)
+    out = pipe.generator.generate(ChunkInput(crops, torch.zeros(6, 20, 80), crops[:1]),
+                                  torch.Generator().manual_seed(0))
+    assert out.shape == crops.shape
+
+
+def test_stage2_lip_prior_needs_an_aligned_fusion(tmp_path):
+    from xdub.config.model import LipPriorConfig
+    from xdub.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lip_prior"):
+        tiny_stage2_config(make_pair_store(tmp_path), source_fusion="in_context",
+                           lip_prior=LipPriorConfig(enabled=True))

@@ -109,3 +109,24 @@ MODEL_PRESETS: dict[str, DiTConfig] = {
     # The official X-Dub release (Wan2.2-TI2V-5B + audio): every value here is a fact.
     "wan5b": DiTConfig(),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class LipPriorConfig:
+    """The audio lip prior of a tiny editor (`xdub.models.lip_prior`): a small convolutional
+    regressor trained directly on the target mouth, whose guess replaces the source's mouth
+    before the DiT sees it. Off by default (and in every full-scale preset)."""
+
+    enabled: bool = False
+    context_frames: int = 2  # audio windows on each side of a frame (2 = 5 windows, 0.2 s)
+    audio_width: int = 128  # per-window audio embedding
+    width: int = 64  # channels of the convolutional decoder
+    layers: int = 3  # 3x3 conv layers before the output conv
+    mouth_weight: float = 10.0  # loss weight inside the mouth region (1 outside)
+    loss_weight: float = 1.0  # of the prior's regression loss beside the DiT objective
+
+    def __post_init__(self) -> None:
+        if self.context_frames < 0 or min(self.audio_width, self.width, self.layers) < 1:
+            raise ConfigError("lip_prior: context_frames >= 0; audio_width, width, layers >= 1")
+        if self.mouth_weight < 1 or self.loss_weight < 0:
+            raise ConfigError("lip_prior: mouth_weight >= 1 and loss_weight >= 0")

@@ -26,7 +26,7 @@ from xdub.config.base import deep_merge, from_dict
 from xdub.config.codec import CODEC_PRESETS, CodecConfig
 from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
 from xdub.config.face import AlignConfig, FaceConfig
-from xdub.config.model import MODEL_PRESETS, DiTConfig
+from xdub.config.model import MODEL_PRESETS, DiTConfig, LipPriorConfig
 from xdub.config.train import DataConfig, LoopConfig, Stage1Config
 from xdub.errors import ConfigError
 
@@ -103,6 +103,9 @@ class Stage2Config:
     #   aligned_add (as stage 1): the source also added to the aligned target tokens
     #   (xdub.models.fusion); aligned_residual: that, and the output is x0 - source (an
     #   untouched region is copied exactly; tiny editors)
+    lip_prior: LipPriorConfig = field(default_factory=LipPriorConfig)  # audio -> mouth
+    #   regressor rewriting the source's mouth before the DiT (xdub.models.lip_prior; tiny
+    #   editors; needs an aligned source_fusion)
     init_from: str = ""  # stage-1 DiT folder (save_pretrained); "" = fresh init (tests)
     codec: CodecConfig = field(default_factory=lambda: CODEC_PRESETS["tiny"])
     codec_weights: str = "package"  # "package", a codec folder, or "random" (tests only)
@@ -142,6 +145,9 @@ class Stage2Config:
                               "(the editor's source is the unmasked clip)")
         if not 0.0 <= self.mouth_swap <= 1.0 or self.mouth_swap_gap < 1:
             raise ConfigError("stage2: mouth_swap in [0, 1], mouth_swap_gap >= 1")
+        if self.lip_prior.enabled and self.source_fusion == "in_context":
+            raise ConfigError("stage2: lip_prior needs source_fusion aligned_add or "
+                              "aligned_residual")
         if self.chunk_overlap < 0:
             raise ConfigError("stage2: chunk_overlap must be >= 0")
 

@@ -17,35 +17,47 @@ outputs -- unchanged cheeks and background included -- comes back as block-shape
 network only has to learn what changes (the lips). sigma is floored at `SIGMA_FLOOR` so the
 division stays bounded; sampling never goes below it (the last Euler step lands on x0).
 
+With a lip prior (`xdub.models.lip_prior`, config `lip_prior.enabled`) the source's mouth is
+replaced by the prior's audio-driven guess before anything else sees it: the in-context source
+tokens, the aligned fusion and the residual base are all the prior.
+
 `SourceFusedDiT` wraps an XDubDiT without changing it: forward hooks on its patch embeddings
 take the source embedding (first embedding call of a forward) and add `fuse(source)` to the
 target embedding (last call). A fused model saves as `dit/` (plain XDubDiT) +
 `fusion.safetensors`; `load_dit` rebuilds whichever a folder holds (training and the pipeline's
-loader both use it). Imports: torch, xdub.models.{checkpoint, dit, layout}.
+loader both use it); the prior's weights sit in the same file under `lip_prior.`, its config in
+the metadata. Imports: torch, xdub.config, xdub.models.{checkpoint, dit, layout, lip_prior}.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from xdub.config import from_dict, to_dict
+from xdub.config.model import LipPriorConfig
 from xdub.models.checkpoint import read_tensors, save_tensors
 from xdub.models.dit import XDubDiT
 from xdub.models.layout import DiTConditioning
+from xdub.models.lip_prior import LipPrior
 
 FUSION_NAME = "fusion.safetensors"
+PRIOR_PREFIX = "lip_prior."
 SIGMA_FLOOR = 0.05  # below this the residual model's velocity uses the floor (training only)
 
 
 class SourceFusedDiT(nn.Module):
-    """`XDubDiT` + a zero-initialised aligned source->target token projection."""
+    """`XDubDiT` + a zero-initialised aligned source->target token projection (+ optionally a
+    lip prior that rewrites the source's mouth first)."""
 
     def __init__(self, dit: XDubDiT, residual: bool = False,
-                 num_train_timesteps: int = 1000) -> None:
+                 num_train_timesteps: int = 1000, lip_prior: LipPrior | None = None) -> None:
         super().__init__()
         self.dit = dit
+        self.lip_prior = lip_prior
         self.residual, self.num_train_timesteps = residual, num_train_timesteps
         self.config = dit.config
         dim = dit.config.dim
@@ -67,6 +79,8 @@ class SourceFusedDiT(nn.Module):
     def forward(self, noisy_latents: torch.Tensor, timestep: torch.Tensor,
                 cond: DiTConditioning) -> torch.Tensor:
         """Same contract as `XDubDiT.forward`."""
+        if self.lip_prior is not None:
+            cond = self.lip_prior.condition(cond)
         # Embedding calls per forward: source, identity refs (if any), target.
         self._outputs, self._expected = [], 2 + (cond.ref_latents is not None)
         modules = {self.dit.patch_embedding}
@@ -90,17 +104,33 @@ class SourceFusedDiT(nn.Module):
         """`directory/` as XDubDiT.save_pretrained + `fusion.safetensors`."""
         self.dit.save_pretrained(directory)
         meta = {"residual": str(self.residual), "num_train_timesteps": str(self.num_train_timesteps)}
-        save_tensors(Path(directory) / FUSION_NAME, self.fuse.state_dict(), metadata=meta)
+        state = dict(self.fuse.state_dict())
+        if self.lip_prior is not None:
+            prior = self.lip_prior
+            meta["lip_prior"] = json.dumps({"config": to_dict(prior.cfg),
+                                            "latent_channels": prior.latent_channels,
+                                            "audio_dim": prior.audio_dim})
+            state.update({PRIOR_PREFIX + k: v for k, v in prior.state_dict().items()})
+        save_tensors(Path(directory) / FUSION_NAME, state, metadata=meta)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path,
                         device: torch.device | str | None = None) -> SourceFusedDiT:
         """Inverse of `save_pretrained`."""
         state, meta = read_tensors(Path(directory) / FUSION_NAME, "fusion")
+        prior = None
+        if "lip_prior" in meta:
+            spec = json.loads(meta["lip_prior"])
+            prior = LipPrior(from_dict(LipPriorConfig, spec["config"]), spec["latent_channels"],
+                             spec["audio_dim"])
+            prior.load_state_dict({k[len(PRIOR_PREFIX):]: v for k, v in state.items()
+                                   if k.startswith(PRIOR_PREFIX)})
         model = cls(XDubDiT.from_pretrained(directory, device=device),
                     residual=meta.get("residual") == "True",
-                    num_train_timesteps=int(meta.get("num_train_timesteps", 1000)))
-        model.fuse.load_state_dict(state)
+                    num_train_timesteps=int(meta.get("num_train_timesteps", 1000)),
+                    lip_prior=prior)
+        model.fuse.load_state_dict({k: v for k, v in state.items()
+                                    if not k.startswith(PRIOR_PREFIX)})
         return model.to(device) if device is not None else model
 
 

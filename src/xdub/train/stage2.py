@@ -64,6 +64,7 @@ from xdub.train import loop, processes
 from xdub.train.batches import EditBatch
 from xdub.train.editor import export_editor
 from xdub.models.fusion import SourceFusedDiT, load_dit
+from xdub.models.lip_prior import LipPrior
 from xdub.train.inpaint import check_compatible, load_codec
 from xdub.train.pair_windows import PairWindows
 from xdub.train.phases import (
@@ -102,6 +103,9 @@ def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
     target, cond = encode_batch(ctx, batch)
     region = latent_region(batch.region.float() / 255.0, codec.temporal_factor,
                            codec.spatial_factor).to(target)
+    prior = getattr(model, "lip_prior", None)
+    trains_prior = prior is not None and any(p.requires_grad for p in prior.parameters())
+    prior_loss = prior.loss(cond, target, region) * cfg.lip_prior.loss_weight if trains_prior else None
     worker = ctx.worker
     cond, valid = drop_for_training(cond, target, cfg.diffusion, cfg.motion_frames, cfg.p_motion,
                                     ctx.gen, worker)
@@ -116,6 +120,8 @@ def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
     parts = PhaseBatch(pred, velocity_target(target, noise), x_t, sigma, target, region, valid,
                        mel.to(target.device) if mel is not None else None)
     loss, logs = ctx.objective(parts, run.baseline)
+    if prior_loss is not None:  # the prior trains on its own regression loss (module docstring)
+        loss, logs = loss + prior_loss, {**logs, "prior": prior_loss.item()}
     return loss, {**logs, "sigma": float(sigma.mean())}
 
 
@@ -177,8 +183,14 @@ def _initial_dit(cfg: Stage2Config) -> torch.nn.Module:
     if residual:  # the output is now x0 - source: start as an exact copy of the source
         torch.nn.init.zeros_(dit.head.head.weight)
         torch.nn.init.zeros_(dit.head.head.bias)
+    prior = None
+    if cfg.lip_prior.enabled:
+        assert cfg.model.audio_dim is not None  # Stage2Config checks it
+        with torch.random.fork_rng():
+            torch.manual_seed(cfg.loop.seed + 1)
+            prior = LipPrior(cfg.lip_prior, cfg.model.latent_channels, cfg.model.audio_dim)
     fused = SourceFusedDiT(dit, residual=residual,
-                           num_train_timesteps=cfg.diffusion.num_train_timesteps)
+                           num_train_timesteps=cfg.diffusion.num_train_timesteps, lip_prior=prior)
     if isinstance(stage1, SourceFusedDiT):
         fused.fuse.load_state_dict(stage1.fuse.state_dict())
     return fused
