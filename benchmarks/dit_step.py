@@ -147,7 +147,7 @@ def vs_official(repo: str, blocks: int, repeats: int, threads: int,
     diff = (our_out - official_out).abs().max() / official_out.abs().max()
     return {"blocks": blocks, "official_s": statistics.median(times["official"]),
             "xdub_s": statistics.median(times["xdub"]), "ratio": statistics.median(ratios),
-            "max_rel_diff": float(diff)}
+            "ratios": [round(r, 3) for r in ratios], "max_rel_diff": float(diff)}
 
 
 def main() -> None:

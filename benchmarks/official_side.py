@@ -11,9 +11,11 @@ at import time, in this process only.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.abc
 import importlib.machinery
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,6 +69,14 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
+def scratch_folder(prefix: str) -> Path:
+    """A temporary folder removed when this process exits: the official modules are imported
+    from it and the shared weights read from it while the comparison runs."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def source_root(repo: str | Path) -> Path:
     """A folder holding the official `diffsynth/` package: `repo` itself, or an export of it
     when `repo` is a bare git repository (only the `diffsynth` tree is exported)."""
@@ -74,7 +84,7 @@ def source_root(repo: str | Path) -> Path:
     if (repo / "diffsynth" / "pipelines" / "lip_sync.py").is_file():
         return repo
     if (repo / "HEAD").is_file() and (repo / "objects").is_dir():
-        out = Path(tempfile.mkdtemp(prefix="xdub_official_"))
+        out = scratch_folder("xdub_official_")
         archive = subprocess.run(["git", "--git-dir", str(repo), "archive", "HEAD", "diffsynth"],
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)

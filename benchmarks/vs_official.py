@@ -20,7 +20,6 @@ import contextlib
 import json
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,7 +195,7 @@ def run(repo: str, sizes: Sizes, log=print) -> Report:
     report = Report()
     total = 2 * CLIP_FRAMES - MOTION_FRAMES
     crops, audio = test_inputs(sizes, total)
-    folder = Path(tempfile.mkdtemp(prefix="xdub_vs_official_"))
+    folder = official.scratch_folder("xdub_vs_official_")
     cfg = sizes.dit_config()
 
     # Audio encoders: the official processors vs our featurizer (converted Whisper weights).
