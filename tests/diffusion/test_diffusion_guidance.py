@@ -15,6 +15,7 @@ from xdub.diffusion import (
     drop_conditions,
     dynamic_scales,
     guided_model_fn,
+    is_unguided,
     linear_scales,
     lip_only_scales,
     mask_condition,
@@ -170,3 +171,22 @@ def test_guidance_reuse_runs_one_stream_on_every_other_late_step():
         correction = full(x_t[2], sigmas[2], 2) - net(x_t[2], sigmas[2], cond)
         assert torch.allclose(outs[3], net(x_t[3], sigmas[3], cond) + correction, atol=1e-5)
     assert len(calls) == 3 * 4 + 1  # step 3 ran the ref+audio stream only
+
+
+def test_unit_scales_run_the_ref_audio_stream_alone_with_the_same_result():
+    net, cond = ToyNet(), _cond()
+    streams = GuidanceStreams.from_drops(
+        cond, lambda c: zero_fields(c, ["ref_latents"]), lambda c: zero_fields(c, ["audio_tokens"])
+    )
+    calls: list[int] = []
+
+    def counted(x, sigma, c):
+        calls.append(int(x.shape[0]))
+        return net(x, sigma, c)
+
+    unit = guided_model_fn(counted, streams, constant_scales(1.0, 1.0), batched=False)
+    x_t, sigma = _v(4), torch.tensor([0.6, 0.6])
+    with torch.no_grad():
+        torch.testing.assert_close(unit(x_t, sigma, 0), net(x_t, sigma, cond))
+    assert calls == [2]  # one stream, batch 2
+    assert is_unguided(1.0, torch.ones(2)) and not is_unguided(1.0, torch.tensor([1.0, 2.0]))

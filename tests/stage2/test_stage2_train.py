@@ -153,11 +153,19 @@ def test_stage2_lip_prior_trains_in_the_base_run_and_ships(tmp_path):
     from xdub.generation import ChunkInput
     from xdub.models.fusion import load_dit
 
-    prior = LipPriorConfig(enabled=True, audio_width=8, width=8, layers=1)
+    from xdub.models.checkpoint import read_tensors
+    from xdub.train.stage2 import _initial_dit
+
+    prior = LipPriorConfig(enabled=True, audio_width=8, width=8, layers=1, pretrain_steps=3)
     cfg = tiny_stage2_config(make_pair_store(tmp_path / "pairs"), mode="lora", steps=4,
                              source_fusion="aligned_residual", lip_prior=prior)
     editor = train_stage2(cfg, tmp_path / "run")
     assert editor is not None
+    pretrained = tmp_path / "run" / "lip_prior" / "final" / "lip_prior.safetensors"
+    weights = read_tensors(pretrained, "prior")[0]
+    assert weights["out.weight"].abs().sum() > 0  # the prior-only sub-run trained it
+    start = _initial_dit(cfg, pretrained).lip_prior.state_dict()
+    assert all(torch.equal(start[k], v) for k, v in weights.items())  # the editor starts there
     base = load_dit(tmp_path / "run" / "base" / "final" / "dit")
     assert base.lip_prior is not None and base.lip_prior.out.weight.abs().sum() > 0  # trained
     pipe = load_checkpoint(editor, device="cpu")

@@ -124,9 +124,14 @@ class LipPriorConfig:
     layers: int = 3  # 3x3 conv layers before the output conv
     mouth_weight: float = 10.0  # loss weight inside the mouth region (1 outside)
     loss_weight: float = 1.0  # of the prior's regression loss beside the DiT objective
+    pretrain_steps: int = 0  # prior-only steps before the editor's sub-runs (its own loop run,
+    #   `<run>/lip_prior/`; the direct loss learns audio -> mouth in minutes); 0 = none
+    pretrain_lr: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.context_frames < 0 or min(self.audio_width, self.width, self.layers) < 1:
             raise ConfigError("lip_prior: context_frames >= 0; audio_width, width, layers >= 1")
         if self.mouth_weight < 1 or self.loss_weight < 0:
             raise ConfigError("lip_prior: mouth_weight >= 1 and loss_weight >= 0")
+        if self.pretrain_steps < 0 or self.pretrain_lr <= 0:
+            raise ConfigError("lip_prior: pretrain_steps >= 0 and pretrain_lr > 0")

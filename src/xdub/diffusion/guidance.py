@@ -131,6 +131,12 @@ def zero_fields(cond: C, names: Iterable[str]) -> C:
 # ---------------------------------------------------------------------------------------------
 
 
+def is_unguided(ref_scale: torch.Tensor | float, audio_scale: torch.Tensor | float) -> bool:
+    """Both scales exactly 1: the merge IS the ref+audio stream, so the null and ref streams
+    need not run (a third of the cost)."""
+    return all(bool(torch.all(torch.as_tensor(s) == 1)) for s in (ref_scale, audio_scale))
+
+
 def is_reuse_step(step_index: int, reuse_from: int | None) -> bool:
     """Whether guidance reuse skips the null and ref streams at `step_index`: every other step
     from `reuse_from` on (the step at `reuse_from` itself runs all three); None = never."""
@@ -154,11 +160,18 @@ def guided_model_fn(
     with `batched=False` each step runs three B-sized forwards. Guidance reuse: from step
     `reuse_from` on, every other step runs only the ref+audio stream and adds the guidance
     correction (merged - ref+audio) of the step before, which changes slowly late in sampling.
+    A step whose scales are both 1 runs the ref+audio stream alone (`is_unguided`).
     """
     batched_cond = stack(streams.as_list()) if batched else None
     last_correction: list[torch.Tensor] = []  # of the latest full step
 
     def model_fn(x_t: torch.Tensor, sigma: torch.Tensor, step_index: int) -> torch.Tensor:
+        ref_scale, audio_scale = scales(sigma)
+        if is_unguided(ref_scale, audio_scale):
+            v_ref_audio = cond_model_fn(x_t, sigma, streams.ref_audio)
+            if reuse_from is not None:  # no guidance correction at this step
+                last_correction[:] = [torch.zeros_like(v_ref_audio)]
+            return v_ref_audio
         if is_reuse_step(step_index, reuse_from) and last_correction:
             return cond_model_fn(x_t, sigma, streams.ref_audio) + last_correction[0]
         if batched:
@@ -168,7 +181,6 @@ def guided_model_fn(
             v_null, v_ref, v_ref_audio = (
                 cond_model_fn(x_t, sigma, cond) for cond in streams.as_list()
             )
-        ref_scale, audio_scale = scales(sigma)
         merged = combine_guidance(v_null, v_ref, v_ref_audio, ref_scale, audio_scale)
         if reuse_from is not None:
             last_correction[:] = [merged - v_ref_audio]

@@ -25,6 +25,7 @@ from xdub.diffusion import (
     PhaseMap,
     guided_model_fn,
     is_reuse_step,
+    is_unguided,
     scales_from_config,
     sigma_to_timestep,
     with_pinned_border,
@@ -71,10 +72,13 @@ class SamplerSettings:
     @property
     def evaluations_per_chunk(self) -> int:
         """DiT evaluations (batch rows) one chunk costs: 3 guidance streams per step, 1 on a
-        guidance-reuse step (`xdub.diffusion.is_reuse_step`)."""
-        first = self.reuse_from_step
-        reused = sum(is_reuse_step(step, first) for step in range(self.steps))
-        return 3 * self.steps - 2 * reused
+        guidance-reuse step (`xdub.diffusion.is_reuse_step`) or an unguided one (both scales 1,
+        `xdub.diffusion.is_unguided`)."""
+        first, scales = self.reuse_from_step, scales_from_config(self.diffusion)
+        sigmas = sigmas_for_sampling(self.steps, self.diffusion.shift)
+        cheap = sum(is_reuse_step(step, first) or is_unguided(*scales(sigmas[step:step + 1]))
+                    for step in range(self.steps))
+        return 3 * self.steps - 2 * cheap
 
 
 def drop_reference(cond: DiTConditioning) -> DiTConditioning:

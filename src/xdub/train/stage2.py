@@ -18,6 +18,9 @@ the stage-1 fusion projection is copied too.
 Training is a list of sub-runs from `phases.plan_subruns` (single-phase baseline, LoRA experts
 on a shared base, or sequential full-weight SFT), each a `loop.run` in its own sub-folder,
 resumable, with `final/` written when it completes; `editor/` (a dubbing checkpoint) at the end.
+With a lip prior (`lip_prior.enabled`, tiny editors) a prior-only sub-run `lip_prior/` comes
+first when `lip_prior.pretrain_steps` > 0; the prior keeps training on its own loss in the base
+sub-run and is frozen with the base under the LoRA experts.
 Imports: torch, numpy, xdub.{config, sharding, models, diffusion, audio, conditioning, data,
 pipeline, train}.
 """
@@ -64,6 +67,7 @@ from xdub.train import loop, processes
 from xdub.train.batches import EditBatch
 from xdub.train.editor import export_editor
 from xdub.models.fusion import SourceFusedDiT, load_dit
+from xdub.models.checkpoint import read_tensors, save_tensors
 from xdub.models.lip_prior import LipPrior
 from xdub.train.inpaint import check_compatible, load_codec
 from xdub.train.pair_windows import PairWindows
@@ -80,6 +84,7 @@ from xdub.train.stage2_parts import clip_encoder, load_scorer, write_pair_sample
 log = logging.getLogger(__name__)
 
 FINAL = "final"
+PRIOR_RUN, PRIOR_WEIGHTS = "lip_prior", "lip_prior.safetensors"
 
 
 @dataclass
@@ -168,9 +173,10 @@ def core(model: torch.nn.Module) -> XDubDiT:
     return model.dit if isinstance(model, SourceFusedDiT) else model  # type: ignore[return-value]
 
 
-def _initial_dit(cfg: Stage2Config) -> torch.nn.Module:
+def _initial_dit(cfg: Stage2Config, prior_file: Path | None = None) -> torch.nn.Module:
     """Fresh editor DiT (seeded), initialised from the stage-1 weights when given, wrapped in
-    `SourceFusedDiT` (fusion weights copied from stage 1) with `source_fusion: aligned_add`."""
+    `SourceFusedDiT` (fusion weights copied from stage 1) with `source_fusion: aligned_add`;
+    its lip prior from `prior_file` (the pretraining sub-run) when given."""
     dit = build_dit(cfg.model, seed=cfg.loop.seed)
     stage1 = load_dit(cfg.init_from) if cfg.init_from else None
     if stage1 is not None:
@@ -186,9 +192,9 @@ def _initial_dit(cfg: Stage2Config) -> torch.nn.Module:
     prior = None
     if cfg.lip_prior.enabled:
         assert cfg.model.audio_dim is not None  # Stage2Config checks it
-        with torch.random.fork_rng():
-            torch.manual_seed(cfg.loop.seed + 1)
-            prior = LipPrior(cfg.lip_prior, cfg.model.latent_channels, cfg.model.audio_dim)
+        prior = _fresh_prior(cfg)
+        if prior_file is not None:
+            prior.load_state_dict(read_tensors(prior_file, "lip prior")[0])
     fused = SourceFusedDiT(dit, residual=residual,
                            num_train_timesteps=cfg.diffusion.num_train_timesteps, lip_prior=prior)
     if isinstance(stage1, SourceFusedDiT):
@@ -196,9 +202,18 @@ def _initial_dit(cfg: Stage2Config) -> torch.nn.Module:
     return fused
 
 
-def _model_for(run: SubRun, base_dir: Path | None, cfg: Stage2Config) -> torch.nn.Module:
+def _fresh_prior(cfg: Stage2Config) -> LipPrior:
+    """The editor's lip prior, freshly initialised (seeded, whatever the global RNG)."""
+    assert cfg.model.audio_dim is not None  # Stage2Config checks it
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.loop.seed + 1)
+        return LipPrior(cfg.lip_prior, cfg.model.latent_channels, cfg.model.audio_dim)
+
+
+def _model_for(run: SubRun, base_dir: Path | None, cfg: Stage2Config,
+               prior_file: Path | None = None) -> torch.nn.Module:
     """The sub-run's trainable model: full weights, or a LoRA expert on a frozen base."""
-    dit = load_dit(base_dir) if base_dir is not None else _initial_dit(cfg)
+    dit = load_dit(base_dir) if base_dir is not None else _initial_dit(cfg, prior_file)
     if run.adapter is not None:
         dit.requires_grad_(False)
         attach_lora(core(dit), [run.adapter], cfg.phases.lora_rank, cfg.phases.lora_alpha)
@@ -244,6 +259,10 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     ctx = StepContext(cfg, codec, objective, TrainSigmaSampler.from_config(cfg.diffusion),
                       phase_map, gen, processes.worker_of(state))
     # 4. Sub-runs in order; finished ones are skipped, the base moves on after full-weight runs.
+    #    The lip prior's own pretraining (if any) comes first: the editor starts from it.
+    if cfg.lip_prior.enabled and cfg.lip_prior.pretrain_steps:
+        if not _pretrain_prior(ctx, run_dir / PRIOR_RUN, pairs, began, state):
+            return None
     base_dir, adapters = None, {}
     for run in plan_subruns(cfg.phases, cfg.loop.steps):
         sub_dir = run_dir / run.name
@@ -260,7 +279,7 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     # 5. The dubbing checkpoint: shared base / last SFT weights + experts + codec.
     if base_dir is None:  # experts only (base_fraction 0): the initial weights are the base
         base_dir = run_dir / "initial" / "dit"
-        _initial_dit(cfg).save_pretrained(base_dir)
+        _initial_dit(cfg, _pretrained_prior(run_dir)).save_pretrained(base_dir)
     return export_editor(run_dir / "editor", cfg, base_dir, adapters, codec)
 
 
@@ -272,7 +291,8 @@ def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path |
     loop_cfg = replace(cfg.loop, steps=run.steps, lr=cfg.loop.lr * run.lr_scale,
                        warmup=min(cfg.loop.warmup, max(1, run.steps // 10)), max_minutes=budget,
                        ckpt_every=min(cfg.loop.ckpt_every, run.steps))
-    model = _model_for(run, base_dir, cfg)
+    prior_file = _pretrained_prior(sub_dir.parent)
+    model = _model_for(run, base_dir, cfg, prior_file)
     batch_size = cfg.loop.batch_size
 
     def batches(consumed: int):  # positions in the global stream, this process's rows
@@ -290,6 +310,49 @@ def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path |
     if result.stopped != "done":
         return False
     if state.is_main_process:  # a fresh model: the trained one may be FSDP shards
-        _finish_subrun(run, _model_for(run, base_dir, cfg), sub_dir)
+        _finish_subrun(run, _model_for(run, base_dir, cfg, prior_file), sub_dir)
     state.wait_for_everyone()  # the next sub-run loads this one's final/ on every process
+    return True
+
+
+def _pretrained_prior(run_dir: Path) -> Path | None:
+    """The pretraining sub-run's prior weights, when that sub-run finished."""
+    path = run_dir / PRIOR_RUN / FINAL / PRIOR_WEIGHTS
+    return path if path.is_file() else None
+
+
+def _pretrain_prior(ctx: StepContext, sub_dir: Path, pairs: PairWindows, began: float,
+                    state: PartialState) -> bool:
+    """The lip prior alone on its direct loss (a `loop.run` of its own: resumable, EMA,
+    progress, report); True when `sub_dir/final/` holds its weights."""
+    cfg = ctx.cfg
+    if (sub_dir / FINAL / PRIOR_WEIGHTS).is_file():
+        return True
+    spent = (time.monotonic() - began) / 60
+    budget = max(cfg.loop.max_minutes - spent, 1e-3) if cfg.loop.max_minutes else 0.0
+    steps = cfg.lip_prior.pretrain_steps
+    loop_cfg = replace(cfg.loop, steps=steps, lr=cfg.lip_prior.pretrain_lr,
+                       warmup=min(cfg.loop.warmup, max(1, steps // 10)), max_minutes=budget,
+                       ckpt_every=min(cfg.loop.ckpt_every, steps), sample_every=0)
+    prior, batch_size = _fresh_prior(cfg), cfg.loop.batch_size
+
+    def prior_step(model: torch.nn.Module, batch: EditBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        target, cond = encode_batch(ctx, batch)
+        region = latent_region(batch.region.float() / 255.0, ctx.codec.temporal_factor,
+                               ctx.codec.spatial_factor).to(target)
+        loss = model.loss(cond, target, region)  # type: ignore[operator]
+        return loss, {"prior": loss.item()}
+
+    def batches(consumed: int):
+        return pairs.batches(consumed * batch_size * ctx.worker.count, batch_size, ctx.worker)
+
+    result = loop.run(loop_cfg, sub_dir, prior, prior_step, batches, run_config=cfg,
+                      title="xdub stage 2 (lip prior)")
+    if result.stopped != "done":
+        return False
+    if state.is_main_process:
+        loop.load_final_weights(prior, sub_dir)
+        (sub_dir / FINAL).mkdir(parents=True, exist_ok=True)
+        save_tensors(sub_dir / FINAL / PRIOR_WEIGHTS, prior.state_dict())
+    state.wait_for_everyone()
     return True
