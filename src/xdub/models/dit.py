@@ -10,7 +10,7 @@ Imports: torch, safetensors, einops, xdub.config, xdub.errors, xdub.models.*.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from xdub.models.checkpoint import WEIGHTS_NAME, load_folder, load_tensors, save
 from xdub.models.layout import DiTConditioning, TokenGrid, stream_positions, token_timesteps
 from xdub.models.lora import LORA_ATTR
 from xdub.models.rope import rope_angles
-from xdub.models.step_cache import FirstBlockCache
+from xdub.models.step_cache import BlocksFn, FirstBlockCache
 
 log = logging.getLogger(__name__)
 
@@ -187,13 +187,12 @@ class XDubDiT(nn.Module):
         cached = self._constants.get("context") if self._constants is not None else None
         if cond.context is not None or cached is None:
             cached = [self._embed_context(cond.context, batch)] * len(self.blocks)
-        # 4. Blocks (with a step cache: the first always, the others where it cannot reuse).
-        def blocks(first: int, last: int) -> Callable:
-            def run(x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
-                inputs = [t_mod, cached, audio] if rows is None else [
-                    _rows(v, rows, batch) for v in (t_mod, cached, audio)]
-                return self._run_blocks(x, first, last, inputs, rope, num_cond)
-            return run
+        # 4. Blocks; a step cache runs the first, then the others only for rows it cannot reuse.
+        inputs = (t_mod, cached, audio)
+
+        def blocks(first: int, last: int) -> BlocksFn:
+            return lambda x, rows: self._run_blocks(x, first, last, _rows(inputs, rows, batch),
+                                                    rope, num_cond)
 
         if step_cache is None:
             tokens = blocks(0, len(self.blocks))(tokens, None)
@@ -203,7 +202,7 @@ class XDubDiT(nn.Module):
         out = self.head(tokens[:, num_cond:], t_emb[:, num_cond:])
         return self._unpatchify(out, grid)
 
-    def _run_blocks(self, tokens: torch.Tensor, first: int, last: int, inputs: list,
+    def _run_blocks(self, tokens: torch.Tensor, first: int, last: int, inputs: tuple,
                     rope, num_cond: int) -> torch.Tensor:
         """Blocks `first..last-1`; inputs: per-token modulation, per-block contexts, audio."""
         t_mod, contexts, audio = inputs
@@ -309,9 +308,11 @@ class XDubDiT(nn.Module):
         return model
 
 
-def _rows(value, rows: torch.Tensor, batch: int):
-    """`value` for the batch rows `rows`: per-row tensors (and key/value pairs) are indexed,
-    inputs shared by the batch (a batch-1 context, None, per-block lists) pass through."""
+def _rows(value, rows: torch.Tensor | None, batch: int):
+    """`value` for the batch rows `rows` (None: all): per-row tensors are indexed, in nested
+    lists and tuples too; what the batch shares (a batch-1 context, None) passes through."""
+    if rows is None:
+        return value
     if isinstance(value, (list, tuple)):
         return type(value)(_rows(v, rows, batch) for v in value)
     if isinstance(value, torch.Tensor) and batch > 1 and value.shape[0] == batch:
