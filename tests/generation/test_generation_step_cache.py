@@ -15,7 +15,7 @@ from xdub.config.model import MODEL_PRESETS
 from xdub.errors import ConfigError
 from xdub.generation.guided import SamplerSettings, guided_sample
 from xdub.model_types import DiTConditioning
-from xdub.models import FirstBlockCache, build_dit
+from xdub.models import FirstBlockCache, StepCaches, build_dit
 
 CONFIG = replace(MODEL_PRESETS["tiny"], num_layers=3, audio_dim=None)
 
@@ -98,6 +98,17 @@ def test_each_row_decides_alone():
     assert (cache.full_rows, cache.cached_rows) == (3, 1)
     assert torch.equal(out[0], torch.full((3, 4), 4.0))  # reused: 2 + (4 - 2)
     assert torch.equal(out[1], torch.full((3, 4), 14.0))  # ran: (1 + 1 + 5) * 2
+
+
+def test_step_caches_one_per_condition_counted_across_clears():
+    assert StepCaches(0.0).for_condition("stream") is None  # off: the DiT gets no cache
+    caches = StepCaches(0.5)
+    null, ref = object(), object()
+    first = caches.for_condition(null)
+    assert caches.for_condition(null) is first and caches.for_condition(ref) is not first
+    first.full_rows, first.cached_rows = 3, 2
+    caches.clear()  # an expert switch
+    assert caches.for_condition(null) is not first and caches.counts == (3, 2)
 
 
 def test_negative_threshold_is_a_config_error():

@@ -9,6 +9,7 @@ model_types, config, generation.samplers}.
 
 from __future__ import annotations
 
+import logging
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -34,7 +35,9 @@ from xdub.diffusion import (
 )
 from xdub.generation.samplers import get_sampler
 from xdub.model_types import DiTConditioning
-from xdub.models import FirstBlockCache, set_active_adapter
+from xdub.models import StepCaches, set_active_adapter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,16 +111,13 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
     shape = (src.shape[0], dit.config.latent_channels, *src.shape[2:])
     noise = torch.randn(shape, generator=rng, dtype=torch.float32).to(param.device, param.dtype)
     streams = GuidanceStreams.from_drops(cond, drop_reference, drop_audio)
-    # Step cache: one per condition object the guidance passes in (a stream, or the three
-    # stacked), made here so nothing carries over to the next chunk or video.
-    caches: dict[int, FirstBlockCache] = {}
+    # Step caches live for this call only: nothing carries over to the next chunk or video.
+    caches = StepCaches(settings.step_cache_threshold)
 
     def cond_model_fn(x_t: torch.Tensor, sigma: torch.Tensor, c: Any) -> torch.Tensor:
         timestep = sigma_to_timestep(sigma, diffusion.num_train_timesteps)
-        if settings.step_cache_threshold <= 0:
-            return dit(x_t, timestep, c)
-        cache = caches.setdefault(id(c), FirstBlockCache(settings.step_cache_threshold))
-        return dit(x_t, timestep, c, step_cache=cache)
+        cache = caches.for_condition(c)
+        return dit(x_t, timestep, c) if cache is None else dit(x_t, timestep, c, step_cache=cache)
 
     def switch_expert(name: str) -> None:
         set_active_adapter(dit, name)
@@ -142,6 +142,10 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
     constant_inputs = getattr(dit, "constant_inputs", None)
     with constant_inputs() if constant_inputs is not None else nullcontext():
         latents = get_sampler(diffusion.sampler)(model_fn, noise, sigmas)
+    full, cached = caches.counts
+    if cached:  # `xdub -v` shows what the step cache saved
+        log.info("step cache: %d of %d stream evaluations ran the first DiT block only",
+                 cached, full + cached)
     if border is not None:
         latents = pin_border(latents, src, border)
     if cond.motion_latents is not None:  # the network's motion-frame outputs are meaningless

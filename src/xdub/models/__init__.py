@@ -18,11 +18,12 @@ from xdub.models.lora import (
 )
 from xdub.models.official import load_official_dit
 from xdub.models.presets import build_dit, count_parameters, dit_config
-from xdub.models.step_cache import FirstBlockCache
+from xdub.models.step_cache import FirstBlockCache, StepCaches
 
 __all__ = [
     "DiTConditioning",
     "FirstBlockCache",
+    "StepCaches",
     "XDubDiT",
     "attach_lora",
     "build_dit",

@@ -10,8 +10,9 @@ always against the last FULL step, so small changes add up until they force a fu
 
 One `FirstBlockCache` belongs to one caller-side condition (a guidance stream, or the three
 stacked): each batch row decides alone, so batched and sequential guidance skip the same rows.
-It holds tensors of the last full step, so it lives for one sampling call (`guided_sample`
-makes new ones per chunk) and is dropped when the network changes (an expert switch).
+It holds tensors of the last full step (two [B, L, D] per condition), so it lives for one
+sampling call: `guided_sample` keeps a `StepCaches` per chunk and clears it when the network
+changes (an expert switch).
 Imports: torch.
 """
 
@@ -70,3 +71,32 @@ class FirstBlockCache:
         self.full_rows += len(rows)
         self.cached_rows += int(reuse.sum())
         return out
+
+
+class StepCaches:
+    """The caches of one sampling call: one `FirstBlockCache` per condition object the caller
+    passes (by identity: guidance passes the same stream objects every step); none when the
+    threshold is 0. `clear()` when the network changes; `counts` covers the cleared ones too."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._live: dict[int, FirstBlockCache] = {}
+        self._all: list[FirstBlockCache] = []
+
+    def for_condition(self, cond: object) -> FirstBlockCache | None:
+        """The cache of `cond` (made on first use); None when caching is off."""
+        if self.threshold <= 0:
+            return None
+        if id(cond) not in self._live:
+            self._live[id(cond)] = FirstBlockCache(self.threshold)
+            self._all.append(self._live[id(cond)])
+        return self._live[id(cond)]
+
+    def clear(self) -> None:
+        """Forget every stored step (the next call of each condition runs every block)."""
+        self._live.clear()
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(batch rows that ran every block, rows that ran the first block only)."""
+        return (sum(c.full_rows for c in self._all), sum(c.cached_rows for c in self._all))
