@@ -13,14 +13,8 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import (
-    FastOption,
-    NullContextOption,
-    OffloadOption,
-    ThreadsOption,
-    app,
-    set_cpu_threads,
-)
+from xdub.cli.app import (FastOption, NullContextOption, OffloadOption, ThreadsOption, app,
+                          set_cpu_threads)
 from xdub.cli.dub import DType, _value
 
 EPILOG = (

@@ -15,14 +15,8 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import (
-    FastOption,
-    NullContextOption,
-    OffloadOption,
-    ThreadsOption,
-    app,
-    set_cpu_threads,
-)
+from xdub.cli.app import (FastOption, NullContextOption, OffloadOption, ThreadsOption, app,
+                          set_cpu_threads)
 from xdub.cli.progress import progress_for
 from xdub.config.infer import (
     DTypeName,
