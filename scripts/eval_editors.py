@@ -9,6 +9,7 @@ report, strips) and <out>/figures.{json,md}.
 
   python scripts/eval_editors.py --editor shipped=src/xdub/assets/default \
       --editor new=/work/runs/s2/editor --out /work/runs/eval [--seed-start 1500000]
+  --editor fbc=src/xdub/assets/default,cache=0.1   (first-block step cache, threshold 0.1)
   --editor new1=/work/runs/s2/editor,steps=1,audio=1   (per-editor sampling overrides)
 Tune on a seed range (e.g. --seed-start 1500000) and report on the default held-out range.
 Not importable (scripts/ is outside the package).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,16 +37,37 @@ from xdub.types import Audio, Video
 SCENARIOS = ("standard", "occlusion", "stylized", "nonhuman", "lighting", "fast_motion")
 
 
+def block_rows(pipe) -> list[int]:
+    """[rows through the DiT's first block, rows through its last], counted from now on: their
+    ratio is the share of stream evaluations that ran every block (the step cache skips the
+    others)."""
+    dit = pipe.generator.dit
+    blocks = (dit.dit if hasattr(dit, "dit") else dit).blocks  # plain or source-fused DiT
+    counts = [0, 0]
+    for index, block in enumerate((blocks[0], blocks[-1])):
+        block.register_forward_pre_hook(
+            lambda _m, inputs, i=index: counts.__setitem__(i, counts[i] + len(inputs[0])))
+    return counts
+
+
 def pipeline_method(name: str, folder: str, steps: int | None, ref: float | None,
-                    aud: float | None, reuse: float | None = None) -> DubMethod:
-    """A bench method around the checkpoint folder, loaded as `xdub dub` loads it."""
+                    aud: float | None, reuse: float | None = None,
+                    cache: float = 0.0) -> DubMethod:
+    """A bench method around the checkpoint folder, loaded as `xdub dub` loads it. Besides the
+    video it reports CPU seconds per dub and full DiT forwards (batch rows) per chunk."""
     pipe = load_pipeline(checkpoint=folder)
+    rows = block_rows(pipe)
 
     def dub(video: Video, audio: Audio, seed: int = 0) -> tuple[Video, dict[str, float]]:
         sampling = SamplingConfig(seed=seed, steps=steps, ref_scale=ref, audio_scale=aud,
-                                  guidance_reuse_from=reuse)
+                                  guidance_reuse_from=reuse, step_cache_threshold=cache)
+        before, started = list(rows), time.process_time()
         result = pipe(video, audio, InferConfig(sampling=sampling, no_face="passthrough"))
-        return result.video, {}
+        cpu = time.process_time() - started
+        evaluations = pipe.generator.configured(sampling).sampler.evaluations_per_chunk
+        first, last = rows[0] - before[0], rows[1] - before[1]
+        full = evaluations * last / first if first else float("nan")
+        return result.video, {"cpu_s": cpu, "full_forwards_per_chunk": full}
 
     return DubMethod(name, dub, source="input", seeded=True,  # type: ignore[arg-type]
                      chunk_starts=lambda n: pipeline_chunk_starts(pipe, n),
@@ -70,6 +93,8 @@ def figures(results: dict, methods: list[str]) -> dict:
                                                                             "psnr_occluder"),
                 "flicker_ratio": mean(m, "flicker_mouth"),
                 "mouth_psnr": mean(m, "psnr_mouth"),
+                "full_forwards_per_chunk": mean(m, "full_forwards_per_chunk"),
+                "cpu_s": mean(m, "cpu_s"),
             }
         out[scenario] = row
     return out
@@ -77,7 +102,8 @@ def figures(results: dict, methods: list[str]) -> dict:
 
 def markdown(table: dict) -> str:
     keys = ["mouth_psnr_minus_copy", "open_corr_answer", "open_corr_input_leak",
-            "sync_vs_answer", "occluder_psnr_minus_copy", "flicker_ratio", "mouth_psnr"]
+            "sync_vs_answer", "occluder_psnr_minus_copy", "flicker_ratio", "mouth_psnr",
+            "full_forwards_per_chunk", "cpu_s"]
     lines = ["| scenario | method | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
     for scenario, rows in table.items():
         for method, vals in rows.items():
@@ -89,9 +115,10 @@ def markdown(table: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--editor", action="append", default=[],
-                        help="NAME=DIR[,steps=N][,ref=X][,audio=Y][,reuse=S] (repeat); the suffixes "
-                             "override --steps / --ref-scale / --audio-scale for that editor; "
-                             "reuse = guidance reuse from sigma S")
+                        help="NAME=DIR[,steps=N][,ref=X][,audio=Y][,reuse=S][,cache=T] (repeat); "
+                             "the suffixes override --steps / --ref-scale / --audio-scale for "
+                             "that editor; reuse = guidance reuse from sigma S; cache = step "
+                             "cache threshold T")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0)
@@ -112,14 +139,15 @@ def main() -> None:
         name, _, spec = entry.partition("=")
         folder, *options = spec.split(",")
         given = dict(option.split("=", 1) for option in options)
-        unknown = set(given) - {"steps", "ref", "audio", "reuse"}
+        unknown = set(given) - {"steps", "ref", "audio", "reuse", "cache"}
         if unknown:
             parser.error(f"--editor {entry}: unknown option(s) {sorted(unknown)}")
         steps = int(given["steps"]) if "steps" in given else args.steps
         ref = float(given["ref"]) if "ref" in given else args.ref_scale
         aud = float(given["audio"]) if "audio" in given else args.audio_scale
         reuse = float(given["reuse"]) if "reuse" in given else None
-        methods.append(pipeline_method(name, folder, steps, ref, aud, reuse))
+        cache = float(given.get("cache", 0.0))
+        methods.append(pipeline_method(name, folder, steps, ref, aud, reuse, cache))
         names.append(name)
     run_bench(cfg, args.out / "bench", methods,
               progress=lambda done, total, what: print(f"[{done}/{total}] {what}", flush=True))

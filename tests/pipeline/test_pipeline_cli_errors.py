@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from pipeline_testkit import digest, encode, leftovers, run_cli, write_wav
+from safetensors.torch import save_file
 
 from xdub.media import probe, read_audio
 
@@ -114,6 +116,21 @@ def test_weights_errors_are_exit_5(capsys, tmp_path, clip_files):
                 "--wav2vec2", tmp_path)
     rc, _, err = run_cli(capsys, "dub", video, audio, "-o", out, *official)
     assert rc == 5 and "X-Dub_model.safetensors" in err  # says what to download, and where
+    # the empty-prompt context is checked before the 12.6 GB DiT is read
+    rc, _, err = run_cli(capsys, "dub", video, audio, "-o", out, *official, "--null-context",
+                         tmp_path / "none.safetensors")
+    assert rc == 5 and "null context file not found" in err and "encode_null_context" in err
+    save_file({"context": torch.zeros(4, 8)}, str(tmp_path / "small.safetensors"))
+    rc, _, err = run_cli(capsys, "dub", video, audio, "-o", out, *official, "--null-context",
+                         tmp_path / "small.safetensors")
+    assert rc == 5 and "expected [512, 4096]" in err and "Traceback" not in err
+    (tmp_path / "junk.safetensors").write_bytes(b"not safetensors at all")
+    rc, _, err = run_cli(capsys, "dub", video, audio, "-o", out, *official, "--null-context",
+                         tmp_path / "junk.safetensors")
+    assert rc == 5 and "cannot read safetensors" in err
+    rc, _, err = run_cli(capsys, "dub", video, audio, "-o", out, "--random-init",
+                         "--null-context", tmp_path / "small.safetensors")
+    assert rc == 2 and "with the official files" in err and not out.exists()
     if default_checkpoint() is None:
         rc, _, err = run_cli(capsys, "dub", video, audio, "-o", out)
         assert rc == 5 and "no embedded default" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -34,13 +35,19 @@ def _root(
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-# Options that `xdub dub` and `xdub batch` share, declared once (`name: OffloadOption = None`).
+# Options that `xdub dub`, `xdub batch` (and `xdub serve`) share, declared once
+# (`name: OffloadOption = None`).
 OffloadOption = Annotated[str | None, typer.Option(
     "--offload", help="Phase offload: keep the models on this device (e.g. cpu) and move only "
     "the running phase's onto --device (less GPU memory, same video).", show_default="off")]
 ThreadsOption = Annotated[int | None, typer.Option(
     "--threads", min=1, help="CPU threads for torch; 1 is often faster when other jobs share "
     "the CPU (waiting threads spin)", show_default="torch's: one per physical core")]
+
+NullContextOption = Annotated[Path | None, typer.Option(
+    "--null-context", help="With the official files: the umT5-XXL encoding of the empty prompt "
+    "(safetensors, made by scripts/encode_null_context.py); the official model always sees it. "
+    "Without it the context is zeros: not the official pictures.", show_default="zeros")]
 
 FastOption = Annotated[bool, typer.Option(
     "--fast", help="3/4 of the checkpoint's sampling steps (embedded default: 6 of 8): 25% "

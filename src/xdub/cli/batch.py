@@ -13,7 +13,8 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import FastOption, OffloadOption, ThreadsOption, app, set_cpu_threads
+from xdub.cli.app import (FastOption, NullContextOption, OffloadOption, ThreadsOption, app,
+                          set_cpu_threads)
 from xdub.cli.dub import DType, _value
 
 EPILOG = (
@@ -79,6 +80,7 @@ def batch(
     vae: Path | None = typer.Option(None, "--vae", help="Official Wan2.2 VAE."),
     whisper: Path | None = typer.Option(None, "--whisper", help="Whisper large-v2 folder."),
     wav2vec2: Path | None = typer.Option(None, "--wav2vec2", help="wav2vec2-base-960h folder."),
+    null_context: NullContextOption = None,
     random_init: bool = typer.Option(False, "--random-init",
                                      help="Untrained tiny model (smoke tests)."),
     config: Path | None = typer.Option(None, "--config", help="InferConfig YAML for all jobs."),
@@ -108,8 +110,8 @@ def batch(
                         device=_device_for(device, worker), dtype=_value(dtype),
                         fast=fast or None)
     weights = {"checkpoint": checkpoint, "dit": dit, "vae": vae, "whisper": whisper,
-               "wav2vec2": wav2vec2, "random_init": random_init, "offload": offload,
-               "seed": base.sampling.seed}
+               "wav2vec2": wav2vec2, "null_context": null_context, "random_init": random_init,
+               "offload": offload, "seed": base.sampling.seed}
     get_pipeline = _pipeline_loader(weights, base.device, base.dtype)
 
     def dub(job: BatchJob, output: Path) -> None:

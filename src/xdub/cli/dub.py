@@ -15,7 +15,8 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import FastOption, OffloadOption, ThreadsOption, app, set_cpu_threads
+from xdub.cli.app import (FastOption, NullContextOption, OffloadOption, ThreadsOption, app,
+                          set_cpu_threads)
 from xdub.cli.progress import progress_for
 from xdub.config.infer import (
     DTypeName,
@@ -119,6 +120,7 @@ def dub(
     vae: Path | None = typer.Option(None, "--vae", help="Official Wan2.2 VAE: Wan2.2_VAE.pth or .safetensors."),
     whisper: Path | None = typer.Option(None, "--whisper", help="Whisper large-v2 folder (transformers layout)."),
     wav2vec2: Path | None = typer.Option(None, "--wav2vec2", help="wav2vec2-base-960h folder."),
+    null_context: NullContextOption = None,
     random_init: bool = typer.Option(False, "--random-init",
                                      help="Untrained tiny model (smoke tests: lips get garbled)."),
     length: Length | None = typer.Option(None, "--length", help="Output length follows the "
@@ -183,6 +185,6 @@ def dub(
         detector=detector, device=device, dtype=_value(dtype),
     )
     weights = {"checkpoint": checkpoint, "dit": dit, "vae": vae, "whisper": whisper,
-               "wav2vec2": wav2vec2, "random_init": random_init, "offload": offload,
-               "seed": cfg.sampling.seed}
+               "wav2vec2": wav2vec2, "null_context": null_context, "random_init": random_init,
+               "offload": offload, "seed": cfg.sampling.seed}
     _run(video, audio, out, cfg, weights, save_debug, quiet)

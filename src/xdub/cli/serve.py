@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from xdub.cli.app import app
+from xdub.cli.app import NullContextOption, app
 from xdub.config.web import WebConfig
 from xdub.errors import ConfigError
 
@@ -34,6 +34,7 @@ def serve(
     vae: Path | None = typer.Option(None, "--vae", help="Official Wan2.2 VAE file."),
     whisper: Path | None = typer.Option(None, "--whisper", help="Whisper large-v2 folder."),
     wav2vec2: Path | None = typer.Option(None, "--wav2vec2", help="wav2vec2-base-960h folder."),
+    null_context: NullContextOption = None,
     device: str = typer.Option("auto", "--device", help="auto, cpu, or a torch device name."),
     max_upload_mb: int = typer.Option(DEFAULTS.max_upload_mb, "--max-upload-mb",
                                       help="Largest upload accepted, per file (MB)."),
@@ -65,7 +66,8 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         pipe = DubbingPipeline.from_pretrained(checkpoint, dit=dit, vae=vae, whisper=whisper,
-                                               wav2vec2=wav2vec2, device=device)
+                                               wav2vec2=wav2vec2, null_context=null_context,
+                                               device=device)
         serve_page(pipe, cfg, folder)
     finally:
         if work_dir is None:

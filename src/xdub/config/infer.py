@@ -71,6 +71,9 @@ class SamplingConfig:
     guidance_reuse_from: float | None = None  # reuse the guidance correction on every other
     #   step from this fraction of the steps on (1 = never); None = the checkpoint's
     fast: bool = False  # 25% fewer DiT evaluations: FAST_STEP_FRACTION of the checkpoint's steps
+    step_cache_threshold: float = 0.0  # first-block step cache: a stream whose first DiT block
+    #   changed less than this (relative) since its last full step reuses the other blocks'
+    #   residual (`xdub.models.step_cache`); 0 = off
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
@@ -81,6 +84,9 @@ class SamplingConfig:
         if self.fast and (self.steps is not None or reuse is not None):
             raise ConfigError("fast (--fast) sets the steps and guidance reuse itself: drop "
                               "fast or steps (--steps) / guidance_reuse_from")
+        if self.step_cache_threshold < 0:
+            raise ConfigError("sampling.step_cache_threshold must be >= 0, got "
+                              f"{self.step_cache_threshold}")
         if self.chunk_frames is not None and self.chunk_frames < 1:
             raise ConfigError(f"sampling.chunk_frames must be >= 1, got {self.chunk_frames}")
         if self.overlap is not None and self.overlap < 0:

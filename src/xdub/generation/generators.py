@@ -61,12 +61,12 @@ class ModelGenerator:
         return self.sampler.steps
 
     def configured(self, sampling: SamplingConfig) -> ModelGenerator:
-        """The same models with a run's steps, guidance scales and reuse, or its `fast` preset
-        (None keeps the default)."""
+        """The same models with a run's steps, guidance scales, reuse and step cache, or its
+        `fast` preset (None keeps the default)."""
         configured = copy.copy(self)
         configured.sampler = self.sampler.with_overrides(
             sampling.steps, sampling.ref_scale, sampling.audio_scale,
-            sampling.guidance_reuse_from, sampling.fast)
+            sampling.guidance_reuse_from, sampling.fast, sampling.step_cache_threshold)
         return configured
 
     def prepare_audio(self, audio: AudioTrack) -> FeatureSequence:

@@ -9,6 +9,7 @@ model_types, config, generation.samplers}.
 
 from __future__ import annotations
 
+import logging
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -35,7 +36,9 @@ from xdub.diffusion import (
 )
 from xdub.generation.samplers import get_sampler
 from xdub.model_types import DiTConditioning
-from xdub.models import set_active_adapter
+from xdub.models import StepCaches, set_active_adapter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,22 +48,27 @@ class SamplerSettings:
     diffusion: DiffusionConfig  # with the run's ref/audio scales applied
     steps: int
     experts: tuple[tuple[str, str], ...] = ()  # (phase, adapter name) attached to the DiT
+    step_cache_threshold: float = 0.0  # first-block step cache (`xdub.models.step_cache`); 0 off
 
     def __post_init__(self) -> None:
         get_sampler(self.diffusion.sampler)  # an unknown sampler fails when loading, not later
 
     def with_overrides(self, steps: int | None = None, ref_scale: float | None = None,
                        audio_scale: float | None = None, guidance_reuse_from: float | None = None,
-                       fast: bool = False) -> SamplerSettings:
-        """The same settings with a run's steps, guidance scales and reuse (None keeps the
-        value); `fast`: the `--fast` preset (`xdub.config.infer.FAST_*`) on this step count."""
+                       fast: bool = False, step_cache_threshold: float | None = None
+                       ) -> SamplerSettings:
+        """The same settings with a run's steps, guidance scales, reuse and step cache (None
+        keeps the value); `fast`: the `--fast` preset (`xdub.config.infer.FAST_*`) on this step
+        count."""
         if fast:
             steps = max(1, math.ceil(FAST_STEP_FRACTION * self.steps))
             guidance_reuse_from = FAST_GUIDANCE_REUSE_FROM
         given = {"ref_scale": ref_scale, "audio_scale": audio_scale,
                  "guidance_reuse_from": guidance_reuse_from}
         diffusion = replace(self.diffusion, **{k: v for k, v in given.items() if v is not None})
-        return SamplerSettings(diffusion, self.steps if steps is None else steps, self.experts)
+        cache = self.step_cache_threshold if step_cache_threshold is None else step_cache_threshold
+        return SamplerSettings(diffusion, self.steps if steps is None else steps, self.experts,
+                               cache)
 
     @property
     def reuse_from_step(self) -> int | None:
@@ -107,9 +115,17 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
     shape = (src.shape[0], dit.config.latent_channels, *src.shape[2:])
     noise = torch.randn(shape, generator=rng, dtype=torch.float32).to(param.device, param.dtype)
     streams = GuidanceStreams.from_drops(cond, drop_reference, drop_audio)
+    # Step caches live for this call only: nothing carries over to the next chunk or video.
+    caches = StepCaches(settings.step_cache_threshold)
 
     def cond_model_fn(x_t: torch.Tensor, sigma: torch.Tensor, c: Any) -> torch.Tensor:
-        return dit(x_t, sigma_to_timestep(sigma, diffusion.num_train_timesteps), c)
+        timestep = sigma_to_timestep(sigma, diffusion.num_train_timesteps)
+        cache = caches.for_condition(c)
+        return dit(x_t, timestep, c) if cache is None else dit(x_t, timestep, c, step_cache=cache)
+
+    def switch_expert(name: str) -> None:
+        set_active_adapter(dit, name)
+        caches.clear()  # another adapter is another network: its residuals differ
 
     model_fn = guided_model_fn(cond_model_fn, streams, scales_from_config(diffusion),
                                batched=diffusion.guidance_batched, stack=DiTConditioning.concat,
@@ -125,11 +141,15 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
         model_fn = with_pinned_border(model_fn, src, noise, border)
     if settings.experts:
         plan = PhaseMap.from_config(diffusion).experts_for(sigmas, dict(settings.experts))
-        model_fn = with_expert_switch(model_fn, plan, lambda name: set_active_adapter(dit, name))
+        model_fn = with_expert_switch(model_fn, plan, switch_expert)
     # The DiT computes its step-constant inputs (empty-prompt K/V, RoPE) once for the chunk.
     constant_inputs = getattr(dit, "constant_inputs", None)
     with constant_inputs() if constant_inputs is not None else nullcontext():
         latents = get_sampler(diffusion.sampler)(model_fn, noise, sigmas)
+    full, cached = caches.counts
+    if cached:  # `xdub -v` shows what the step cache saved
+        log.info("step cache: %d of %d stream evaluations ran the first DiT block only",
+                 cached, full + cached)
     if border is not None:
         latents = pin_border(latents, src, border)
     if cond.motion_latents is not None:  # the network's motion-frame outputs are meaningless

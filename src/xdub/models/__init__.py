@@ -1,6 +1,7 @@
 """xdub.models: the dubbing DiT and its parts (nn.Modules only, no I/O beyond checkpoints).
 
-Public API: `XDubDiT`, `DiTConditioning`, `build_dit`, `load_official_dit`, LoRA helpers.
+Public API: `XDubDiT`, `DiTConditioning`, `build_dit`, `load_official_dit`, LoRA helpers,
+`FirstBlockCache` (skipping blocks on steps that barely change).
 Imports: torch, einops, safetensors, xdub.config, xdub.errors (never diffusion/media).
 """
 
@@ -17,9 +18,12 @@ from xdub.models.lora import (
 )
 from xdub.models.official import load_official_dit
 from xdub.models.presets import build_dit, count_parameters, dit_config
+from xdub.models.step_cache import FirstBlockCache, StepCaches
 
 __all__ = [
     "DiTConditioning",
+    "FirstBlockCache",
+    "StepCaches",
     "XDubDiT",
     "attach_lora",
     "build_dit",

@@ -27,6 +27,7 @@ from xdub.models.checkpoint import WEIGHTS_NAME, load_folder, load_tensors, save
 from xdub.models.layout import DiTConditioning, TokenGrid, stream_positions, token_timesteps
 from xdub.models.lora import LORA_ATTR
 from xdub.models.rope import rope_angles
+from xdub.models.step_cache import BlocksFn, FirstBlockCache
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +144,13 @@ class XDubDiT(nn.Module):
 
     # ------------------------------------------------------------------------------- forward
     def forward(
-        self, noisy_latents: torch.Tensor, timestep: torch.Tensor, cond: DiTConditioning
+        self, noisy_latents: torch.Tensor, timestep: torch.Tensor, cond: DiTConditioning,
+        step_cache: FirstBlockCache | None = None,
     ) -> torch.Tensor:
         """Predict the flow velocity for `noisy_latents: [B, C, F, H, W]` at `timestep: [B]`
         (0..1000, Wan scale) given `cond`; returns [B, C, F, H, W] (motion frames included;
-        their prediction is meaningless and the caller keeps its clean motion latents)."""
+        their prediction is meaningless and the caller keeps its clean motion latents).
+        `step_cache`: the caller's cache for this condition (`xdub.models.step_cache`)."""
         cond.validate(noisy_latents)
         source_channels = self.config.cond_channels or self.config.latent_channels
         got = cond.source_latents.shape[1]
@@ -184,16 +187,32 @@ class XDubDiT(nn.Module):
         cached = self._constants.get("context") if self._constants is not None else None
         if cond.context is not None or cached is None:
             cached = [self._embed_context(cond.context, batch)] * len(self.blocks)
-        # 4. Blocks.
-        for block, context in zip(self.blocks, cached):
+        # 4. Blocks; a step cache runs the first, then the others only for rows it cannot reuse.
+        inputs = (t_mod, cached, audio)
+
+        def blocks(first: int, last: int) -> BlocksFn:
+            return lambda x, rows: self._run_blocks(x, first, last, _rows(inputs, rows, batch),
+                                                    rope, num_cond)
+
+        if step_cache is None:
+            tokens = blocks(0, len(self.blocks))(tokens, None)
+        else:
+            tokens = step_cache.run(tokens, blocks(0, 1), blocks(1, len(self.blocks)))
+        # 5. Head on target tokens only.
+        out = self.head(tokens[:, num_cond:], t_emb[:, num_cond:])
+        return self._unpatchify(out, grid)
+
+    def _run_blocks(self, tokens: torch.Tensor, first: int, last: int, inputs: tuple,
+                    rope, num_cond: int) -> torch.Tensor:
+        """Blocks `first..last-1`; inputs: per-token modulation, per-block contexts, audio."""
+        t_mod, contexts, audio = inputs
+        for block, context in zip(self.blocks[first:last], contexts[first:last]):
             args = (tokens, t_mod, rope, num_cond, context, audio)
             if self.gradient_checkpointing and torch.is_grad_enabled():
                 tokens = checkpoint(block, *args, use_reentrant=False)
             else:
                 tokens = block(*args)
-        # 5. Head on target tokens only.
-        out = self.head(tokens[:, num_cond:], t_emb[:, num_cond:])
-        return self._unpatchify(out, grid)
+        return tokens
 
     def _insert_motion(self, latents: torch.Tensor, cond: DiTConditioning) -> torch.Tensor:
         """Replace the first F_motion frames by the clean motion latents (where motion_mask)."""
@@ -287,6 +306,18 @@ class XDubDiT(nn.Module):
         if config.text_dim is not None and null_path.is_file():
             model.set_null_context(load_tensors(null_path, "null context")["null_context"])
         return model
+
+
+def _rows(value, rows: torch.Tensor | None, batch: int):
+    """`value` for the batch rows `rows` (None: all): per-row tensors are indexed, in nested
+    lists and tuples too; what the batch shares (a batch-1 context, None) passes through."""
+    if rows is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rows(v, rows, batch) for v in value)
+    if isinstance(value, torch.Tensor) and batch > 1 and value.shape[0] == batch:
+        return value[rows]
+    return value
 
 
 def build_on_meta(config: DiTConfig) -> XDubDiT:

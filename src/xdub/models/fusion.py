@@ -43,6 +43,7 @@ from xdub.models.checkpoint import read_tensors, save_tensors
 from xdub.models.dit import XDubDiT
 from xdub.models.layout import DiTConditioning
 from xdub.models.lip_prior import LipPrior
+from xdub.models.step_cache import FirstBlockCache
 
 FUSION_NAME = "fusion.safetensors"
 PRIOR_PREFIX = "lip_prior."
@@ -77,7 +78,8 @@ class SourceFusedDiT(nn.Module):
         return output
 
     def forward(self, noisy_latents: torch.Tensor, timestep: torch.Tensor,
-                cond: DiTConditioning) -> torch.Tensor:
+                cond: DiTConditioning, step_cache: FirstBlockCache | None = None
+                ) -> torch.Tensor:
         """Same contract as `XDubDiT.forward`."""
         if self.lip_prior is not None:
             cond = self.lip_prior.condition(cond)
@@ -88,7 +90,7 @@ class SourceFusedDiT(nn.Module):
             modules.add(self.dit.cond_embedding)
         handles = [m.register_forward_hook(self._record) for m in modules]
         try:
-            out = self.dit(noisy_latents, timestep, cond)
+            out = self.dit(noisy_latents, timestep, cond, step_cache)
         finally:
             for handle in handles:
                 handle.remove()

@@ -7,8 +7,9 @@ tables of the audio projection (`...pos_embed.pe`), which are deterministic.
 
 The official model was run with the umT5 encoding of the empty prompt as text context; that
 tensor is not part of the DiT file. Pass it as `null_context` (a safetensors file holding one
-tensor `[L, 4096]` or `[1, L, 4096]`) to reproduce the official outputs exactly; without it the
-DiT uses an all-zero context and logs a warning. Imports: torch, safetensors, xdub.*.
+tensor `[512, 4096]` or `[1, 512, 4096]`, as `scripts/encode_null_context.py` writes it) to
+reproduce the official outputs exactly; without it the DiT uses an all-zero context and logs a
+warning. Imports: torch, safetensors, xdub.*.
 """
 
 from __future__ import annotations
@@ -50,17 +51,21 @@ def load_official_dit(
     null_context: str | Path | None = None,
 ) -> XDubDiT:
     """Build the `wan5b` DiT and fill it with the official weights (strict keys and shapes)."""
+    config = MODEL_PRESETS["wan5b"]
+    # The small file first: a bad null context fails before 12.6 GB are read.
+    context = None if null_context is None else read_null_context(
+        null_context, (config.null_context_len, config.text_dim))
     file = resolve_official_path(path)
     device = torch.device(device) if device is not None else torch.device("cpu")
     try:
         state = load_file(str(file), device=str(device))
     except Exception as err:  # safetensors raises several types for truncated/corrupt files
         raise WeightsError(f"{file}: cannot read safetensors ({err})") from None
-    model = build_on_meta(MODEL_PRESETS["wan5b"])
+    model = build_on_meta(config)
     _fill_position_tables(model, state, device)
     load_weights(model, state, dtype=dtype, where=str(file))
-    if null_context is not None:
-        model.set_null_context(_read_single_tensor(Path(null_context)))
+    if context is not None:
+        model.set_null_context(context)
     else:
         log.warning("no null_context given: using zeros instead of the umT5 empty-prompt encoding")
     model.eval()
@@ -77,11 +82,25 @@ def _fill_position_tables(
             state[key] = sinusoidal_table(dim, max_len).to(device)
 
 
-def _read_single_tensor(path: Path) -> torch.Tensor:
+def read_null_context(path: str | Path, shape: tuple[int, int]) -> torch.Tensor:
+    """The one tensor of a null-context file, `shape` = (tokens, text width) with or without a
+    leading batch of 1; WeightsError (exit 5) for a missing, unreadable or misshapen file."""
+    path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"null context file not found: {path}")
-    with safe_open(str(path), framework="pt") as handle:
-        keys = list(handle.keys())
-        if len(keys) != 1:
-            raise WeightsError(f"{path}: expected exactly one tensor, found {len(keys)}")
-        return handle.get_tensor(keys[0])
+        raise WeightsError(f"null context file not found: {path} (make it with "
+                           "scripts/encode_null_context.py)")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            keys = list(handle.keys())
+            if len(keys) != 1:
+                raise WeightsError(f"{path}: expected exactly one tensor, found {len(keys)}")
+            tensor = handle.get_tensor(keys[0])
+    except WeightsError:
+        raise
+    except Exception as err:  # safetensors raises several types for corrupt files
+        raise WeightsError(f"{path}: cannot read safetensors ({err})") from None
+    if tuple(tensor.shape) not in (shape, (1, *shape)):
+        raise WeightsError(f"{path}: null context has shape {tuple(tensor.shape)}, expected "
+                           f"{list(shape)} (the umT5-XXL encoding of \"\" padded to "
+                           f"{shape[0]} tokens)")
+    return tensor

@@ -149,7 +149,8 @@ def load_official(dit: str | os.PathLike | None, vae: str | os.PathLike | None,
                   whisper: str | os.PathLike | None, wav2vec2: str | os.PathLike | None,
                   null_context: str | os.PathLike | None = None, device: str = "auto",
                   dtype: str = "auto") -> DubPipeline:
-    """The official X-Dub release (wan5b preset) from its files; WeightsError names what's missing."""
+    """The official X-Dub release (wan5b preset) from its files; WeightsError names what's missing.
+    `null_context`: the umT5 empty-prompt encoding file (`scripts/encode_null_context.py`)."""
     given = {"--dit": dit, "--vae": vae, "--whisper": whisper, "--wav2vec2": wav2vec2}
     missing = [flag for flag, value in given.items() if not value]
     if missing:
@@ -207,6 +208,9 @@ def _load_pipeline(checkpoint, dit, vae, whisper, wav2vec2, null_context, random
     official = any(v is not None for v in (dit, vae, whisper, wav2vec2))
     if sum([checkpoint is not None, official, random_init]) > 1:
         raise ConfigError("give only one of a checkpoint folder, the official files, random init")
+    if null_context is not None and not official:
+        raise ConfigError("--null-context is the official model's empty-prompt context: give it "
+                          "with the official files (--dit, --vae, --whisper, --wav2vec2)")
     if official:
         return load_official(dit, vae, whisper, wav2vec2, null_context, device, dtype)
     if random_init:
