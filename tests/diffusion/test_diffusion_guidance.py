@@ -148,7 +148,8 @@ def test_mask_condition_zeroes_dropped_samples():
     assert out[1].abs().sum() == 0 and torch.equal(out[0], cond[0])
 
 
-def test_guidance_reuse_runs_one_stream_on_every_other_late_step():
+def _counted_streams():
+    """A toy net, its condition, the three streams and a forward that records batch sizes."""
     net, cond = ToyNet(), _cond()
     streams = GuidanceStreams.from_drops(
         cond, lambda c: zero_fields(c, ["ref_latents"]), lambda c: zero_fields(c, ["audio_tokens"])
@@ -158,6 +159,12 @@ def test_guidance_reuse_runs_one_stream_on_every_other_late_step():
     def counted(x, sigma, c):
         calls.append(int(x.shape[0]))
         return net(x, sigma, c)
+
+    return net, cond, streams, calls, counted
+
+
+def test_guidance_reuse_runs_one_stream_on_every_other_late_step():
+    net, cond, streams, calls, counted = _counted_streams()
 
     scales = dynamic_scales(2.5, 10.0)
     full = guided_model_fn(net, streams, scales, batched=False)
@@ -174,15 +181,7 @@ def test_guidance_reuse_runs_one_stream_on_every_other_late_step():
 
 
 def test_unit_scales_run_the_ref_audio_stream_alone_with_the_same_result():
-    net, cond = ToyNet(), _cond()
-    streams = GuidanceStreams.from_drops(
-        cond, lambda c: zero_fields(c, ["ref_latents"]), lambda c: zero_fields(c, ["audio_tokens"])
-    )
-    calls: list[int] = []
-
-    def counted(x, sigma, c):
-        calls.append(int(x.shape[0]))
-        return net(x, sigma, c)
+    net, cond, streams, calls, counted = _counted_streams()
 
     unit = guided_model_fn(counted, streams, constant_scales(1.0, 1.0), batched=False)
     x_t, sigma = _v(4), torch.tensor([0.6, 0.6])
