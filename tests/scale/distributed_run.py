@@ -26,6 +26,7 @@ from stage2_testkit import tiny_stage2_config  # noqa: E402
 from test_train_stage1 import _config as micro_stage1_config  # noqa: E402
 
 from xdub.config import replace  # noqa: E402
+from xdub.config.model import LipPriorConfig  # noqa: E402
 from xdub.train import fsdp, loop, processes  # noqa: E402
 from xdub.train.stage1 import train_stage1  # noqa: E402
 from xdub.train.stage2 import train_stage2  # noqa: E402
@@ -46,8 +47,11 @@ def stage1_config(steps: int, batch_size: int):
     return replace(cfg, loop=replace(cfg.loop, steps=steps, batch_size=batch_size))
 
 
-def stage2_config(pairs: str, steps: int, batch_size: int):
+def stage2_config(pairs: str, steps: int, batch_size: int, lip_prior: bool = False):
     cfg = tiny_stage2_config(Path(pairs), mode="single", steps=steps)
+    if lip_prior:  # a tiny editor with the audio lip prior (its loss runs beside the forward)
+        cfg = replace(cfg, source_fusion="aligned_residual",
+                      lip_prior=LipPriorConfig(enabled=True, audio_width=8, width=8, layers=1))
     return replace(cfg, loop=replace(cfg.loop, batch_size=batch_size, ckpt_every=1))
 
 
@@ -72,7 +76,8 @@ def main(jobs_file: str, out: str) -> None:
         if job["stage"] == "stage1":
             train_stage1(stage1_config(job["steps"], job["batch_size"]), job["run_dir"])
         else:
-            train_stage2(stage2_config(job["pairs"], job["steps"], job["batch_size"]),
+            train_stage2(stage2_config(job["pairs"], job["steps"], job["batch_size"],
+                                       job.get("lip_prior", False)),
                          job["run_dir"])
         runs.append({"run_dir": job["run_dir"], "steps": records})
     state = processes.process_state()

@@ -50,12 +50,14 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     """Single-process references, then the one 2-process launch."""
     root = tmp_path_factory.mktemp("scale")
     pairs = make_pair_store(root / "pairs")
-    names = ("one", "one_to_two", "two", "one_s2", "two_s2", "fsdp", "one_to_fsdp", "fsdp_s2")
+    names = ("one", "one_to_two", "two", "one_s2", "two_s2", "fsdp", "one_to_fsdp", "fsdp_s2",
+             "one_prior", "two_prior")
     paths = {name: root / name for name in names}
     train_stage1(stage1_config(2, 2), paths["one"])
     shutil.copytree(paths["one"], paths["one_to_two"])
     shutil.copytree(paths["one"], paths["one_to_fsdp"])
     train_stage2(stage2_config(str(pairs), 2, 2), paths["one_s2"])
+    train_stage2(stage2_config(str(pairs), 2, 2, lip_prior=True), paths["one_prior"])
     s2 = {"stage": "stage2", "pairs": str(pairs), "steps": 2, "batch_size": 1}
     ddp = {"stage": "stage1", "steps": 2, "batch_size": 1, "fsdp": False}
     jobs = [{**ddp, "run_dir": str(paths["two"])},
@@ -65,7 +67,8 @@ def runs(tmp_path_factory) -> dict[str, Path]:
              "fsdp": True},
             {"stage": "stage1", "run_dir": str(paths["one_to_fsdp"]), "steps": 3,
              "batch_size": 1, "fsdp": True},
-            {**s2, "run_dir": str(paths["fsdp_s2"]), "fsdp": True}]
+            {**s2, "run_dir": str(paths["fsdp_s2"]), "fsdp": True},
+            {**s2, "run_dir": str(paths["two_prior"]), "fsdp": False, "lip_prior": True}]
     (root / "jobs.json").write_text(json.dumps(jobs))
     ok(torchrun([str(WORKER), str(root / "jobs.json"), str(root / "ranks")]))
     paths["ranks"] = root / "ranks"
@@ -112,3 +115,12 @@ def test_checkpoints_resume_across_process_counts(runs, tmp_path):
     for resumed in (two_to_one, fsdp_to_one, runs["one_to_two"], runs["one_to_fsdp"]):
         np.testing.assert_allclose(_losses(resumed), _losses(reference), rtol=1e-5)
         _assert_same_weights(_weights(resumed, 3), _weights(reference, 3))
+
+
+def test_lip_prior_trains_over_two_processes_like_one(runs):
+    """DDP wraps the editor: the prior's loss must still reach it, averaged like the rest."""
+    one, two = runs["one_prior"] / "single", runs["two_prior"] / "single"
+    np.testing.assert_allclose(_losses(two), _losses(one), rtol=1e-5)
+    a, b = _weights(one, 2), _weights(two, 2)
+    assert any(name.startswith("lip_prior.") for name in a)
+    _assert_same_weights(a, b)

@@ -182,3 +182,14 @@ def test_stage2_lip_prior_needs_an_aligned_fusion(tmp_path):
     with pytest.raises(ConfigError, match="lip_prior"):
         tiny_stage2_config(make_pair_store(tmp_path), source_fusion="in_context",
                            lip_prior=LipPriorConfig(enabled=True))
+
+
+def test_stage2_lip_prior_refuses_fsdp(tmp_path, monkeypatch):
+    from xdub.config.model import LipPriorConfig
+    from xdub.errors import ConfigError
+
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    cfg = tiny_stage2_config(make_pair_store(tmp_path / "pairs"), source_fusion="aligned_residual",
+                             lip_prior=LipPriorConfig(enabled=True))
+    with pytest.raises(ConfigError, match="FSDP"):
+        train_stage2(cfg, tmp_path / "run")

@@ -44,6 +44,7 @@ from xdub.conditioning import (
     latent_region,
 )
 from xdub.config.stage2 import Stage2Config
+from xdub.errors import ConfigError
 from xdub.data.pairs import PairStore
 from xdub.diffusion import (
     PhaseMap,
@@ -63,7 +64,7 @@ from xdub.models import (
 )
 from xdub.models.codec import VideoCodec
 from xdub.sharding import Worker
-from xdub.train import loop, processes
+from xdub.train import fsdp, loop, processes
 from xdub.train.batches import EditBatch
 from xdub.train.editor import export_editor
 from xdub.models.fusion import SourceFusedDiT, load_dit
@@ -108,7 +109,7 @@ def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
     target, cond = encode_batch(ctx, batch)
     region = latent_region(batch.region.float() / 255.0, codec.temporal_factor,
                            codec.spatial_factor).to(target)
-    prior = getattr(model, "lip_prior", None)
+    prior = getattr(getattr(model, "module", model), "lip_prior", None)  # DDP wraps in .module
     trains_prior = prior is not None and any(p.requires_grad for p in prior.parameters())
     prior_loss = prior.loss(cond, target, region) * cfg.lip_prior.loss_weight if trains_prior else None
     worker = ctx.worker
@@ -258,6 +259,9 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     gen = torch.Generator().manual_seed(cfg.loop.seed * 1000)
     ctx = StepContext(cfg, codec, objective, TrainSigmaSampler.from_config(cfg.diffusion),
                       phase_map, gen, processes.worker_of(state))
+    if cfg.lip_prior.enabled and fsdp.requested(""):  # its loss runs outside the forward
+        raise ConfigError("stage2: lip_prior does not train under FSDP; use DDP (a tiny "
+                          "editor fits one device)")
     # 4. Sub-runs in order; finished ones are skipped, the base moves on after full-weight runs.
     #    The lip prior's own pretraining (if any) comes first: the editor starts from it.
     if cfg.lip_prior.enabled and cfg.lip_prior.pretrain_steps:
