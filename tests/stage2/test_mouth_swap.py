@@ -45,3 +45,28 @@ def test_short_clips_are_left_alone():
     sample = {"input_crops": clip.input_crops[:5].copy()}
     swap_mouths(sample, clip, 0, 5, 4, np.random.default_rng(0))
     assert np.array_equal(sample["input_crops"], clip.input_crops[:5])
+
+
+def test_pasted_occluder_is_the_same_in_source_and_target_and_covers_the_mouth():
+    from xdub.train.pair_windows import paste_occluder
+
+    clip, donor = _clip(size=32), _clip(size=32)
+    donor = PairClip("d", 25.0, donor.input_crops, 255 - donor.target_crops, donor.region,
+                     donor.audio_windows, None, donor.input_latents,
+                     np.full_like(donor.target_latents, -7.0))
+    region = np.zeros((20, 32, 32), np.uint8)
+    region[:, 18:26, 10:22] = 255
+    start, frames = 2, 5
+    for seed in range(10):
+        sample = {k: getattr(clip, k)[start:start + frames].copy()
+                  for k in ("input_crops", "target_crops")}
+        sample["region"] = region[start:start + frames]
+        sample.update({k: getattr(clip, k)[:, start:start + frames].copy()
+                       for k in ("input_latents", "target_latents")})
+        paste_occluder(sample, donor, np.random.default_rng(seed))
+        moved = sample["target_latents"] == -7.0
+        assert moved.any() and np.array_equal(moved, sample["input_latents"] == -7.0)
+        assert moved[:, :, 18 // 8:26 // 8 + 1].any()  # over the mouth rows (latent grid 8 px)
+        pasted = (sample["target_crops"] != clip.target_crops[start:start + frames]).any(-1)
+        same = (sample["input_crops"] == sample["target_crops"]).all(-1)
+        assert pasted.any() and same[pasted].all()  # one occluder in both clips

@@ -19,6 +19,11 @@ mouth region is replaced by the REAL clip's mouth from frames at least `mouth_sw
 away (`swap_mouths`). The source then shows sharp, real lips of the same person that do not
 follow the audio, as a dubbing input does; with stage-1 mouths alone (blurry) the editor learns
 that sharp input lips are right and copies them at inference.
+
+Occluder paste (issue #12, occluders): with probability `occluder_paste` a rectangle from
+another pair (same place, one frame of it, held still) is pasted over the mouth of BOTH the
+source and the target window (`paste_occluder`): whatever covers the mouth in the source is
+right in the target, so an editor (or its lip prior's gate) learns to keep it.
 Imports: numpy, torch, xdub.{audio, conditioning, config, data, models, train}.
 """
 
@@ -73,13 +78,14 @@ class PairWindows:
                  ref_frames: int, ref_min_gap: int, seed: int = 0,
                  scorer: SyncScorerConfig | None = None, cache_pairs: int = 512,
                  encoder: LatentEncoder | None = None, mouth_swap: float = 0.0,
-                 mouth_swap_gap: int = 8) -> None:
+                 mouth_swap_gap: int = 8, occluder_paste: float = 0.0) -> None:
         if len(store) == 0:
             raise ValueError(f"no accepted pairs in {store.location}")
         self.store, self.featurizer, self.scorer = store, featurizer, scorer
         self.window_frames, self.ref_frames, self.ref_min_gap = window_frames, ref_frames, ref_min_gap
         self.seed, self.cache_pairs, self.encoder = seed, cache_pairs, encoder
         self.mouth_swap, self.mouth_swap_gap = mouth_swap, mouth_swap_gap
+        self.occluder_paste = occluder_paste
         self._cache: OrderedDict[int, PairClip] = OrderedDict()
 
     def __len__(self) -> int:
@@ -135,6 +141,8 @@ class PairWindows:
             sample["ref_latents"] = clip.input_latents[:, refs]
         if self.mouth_swap > 0 and rng.random() < self.mouth_swap:
             swap_mouths(sample, clip, start, f, self.mouth_swap_gap, rng)
+        if self.occluder_paste > 0 and rng.random() < self.occluder_paste:
+            paste_occluder(sample, self.clip(int(rng.integers(len(self)))), rng)
         if clip.mel is not None and f >= self.scorer.window_frames:
             count = f - self.scorer.window_frames + 1
             starts = audio_window_starts(count, clip.fps, self.scorer, offset=start)
@@ -174,3 +182,31 @@ def swap_mouths(sample: dict[str, Any], clip: PairClip, start: int, frames: int,
         blocks = region.reshape(frames, h, size // h, w, size // w).max(axis=(2, 4))[None]
         sample["input_latents"] = ((1 - blocks) * clip.input_latents[:, own]
                                    + blocks * clip.target_latents[:, donor]).astype(np.float32)
+
+
+def paste_occluder(sample: dict[str, Any], donor: PairClip, rng: np.random.Generator) -> None:
+    """Paste one still rectangle of `donor`'s target (a random frame, the same place) over the
+    mouth of the sample's source AND target, crops and cached latents alike, in place. The
+    rectangle lies on the codec's latent grid so both pastes agree."""
+    crops = sample["target_crops"]
+    size = crops.shape[1]
+    grid = size // sample["target_latents"].shape[-1] if "target_latents" in sample else 1
+    rows, cols = np.nonzero(sample["region"].max(axis=0) > 127)
+    cy, cx = (rows.mean(), cols.mean()) if len(rows) else (size * 0.6, size / 2)
+    height = int(rng.integers(size // 8, size // 3 + 1))
+    width = int(rng.integers(size // 6, size // 2 + 1))
+    top = int(np.clip(cy - height / 2 + rng.integers(-size // 8, size // 8 + 1), 0, size - height))
+    left = int(np.clip(cx - width / 2 + rng.integers(-size // 8, size // 8 + 1), 0, size - width))
+    y0, y1 = top // grid * grid, -(-(top + height) // grid) * grid
+    x0, x1 = left // grid * grid, -(-(left + width) // grid) * grid
+    frame = int(rng.integers(donor.num_frames))
+    for key in ("input_crops", "target_crops"):
+        pasted = sample[key].copy()
+        pasted[:, y0:y1, x0:x1] = donor.target_crops[frame, y0:y1, x0:x1]
+        sample[key] = pasted
+    if "target_latents" in sample and donor.target_latents is not None:
+        ly, lx = slice(y0 // grid, y1 // grid), slice(x0 // grid, x1 // grid)
+        for key in ("input_latents", "target_latents"):
+            pasted = np.array(sample[key], copy=True)
+            pasted[:, :, ly, lx] = donor.target_latents[:, frame, ly, lx][:, None]
+            sample[key] = pasted

@@ -250,7 +250,7 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     pairs = PairWindows(PairStore(cfg.pairs), featurizer, d.window_frames, d.ref_frames,
                         d.ref_min_gap, cfg.loop.seed, scorer.cfg if scorer else None,
                         encoder=encoder, mouth_swap=cfg.mouth_swap,
-                        mouth_swap_gap=cfg.mouth_swap_gap)
+                        mouth_swap_gap=cfg.mouth_swap_gap, occluder_paste=cfg.occluder_paste)
     # 3. Phase map, sigma sampler, the phase objective (sync crop box on aligned crops).
     phase_map = PhaseMap.from_config(cfg.diffusion)
     box = (mouth_box(cfg.face.align.crop_size, cfg.face.align, scorer.cfg,
