@@ -83,3 +83,24 @@ def test_wrapper_with_prior_round_trips(tmp_path):
         plain = SourceFusedDiT(dit, residual=True).eval()
         assert not torch.allclose(plain(x, t, cond), fused(x, t, cond))
 
+
+
+def test_constant_inputs_compute_the_prior_once_per_condition_with_identical_outputs():
+    prior = LipPrior(PRIOR, 4, 8)
+    torch.nn.init.normal_(prior.out.weight, std=0.1)
+    fused = SourceFusedDiT(build_dit(CFG, seed=0), residual=True, lip_prior=prior).eval()
+    calls = []
+    prior.register_forward_hook(lambda *_: calls.append(1))
+    cond, x = _cond(), torch.randn(2, 4, 5, 8, 8, generator=torch.Generator().manual_seed(4))
+    steps = [torch.tensor([t, t]) for t in (900.0, 500.0, 100.0)]
+    with torch.no_grad():
+        plain = [fused(x, t, cond) for t in steps]
+        assert len(calls) == 3
+        calls.clear()
+        with fused.constant_inputs():
+            memo = [fused(x, t, cond) for t in steps]
+        assert len(calls) == 1  # once for the condition, not once per step
+        fused(x, steps[0], cond)
+        assert len(calls) == 2  # outside the context nothing is kept
+    for a, b in zip(plain, memo):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -32,6 +32,8 @@ the metadata. Imports: torch, xdub.config, xdub.models.{checkpoint, dit, layout,
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -59,6 +61,7 @@ class SourceFusedDiT(nn.Module):
         super().__init__()
         self.dit = dit
         self.lip_prior = lip_prior
+        self._prior_memo: dict[int, tuple[DiTConditioning, DiTConditioning]] | None = None
         self.residual, self.num_train_timesteps = residual, num_train_timesteps
         self.config = dit.config
         dim = dit.config.dim
@@ -82,7 +85,7 @@ class SourceFusedDiT(nn.Module):
                 ) -> torch.Tensor:
         """Same contract as `XDubDiT.forward`."""
         if self.lip_prior is not None:
-            cond = self.lip_prior.condition(cond)
+            cond = self._with_prior(cond)
         # Embedding calls per forward: source, identity refs (if any), target.
         self._outputs, self._expected = [], 2 + (cond.ref_latents is not None)
         modules = {self.dit.patch_embedding}
@@ -101,6 +104,27 @@ class SourceFusedDiT(nn.Module):
         sigma = (timestep.reshape(-1).to(out) / self.num_train_timesteps).clamp(min=SIGMA_FLOOR)
         sigma = sigma.expand(out.shape[0]) if sigma.numel() == 1 else sigma
         return (noisy_latents - (source + out)) / sigma.view(-1, 1, 1, 1, 1)
+
+    @contextmanager
+    def constant_inputs(self) -> Iterator[None]:
+        """`XDubDiT.constant_inputs`, and the lip prior's conditioning computed once per
+        condition object: it depends on the source and the audio, never on the step. Sampling
+        only; outputs are identical."""
+        previous, self._prior_memo = self._prior_memo, {}
+        try:
+            with self.dit.constant_inputs():
+                yield
+        finally:
+            self._prior_memo = previous
+
+    def _with_prior(self, cond: DiTConditioning) -> DiTConditioning:
+        """`cond` with the lip prior applied (memoised inside `constant_inputs`)."""
+        assert self.lip_prior is not None
+        if self._prior_memo is None:
+            return self.lip_prior.condition(cond)
+        if id(cond) not in self._prior_memo:  # the key object is kept: its id stays its own
+            self._prior_memo[id(cond)] = (cond, self.lip_prior.condition(cond))
+        return self._prior_memo[id(cond)][1]
 
     def save_pretrained(self, directory: str | Path) -> None:
         """`directory/` as XDubDiT.save_pretrained + `fusion.safetensors`."""
