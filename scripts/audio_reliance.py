@@ -43,7 +43,7 @@ from xdub.models.syncnet_features import audio_window_starts, audio_windows
 from xdub.train.batches import EditBatch
 from xdub.train.inpaint import load_codec
 from xdub.train.pair_windows import PairWindows
-from xdub.train.stage2 import StepContext, encode_batch
+from xdub.train.stage2 import StepContext, encode_with_region
 from xdub.train.stage2_parts import clip_encoder
 
 
@@ -110,9 +110,8 @@ def main() -> None:
         for k in range(args.batches):
             samples = [windows.sample(1000 + 6 * k + j) for j in range(6)]
             batch = EditBatch.from_collated(collate_windows(samples))
-            target, cond = encode_batch(ctx, batch)
-            weight = latent_region(batch.region.float() / 255.0, codec.temporal_factor,
-                                   codec.spatial_factor)[:, None]
+            target, cond, region = encode_with_region(ctx, batch)
+            weight = region[:, None]
             source = cond.source_latents[:, : target.shape[1]]
             silent = dataclasses.replace(cond, audio_features=torch.zeros_like(cond.audio_features))
             for sigma in (float(s) for s in args.sigmas.split(",")):

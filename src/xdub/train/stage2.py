@@ -44,6 +44,7 @@ from xdub.conditioning import (
     latent_region,
 )
 from xdub.config.stage2 import Stage2Config
+from xdub.config.train import LoopConfig
 from xdub.errors import ConfigError
 from xdub.data.pairs import PairStore
 from xdub.diffusion import (
@@ -105,10 +106,8 @@ def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
             batch: EditBatch) -> tuple[torch.Tensor, dict[str, float]]:
     """One micro-batch: encode V / V' / refs, drop conditions, noise in the sub-run's phase,
     predict, phase objective."""
-    cfg, codec = ctx.cfg, ctx.codec
-    target, cond = encode_batch(ctx, batch)
-    region = latent_region(batch.region.float() / 255.0, codec.temporal_factor,
-                           codec.spatial_factor).to(target)
+    cfg = ctx.cfg
+    target, cond, region = encode_with_region(ctx, batch)
     prior = getattr(getattr(model, "module", model), "lip_prior", None)  # DDP wraps in .module
     trains_prior = prior is not None and any(p.requires_grad for p in prior.parameters())
     prior_loss = prior.loss(cond, target, region) * cfg.lip_prior.loss_weight if trains_prior else None
@@ -129,6 +128,15 @@ def step_fn(ctx: StepContext, run: SubRun, model: torch.nn.Module,
     if prior_loss is not None:  # the prior trains on its own regression loss (module docstring)
         loss, logs = loss + prior_loss, {**logs, "prior": prior_loss.item()}
     return loss, {**logs, "sigma": float(sigma.mean())}
+
+
+def encode_with_region(ctx: StepContext, batch: EditBatch
+                       ) -> tuple[torch.Tensor, DiTConditioning, torch.Tensor]:
+    """`encode_batch` plus the mouth region `[B, F', h, w]` in [0, 1] at latent resolution."""
+    target, cond = encode_batch(ctx, batch)
+    region = latent_region(batch.region.float() / 255.0, ctx.codec.temporal_factor,
+                           ctx.codec.spatial_factor).to(target)
+    return target, cond, region
 
 
 def encode_batch(ctx: StepContext, batch: EditBatch) -> tuple[torch.Tensor, DiTConditioning]:
@@ -192,7 +200,6 @@ def _initial_dit(cfg: Stage2Config, prior_file: Path | None = None) -> torch.nn.
         torch.nn.init.zeros_(dit.head.head.bias)
     prior = None
     if cfg.lip_prior.enabled:
-        assert cfg.model.audio_dim is not None  # Stage2Config checks it
         prior = _fresh_prior(cfg)
         if prior_file is not None:
             prior.load_state_dict(read_tensors(prior_file, "lip prior")[0])
@@ -291,22 +298,15 @@ def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path |
                   pairs: PairWindows, spent_minutes: float, state: PartialState) -> bool:
     """One `loop.run`; True when it completed (then `final/` exists)."""
     cfg = ctx.cfg
-    budget = max(cfg.loop.max_minutes - spent_minutes, 1e-3) if cfg.loop.max_minutes else 0.0
-    loop_cfg = replace(cfg.loop, steps=run.steps, lr=cfg.loop.lr * run.lr_scale,
-                       warmup=min(cfg.loop.warmup, max(1, run.steps // 10)), max_minutes=budget,
-                       ckpt_every=min(cfg.loop.ckpt_every, run.steps))
+    loop_cfg = _subrun_loop(cfg, run.steps, cfg.loop.lr * run.lr_scale, spent_minutes)
     prior_file = _pretrained_prior(sub_dir.parent)
     model = _model_for(run, base_dir, cfg, prior_file)
-    batch_size = cfg.loop.batch_size
-
-    def batches(consumed: int):  # positions in the global stream, this process's rows
-        world = ctx.worker.count
-        return pairs.batches(consumed * batch_size * world, batch_size, ctx.worker)
 
     def sample_fn(ema_model: torch.nn.Module, step: int, folder: Path) -> None:
         write_pair_samples(cfg, ema_model, ctx.codec, pairs, folder, run.adapter)
 
-    result = loop.run(loop_cfg, sub_dir, model, partial(step_fn, ctx, run), batches,
+    result = loop.run(loop_cfg, sub_dir, model, partial(step_fn, ctx, run),
+                      _batch_source(ctx, pairs),
                       run_config=cfg, sample_fn=sample_fn, generators={"noise": ctx.gen},
                       title=f"xdub stage 2 ({run.name})")
     log.info("%s: %s at step %d, loss %.4f", run.name, result.stopped, result.step,
@@ -330,27 +330,20 @@ def _pretrain_prior(ctx: StepContext, sub_dir: Path, pairs: PairWindows, began: 
     """The lip prior alone on its direct loss (a `loop.run` of its own: resumable, EMA,
     progress, report); True when `sub_dir/final/` holds its weights."""
     cfg = ctx.cfg
-    if (sub_dir / FINAL / PRIOR_WEIGHTS).is_file():
+    if _pretrained_prior(sub_dir.parent) is not None:
         return True
     spent = (time.monotonic() - began) / 60
-    budget = max(cfg.loop.max_minutes - spent, 1e-3) if cfg.loop.max_minutes else 0.0
-    steps = cfg.lip_prior.pretrain_steps
-    loop_cfg = replace(cfg.loop, steps=steps, lr=cfg.lip_prior.pretrain_lr,
-                       warmup=min(cfg.loop.warmup, max(1, steps // 10)), max_minutes=budget,
-                       ckpt_every=min(cfg.loop.ckpt_every, steps), sample_every=0)
-    prior, batch_size = _fresh_prior(cfg), cfg.loop.batch_size
+    loop_cfg = replace(_subrun_loop(cfg, cfg.lip_prior.pretrain_steps, cfg.lip_prior.pretrain_lr,
+                                    spent), sample_every=0)
+    prior = _fresh_prior(cfg)
 
     def prior_step(model: torch.nn.Module, batch: EditBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        target, cond = encode_batch(ctx, batch)
-        region = latent_region(batch.region.float() / 255.0, ctx.codec.temporal_factor,
-                               ctx.codec.spatial_factor).to(target)
+        target, cond, region = encode_with_region(ctx, batch)
         loss = model.loss(cond, target, region)  # type: ignore[operator]
         return loss, {"prior": loss.item()}
 
-    def batches(consumed: int):
-        return pairs.batches(consumed * batch_size * ctx.worker.count, batch_size, ctx.worker)
-
-    result = loop.run(loop_cfg, sub_dir, prior, prior_step, batches, run_config=cfg,
+    result = loop.run(loop_cfg, sub_dir, prior, prior_step, _batch_source(ctx, pairs),
+                      run_config=cfg,
                       title="xdub stage 2 (lip prior)")
     if result.stopped != "done":
         return False
@@ -360,3 +353,22 @@ def _pretrain_prior(ctx: StepContext, sub_dir: Path, pairs: PairWindows, began: 
         save_tensors(sub_dir / FINAL / PRIOR_WEIGHTS, prior.state_dict())
     state.wait_for_everyone()
     return True
+
+
+def _subrun_loop(cfg: Stage2Config, steps: int, lr: float, spent_minutes: float) -> LoopConfig:
+    """`cfg.loop` for one sub-run: its steps and learning rate, a warm-up and checkpoint
+    interval that fit them, and what is left of the whole run's time budget."""
+    budget = max(cfg.loop.max_minutes - spent_minutes, 1e-3) if cfg.loop.max_minutes else 0.0
+    return replace(cfg.loop, steps=steps, lr=lr, warmup=min(cfg.loop.warmup, max(1, steps // 10)),
+                   max_minutes=budget, ckpt_every=min(cfg.loop.ckpt_every, steps))
+
+
+def _batch_source(ctx: StepContext, pairs: PairWindows):
+    """`loop.run`'s batch source: from `consumed` optimiser steps on, this process's rows of
+    the global stream."""
+    batch_size, world = ctx.cfg.loop.batch_size, ctx.worker.count
+
+    def batches(consumed: int):
+        return pairs.batches(consumed * batch_size * world, batch_size, ctx.worker)
+
+    return batches
