@@ -80,7 +80,8 @@ class StepCaches:
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
-        self._live: dict[int, FirstBlockCache] = {}
+        self._live: dict[int, tuple[object, FirstBlockCache]] = {}  # the key object is kept,
+        #   so its id cannot be reused by another condition while the cache lives
         self._all: list[FirstBlockCache] = []
 
     def for_condition(self, cond: object) -> FirstBlockCache | None:
@@ -88,9 +89,9 @@ class StepCaches:
         if self.threshold <= 0:
             return None
         if id(cond) not in self._live:
-            self._live[id(cond)] = FirstBlockCache(self.threshold)
-            self._all.append(self._live[id(cond)])
-        return self._live[id(cond)]
+            self._live[id(cond)] = (cond, FirstBlockCache(self.threshold))
+            self._all.append(self._live[id(cond)][1])
+        return self._live[id(cond)][1]
 
     def clear(self) -> None:
         """Forget every stored step (the next call of each condition runs every block)."""
