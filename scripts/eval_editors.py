@@ -52,7 +52,7 @@ def block_rows(pipe) -> list[int]:
 
 def pipeline_method(name: str, folder: str, steps: int | None, ref: float | None,
                     aud: float | None, reuse: float | None = None,
-                    cache: float = 0.0) -> DubMethod:
+                    cache: float = 0.0, strength: float | None = None) -> DubMethod:
     """A bench method around the checkpoint folder, loaded as `xdub dub` loads it. Besides the
     video it reports CPU seconds per dub and full DiT forwards (batch rows) per chunk."""
     pipe = load_pipeline(checkpoint=folder)
@@ -60,7 +60,8 @@ def pipeline_method(name: str, folder: str, steps: int | None, ref: float | None
 
     def dub(video: Video, audio: Audio, seed: int = 0) -> tuple[Video, dict[str, float]]:
         sampling = SamplingConfig(seed=seed, steps=steps, ref_scale=ref, audio_scale=aud,
-                                  guidance_reuse_from=reuse, step_cache_threshold=cache)
+                                  guidance_reuse_from=reuse, step_cache_threshold=cache,
+                                  denoise_strength=strength)
         before, started = list(rows), time.process_time()
         result = pipe(video, audio, InferConfig(sampling=sampling, no_face="passthrough"))
         cpu = time.process_time() - started
@@ -115,10 +116,12 @@ def markdown(table: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--editor", action="append", default=[],
-                        help="NAME=DIR[,steps=N][,ref=X][,audio=Y][,reuse=S][,cache=T] (repeat); "
+                        help="NAME=DIR[,steps=N][,ref=X][,audio=Y][,reuse=S][,cache=T]"
+                             "[,strength=D] (repeat); "
                              "the suffixes override --steps / --ref-scale / --audio-scale for "
                              "that editor; reuse = guidance reuse from sigma S; cache = step "
-                             "cache threshold T")
+                             "cache threshold T; strength = denoise strength D (start from the "
+                             "rewritten source)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--duration", type=float, default=3.0)
@@ -139,7 +142,7 @@ def main() -> None:
         name, _, spec = entry.partition("=")
         folder, *options = spec.split(",")
         given = dict(option.split("=", 1) for option in options)
-        unknown = set(given) - {"steps", "ref", "audio", "reuse", "cache"}
+        unknown = set(given) - {"steps", "ref", "audio", "reuse", "cache", "strength"}
         if unknown:
             parser.error(f"--editor {entry}: unknown option(s) {sorted(unknown)}")
         steps = int(given["steps"]) if "steps" in given else args.steps
@@ -147,7 +150,8 @@ def main() -> None:
         aud = float(given["audio"]) if "audio" in given else args.audio_scale
         reuse = float(given["reuse"]) if "reuse" in given else None
         cache = float(given.get("cache", 0.0))
-        methods.append(pipeline_method(name, folder, steps, ref, aud, reuse, cache))
+        strength = float(given["strength"]) if "strength" in given else None
+        methods.append(pipeline_method(name, folder, steps, ref, aud, reuse, cache, strength))
         names.append(name)
     run_bench(cfg, args.out / "bench", methods,
               progress=lambda done, total, what: print(f"[{done}/{total}] {what}", flush=True))

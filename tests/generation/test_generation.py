@@ -160,3 +160,71 @@ def test_border_latents_end_as_the_source_and_motion_is_kept():
     expected[..., 1:-1, 1:-1] = 0
     torch.testing.assert_close(ring, expected)
     assert not torch.allclose(out[:, :, 1:, 1:-1, 1:-1], source[:, :, 1:, 1:-1, 1:-1])
+
+
+def test_keep_unchanged_takes_the_input_where_the_editor_changed_nothing():
+    from xdub.config.infer import KeepConfig
+    from xdub.generation import keep_unchanged
+
+    original = _crops(2, 16)
+    unchanged = np.full_like(original, 120)  # the source as the codec decodes it
+    decoded = unchanged.copy()
+    decoded[:, 8:, :] = 10  # the editor changed the lower half a lot, left the rest alone
+    decoded[:, :8, :8] += 2  # codec-level noise in one quadrant: still "unchanged"
+    out = keep_unchanged(decoded, unchanged, original, KeepConfig(low=4.0, high=12.0, blur=0.0))
+    assert np.array_equal(out[:, :8], original[:, :8])
+    assert np.array_equal(out[:, 8:], decoded[:, 8:])
+    with pytest.raises(ConfigError):
+        KeepConfig(low=5.0, high=4.0)
+
+
+def test_model_generator_with_keep_returns_input_pixels_where_unchanged():
+    from xdub.config.infer import KeepConfig
+
+    dit, codec, featurizer = _tiny_models()
+    sampler = SamplerSettings(DIFFUSION_PRESETS["tiny"], 1)
+    crops = _crops(3, 32)
+    chunk = ChunkInput(crops, torch.zeros(3, 20, 80))
+    plain = ModelGenerator(dit, codec, featurizer, 32, sampler)
+    keep = KeepConfig(low=256.0, high=257.0, blur=0.0)  # no change reaches "changed"
+    kept = ModelGenerator(dit, codec, featurizer, 32, sampler, keep=keep)
+    raw = plain.generate(chunk, torch.Generator().manual_seed(0))
+    out = kept.generate(chunk, torch.Generator().manual_seed(0))
+    assert not np.array_equal(raw, crops) and np.array_equal(out, crops)
+
+
+class _StillDiT(torch.nn.Module):
+    """Velocity 0 everywhere: the sampler returns its starting point."""
+
+    def __init__(self, channels: int, start: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = replace(MODEL_PRESETS["tiny"], latent_channels=channels)
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        if start is not None:
+            self.start_latents = lambda cond: start
+
+    def forward(self, x, timestep, cond):
+        return torch.zeros_like(x)
+
+
+def test_denoise_strength_starts_from_the_noised_start_latents():
+    from xdub.generation.guided import guided_sample
+    from xdub.model_types import DiTConditioning
+
+    g = torch.Generator().manual_seed(0)
+    source, own = torch.randn(2, 1, 4, 3, 5, 5, generator=g)
+    cond = DiTConditioning(source_latents=source)
+    diffusion = replace(DIFFUSION_PRESETS["tiny"], ref_scale=1.0, audio_scale=1.0,
+                        denoise_strength=0.25)
+    settings = SamplerSettings(diffusion, 4)
+    first = settings.sigmas[0].item()
+    assert 0.25 < first < 1.0 and len(settings.sigmas) == 5  # shifted start, same step count
+    noise = torch.randn(1, 4, 3, 5, 5, generator=torch.Generator().manual_seed(7))
+    for dit, start in ((_StillDiT(4), source), (_StillDiT(4, own), own)):
+        out = guided_sample(dit, cond, settings, torch.Generator().manual_seed(7))
+        torch.testing.assert_close(out, (1 - first) * start + first * noise)
+    full = guided_sample(_StillDiT(4), cond, SamplerSettings(replace(diffusion,
+                         denoise_strength=1.0), 4), torch.Generator().manual_seed(7))
+    torch.testing.assert_close(full, noise)  # strength 1: pure noise, the source unused
+    with pytest.raises(ConfigError):
+        SamplingConfig(denoise_strength=0.0)

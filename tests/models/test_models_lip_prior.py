@@ -104,3 +104,20 @@ def test_constant_inputs_compute_the_prior_once_per_condition_with_identical_out
         assert len(calls) == 2  # outside the context nothing is kept
     for a, b in zip(plain, memo):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_l1_loss_and_start_latents_are_the_prior_rewrite():
+    cond, target = _cond(), _cond(seed=9).source_latents
+    region = torch.ones(2, 5, 8, 8)
+    mse = LipPrior(PRIOR, 4, 8)
+    l1 = LipPrior(replace(PRIOR, loss="l1"), 4, 8)
+    l1.load_state_dict(mse.state_dict())
+    with torch.no_grad():
+        guess = mse(cond.source_latents, cond.audio_features)
+        weight = PRIOR.mouth_weight
+        torch.testing.assert_close(mse.loss(cond, target, region),
+                                   ((guess - target) ** 2).mean() * weight)
+        torch.testing.assert_close(l1.loss(cond, target, region),
+                                   (guess - target).abs().mean() * weight)
+        fused = SourceFusedDiT(build_dit(CFG, seed=0), lip_prior=mse).eval()
+        torch.testing.assert_close(fused.start_latents(cond), mse.condition(cond).source_latents)

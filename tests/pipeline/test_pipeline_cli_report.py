@@ -59,15 +59,16 @@ def test_help_shows_every_default(capsys, monkeypatch):
     assert rc == 0
     lines = {line.split()[1]: line for line in help_text.splitlines()
              if line.strip("│ ").startswith("--")}
-    for flag in ("--steps", "--ref-scale", "--audio-scale", "--seed", "--chunk-frames",
-                 "--overlap", "--length", "--extend", "--tail", "--face", "--no-face",
-                 "--device", "--dtype", "--start", "--end"):
+    for flag in ("--steps", "--ref-scale", "--audio-scale", "--strength", "--seed",
+                 "--chunk-frames", "--overlap", "--length", "--extend", "--tail", "--face",
+                 "--no-face", "--device", "--dtype", "--start", "--end"):
         assert "[default:" in lines[flag], lines[flag]
     # The embedded default's values quoted by --help are the shipped checkpoint's.
     shipped = read_dubber_config(default_checkpoint())
     assert EMBEDDED_SAMPLING == {
         "steps": shipped.diffusion.num_inference_steps,
         "ref_scale": shipped.diffusion.ref_scale, "audio_scale": shipped.diffusion.audio_scale,
+        "denoise_strength": shipped.diffusion.denoise_strength,
         "chunk_frames": shipped.chunk_frames, "overlap": shipped.overlap}
     assert "embedded default 8" in lines["--steps"]
 

@@ -70,3 +70,22 @@ def test_pasted_occluder_is_the_same_in_source_and_target_and_covers_the_mouth()
         pasted = (sample["target_crops"] != clip.target_crops[start:start + frames]).any(-1)
         same = (sample["input_crops"] == sample["target_crops"]).all(-1)
         assert pasted.any() and same[pasted].all()  # one occluder in both clips
+
+
+def test_pasted_occluder_is_never_the_donors_mouth():
+    """Another face's lips pasted over both clips would reward copying input lips."""
+    from xdub.train.pair_windows import paste_occluder
+
+    clip = _clip(size=32)
+    region = np.zeros((20, 32, 32), np.uint8)
+    region[:, 16:32, 0:32] = 255  # the donor's mouth region: its whole lower half
+    crops = np.full((20, 32, 32, 3), 100, np.uint8)
+    crops[:, 16:] = 200
+    donor = PairClip("d", 25.0, crops, crops, region, clip.audio_windows, None,
+                     clip.input_latents, clip.target_latents)
+    for seed in range(20):
+        sample = {k: getattr(clip, k)[:5].copy() for k in ("input_crops", "target_crops")}
+        sample["region"] = region[:5]
+        paste_occluder(sample, donor, np.random.default_rng(seed))
+        pasted = (sample["target_crops"] == 100).all(-1)
+        assert pasted.any() and not (sample["target_crops"] == 200).all(-1).any()

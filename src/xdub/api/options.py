@@ -15,8 +15,8 @@ from xdub.config.infer import InferConfig
 from xdub.errors import ConfigError
 
 TIMELINE_OPTIONS = ("length", "extend", "tail", "start", "end")
-SAMPLING_OPTIONS = ("steps", "ref_scale", "audio_scale", "seed", "chunk_frames", "overlap",
-                    "fast")
+SAMPLING_OPTIONS = ("steps", "ref_scale", "audio_scale", "denoise_strength", "seed",
+                    "chunk_frames", "overlap", "fast")
 RUN_OPTIONS = ("face", "no_face", "detector", "device", "dtype")
 OPTIONS = TIMELINE_OPTIONS + SAMPLING_OPTIONS + RUN_OPTIONS
 

@@ -56,8 +56,8 @@ def _value(choice: enum.Enum | None) -> str | None:
 # the checkpoint's dubber.json; these are the embedded default's (tests/test_cli_fixes.py
 # checks them against the shipped file, so --help cannot drift from it).
 RUN_DEFAULTS = InferConfig()
-EMBEDDED_SAMPLING = {"steps": 8, "ref_scale": 1.0, "audio_scale": 1.0, "chunk_frames": 9,
-                     "overlap": 2}
+EMBEDDED_SAMPLING = {"steps": 8, "ref_scale": 1.0, "audio_scale": 1.0, "denoise_strength": 1.0,
+                     "chunk_frames": 9, "overlap": 2}
 
 
 def _checkpoint_default(name: str) -> str:
@@ -145,6 +145,11 @@ def dub(
                                            show_default=_checkpoint_default("ref_scale")),
     audio_scale: float | None = typer.Option(None, "--audio-scale", help="Audio guidance.",
                                              show_default=_checkpoint_default("audio_scale")),
+    strength: float | None = typer.Option(None, "--strength", min=0.0, max=1.0,
+                                          help="Denoise strength: < 1 starts from the editor's "
+                                               "own guess noised to this level (fewer, cheaper "
+                                               "changes); 1 = from pure noise.",
+                                          show_default=_checkpoint_default("denoise_strength")),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (same seed, same video).",
                                     show_default=str(RUN_DEFAULTS.sampling.seed)),
     chunk_frames: int | None = typer.Option(None, "--chunk-frames", min=1,
@@ -181,6 +186,7 @@ def dub(
         load(InferConfig, config) if config is not None else None,
         length=_value(length), extend=_value(extend), tail=_value(tail), start=start, end=end,
         steps=steps, fast=fast or None, ref_scale=ref_scale, audio_scale=audio_scale,
+        denoise_strength=strength,
         seed=seed, chunk_frames=chunk_frames, overlap=overlap, face=face, no_face=_value(no_face),
         detector=detector, device=device, dtype=_value(dtype),
     )

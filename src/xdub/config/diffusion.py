@@ -46,6 +46,9 @@ class DiffusionConfig:
     guidance_batched: bool = True  # one 3x-batch forward; False = 3 forwards (less memory)
     guidance_reuse_from: float = 1.0  # from this fraction of the steps on, every other step
     #   runs the ref+audio stream only and reuses the last guidance correction; 1 = never
+    denoise_strength: float = 1.0  # < 1: sampling starts from the DiT's start latents (an
+    #   editor: its source, after the lip prior's rewrite) noised to this unshifted level, with
+    #   the same steps over the shorter range (SDEdit); 1 = from pure noise (the released model)
     border_latents: int = 0  # outer latent pixels pinned to the (noised) source while sampling
     #   (`xdub.diffusion.border`; the released inference script: 1); 0 = off
     # --- phases (sigma boundaries, high noise -> low noise) -----------------------------------
@@ -65,6 +68,8 @@ class DiffusionConfig:
             raise ConfigError("DiffusionConfig: guidance_reuse_from must be in [0, 1]")
         if self.border_latents < 0:
             raise ConfigError("DiffusionConfig: border_latents must be >= 0")
+        if not 0.0 < self.denoise_strength <= 1.0:
+            raise ConfigError("DiffusionConfig: denoise_strength must be in (0, 1]")
         if self.logit_std <= 0:
             raise ConfigError("DiffusionConfig: logit_std must be > 0")
         if not 0.0 < self.lip_texture_sigma < self.structure_lip_sigma < 1.0:

@@ -71,6 +71,9 @@ class SamplingConfig:
     guidance_reuse_from: float | None = None  # reuse the guidance correction on every other
     #   step from this fraction of the steps on (1 = never); None = the checkpoint's
     fast: bool = False  # 25% fewer DiT evaluations: FAST_STEP_FRACTION of the checkpoint's steps
+    denoise_strength: float | None = None  # start from the (prior-rewritten) source noised to
+    #   this level instead of pure noise (`DiffusionConfig.denoise_strength`); None = the
+    #   checkpoint's
     step_cache_threshold: float = 0.0  # first-block step cache: a stream whose first DiT block
     #   changed less than this (relative) since its last full step reuses the other blocks'
     #   residual (`xdub.models.step_cache`); 0 = off
@@ -84,6 +87,9 @@ class SamplingConfig:
         if self.fast and (self.steps is not None or reuse is not None):
             raise ConfigError("fast (--fast) sets the steps and guidance reuse itself: drop "
                               "fast or steps (--steps) / guidance_reuse_from")
+        strength = self.denoise_strength
+        if strength is not None and not 0.0 < strength <= 1.0:
+            raise ConfigError(f"sampling.denoise_strength must be in (0, 1], got {strength}")
         if self.step_cache_threshold < 0:
             raise ConfigError("sampling.step_cache_threshold must be >= 0, got "
                               f"{self.step_cache_threshold}")
@@ -119,6 +125,30 @@ class InferConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class KeepConfig:
+    """Keep the input's own pixels where the editor left the crop alone (issue #12).
+
+    The change is |decoded output - decoded source latents| (max over RGB, blurred by `blur`
+    px): the codec's error cancels, so it measures what the editor changed, not what the codec
+    loses. Below `low` grey levels the input pixel is kept exactly, above `high` the output's,
+    smoothstep between. Untouched skin, occluders and real texture then keep the input's
+    sharpness. `low` = 0 turns it off (the output as decoded).
+    """
+
+    low: float = 0.0
+    high: float = 12.0
+    blur: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.low < 0 or (self.low > 0 and self.high <= self.low) or self.blur < 0:
+            raise ConfigError("keep: need 0 <= low < high and blur >= 0 (low = 0: off)")
+
+    @property
+    def enabled(self) -> bool:
+        return self.low > 0
+
+
+@dataclass(frozen=True, slots=True)
 class DubberConfig:
     """Self-description of a dubbing checkpoint folder (`dubber.json`)."""
 
@@ -133,6 +163,7 @@ class DubberConfig:
     #   (0 = the model was not trained with motion; official: 5 frames = 2 Wan latents)
     ref_frames: int = 0  # identity reference crops per chunk (official model: 0)
     experts: tuple[tuple[str, str], ...] = ()  # (phase, LoRA file in the folder) pairs
+    keep: KeepConfig = field(default_factory=KeepConfig)  # input pixels the editor left alone
 
     def __post_init__(self) -> None:
         if self.motion_frames > self.overlap:

@@ -10,6 +10,7 @@ small-scale training.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from xdub.errors import ConfigError
 
@@ -123,6 +124,8 @@ class LipPriorConfig:
     width: int = 64  # channels of the convolutional decoder
     layers: int = 3  # 3x3 conv layers before the output conv
     mouth_weight: float = 10.0  # loss weight inside the mouth region (1 outside)
+    loss: Literal["mse", "l1"] = "mse"  # l1: the per-latent median of the plausible mouths
+    #   instead of their mean (an open/closed ambiguity then picks one, not a grey blend)
     loss_weight: float = 1.0  # of the prior's regression loss beside the DiT objective
     pretrain_steps: int = 0  # prior-only steps before the editor's sub-runs (its own loop run,
     #   `<run>/lip_prior/`; the direct loss learns audio -> mouth in minutes); 0 = none

@@ -26,6 +26,7 @@ from xdub.config.base import deep_merge, from_dict
 from xdub.config.codec import CODEC_PRESETS, CodecConfig
 from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
 from xdub.config.face import AlignConfig, FaceConfig
+from xdub.config.infer import KeepConfig
 from xdub.config.model import MODEL_PRESETS, DiTConfig, LipPriorConfig
 from xdub.config.train import DataConfig, LoopConfig, Stage1Config
 from xdub.errors import ConfigError
@@ -103,6 +104,8 @@ class Stage2Config:
     #   aligned_add (as stage 1): the source also added to the aligned target tokens
     #   (xdub.models.fusion); aligned_residual: that, and the output is x0 - source (an
     #   untouched region is copied exactly; tiny editors)
+    keep: KeepConfig = field(default_factory=KeepConfig)  # written to the exported dubber.json:
+    #   dubbing keeps the input's pixels where the editor changed nothing (config.infer)
     lip_prior: LipPriorConfig = field(default_factory=LipPriorConfig)  # audio -> mouth
     #   regressor rewriting the source's mouth before the DiT (xdub.models.lip_prior; tiny
     #   editors; needs an aligned source_fusion)

@@ -16,6 +16,7 @@ from xdub.generation.generators import (
     ModelGenerator,
     composite,
     editor_generator,
+    keep_unchanged,
     template_mask,
 )
 from xdub.generation.guided import SamplerSettings, guided_sample
@@ -37,6 +38,7 @@ __all__ = [
     "editor_generator",
     "generate_clip",
     "guided_sample",
+    "keep_unchanged",
     "pad_frames",
     "plan_chunks",
     "template_mask",

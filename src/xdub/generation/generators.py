@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 from contextlib import AbstractContextManager, nullcontext
 
+import cv2
 import numpy as np
 import torch
 
@@ -23,7 +24,7 @@ from xdub.audio import windows as audio_windows
 from xdub.audio.resample import resample_blocks
 from xdub.conditioning import encode_condition, encode_frames, tensor_to_frames
 from xdub.config.face import AlignConfig, MaskConfig
-from xdub.config.infer import DubberConfig, SamplingConfig
+from xdub.config.infer import DubberConfig, KeepConfig, SamplingConfig
 from xdub.face.landmarks import MEAN_SHAPE
 from xdub.face.mask import lower_face_mask
 from xdub.generation.guided import SamplerSettings, guided_sample
@@ -38,8 +39,9 @@ class ModelGenerator:
 
     def __init__(self, dit: torch.nn.Module, codec: VideoCodec, featurizer: AudioFeaturizer,
                  crop_size: int, sampler: SamplerSettings, motion_frames: int = 0,
-                 ref_frames: int = 0, name: str = "model") -> None:
+                 ref_frames: int = 0, name: str = "model", keep: KeepConfig = KeepConfig()) -> None:
         self.dit, self.codec, self.featurizer = dit.eval(), codec.eval(), featurizer
+        self.keep = keep
         self.name, self.crop_size, self.sampler = name, crop_size, sampler
         self.temporal_factor = int(codec.temporal_factor)
         self.motion_frames, self.ref_frames = motion_frames, ref_frames
@@ -66,7 +68,8 @@ class ModelGenerator:
         configured = copy.copy(self)
         configured.sampler = self.sampler.with_overrides(
             sampling.steps, sampling.ref_scale, sampling.audio_scale,
-            sampling.guidance_reuse_from, sampling.fast, sampling.step_cache_threshold)
+            sampling.guidance_reuse_from, sampling.fast, sampling.step_cache_threshold,
+            sampling.denoise_strength)
         return configured
 
     def prepare_audio(self, audio: AudioTrack) -> FeatureSequence:
@@ -99,12 +102,20 @@ class ModelGenerator:
             condition = self.condition(chunk, motion)
         with self.phase(self.dit):
             latents = guided_sample(self.dit, condition, self.sampler, rng)
-        with self.phase(self.codec):
-            codec_dtype = next(self.codec.parameters()).dtype
-            out = tensor_to_frames(self.codec.decode(latents.to(codec_dtype)))[0]
         num = len(chunk.crops)
+        with self.phase(self.codec):
+            out = self.decode(latents)
+            if self.keep.enabled:  # the source's own latents decoded: "unchanged" looks so
+                assert condition.source_latents.shape == latents.shape, "keep needs edit mode"
+                out = keep_unchanged(out, self.decode(condition.source_latents), chunk.crops,
+                                     self.keep)
         assert out.shape[0] == num, f"codec returned {out.shape[0]} frames for {num}"
         return self.finish(chunk, out)
+
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """`[1, C, f, h, w]` latents -> `[F, S, S, 3]` uint8 crops."""
+        codec_dtype = next(self.codec.parameters()).dtype
+        return tensor_to_frames(self.codec.decode(latents.to(codec_dtype)))[0]
 
     def condition(self, chunk: ChunkInput, motion: torch.Tensor | None) -> DiTConditioning:
         """The DiT conditioning of one chunk (the editor sees the whole source crops)."""
@@ -121,6 +132,17 @@ def template_mask(crop_size: int, align: AlignConfig, mask: MaskConfig) -> np.nd
     shape = (MEAN_SHAPE.astype(np.float64) - np.array([0.0, align.center_y])) / align.extent
     return lower_face_mask((shape + 0.5) * crop_size, (crop_size, crop_size), mask).astype(
         np.float32)
+
+
+def keep_unchanged(decoded: np.ndarray, unchanged: np.ndarray, original: np.ndarray,
+                   cfg: KeepConfig) -> np.ndarray:
+    """`original` where `decoded` barely differs from `unchanged` (the source's own latents
+    decoded), `decoded` where the editor changed it (uint8 `[T, S, S, 3]`, see `KeepConfig`)."""
+    change = np.abs(decoded.astype(np.float32) - unchanged.astype(np.float32)).max(axis=-1)
+    if cfg.blur > 0:
+        change = np.stack([cv2.GaussianBlur(c, (0, 0), cfg.blur) for c in change])
+    alpha = np.clip((change - cfg.low) / (cfg.high - cfg.low), 0.0, 1.0)
+    return composite(decoded, original, alpha * alpha * (3.0 - 2.0 * alpha))
 
 
 def composite(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -187,4 +209,4 @@ def editor_generator(spec: DubberConfig, dit: torch.nn.Module, codec: VideoCodec
     settings = SamplerSettings(spec.diffusion, steps or spec.diffusion.num_inference_steps,
                                experts)
     return ModelGenerator(dit, codec, featurizer, spec.crop_size, settings, spec.motion_frames,
-                          spec.ref_frames, name=name or spec.name)
+                          spec.ref_frames, name=name or spec.name, keep=spec.keep)

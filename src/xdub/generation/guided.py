@@ -55,8 +55,8 @@ class SamplerSettings:
 
     def with_overrides(self, steps: int | None = None, ref_scale: float | None = None,
                        audio_scale: float | None = None, guidance_reuse_from: float | None = None,
-                       fast: bool = False, step_cache_threshold: float | None = None
-                       ) -> SamplerSettings:
+                       fast: bool = False, step_cache_threshold: float | None = None,
+                       denoise_strength: float | None = None) -> SamplerSettings:
         """The same settings with a run's steps, guidance scales, reuse and step cache (None
         keeps the value); `fast`: the `--fast` preset (`xdub.config.infer.FAST_*`) on this step
         count."""
@@ -64,7 +64,7 @@ class SamplerSettings:
             steps = max(1, math.ceil(FAST_STEP_FRACTION * self.steps))
             guidance_reuse_from = FAST_GUIDANCE_REUSE_FROM
         given = {"ref_scale": ref_scale, "audio_scale": audio_scale,
-                 "guidance_reuse_from": guidance_reuse_from}
+                 "guidance_reuse_from": guidance_reuse_from, "denoise_strength": denoise_strength}
         diffusion = replace(self.diffusion, **{k: v for k, v in given.items() if v is not None})
         cache = self.step_cache_threshold if step_cache_threshold is None else step_cache_threshold
         return SamplerSettings(diffusion, self.steps if steps is None else steps, self.experts,
@@ -78,12 +78,18 @@ class SamplerSettings:
         return None if reuse >= 1.0 else math.ceil(reuse * self.steps)
 
     @property
+    def sigmas(self) -> torch.Tensor:
+        """The run's descending sigmas `[steps + 1]` (from below 1 with a denoise strength)."""
+        return sigmas_for_sampling(self.steps, self.diffusion.shift,
+                                   self.diffusion.denoise_strength)
+
+    @property
     def evaluations_per_chunk(self) -> int:
         """DiT evaluations (batch rows) one chunk costs: 3 guidance streams per step, 1 on a
         guidance-reuse step (`xdub.diffusion.is_reuse_step`) or an unguided one (both scales 1,
         `xdub.diffusion.is_unguided`)."""
         first, scales = self.reuse_from_step, scales_from_config(self.diffusion)
-        sigmas = sigmas_for_sampling(self.steps, self.diffusion.shift)
+        sigmas = self.sigmas
         cheap = sum(is_reuse_step(step, first) or is_unguided(*scales(sigmas[step:step + 1]))
                     for step in range(self.steps))
         return 3 * self.steps - 2 * cheap
@@ -100,6 +106,18 @@ def drop_audio(cond: DiTConditioning) -> DiTConditioning:
     if cond.audio_features is None:
         return replace(cond)
     return zero_fields(cond, ["audio_features"])
+
+
+def start_latents(dit: torch.nn.Module, cond: DiTConditioning) -> torch.Tensor:
+    """What a partial denoise (`denoise_strength` < 1) starts from: the DiT's own
+    `start_latents` (a lip-prior editor: the rewritten source), else the source latents."""
+    own = getattr(dit, "start_latents", None)
+    if own is not None:
+        return own(cond)
+    if cond.source_latents.shape[1] != dit.config.latent_channels:
+        raise ValueError("denoise_strength < 1 needs source latents with the latents' channels "
+                         "(an editor, not an inpainter)")
+    return cond.source_latents
 
 
 def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: SamplerSettings,
@@ -130,7 +148,10 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
     model_fn = guided_model_fn(cond_model_fn, streams, scales_from_config(diffusion),
                                batched=diffusion.guidance_batched, stack=DiTConditioning.concat,
                                reuse_from=settings.reuse_from_step)
-    sigmas = sigmas_for_sampling(settings.steps, diffusion.shift)
+    sigmas = settings.sigmas
+    if diffusion.denoise_strength < 1.0:  # SDEdit: the start latents, noised to sigmas[0]
+        start = start_latents(dit, cond).to(noise)
+        noise = (1.0 - sigmas[0].item()) * start + sigmas[0].item() * noise
     border = None
     if diffusion.border_latents > 0:  # the crop's edge stays the source's (released setting)
         if src.shape[1] != noise.shape[1]:

@@ -117,6 +117,13 @@ class SourceFusedDiT(nn.Module):
         finally:
             self._prior_memo = previous
 
+    def start_latents(self, cond: DiTConditioning) -> torch.Tensor:
+        """Where a partial denoise starts: the source as the editor sees it (the lip prior's
+        rewrite where it applies), latent channels only."""
+        if self.lip_prior is not None:
+            cond = self._with_prior(cond)
+        return cond.source_latents[:, : self.dit.config.latent_channels]
+
     def _with_prior(self, cond: DiTConditioning) -> DiTConditioning:
         """`cond` with the lip prior applied (memoised inside `constant_inputs`)."""
         assert self.lip_prior is not None

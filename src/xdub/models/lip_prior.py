@@ -117,12 +117,14 @@ class LipPrior(nn.Module):
 
     def loss(self, cond: DiTConditioning, target: torch.Tensor,
              region: torch.Tensor) -> torch.Tensor:
-        """Mouth-weighted MSE of the prior to the target `[B, C, F, H, W]` over the samples it
-        applies to; region `[B, F, H, W]` in [0, 1] (latent resolution)."""
+        """Mouth-weighted MSE (or L1, `cfg.loss`) of the prior to the target `[B, C, F, H, W]`
+        over the samples it applies to; region `[B, F, H, W]` in [0, 1] (latent resolution)."""
         use = self.applies_to(cond)
         if not bool(use.any()):
             return target.sum() * 0.0
         latents = cond.source_latents[use, : self.latent_channels]
         prior = self(latents, cond.audio_features[use])
         weight = 1.0 + (self.cfg.mouth_weight - 1.0) * region[use][:, None]
-        return ((prior - target[use]) ** 2 * weight).mean()
+        error = prior - target[use]
+        error = error.abs() if self.cfg.loss == "l1" else error ** 2
+        return (error * weight).mean()

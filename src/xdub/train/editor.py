@@ -36,7 +36,8 @@ def dubber_config(cfg: Stage2Config, experts: dict[str, str], name: str) -> Dubb
     return DubberConfig(name=name, codec=cfg.codec.kind, audio=cfg.audio, face=cfg.face,
                         diffusion=cfg.diffusion, chunk_frames=chunk, overlap=overlap,
                         motion_frames=min(cfg.motion_frames, overlap),
-                        ref_frames=cfg.data.ref_frames, experts=tuple(experts.items()))
+                        ref_frames=cfg.data.ref_frames, experts=tuple(experts.items()),
+                        keep=cfg.keep)
 
 
 def export_editor(out: str | Path, cfg: Stage2Config, dit_dir: Path, adapters: dict[str, Path],

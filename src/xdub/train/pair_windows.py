@@ -21,9 +21,9 @@ follow the audio, as a dubbing input does; with stage-1 mouths alone (blurry) th
 that sharp input lips are right and copies them at inference.
 
 Occluder paste (issue #12, occluders): with probability `occluder_paste` a rectangle from
-another pair (same place, one frame of it, held still) is pasted over the mouth of BOTH the
-source and the target window (`paste_occluder`): whatever covers the mouth in the source is
-right in the target, so an editor (or its lip prior's gate) learns to keep it.
+another pair (one frame of it, held still, taken where that pair shows no mouth) is pasted over
+the mouth of BOTH the source and the target window (`paste_occluder`): whatever covers the mouth
+in the source is right in the target, so an editor (or its lip prior's gate) learns to keep it.
 Imports: numpy, torch, xdub.{audio, conditioning, config, data, models, train}.
 """
 
@@ -184,29 +184,50 @@ def swap_mouths(sample: dict[str, Any], clip: PairClip, start: int, frames: int,
                                    + blocks * clip.target_latents[:, donor]).astype(np.float32)
 
 
-def paste_occluder(sample: dict[str, Any], donor: PairClip, rng: np.random.Generator) -> None:
-    """Paste one still rectangle of `donor`'s target (a random frame, the same place) over the
-    mouth of the sample's source AND target, crops and cached latents alike, in place. The
-    rectangle lies on the codec's latent grid so both pastes agree."""
+def paste_occluder(sample: dict[str, Any], donor: PairClip, rng: np.random.Generator,
+                   tries: int = 16) -> None:
+    """Paste one still rectangle of `donor`'s target (a random frame, taken from where the donor
+    shows no mouth) over the mouth of the sample's source AND target, crops and cached latents
+    alike, in place. Both rectangles lie on the codec's latent grid so the pastes agree.
+
+    The patch must not be a mouth: another face's lips pasted over the mouth of source and
+    target alike teach the editor that input lips are right (the leak). Leaves the sample alone
+    when no mouth-free patch is found in `tries` draws."""
     crops = sample["target_crops"]
     size = crops.shape[1]
     grid = size // sample["target_latents"].shape[-1] if "target_latents" in sample else 1
     rows, cols = np.nonzero(sample["region"].max(axis=0) > 127)
     cy, cx = (rows.mean(), cols.mean()) if len(rows) else (size * 0.6, size / 2)
-    height = int(rng.integers(size // 8, size // 3 + 1))
-    width = int(rng.integers(size // 6, size // 2 + 1))
-    top = int(np.clip(cy - height / 2 + rng.integers(-size // 8, size // 8 + 1), 0, size - height))
-    left = int(np.clip(cx - width / 2 + rng.integers(-size // 8, size // 8 + 1), 0, size - width))
-    y0, y1 = top // grid * grid, -(-(top + height) // grid) * grid
-    x0, x1 = left // grid * grid, -(-(left + width) // grid) * grid
+    height_px = int(rng.integers(size // 8, size // 3 + 1))
+    width_px = int(rng.integers(size // 6, size // 2 + 1))
+    jitter = size // 8
+    top_px = int(np.clip(cy - height_px / 2 + rng.integers(-jitter, jitter + 1), 0,
+                         size - height_px))
+    left_px = int(np.clip(cx - width_px / 2 + rng.integers(-jitter, jitter + 1), 0,
+                          size - width_px))
+    top, left = top_px // grid, left_px // grid  # snapped outward onto the latent grid
+    height = -(-(top_px + height_px) // grid) - top
+    width = -(-(left_px + width_px) // grid) - left
+    cells = size // grid
     frame = int(rng.integers(donor.num_frames))
+    donor_mouth = donor.region[frame] > 12
+    for _ in range(tries):
+        src_top = int(rng.integers(cells - height + 1))
+        src_left = int(rng.integers(cells - width + 1))
+        patch = (slice(src_top * grid, (src_top + height) * grid),
+                 slice(src_left * grid, (src_left + width) * grid))
+        if not donor_mouth[patch].any():
+            break
+    else:
+        return
+    place = (slice(top * grid, (top + height) * grid), slice(left * grid, (left + width) * grid))
     for key in ("input_crops", "target_crops"):
         pasted = sample[key].copy()
-        pasted[:, y0:y1, x0:x1] = donor.target_crops[frame, y0:y1, x0:x1]
+        pasted[:, place[0], place[1]] = donor.target_crops[frame, patch[0], patch[1]]
         sample[key] = pasted
     if "target_latents" in sample and donor.target_latents is not None:
-        ly, lx = slice(y0 // grid, y1 // grid), slice(x0 // grid, x1 // grid)
+        src = donor.target_latents[:, frame, src_top:src_top + height, src_left:src_left + width]
         for key in ("input_latents", "target_latents"):
             pasted = np.array(sample[key], copy=True)
-            pasted[:, :, ly, lx] = donor.target_latents[:, frame, ly, lx][:, None]
+            pasted[:, :, top:top + height, left:left + width] = src[:, None]
             sample[key] = pasted
