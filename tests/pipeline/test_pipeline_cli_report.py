@@ -70,7 +70,7 @@ def test_help_shows_every_default(capsys, monkeypatch):
         "ref_scale": shipped.diffusion.ref_scale, "audio_scale": shipped.diffusion.audio_scale,
         "denoise_strength": shipped.diffusion.denoise_strength,
         "chunk_frames": shipped.chunk_frames, "overlap": shipped.overlap}
-    assert "embedded default 8" in lines["--steps"]
+    assert "embedded default 2" in lines["--steps"]
 
 
 def test_summary_counts_dubbed_apart_from_kept_frames(capsys, tmp_path, clip_files, fast_cli):
