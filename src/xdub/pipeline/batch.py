@@ -6,8 +6,10 @@ mappings (or `{jobs: [...]}`). Columns / keys:
     video, audio       input paths (relative ones are relative to the jobs file)
     name               job name (default: <video stem>-<audio stem>); unique, no '/'
     output             output file name inside the output folder (default: <name>.mp4)
-    length extend tail start end steps ref_scale audio_scale seed chunk_frames overlap
-    face no_face       the `xdub dub` options of the same names (empty = the default)
+    length extend tail start end steps ref_scale audio_scale denoise_strength seed
+    chunk_frames overlap face no_face
+                       the `xdub dub` options of the same names (`--strength` is
+                       denoise_strength; empty = the default)
 
 Job k belongs to worker k % n (`xdub.sharding`: one job per launched process at a time), so
 each job runs exactly once however many processes share the batch. A job whose output exists
@@ -37,7 +39,8 @@ from xdub.sharding import Worker, items_for
 # The per-job `xdub dub` options and their types (CSV cells are text).
 JOB_OPTIONS: dict[str, type] = {
     "length": str, "extend": str, "tail": str, "start": float, "end": float, "steps": int,
-    "ref_scale": float, "audio_scale": float, "seed": int, "chunk_frames": int, "overlap": int,
+    "ref_scale": float, "audio_scale": float, "denoise_strength": float, "seed": int,
+    "chunk_frames": int, "overlap": int,
     "face": str, "no_face": str,
 }
 OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")
