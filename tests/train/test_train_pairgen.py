@@ -220,3 +220,33 @@ def test_rerun_after_sigkill_mid_shard_gives_one_identical_copy(inpainter_dir, s
     assert summary["skipped_shards"] >= 1 and 0 not in summary["shards_done"]
     assert (broken / "shard_00000.jsonl").stat().st_mtime_ns == first_shard  # not redone
     _assert_identical_stores(broken, straight)
+
+
+class _HandOverMouth(SynthClipSource):
+    """Synthetic clips with a known occluder over the whole lower half of every frame."""
+
+    def load(self, index):
+        record = super().load(index)
+        hand = np.zeros(record.frames.shape[:3], bool)
+        hand[:, record.frames.shape[1] // 2:] = True
+        return replace(record, occluders=hand)
+
+
+def test_pairs_keep_known_occluders_from_v(inpainter_dir, single_thread):
+    """The inpainter would redraw a hand as skin and lips; V' keeps V's pixels under it."""
+    gen = _generator(inpainter_dir)
+    gen.source = _HandOverMouth(SOURCE)
+    assert SynthClipSource(SOURCE).load(0).occluders is not None  # engine truth is passed on
+    _, kept = gen.make_pair(0, shard=0)
+    gen.cfg = replace(gen.cfg, keep_occluders=False)
+    _, redrawn = gen.make_pair(0, shard=0)
+    from xdub.train.pairgen import occluders_in_crops
+
+    hand = _HandOverMouth(SOURCE).load(0).occluders
+    under = occluders_in_crops(hand, kept["affines"], kept["mask"].shape[1]) == 1.0
+    inpainted = redrawn["mask"] > 0
+    assert (under & inpainted).sum() > 50  # the "hand" covers part of the inpainted face
+    np.testing.assert_array_equal(kept["input_crops"][under], kept["target_crops"][under])
+    assert (kept["mask"][under] == 0).all()
+    assert not np.array_equal(redrawn["input_crops"][under & inpainted],
+                              redrawn["target_crops"][under & inpainted])

@@ -150,6 +150,9 @@ class PairGenConfig:
     # only there, and the editor sees clean cheeks and jaw instead of stage-1 artifacts).
     composite: Literal["lower_face", "mouth"] = "lower_face"
     mouth_grow: float = 0.06
+    keep_occluders: bool = True  # where the source clip knows its occluders (synthetic truth),
+    #   V' keeps V's pixels there: the stage-1 inpainter redraws a hand over the mouth as skin
+    #   and lips, and an editor trained on that learns to redraw occluders (issue #12)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.shard_size < 1:

@@ -38,6 +38,8 @@ class ClipRecord:
     landmarks: np.ndarray
     face_boxes: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    occluders: np.ndarray | None = None  # [T, H, W] bool: what stands in front of the face,
+    #   when known (the synthetic engine's truth); pairs keep V's own pixels there
 
     @property
     def num_frames(self) -> int:
@@ -98,7 +100,8 @@ class SynthClipSource:
         return ClipRecord(self.clip_id(index), clip.frames, clip.fps, clip.audio.samples,
                           clip.truth.landmarks, clip.truth.face_box,
                           {"seed": seed, "scenario": clip.meta["scenario"],
-                           "role": clip.meta["role"], "engine": clip.meta["engine_version"]})
+                           "role": clip.meta["role"], "engine": clip.meta["engine_version"]},
+                          occluders=clip.truth.occluder_mask)
 
     def load_audio(self, index: int) -> np.ndarray:
         from xdub.synth.clip import plan_clips

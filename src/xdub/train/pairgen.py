@@ -36,6 +36,7 @@ from xdub.data.crops import PreparedClip, audio_windows_for, prepare_clip
 from xdub.data.manifest import PairRecord, pair_id, summarize
 from xdub.data.pairs import checksum, merge_manifests, shard_done, shard_stem, write_shard
 from xdub.data.sources import ClipRecord, ClipSource
+from xdub.face.align import warp_to_crop
 from xdub.face.blend import paste_back
 from xdub.face.mask import clip_mouth_region
 from xdub.generation import composite
@@ -142,12 +143,26 @@ class SyncJudge:
 # ---------------------------------------------------------------------------------------------
 
 
-def composite_region(clip: PreparedClip, cfg: PairGenConfig) -> np.ndarray:
-    """Where the pair's input takes the inpainter's output: `[T, S, S]` in [0, 1]."""
+def composite_region(clip: PreparedClip, cfg: PairGenConfig,
+                     occluders: np.ndarray | None = None) -> np.ndarray:
+    """Where the pair's input takes the inpainter's output: `[T, S, S]` in [0, 1], less the
+    known occluders (`[T, H, W]` bool in frame space) when `cfg.keep_occluders`."""
     c = clip.crops
     if cfg.composite == "lower_face":
-        return c.masks
-    return clip_mouth_region(c.mouth_masks, cfg.mouth_grow * c.crops.shape[1])
+        region = c.masks
+    else:
+        region = clip_mouth_region(c.mouth_masks, cfg.mouth_grow * c.crops.shape[1])
+    if occluders is None or not cfg.keep_occluders:
+        return region
+    return region * (1.0 - occluders_in_crops(occluders, c.affines, c.crops.shape[1]))
+
+
+def occluders_in_crops(occluders: np.ndarray, affines: np.ndarray, size: int) -> np.ndarray:
+    """Frame-space occluder masks `[T, H, W]` bool warped into the face crops: `[T, S, S]`
+    float32 in [0, 1] (anti-aliased edges)."""
+    assert len(occluders) == len(affines), "one occluder mask per cropped frame"
+    return np.stack([warp_to_crop(mask.astype(np.float32), affine, size, "linear")
+                     for mask, affine in zip(occluders, affines)]).clip(0.0, 1.0)
 
 
 @dataclass
@@ -176,7 +191,7 @@ class PairGenerator:
                            np.random.default_rng([cfg.donor_seed, item, 1]),
                            cfg.ref_scale, cfg.audio_scale)
         c = clip.crops
-        region = composite_region(clip, cfg)
+        region = composite_region(clip, cfg, record.occluders)
         edited = composite(raw, c.crops, region)
         scores = self.score(record, clip, raw, edited, donor_audio, region)
         reasons = failed_filters(scores, cfg.filters)
