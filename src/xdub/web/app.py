@@ -72,11 +72,12 @@ class DubbingApp:
         finally:
             job.cleanup()  # after the yield: Gradio has copied the preview by then
 
-    def run(self, video, audio, face, length, extend, tail, steps, ref_scale, audio_scale, seed,
-            start, end, progress=gr.Progress()) -> Iterator[tuple]:
+    def run(self, video, audio, face, length, extend, tail, steps, ref_scale, audio_scale,
+            strength, seed, start, end, progress=gr.Progress()) -> Iterator[tuple]:
         """Dub (a generator: the job folder is removed after Gradio has copied the files)."""
         options = {"length": length, "extend": extend, "tail": tail, "steps": int(steps),
                    "ref_scale": float(ref_scale), "audio_scale": float(audio_scale),
+                   "denoise_strength": float(strength),
                    "seed": int(seed), "start": float(start) if start else None,
                    "end": float(end) if end else None,
                    "face": str(face) if face is not None else None}
@@ -146,6 +147,8 @@ def build_app(pipe: DubbingPipeline, cfg: WebConfig,
                                       label="Sampling steps", elem_id="steps")
                     ref_scale = gr.Number(diffusion.ref_scale, label="Reference guidance")
                     audio_scale = gr.Number(diffusion.audio_scale, label="Audio guidance")
+                    strength = gr.Number(diffusion.denoise_strength, minimum=0.001, maximum=1.0,
+                                         label="Denoise strength (1 = from pure noise)")
                     seed = gr.Number(RUN_DEFAULTS.sampling.seed, precision=0, label="Seed")
                     start = gr.Number(0, label="Re-dub from (s; 0 = whole video)")
                     end = gr.Number(0, label="Re-dub until (s; 0 = audio's end)")
@@ -162,7 +165,7 @@ def build_app(pipe: DubbingPipeline, cfg: WebConfig,
         video_in.change(app.faces, video_in, [gallery, face, tracks, status])
         gallery.select(_choose, None, [face, status])
         run.click(app.run, [video_in, audio_in, face, length, extend, tail, steps, ref_scale,
-                            audio_scale, seed, start, end],
+                            audio_scale, strength, seed, start, end],
                   [status, result, download, side, summary], concurrency_limit=1)
     page.queue(max_size=cfg.queue_size, default_concurrency_limit=1)
     return page
