@@ -26,7 +26,7 @@ from xdub.data.pairs import PairStore, checksum, write_shard
 from xdub.data.sources import synth_config
 from xdub.generation import composite
 from xdub.synth.clip import render_clip
-from xdub.train.pairgen import occluders_in_crops
+from xdub.train.pairgen import occluder_cover, occluders_in_crops
 
 
 def keep_occluders(arrays: dict[str, np.ndarray], occluders: np.ndarray) -> tuple[dict, float]:
@@ -35,10 +35,11 @@ def keep_occluders(arrays: dict[str, np.ndarray], occluders: np.ndarray) -> tupl
     size = arrays["input_crops"].shape[1]
     occ = occluders_in_crops(occluders[: len(arrays["affines"])], arrays["affines"], size)
     mask = arrays["mask"].astype(np.float32) / 255.0
-    covered = float((occ * mask).sum() / max(mask.sum(), 1.0))
+    covered = occluder_cover(occ, mask)
     kept = dict(arrays)
     kept["input_crops"] = composite(arrays["target_crops"], arrays["input_crops"], occ)
     kept["mask"] = np.rint(mask * (1.0 - occ) * 255).astype(np.uint8)
+    kept["occluders"] = np.rint(occ * 255).astype(np.uint8)
     return kept, covered
 
 
@@ -70,7 +71,8 @@ def main() -> None:
                 touched += covered > 0.001
                 total += 1
                 arrays[row.pair_id] = kept
-                row = dataclasses.replace(row, checksum=checksum(kept))
+                row = dataclasses.replace(row, checksum=checksum(kept),
+                                          scores={**row.scores, "occluder_cover": covered})
             rows.append(row)
         write_shard(args.out, int(path.stem.split("_")[1]), rows, arrays)
         all_rows += rows

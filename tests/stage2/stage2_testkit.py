@@ -32,8 +32,10 @@ def _clip(rng: np.random.Generator, frames: int) -> np.ndarray:
     return out
 
 
-def make_pair_store(folder: Path, num_pairs: int = 3, frames: int = 12, seed: int = 0) -> Path:
-    """A one-shard pair folder in the `xdub make-pairs` layout."""
+def make_pair_store(folder: Path, num_pairs: int = 3, frames: int = 12, seed: int = 0,
+                    rejected: int = 0, occluders: bool = False) -> Path:
+    """A one-shard pair folder in the `xdub make-pairs` layout; the last `rejected` pairs
+    failed the filters (stored, not accepted); `occluders`: with an occluder mask array."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     rows, arrays = [], {}
@@ -47,11 +49,16 @@ def make_pair_store(folder: Path, num_pairs: int = 3, frames: int = 12, seed: in
                  "audio": rng.normal(0, 0.1, samples).astype(np.float32),
                  "donor_audio": rng.normal(0, 0.1, samples).astype(np.float32),
                  "affines": np.tile(np.eye(2, 3, dtype=np.float32), (frames, 1, 1))}
+        if occluders:
+            named["occluders"] = np.where(mask > 0, 0, 255).astype(np.uint8)
         pid = pair_id(item)
         arrays[pid] = named
         rows.append(PairRecord(pid, item, 0, f"src{item}", f"don{item}", "loop", {"noise": item},
-                               "test", frames, FPS, SIZE, 16000, {"psnr_outside": 40.0}, True,
-                               [], "shard_00000.safetensors", checksum(named)))
+                               "test", frames, FPS, SIZE, 16000,
+                               {"psnr_outside": 40.0, "occluder_cover": 0.5 if occluders else 0.0},
+                               item < num_pairs - rejected,
+                               [] if item < num_pairs - rejected else ["sync_margin"],
+                               "shard_00000.safetensors", checksum(named)))
     write_shard(folder, 0, rows, arrays)
     return folder
 

@@ -89,3 +89,41 @@ def test_pasted_occluder_is_never_the_donors_mouth():
         paste_occluder(sample, donor, np.random.default_rng(seed))
         pasted = (sample["target_crops"] == 100).all(-1)
         assert pasted.any() and not (sample["target_crops"] == 200).all(-1).any()
+
+
+def test_real_occluder_moves_with_its_mask_in_source_and_target_and_reencodes_latents():
+    from xdub.train.pair_windows import paste_real_occluder
+
+    clip = _clip(size=32)
+    occluders = np.zeros((20, 32, 32), np.uint8)
+    for t in range(20):  # a "hand" sliding right one pixel per frame
+        occluders[t, 16:30, t:t + 6] = 255
+    hand = np.full((20, 32, 32, 3), 7, np.uint8)
+    donor = PairClip("d", 25.0, hand, hand, clip.region, clip.audio_windows, None,
+                     occluders=occluders)
+    encoded = []
+
+    def encoder(crops):
+        encoded.append(crops.copy())
+        return np.full((2, len(crops), 4, 4), -1.0, np.float32)
+
+    sample = {k: getattr(clip, k)[2:7].copy() for k in ("input_crops", "target_crops")}
+    sample.update({k: getattr(clip, k)[:, 2:7].copy() for k in ("input_latents", "target_latents")})
+    paste_real_occluder(sample, donor, np.random.default_rng(0), encoder)
+    covered = (sample["target_crops"] == 7).all(-1)
+    assert np.array_equal(covered, (sample["input_crops"] == 7).all(-1))  # same in both
+    start = int(np.argmax(covered[0, 20]))  # the hand's left edge on row 20 in frame 0
+    assert covered[1, 20, start + 1] and not covered[1, 20, start]  # it moved one pixel
+    assert np.array_equal(covered[0], occluders[start] > 0)  # frame `start` of the donor
+    outside = ~covered
+    assert np.array_equal(sample["input_crops"][outside], clip.input_crops[2:7][outside])
+    assert len(encoded) == 2 and (sample["input_latents"] == -1).all()  # latents follow crops
+
+
+def test_real_occluder_needs_a_stored_mask():
+    from xdub.train.pair_windows import paste_real_occluder
+
+    clip = _clip(size=32)
+    sample = {k: getattr(clip, k)[:5].copy() for k in ("input_crops", "target_crops")}
+    paste_real_occluder(sample, clip, np.random.default_rng(0), None)
+    assert np.array_equal(sample["input_crops"], clip.input_crops[:5])

@@ -16,7 +16,7 @@ from xdub.train.stage2 import train_stage2
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
     root = tmp_path_factory.mktemp("stores")
-    folder = make_pair_store(root / "folder", num_pairs=3)
+    folder = make_pair_store(root / "folder", num_pairs=3, occluders=True)
     export_tar(folder, root / "tar")
     return folder, root / "tar"
 
@@ -29,7 +29,7 @@ def test_tar_store_holds_the_same_pairs(stores):
         assert [r.pair_id for r in copy.rows] == [r.pair_id for r in original.rows]
         for k in range(len(original)):
             got, want = copy.load(k, verify=True), original.load(k)
-            for name in PAIR_ARRAYS:
+            for name in PAIR_ARRAYS + ("occluders",):  # the optional array travels too
                 np.testing.assert_array_equal(got[name], want[name])
 
 
@@ -45,6 +45,23 @@ def test_stage2_trains_from_a_store_url(stores, tmp_path):
     _, tar = stores
     editor = train_stage2(tiny_stage2_config(f"file://{tar}", mode="single", steps=1), tmp_path)
     assert editor is not None and (tmp_path / "single" / "final").is_dir()
+
+
+def test_training_windows_paste_stored_occluders_over_source_and_target(stores):
+    folder, _ = stores
+    plain = PairWindows(PairStore(folder), MelFeaturizer(), 6, 1, 2)
+    pasted = PairWindows(PairStore(folder), MelFeaturizer(), 6, 1, 2, occluder_paste=1.0,
+                         occluder_paste_real=1.0)
+    assert pasted.occluded == [0, 1, 2] and plain.occluded == [0, 1, 2]
+    before, after = plain.sample(3), pasted.sample(3)
+    changed = (after["input_crops"] != before["input_crops"]).any(-1)
+    assert changed.any()
+    np.testing.assert_array_equal(after["input_crops"][changed], after["target_crops"][changed])
+
+
+def test_optional_arrays_stay_optional(tmp_path):
+    store = PairStore(make_pair_store(tmp_path, num_pairs=1))
+    assert set(store.load(0, verify=True)) == set(PAIR_ARRAYS)
 
 
 def test_missing_tar_store_is_a_media_error(tmp_path):

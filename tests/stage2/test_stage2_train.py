@@ -175,6 +175,26 @@ def test_stage2_lip_prior_trains_in_the_base_run_and_ships(tmp_path):
     assert out.shape == crops.shape
 
 
+def test_stage2_lip_prior_pretrains_on_rejected_pairs_when_asked(tmp_path, monkeypatch):
+    from xdub.config.model import LipPriorConfig
+    from xdub.train import stage2
+
+    seen = {}
+
+    def fake_pretrain(ctx, sub_dir, pairs, began, state):
+        seen["pairs"] = len(pairs)
+        return False  # stop the run here: only the prior's data matters
+
+    monkeypatch.setattr(stage2, "_pretrain_prior", fake_pretrain)
+    store = make_pair_store(tmp_path / "pairs", num_pairs=3, rejected=1)
+    for which, expected in (("accepted", 2), ("all", 3)):
+        prior = LipPriorConfig(enabled=True, audio_width=8, width=8, layers=1, pretrain_steps=3,
+                               pretrain_pairs=which)
+        cfg = tiny_stage2_config(store, source_fusion="aligned_residual", lip_prior=prior)
+        assert stage2.train_stage2(cfg, tmp_path / which) is None
+        assert seen["pairs"] == expected, which
+
+
 def test_stage2_lip_prior_needs_an_aligned_fusion(tmp_path):
     from xdub.config.model import LipPriorConfig
     from xdub.errors import ConfigError

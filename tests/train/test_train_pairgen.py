@@ -248,5 +248,6 @@ def test_pairs_keep_known_occluders_from_v(inpainter_dir, single_thread):
     assert (under & inpainted).sum() > 50  # the "hand" covers part of the inpainted face
     np.testing.assert_array_equal(kept["input_crops"][under], kept["target_crops"][under])
     assert (kept["mask"][under] == 0).all()
+    assert (kept["occluders"][under] == 255).all()  # stored for stage-2 occluder pastes
     assert not np.array_equal(redrawn["input_crops"][under & inpainted],
                               redrawn["target_crops"][under & inpainted])

@@ -130,11 +130,15 @@ class LipPriorConfig:
     pretrain_steps: int = 0  # prior-only steps before the editor's sub-runs (its own loop run,
     #   `<run>/lip_prior/`; the direct loss learns audio -> mouth in minutes); 0 = none
     pretrain_lr: float = 1e-3
+    pretrain_pairs: Literal["accepted", "all"] = "accepted"  # all: the pretraining also reads
+    #   pairs the filters rejected (real target mouths and audio; the V' mouth is replaced anyway)
 
     def __post_init__(self) -> None:
         if self.context_frames < 0 or min(self.audio_width, self.width, self.layers) < 1:
             raise ConfigError("lip_prior: context_frames >= 0; audio_width, width, layers >= 1")
         if self.mouth_weight < 1 or self.loss_weight < 0:
             raise ConfigError("lip_prior: mouth_weight >= 1 and loss_weight >= 0")
+        if self.pretrain_pairs not in ("accepted", "all"):
+            raise ConfigError("lip_prior.pretrain_pairs: accepted or all")
         if self.pretrain_steps < 0 or self.pretrain_lr <= 0:
             raise ConfigError("lip_prior: pretrain_steps >= 0 and pretrain_lr > 0")

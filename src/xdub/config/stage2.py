@@ -136,6 +136,9 @@ class Stage2Config:
     mouth_swap_gap: int = 8  # frames (8 at 25 fps = 0.32 s, about two syllables)
     occluder_paste: float = 0.0  # share of samples with a still rectangle of another pair
     #   pasted over the mouth of source and target alike (keep what covers the mouth); 0 = off
+    occluder_paste_real: float = 0.0  # of those pastes, the share that paste a stored real
+    #   occluder instead (a hand, microphone or cup of another pair, moving, with its own mask:
+    #   pairs' `occluders` array, synthetic sources); the rectangle when the store has none
     chunk_frames: int = 0  # exported dubber's chunk length; 0 = data.window_frames
     chunk_overlap: int = 2  # exported dubber's overlap between chunks (>= motion frames)
 
@@ -148,8 +151,8 @@ class Stage2Config:
         if cond is not None and cond != self.model.latent_channels:
             raise ConfigError("stage2: model.cond_channels must be null or latent_channels "
                               "(the editor's source is the unmasked clip)")
-        if not 0.0 <= self.occluder_paste <= 1.0:
-            raise ConfigError("stage2: occluder_paste in [0, 1]")
+        if not (0.0 <= self.occluder_paste <= 1.0 and 0.0 <= self.occluder_paste_real <= 1.0):
+            raise ConfigError("stage2: occluder_paste and occluder_paste_real in [0, 1]")
         if not 0.0 <= self.mouth_swap <= 1.0 or self.mouth_swap_gap < 1:
             raise ConfigError("stage2: mouth_swap in [0, 1], mouth_swap_gap >= 1")
         if self.lip_prior.enabled and self.source_fusion == "in_context":

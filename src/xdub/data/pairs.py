@@ -40,6 +40,9 @@ from xdub.errors import MediaError
 
 TAR_PREFIX = "pairs"  # tar shards of `export_tar`: pairs-000000.tar, ...
 PAIR_ARRAYS = ("input_crops", "target_crops", "mask", "audio", "donor_audio", "affines")
+# Stored when known (synthetic sources): `occluders` [T, S, S] uint8, what covers the face in
+# the crops (engine truth), for occluder augmentation in stage-2 training.
+OPTIONAL_ARRAYS = ("occluders",)
 
 
 def shard_stem(shard: int) -> str:
@@ -53,9 +56,10 @@ def shard_done(folder: str | Path, shard: int) -> bool:
 
 
 def checksum(arrays: dict[str, np.ndarray]) -> str:
-    """sha256 prefix over the arrays (names, dtypes, shapes, bytes) in PAIR_ARRAYS order."""
+    """sha256 prefix over the arrays (names, dtypes, shapes, bytes) in PAIR_ARRAYS order, then
+    the OPTIONAL_ARRAYS present."""
     digest = hashlib.sha256()
-    for name in PAIR_ARRAYS:
+    for name in PAIR_ARRAYS + tuple(k for k in OPTIONAL_ARRAYS if k in arrays):
         value = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}:{value.dtype}:{value.shape}".encode())
         digest.update(value.tobytes())
@@ -134,17 +138,21 @@ class PairStore:
         return len(self.rows)
 
     def load_row(self, row: PairRecord) -> dict[str, np.ndarray]:
-        """The PAIR_ARRAYS of a stored pair's row (only its arrays are read)."""
+        """The PAIR_ARRAYS (and stored OPTIONAL_ARRAYS) of a pair's row (only its arrays are read)."""
         assert row.file is not None
         path = f"{self.location}/{row.file}"
         if row.file.endswith(SHARD_SUFFIX):
             if row.file not in self._indexes:
                 self._indexes[row.file] = ShardIndex(path)
-            sample = self._indexes[row.file].read(row.pair_id, PAIR_ARRAYS)
-            return {name: sample[name] for name in PAIR_ARRAYS}
+            sample = self._indexes[row.file].read(row.pair_id, PAIR_ARRAYS + OPTIONAL_ARRAYS)
+            return {name: sample[name] for name in PAIR_ARRAYS + OPTIONAL_ARRAYS
+                    if name in sample}
         try:
             with safe_open(path, framework="numpy") as handle:
-                return {name: handle.get_tensor(f"{row.pair_id}/{name}") for name in PAIR_ARRAYS}
+                stored = set(handle.keys())
+                names = PAIR_ARRAYS + tuple(k for k in OPTIONAL_ARRAYS
+                                            if f"{row.pair_id}/{k}" in stored)
+                return {name: handle.get_tensor(f"{row.pair_id}/{name}") for name in names}
         except (OSError, KeyError) as err:
             raise MediaError(f"cannot read pair {row.pair_id} from {path}: {err}") from None
 

@@ -24,6 +24,10 @@ Occluder paste (issue #12, occluders): with probability `occluder_paste` a recta
 another pair (one frame of it, held still, taken where that pair shows no mouth) is pasted over
 the mouth of BOTH the source and the target window (`paste_occluder`): whatever covers the mouth
 in the source is right in the target, so an editor (or its lip prior's gate) learns to keep it.
+A share `occluder_paste_real` of those pastes use a real occluder instead (`paste_real_occluder`):
+another pair's stored `occluders` mask (a hand, microphone or cup; engine truth) and its pixels,
+moving over the window as they moved there. The crops are face-aligned, so it lands where it
+was on that face; a rectangle of cheek never looks like the hands the editor meets.
 Imports: numpy, torch, xdub.{audio, conditioning, config, data, models, train}.
 """
 
@@ -48,6 +52,7 @@ from xdub.sharding import Worker
 from xdub.train.batches import EditBatch
 
 LatentEncoder = Callable[[np.ndarray], np.ndarray]  # crops [T, S, S, 3] -> latents [C, T, h, w]
+MIN_OCCLUDER_COVER = 0.05  # share of a pair's inpainting mask under occluders to donate them
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class PairClip:
     mel: torch.Tensor | None
     input_latents: np.ndarray | None = None
     target_latents: np.ndarray | None = None
+    occluders: np.ndarray | None = None  # [T, S, S] uint8 (255 = covered), when stored
 
     @property
     def num_frames(self) -> int:
@@ -78,14 +84,18 @@ class PairWindows:
                  ref_frames: int, ref_min_gap: int, seed: int = 0,
                  scorer: SyncScorerConfig | None = None, cache_pairs: int = 512,
                  encoder: LatentEncoder | None = None, mouth_swap: float = 0.0,
-                 mouth_swap_gap: int = 8, occluder_paste: float = 0.0) -> None:
+                 mouth_swap_gap: int = 8, occluder_paste: float = 0.0,
+                 occluder_paste_real: float = 0.0) -> None:
         if len(store) == 0:
             raise ValueError(f"no accepted pairs in {store.location}")
         self.store, self.featurizer, self.scorer = store, featurizer, scorer
         self.window_frames, self.ref_frames, self.ref_min_gap = window_frames, ref_frames, ref_min_gap
         self.seed, self.cache_pairs, self.encoder = seed, cache_pairs, encoder
         self.mouth_swap, self.mouth_swap_gap = mouth_swap, mouth_swap_gap
-        self.occluder_paste = occluder_paste
+        self.occluder_paste, self.occluder_paste_real = occluder_paste, occluder_paste_real
+        # Donors of real occluders: pairs whose occluders cover part of the mouth area.
+        self.occluded = [k for k, row in enumerate(store.rows)
+                         if row.scores.get("occluder_cover", 0.0) >= MIN_OCCLUDER_COVER]
         self._cache: OrderedDict[int, PairClip] = OrderedDict()
 
     def __len__(self) -> int:
@@ -108,7 +118,8 @@ class PairWindows:
             latents = {f"{k}_latents": self.encoder(arrays[f"{k}_crops"])
                        for k in ("input", "target")}
         clip = PairClip(row.pair_id, float(row.fps), arrays["input_crops"],
-                        arrays["target_crops"], region, windows, mel, **latents)
+                        arrays["target_crops"], region, windows, mel, **latents,
+                        occluders=arrays.get("occluders"))
         if num < self.window_frames + (1 if self.ref_frames else 0):
             raise ValueError(f"pair {row.pair_id}: {num} frames is too short for the windows")
         self._cache[index] = clip
@@ -142,7 +153,11 @@ class PairWindows:
         if self.mouth_swap > 0 and rng.random() < self.mouth_swap:
             swap_mouths(sample, clip, start, f, self.mouth_swap_gap, rng)
         if self.occluder_paste > 0 and rng.random() < self.occluder_paste:
-            paste_occluder(sample, self.clip(int(rng.integers(len(self)))), rng)
+            if self.occluded and rng.random() < self.occluder_paste_real:
+                donor = self.clip(self.occluded[int(rng.integers(len(self.occluded)))])
+                paste_real_occluder(sample, donor, rng, self.encoder)
+            else:
+                paste_occluder(sample, self.clip(int(rng.integers(len(self)))), rng)
         if clip.mel is not None and f >= self.scorer.window_frames:
             count = f - self.scorer.window_frames + 1
             starts = audio_window_starts(count, clip.fps, self.scorer, offset=start)
@@ -231,3 +246,26 @@ def paste_occluder(sample: dict[str, Any], donor: PairClip, rng: np.random.Gener
             pasted = np.array(sample[key], copy=True)
             pasted[:, :, top:top + height, left:left + width] = src[:, None]
             sample[key] = pasted
+
+
+def paste_real_occluder(sample: dict[str, Any], donor: PairClip, rng: np.random.Generator,
+                        encoder: LatentEncoder | None, tries: int = 4) -> None:
+    """Paste `donor`'s stored occluders (a window of its frames, the one most covered of
+    `tries` draws) with their pixels over the sample's source AND target crops, in place;
+    cached latents are re-encoded (`encoder`: the per-frame codec that made them). A donor without
+    stored occluders, or shorter than the window, leaves the sample alone."""
+    frames = len(sample["target_crops"])
+    if donor.occluders is None or donor.num_frames < frames:
+        return
+    starts = rng.integers(0, donor.num_frames - frames + 1, size=tries)
+    cover = [donor.occluders[s:s + frames].sum() for s in starts]
+    start = int(starts[int(np.argmax(cover))])
+    alpha = donor.occluders[start:start + frames, ..., None].astype(np.float32) / 255.0
+    pixels = donor.target_crops[start:start + frames].astype(np.float32)
+    for key in ("input_crops", "target_crops"):
+        mixed = (1.0 - alpha) * sample[key].astype(np.float32) + alpha * pixels
+        sample[key] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    if "target_latents" in sample:  # cached latents come from `encoder` (a per-frame codec)
+        assert encoder is not None, "cached latents without their encoder"
+        for key in ("input", "target"):
+            sample[f"{key}_latents"] = encoder(sample[f"{key}_crops"])

@@ -146,7 +146,8 @@ class SyncJudge:
 def composite_region(clip: PreparedClip, cfg: PairGenConfig,
                      occluders: np.ndarray | None = None) -> np.ndarray:
     """Where the pair's input takes the inpainter's output: `[T, S, S]` in [0, 1], less the
-    known occluders (`[T, H, W]` bool in frame space) when `cfg.keep_occluders`."""
+    known occluders (`[T, S, S]` in [0, 1], crop space: `occluders_in_crops`) when
+    `cfg.keep_occluders`."""
     c = clip.crops
     if cfg.composite == "lower_face":
         region = c.masks
@@ -154,7 +155,7 @@ def composite_region(clip: PreparedClip, cfg: PairGenConfig,
         region = clip_mouth_region(c.mouth_masks, cfg.mouth_grow * c.crops.shape[1])
     if occluders is None or not cfg.keep_occluders:
         return region
-    return region * (1.0 - occluders_in_crops(occluders, c.affines, c.crops.shape[1]))
+    return region * (1.0 - occluders)
 
 
 def occluders_in_crops(occluders: np.ndarray, affines: np.ndarray, size: int) -> np.ndarray:
@@ -163,6 +164,13 @@ def occluders_in_crops(occluders: np.ndarray, affines: np.ndarray, size: int) ->
     assert len(occluders) == len(affines), "one occluder mask per cropped frame"
     return np.stack([warp_to_crop(mask.astype(np.float32), affine, size, "linear")
                      for mask, affine in zip(occluders, affines)]).clip(0.0, 1.0)
+
+
+def occluder_cover(occluders: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the inpainting mask (`[T, S, S]`, [0, 1] or uint8) under the occluders (same
+    shape, [0, 1])."""
+    weight = mask.astype(np.float32) / (255.0 if mask.dtype == np.uint8 else 1.0)
+    return float((occluders * weight).sum() / max(weight.sum(), 1.0))
 
 
 @dataclass
@@ -191,9 +199,13 @@ class PairGenerator:
                            np.random.default_rng([cfg.donor_seed, item, 1]),
                            cfg.ref_scale, cfg.audio_scale)
         c = clip.crops
-        region = composite_region(clip, cfg, record.occluders)
+        occluders = (None if record.occluders is None else
+                     occluders_in_crops(record.occluders, c.affines, c.crops.shape[1]))
+        region = composite_region(clip, cfg, occluders)
         edited = composite(raw, c.crops, region)
         scores = self.score(record, clip, raw, edited, donor_audio, region)
+        if occluders is not None:  # share of the inpainting mask they cover (donor choice)
+            scores["occluder_cover"] = occluder_cover(occluders, c.masks)
         reasons = failed_filters(scores, cfg.filters)
         arrays = None
         if not reasons or cfg.keep_rejected:
@@ -201,6 +213,8 @@ class PairGenerator:
                       "mask": np.rint(region * 255).astype(np.uint8),
                       "audio": record.samples.astype(np.float32), "donor_audio": donor_audio,
                       "affines": c.affines.astype(np.float32)}
+            if occluders is not None:  # for occluder augmentation in stage 2 (pair_windows)
+                arrays["occluders"] = np.rint(occluders * 255).astype(np.uint8)
         seeds = {"noise": noise_seed, "pick": cfg.donor_seed}
         for role, index in (("source_seed", item), ("donor_seed", donor)):
             seed_of = getattr(self.source, "seed", None)

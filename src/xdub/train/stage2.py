@@ -254,10 +254,16 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     # 2. Data: windows of accepted pseudo-pairs.
     d = cfg.data
     encoder = clip_encoder(codec) if cfg.cache_latents and codec.temporal_factor == 1 else None
-    pairs = PairWindows(PairStore(cfg.pairs), featurizer, d.window_frames, d.ref_frames,
-                        d.ref_min_gap, cfg.loop.seed, scorer.cfg if scorer else None,
-                        encoder=encoder, mouth_swap=cfg.mouth_swap,
-                        mouth_swap_gap=cfg.mouth_swap_gap, occluder_paste=cfg.occluder_paste)
+
+    def windows(accepted_only: bool) -> PairWindows:
+        return PairWindows(PairStore(cfg.pairs, accepted_only), featurizer, d.window_frames,
+                           d.ref_frames, d.ref_min_gap, cfg.loop.seed,
+                           scorer.cfg if scorer else None, encoder=encoder,
+                           mouth_swap=cfg.mouth_swap, mouth_swap_gap=cfg.mouth_swap_gap,
+                           occluder_paste=cfg.occluder_paste,
+                           occluder_paste_real=cfg.occluder_paste_real)
+
+    pairs = windows(accepted_only=True)
     # 3. Phase map, sigma sampler, the phase objective (sync crop box on aligned crops).
     phase_map = PhaseMap.from_config(cfg.diffusion)
     box = (mouth_box(cfg.face.align.crop_size, cfg.face.align, scorer.cfg,
@@ -272,7 +278,10 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     # 4. Sub-runs in order; finished ones are skipped, the base moves on after full-weight runs.
     #    The lip prior's own pretraining (if any) comes first: the editor starts from it.
     if cfg.lip_prior.enabled and cfg.lip_prior.pretrain_steps:
-        if not _pretrain_prior(ctx, run_dir / PRIOR_RUN, pairs, began, state):
+        # Rejected pairs still hold a real target mouth with its audio, which is all the
+        # prior learns from (their off-sync V' mouth is what it replaces): "all" uses them.
+        prior_pairs = pairs if cfg.lip_prior.pretrain_pairs == "accepted" else windows(False)
+        if not _pretrain_prior(ctx, run_dir / PRIOR_RUN, prior_pairs, began, state):
             return None
     base_dir, adapters = None, {}
     for run in plan_subruns(cfg.phases, cfg.loop.steps):
