@@ -143,7 +143,8 @@ class PairGenConfig:
     donor_seed: int = 0  # donor pick and sampling noise derive from (this, item index)
     shard_size: int = 16  # source clips per shard (the most an interruption can lose)
     filters: FilterConfig = field(default_factory=FilterConfig)
-    keep_rejected: bool = False  # also store arrays of rejected pairs (for inspection)
+    keep_rejected: bool = False  # also store arrays of rejected pairs (inspection, and the lip
+    #   prior's pretraining with lip_prior.pretrain_pairs: all)
     # Where V' replaces V: "lower_face" = the inpainting mask (jaw and cheeks too: needed where
     # the jaw moves with speech, as on real video); "mouth" = the clip's mouth region grown by
     # mouth_grow x crop size (the synthetic engine moves only the lips: the pair then differs
