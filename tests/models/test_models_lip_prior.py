@@ -121,3 +121,35 @@ def test_l1_loss_and_start_latents_are_the_prior_rewrite():
                                    (guess - target).abs().mean() * weight)
         fused = SourceFusedDiT(build_dit(CFG, seed=0), lip_prior=mse).eval()
         torch.testing.assert_close(fused.start_latents(cond), mse.condition(cond).source_latents)
+
+
+def test_gate_power_below_one_moves_the_prior_toward_its_guess_and_spares_the_loss():
+    """Dubbing may open the gate (less of the old lips); training always uses the gate as is."""
+    torch.manual_seed(0)
+    prior = LipPrior(PRIOR, 4, 8)
+    torch.nn.init.normal_(prior.out.weight, std=0.05)  # a non-trivial guess and gate
+    cond = _cond()
+    source = cond.source_latents
+    with torch.no_grad():
+        as_trained = prior(source, cond.audio_features)
+        guess = prior(source, cond.audio_features, gate_power=1e-6)  # gate ~1: the guess
+        prior.gate_power = 0.5
+        opened = prior(source, cond.audio_features)
+    assert (opened - guess).abs().mean() < (as_trained - guess).abs().mean()
+    region = torch.zeros(2, 5, 8, 8)
+    trained_loss = prior.loss(cond, source, region)
+    prior.gate_power = 1.0
+    torch.testing.assert_close(prior.loss(cond, source, region), trained_loss)
+
+
+def test_dubbing_generator_sets_the_gate_power_of_its_prior():
+    from xdub.audio import MelFeaturizer
+    from xdub.config.codec import CODEC_PRESETS
+    from xdub.config.infer import DubberConfig
+    from xdub.generation.generators import editor_generator
+    from xdub.models.codec import build_codec
+
+    dit = SourceFusedDiT(build_dit(CFG), residual=True, lip_prior=LipPrior(PRIOR, 4, 8))
+    codec = build_codec(CODEC_PRESETS["tiny"])
+    editor_generator(DubberConfig(prior_gate_power=0.5), dit, codec, MelFeaturizer())
+    assert dit.lip_prior.gate_power == 0.5

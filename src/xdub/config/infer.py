@@ -164,8 +164,13 @@ class DubberConfig:
     ref_frames: int = 0  # identity reference crops per chunk (official model: 0)
     experts: tuple[tuple[str, str], ...] = ()  # (phase, LoRA file in the folder) pairs
     keep: KeepConfig = field(default_factory=KeepConfig)  # input pixels the editor left alone
+    prior_gate_power: float = 1.0  # a lip-prior editor's gate raised to this power when it
+    #   dubs (< 1 opens it: more of the audio-driven guess, less of the old lips; 1 = as trained;
+    #   xdub.models.lip_prior). No effect on editors without a prior.
 
     def __post_init__(self) -> None:
+        if self.prior_gate_power <= 0:
+            raise ConfigError("dubber: prior_gate_power must be > 0")
         if self.motion_frames > self.overlap:
             raise ConfigError(
                 f"dubber: overlap ({self.overlap}) must be >= motion_frames ({self.motion_frames})"

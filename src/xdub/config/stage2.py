@@ -106,6 +106,8 @@ class Stage2Config:
     #   untouched region is copied exactly; tiny editors)
     keep: KeepConfig = field(default_factory=KeepConfig)  # written to the exported dubber.json:
     #   dubbing keeps the input's pixels where the editor changed nothing (config.infer)
+    prior_gate_power: float = 1.0  # written to the exported dubber.json: the lip prior's
+    #   gate ** this when dubbing (< 1: less of the old lips; config.infer.DubberConfig)
     lip_prior: LipPriorConfig = field(default_factory=LipPriorConfig)  # audio -> mouth
     #   regressor rewriting the source's mouth before the DiT (xdub.models.lip_prior; tiny
     #   editors; needs an aligned source_fusion)

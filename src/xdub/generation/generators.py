@@ -208,5 +208,8 @@ def editor_generator(spec: DubberConfig, dit: torch.nn.Module, codec: VideoCodec
     """The generator a dubbing checkpoint (`spec` = its dubber.json) describes."""
     settings = SamplerSettings(spec.diffusion, steps or spec.diffusion.num_inference_steps,
                                experts)
+    prior = getattr(dit, "lip_prior", None)
+    if prior is not None:
+        prior.gate_power = spec.prior_gate_power
     return ModelGenerator(dit, codec, featurizer, spec.crop_size, settings, spec.motion_frames,
                           spec.ref_frames, name=name or spec.name, keep=spec.keep)

@@ -7,10 +7,12 @@ small regressor trained *directly* on the target mouth (mouth-weighted MSE, no n
 audio -> mouth shape within minutes on a CPU. `LipPrior` is that regressor, gated:
 
     guess = mean_t(source) + delta(source_t, mean_t(source), audio around t)
-    prior = source_t + gate * (guess - source_t)          gate in (0, 1) per latent pixel
+    prior = source_t + gate**p * (guess - source_t)       gate in (0, 1) per latent pixel
 
 The gate learns where the source is wrong (the mouth) and where it is right (cheeks,
 background, an occluding hand), so the prior is the source with an audio-driven mouth. The
+power p is 1 in training; a dubber may open the gate (`DubberConfig.prior_gate_power` < 1):
+a gate that stays partly shut in the mouth is what lets the old lips through (design 3.1). The
 editor then sees the prior in place of the source (`SourceFusedDiT`): the old lips never reach
 it, and its job shrinks to sharpening a correct but soft mouth. The full-scale (official)
 editor has no prior.
@@ -69,6 +71,7 @@ class LipPrior(nn.Module):
             channels = cfg.width
         self.decoder = nn.Sequential(*layers)
         self.out = nn.Conv2d(cfg.width, latent_channels + 1, 3, padding=1)  # delta + gate logit
+        self.gate_power = 1.0  # set by the dubbing generator (dubber.json); training keeps 1
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -81,8 +84,10 @@ class LipPrior(nn.Module):
                  + torch.arange(-k, k + 1, device=audio.device)[None]).clamp(0, f - 1)
         return self.context(per_frame[:, index].flatten(2))
 
-    def forward(self, source: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
-        """source `[B, C, F, H, W]` (latent channels), audio `[B, F, P, C_a]` -> `[B, C, F, H, W]`."""
+    def forward(self, source: torch.Tensor, audio: torch.Tensor,
+                gate_power: float | None = None) -> torch.Tensor:
+        """source `[B, C, F, H, W]` (latent channels), audio `[B, F, P, C_a]` -> `[B, C, F, H, W]`;
+        `gate_power` None = `self.gate_power`."""
         b, c, f, h, w = source.shape
         frames = source.permute(0, 2, 1, 3, 4)  # [B, F, C, H, W]
         mean = frames.mean(dim=1, keepdim=True).expand_as(frames)
@@ -91,6 +96,9 @@ class LipPrior(nn.Module):
         out = self.out(self.decoder(x)).view(b, f, c + 1, h, w)
         guess = mean + out[:, :, :c]
         gate = torch.sigmoid(out[:, :, c:] - GATE_BIAS)
+        power = self.gate_power if gate_power is None else gate_power
+        if power != 1.0:
+            gate = gate ** power
         prior = frames + gate * (guess - frames)
         return prior.permute(0, 2, 1, 3, 4)
 
@@ -123,7 +131,7 @@ class LipPrior(nn.Module):
         if not bool(use.any()):
             return target.sum() * 0.0
         latents = cond.source_latents[use, : self.latent_channels]
-        prior = self(latents, cond.audio_features[use])
+        prior = self(latents, cond.audio_features[use], gate_power=1.0)  # as trained
         weight = 1.0 + (self.cfg.mouth_weight - 1.0) * region[use][:, None]
         error = prior - target[use]
         error = error.abs() if self.cfg.loss == "l1" else error ** 2
