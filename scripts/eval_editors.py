@@ -140,6 +140,8 @@ def main() -> None:
     names = []
     for entry in args.editor:
         name, _, spec = entry.partition("=")
+        if name in ("copy_input", "oracle") or name in names:  # rows would merge silently
+            parser.error(f"--editor {entry}: name '{name}' is taken; choose another")
         folder, *options = spec.split(",")
         given = dict(option.split("=", 1) for option in options)
         unknown = set(given) - {"steps", "ref", "audio", "reuse", "cache", "strength"}
