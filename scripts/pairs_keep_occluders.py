@@ -31,7 +31,7 @@ from xdub.train.pairgen import occluder_cover, occluders_in_crops
 
 def keep_occluders(arrays: dict[str, np.ndarray], occluders: np.ndarray) -> tuple[dict, float]:
     """The pair with V's pixels over V' wherever the occluders are; and the share of the
-    inpainting mask they covered."""
+    composite region (the stored `mask`) they covered."""
     size = arrays["input_crops"].shape[1]
     occ = occluders_in_crops(occluders[: len(arrays["affines"])], arrays["affines"], size)
     mask = arrays["mask"].astype(np.float32) / 255.0

@@ -237,7 +237,7 @@ def test_pairs_keep_known_occluders_from_v(inpainter_dir, single_thread):
     gen = _generator(inpainter_dir)
     gen.source = _HandOverMouth(SOURCE)
     assert SynthClipSource(SOURCE).load(0).occluders is not None  # engine truth is passed on
-    _, kept = gen.make_pair(0, shard=0)
+    row, kept = gen.make_pair(0, shard=0)
     gen.cfg = replace(gen.cfg, keep_occluders=False)
     _, redrawn = gen.make_pair(0, shard=0)
     from xdub.train.pairgen import occluders_in_crops
@@ -249,5 +249,8 @@ def test_pairs_keep_known_occluders_from_v(inpainter_dir, single_thread):
     np.testing.assert_array_equal(kept["input_crops"][under], kept["target_crops"][under])
     assert (kept["mask"][under] == 0).all()
     assert (kept["occluders"][under] == 255).all()  # stored for stage-2 occluder pastes
+    region = redrawn["mask"].astype(np.float32) / 255.0  # the composite region, occluders in
+    occ = kept["occluders"].astype(np.float32) / 255.0
+    assert abs(row.scores["occluder_cover"] - (occ * region).sum() / region.sum()) < 0.01
     assert not np.array_equal(redrawn["input_crops"][under & inpainted],
                               redrawn["target_crops"][under & inpainted])

@@ -52,7 +52,7 @@ from xdub.sharding import Worker
 from xdub.train.batches import EditBatch
 
 LatentEncoder = Callable[[np.ndarray], np.ndarray]  # crops [T, S, S, 3] -> latents [C, T, h, w]
-MIN_OCCLUDER_COVER = 0.05  # share of a pair's inpainting mask under occluders to donate them
+MIN_OCCLUDER_COVER = 0.05  # share of a pair's composite region under occluders to donate them
 
 
 @dataclass(frozen=True)

@@ -143,19 +143,13 @@ class SyncJudge:
 # ---------------------------------------------------------------------------------------------
 
 
-def composite_region(clip: PreparedClip, cfg: PairGenConfig,
-                     occluders: np.ndarray | None = None) -> np.ndarray:
-    """Where the pair's input takes the inpainter's output: `[T, S, S]` in [0, 1], less the
-    known occluders (`[T, S, S]` in [0, 1], crop space: `occluders_in_crops`) when
-    `cfg.keep_occluders`."""
+def composite_region(clip: PreparedClip, cfg: PairGenConfig) -> np.ndarray:
+    """Where the pair's input takes the inpainter's output: `[T, S, S]` in [0, 1] (before
+    known occluders are taken out of it, `PairGenerator.make_pair`)."""
     c = clip.crops
     if cfg.composite == "lower_face":
-        region = c.masks
-    else:
-        region = clip_mouth_region(c.mouth_masks, cfg.mouth_grow * c.crops.shape[1])
-    if occluders is None or not cfg.keep_occluders:
-        return region
-    return region * (1.0 - occluders)
+        return c.masks
+    return clip_mouth_region(c.mouth_masks, cfg.mouth_grow * c.crops.shape[1])
 
 
 def occluders_in_crops(occluders: np.ndarray, affines: np.ndarray, size: int) -> np.ndarray:
@@ -166,11 +160,10 @@ def occluders_in_crops(occluders: np.ndarray, affines: np.ndarray, size: int) ->
                      for mask, affine in zip(occluders, affines)]).clip(0.0, 1.0)
 
 
-def occluder_cover(occluders: np.ndarray, mask: np.ndarray) -> float:
-    """Share of the inpainting mask (`[T, S, S]`, [0, 1] or uint8) under the occluders (same
-    shape, [0, 1])."""
-    weight = mask.astype(np.float32) / (255.0 if mask.dtype == np.uint8 else 1.0)
-    return float((occluders * weight).sum() / max(weight.sum(), 1.0))
+def occluder_cover(occluders: np.ndarray, region: np.ndarray) -> float:
+    """Share of the composite region (`[T, S, S]` in [0, 1], `composite_region`) under the
+    occluders (same shape and range)."""
+    return float((occluders * region).sum() / max(float(region.sum()), 1.0))
 
 
 @dataclass
@@ -201,11 +194,15 @@ class PairGenerator:
         c = clip.crops
         occluders = (None if record.occluders is None else
                      occluders_in_crops(record.occluders, c.affines, c.crops.shape[1]))
-        region = composite_region(clip, cfg, occluders)
+        region = composite_region(clip, cfg)
+        if occluders is not None:
+            cover = occluder_cover(occluders, region)  # stage 2 picks occluder donors by it
+            if cfg.keep_occluders:  # V' keeps V's pixels under them
+                region = region * (1.0 - occluders)
         edited = composite(raw, c.crops, region)
         scores = self.score(record, clip, raw, edited, donor_audio, region)
-        if occluders is not None:  # share of the inpainting mask they cover (donor choice)
-            scores["occluder_cover"] = occluder_cover(occluders, c.masks)
+        if occluders is not None:
+            scores["occluder_cover"] = cover
         reasons = failed_filters(scores, cfg.filters)
         arrays = None
         if not reasons or cfg.keep_rejected:
