@@ -7,7 +7,7 @@ import pytest
 
 from xdub.config.face import AlignConfig, BlendConfig, MaskConfig
 from xdub.face.align import crop_footprint, estimate_alignment, warp_from_crop, warp_to_crop
-from xdub.face.blend import paste_back
+from xdub.face.blend import changed_pixels, paste_back
 from xdub.face.landmarks import transform_points
 from xdub.face.mask import lower_face_mask, mouth_mask
 
@@ -78,3 +78,21 @@ def test_face_mouth_region_paste_changes_less_than_lower_face(astronaut, astrona
     assert not (changed["mouth"] & ~changed["lower_face"]).any()  # inside the lower face
     with pytest.raises(ValueError, match="needs a mask"):
         paste_back(astronaut, crop, affine, BlendConfig(region="mouth"), None)
+
+
+def test_face_unchanged_crop_pixels_keep_the_frame_bit_exact(astronaut, setup):
+    """Where the editor returned the source crop's pixel (kept skin, an occluder), the frame keeps
+    its own pixel exactly, not the source resampled twice; the edit itself is pasted as before."""
+    affine, crop, mask = setup
+    edited = crop.copy()
+    edited[300:340, 200:300] = (255, 0, 255)  # a small edit inside the lower face
+    changed = changed_pixels(edited, crop, grow=1)
+    assert changed[300:340, 200:300].all() and changed[299, 250] == 1 and changed[100, 100] == 0
+    cfg = BlendConfig(color_match="none")
+    exact = paste_back(astronaut, edited, affine, cfg, mask, changed)
+    plain = paste_back(astronaut, edited, affine, cfg, mask)
+    far = warp_from_crop(changed, affine, astronaut.shape, interpolation="linear") == 0
+    assert np.array_equal(exact[far], astronaut[far])
+    assert not np.array_equal(plain[far], astronaut[far])  # twice-resampled without `changed`
+    edit = warp_from_crop(mask * changed, affine, astronaut.shape, interpolation="linear") > 0.99
+    assert np.array_equal(exact[edit], plain[edit])

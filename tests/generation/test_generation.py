@@ -228,3 +228,29 @@ def test_denoise_strength_starts_from_the_noised_start_latents():
     torch.testing.assert_close(full, noise)  # strength 1: pure noise, the source unused
     with pytest.raises(ConfigError):
         SamplingConfig(denoise_strength=0.0)
+
+
+class _AllCovered(torch.nn.Module):
+    """An occluder net that calls every pixel covered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def probabilities(self, crops: np.ndarray) -> np.ndarray:
+        return np.ones(crops.shape[:3], np.float32)
+
+
+def test_model_generator_keeps_the_input_under_occluders():
+    from xdub.config.infer import OccluderKeepConfig
+
+    dit, codec, featurizer = _tiny_models()
+    sampler = SamplerSettings(DIFFUSION_PRESETS["tiny"], 1)
+    crops = _crops(3, 32)
+    chunk = ChunkInput(crops, torch.zeros(3, 20, 80))
+    raw = ModelGenerator(dit, codec, featurizer, 32, sampler).generate(
+        chunk, torch.Generator().manual_seed(0))
+    kept = ModelGenerator(dit, codec, featurizer, 32, sampler, occluder_net=_AllCovered(),
+                          occluders=OccluderKeepConfig(enabled=True))
+    assert not np.array_equal(raw, crops)
+    assert np.array_equal(kept.generate(chunk, torch.Generator().manual_seed(0)), crops)

@@ -46,3 +46,28 @@ def test_save_pretrained_then_load_gives_identical_output(tmp_path):
     loaded = load_pipeline(tmp_path / "ckpt", device="cpu")
     assert loaded.dubber == pipe.dubber
     assert np.array_equal(loaded(video, other, cfg).video.frames, first)
+
+
+def test_checkpoint_with_occluder_net_saves_loads_and_needs_its_folder(tmp_path):
+    """dubber.json `occluders.enabled` loads occluders/; without the folder: WeightsError."""
+    import shutil
+    from dataclasses import replace
+
+    from xdub.config.infer import OccluderKeepConfig
+    from xdub.config.occluders import OccluderNetConfig
+    from xdub.errors import WeightsError
+    from xdub.generation.folder import read_dubber_config, write_dubber_config
+    from xdub.models.occluder_net import OccluderNet
+
+    pipe = random_pipeline(crop_size=32, seed=5, device="cpu")
+    folder = save_pipeline(pipe, tmp_path / "ckpt")
+    OccluderNet(OccluderNetConfig(width=8, levels=3, groups=4)).save_pretrained(folder / "occluders")
+    spec = read_dubber_config(folder)
+    write_dubber_config(folder, replace(spec, occluders=OccluderKeepConfig(enabled=True)))
+    loaded = load_pipeline(folder, device="cpu")
+    assert isinstance(loaded.generator.occluder_net, OccluderNet)
+    again = save_pipeline(loaded, tmp_path / "again")
+    assert (again / "occluders" / "model.safetensors").is_file()
+    shutil.rmtree(folder / "occluders")
+    with pytest.raises(WeightsError, match="occluders/"):
+        load_pipeline(folder, device="cpu")

@@ -33,7 +33,8 @@ def test_stage2_chain_skips_finished_steps_and_resumes(tmp_path):
     calls: list[str] = []
     steps = _fake_steps(calls, {"stage1"})
     status = run_chain(ChainConfig(), tmp_path, tmp_path / "out", steps)
-    assert calls == ["codec", "scorer", "stage1"] and status["stage1"] == "incomplete"
+    assert calls == ["codec", "scorer", "occluders", "stage1"]
+    assert status["stage1"] == "incomplete"
     assert step_done(tmp_path / "out", "scorer") and not step_done(tmp_path / "out", "stage1")
     calls.clear()
     status = run_chain(ChainConfig(), tmp_path, tmp_path / "out", steps)
@@ -51,6 +52,30 @@ def test_stage2_chain_stop_after(tmp_path):
     run_chain(ChainConfig(stop_after="scorer"), tmp_path, tmp_path / "out",
               _fake_steps(calls, set()))
     assert calls == ["codec", "scorer"]
+
+
+def test_stage2_chain_occluder_step_needs_the_editor_crop(tmp_path):
+    """No occluder recipe: nothing to do; one cropping faces unlike the editor: refused."""
+    import pytest
+
+    from xdub.config.occluders import OccluderTrainConfig
+    from xdub.config import save
+    from xdub.errors import ConfigError
+    from xdub.train.chain_steps import run_occluders
+
+    chain_file = CONFIGS / "chain_tiny.yaml"
+    shipped = load(ChainConfig, chain_file)
+    assert shipped.occluders_train  # the shipped chain trains one
+    none = ChainContext(replace(shipped, occluders_train=""), chain_file.parent, tmp_path)
+    assert run_occluders(none) and not (tmp_path / "occluders").exists()
+    recipe = load(OccluderTrainConfig, CONFIGS.parent / "occluders" / "train_tiny.yaml")
+    assert recipe.align == ChainContext(shipped, chain_file.parent, tmp_path).stage2_config(
+    ).face.align
+    save(replace(recipe, align=replace(recipe.align, extent=3.6)), tmp_path / "bad.yaml")
+    bad = ChainContext(replace(shipped, occluders_train=str(tmp_path / "bad.yaml")),
+                       chain_file.parent, tmp_path)
+    with pytest.raises(ConfigError, match="crops faces differently"):
+        run_occluders(bad)
 
 
 def test_stage2_chain_wires_outputs_into_stage2(tmp_path):
@@ -76,3 +101,15 @@ def test_stage2_chain_wires_outputs_into_stage2(tmp_path):
                                                     "structure_lip_sigma": 0.77, "used": True}))
     s2 = ChainContext(shipped, chain_file.parent, tmp_path).stage2_config()
     assert s2.diffusion.lip_texture_sigma == configured.lip_texture_sigma  # not measured
+
+
+def test_stage2_chain_training_record_names_the_occluder_recipe(tmp_path):
+    from xdub.train.chain_steps import training_record
+
+    chain_file = CONFIGS / "chain_tiny.yaml"
+    ctx = ChainContext(load(ChainConfig, chain_file), chain_file.parent, tmp_path)
+    (tmp_path / "occluders" / "final").mkdir(parents=True)
+    (tmp_path / "occluders" / "final" / "metrics.json").write_text('{"iou": 0.9}')
+    record = training_record(ctx)
+    assert record["occluders"]["scenarios"] == ["occlusion", "mixed"]
+    assert record["occluders_held_out"] == {"iou": 0.9}

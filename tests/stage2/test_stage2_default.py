@@ -19,7 +19,7 @@ from xdub.config import load
 from xdub.config.stage2 import Stage2Config, load_stage2
 from xdub.config.sync import SCORER_PRESETS
 from xdub.config.train import Stage1Config
-from xdub.errors import ConfigError
+from xdub.errors import ConfigError, WeightsError
 from xdub.models.syncnet import SyncScorer
 from xdub.pipeline.loading import load_checkpoint
 from xdub.train.export_default import (
@@ -101,3 +101,22 @@ def test_stage2_shipped_default_is_valid_and_loads():
     assert manifest["total_bytes"] <= 40 * 2**20
     pipe = load_checkpoint(folder, device="cpu")
     assert pipe.dubber.crop_size == manifest["dubber"]["face"]["align"]["crop_size"]
+
+
+def test_stage2_default_exports_an_occluder_net_enabled(exported, tmp_path):
+    from xdub.config.occluders import OccluderNetConfig
+    from xdub.models.occluder_net import OccluderNet
+
+    OccluderNet(OccluderNetConfig(width=8, levels=3, groups=4)).save_pretrained(tmp_path / "occ")
+    editor = Path(shutil.copytree(exported, tmp_path / "editor",
+                                  ignore=shutil.ignore_patterns("syncnet", "manifest.json")))
+    folder = export_default(editor, exported / "syncnet", tmp_path / "default", training={},
+                            occluder_dir=tmp_path / "occ")
+    assert check_manifest(folder) == []
+    assert read_manifest(folder)["dubber"]["occluders"]["enabled"] is True
+    assert "occluders/model.safetensors" in read_manifest(folder)["files"]
+    pipe = load_checkpoint(folder, device="cpu")
+    assert isinstance(pipe.generator.occluder_net, OccluderNet)
+    with pytest.raises(WeightsError, match="missing"):
+        export_default(editor, exported / "syncnet", tmp_path / "again", training={},
+                       occluder_dir=tmp_path / "nothing")

@@ -143,8 +143,8 @@ class DubbingPipeline:
         """Dub `video` with `audio`; frames to `output` (a path or sink) or into memory.
 
         `options` are `InferConfig` fields by name (docs/api.md): length, extend, tail, start,
-        end, steps, ref_scale, audio_scale, denoise_strength, seed, chunk_frames, overlap, face,
-        no_face, detector, device, dtype. `progress`: a callable receiving `ProgressUpdate`s (or a
+        end, steps, ref_scale, audio_scale, denoise_strength, keep_occluders, seed, chunk_frames,
+        overlap, face, no_face, detector, device, dtype. `progress`: a callable receiving `ProgressUpdate`s (or a
         `Progress`).
         """
         inputs = video if isinstance(video, DubInputs) else open_inputs(video, audio, output)

@@ -147,9 +147,13 @@ def dub(
                                              show_default=_checkpoint_default("audio_scale")),
     strength: float | None = typer.Option(None, "--strength", min=0.0, max=1.0,
                                           help="Denoise strength: < 1 starts from the editor's "
-                                               "own guess noised to this level (fewer, cheaper "
-                                               "changes); 1 = from pure noise.",
+                                               "own guess noised to this level; 1 = from pure "
+                                               "noise.",
                                           show_default=_checkpoint_default("denoise_strength")),
+    keep_occluders: bool = typer.Option(True, "--occluders/--no-occluders",
+                                        help="Keep the input's pixels under hands, microphones "
+                                             "and objects over the mouth (checkpoints with an "
+                                             "occluder segmenter, like the embedded default)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (same seed, same video).",
                                     show_default=str(RUN_DEFAULTS.sampling.seed)),
     chunk_frames: int | None = typer.Option(None, "--chunk-frames", min=1,
@@ -186,7 +190,7 @@ def dub(
         load(InferConfig, config) if config is not None else None,
         length=_value(length), extend=_value(extend), tail=_value(tail), start=start, end=end,
         steps=steps, fast=fast or None, ref_scale=ref_scale, audio_scale=audio_scale,
-        denoise_strength=strength,
+        denoise_strength=strength, keep_occluders=None if keep_occluders else False,
         seed=seed, chunk_frames=chunk_frames, overlap=overlap, face=face, no_face=_value(no_face),
         detector=detector, device=device, dtype=_value(dtype),
     )

@@ -1,5 +1,5 @@
 """`xdub train <step>`: one subcommand per training recipe, all on the one training loop and
-resumable from their run dir: `codec`, `syncnet`, `stage1` here; `stage2` and `chain` in
+resumable from their run dir: `codec`, `syncnet`, `occluders`, `stage1` here; `stage2` and `chain` in
 `cli.train_stage2` (registered on `train_app`, listed after "train" in COMMAND_MODULES).
 Rerunning the same command with the same --run-dir resumes.
 """
@@ -13,7 +13,8 @@ import typer
 
 from xdub.cli.app import app
 
-train_app = typer.Typer(help="Train a model (codec, syncnet, stage1, stage2, chain); rerun to "
+train_app = typer.Typer(help="Train a model (codec, syncnet, occluders, stage1, stage2, chain); "
+                         "rerun to "
                          "resume.",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -72,6 +73,25 @@ def syncnet(
     cfg = with_loop_overrides(load(SyncTrainConfig, config), steps, max_minutes)
     train_sync_scorer(cfg, run_dir)
     print(f"syncnet: scorer folder {run_dir / 'final'}")
+
+
+@train_app.command("occluders")
+def occluders(
+    config: Path = typer.Option(..., "--config", help="OccluderTrainConfig YAML "
+                                "(configs/occluders/train_tiny.yaml)."),
+    run_dir: Path = typer.Option(..., "--run-dir", help=RUN_DIR_HELP),
+    steps: int | None = typer.Option(None, "--steps", min=1, help=STEPS_HELP),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", min=0.0, help=BUDGET_HELP),
+) -> None:
+    """Train the occluder segmenter (hands, microphones, objects over the face) on engine clips;
+    a dubbing folder with it in occluders/ keeps the input's pixels there."""
+    from xdub.config import load
+    from xdub.config.occluders import OccluderTrainConfig
+    from xdub.train.occluders import train_occluder_net
+
+    cfg = with_loop_overrides(load(OccluderTrainConfig, config), steps, max_minutes)
+    train_occluder_net(cfg, run_dir)
+    print(f"occluders: segmenter folder {run_dir / 'final'} (held-out figures in metrics.json)")
 
 
 @train_app.command("stage1")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from xdub.errors import ConfigError
 
-CHAIN_STEPS = ("codec", "scorer", "stage1", "phases", "pairs", "stage2", "export")
+CHAIN_STEPS = ("codec", "scorer", "occluders", "stage1", "phases", "pairs", "stage2", "export")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,8 @@ class ChainConfig:
     codec_model: str = "../codec/tiny.yaml"  # CodecConfig of the tiny codec
     codec_train: str = "../codec/train_tiny.yaml"  # CodecTrainConfig
     scorer_train: str = "../sync/train_tiny.yaml"  # SyncTrainConfig
+    occluders_train: str = ""  # OccluderTrainConfig of the occluder segmenter exported with the
+    #   editor (dubbing keeps the input under hands and objects); "" = none
     stage1: str = "stage1_tiny.yaml"  # Stage1Config
     pairs: str = "pairs_tiny.yaml"  # PairGenConfig
     stage2: str = "stage2_tiny.yaml"  # Stage2Config

@@ -74,6 +74,8 @@ class SamplingConfig:
     denoise_strength: float | None = None  # start from the (prior-rewritten) source noised to
     #   this level instead of pure noise (`DiffusionConfig.denoise_strength`); None = the
     #   checkpoint's
+    keep_occluders: bool = True  # keep the input's pixels under hands and objects where the
+    #   checkpoint has an occluder segmenter (`OccluderKeepConfig`); False = editor's everywhere
     step_cache_threshold: float = 0.0  # first-block step cache: a stream whose first DiT block
     #   changed less than this (relative) since its last full step reuses the other blocks'
     #   residual (`xdub.models.step_cache`); 0 = off
@@ -149,6 +151,27 @@ class KeepConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OccluderKeepConfig:
+    """Keep the input's pixels where something covers the face (issue #12, occluders).
+
+    The checkpoint's occluder segmenter (`occluders/`, `xdub.models.occluder_net`) gives each
+    crop pixel a probability of being covered by a hand, microphone or object; the map is grown
+    by `grow` px (its edges are soft, a drawn mouth must not show around a finger), then the
+    input's pixel is kept above `high`, the editor's below `low`, smoothstep between.
+    `enabled` = False (or a checkpoint without the segmenter): the editor's pixels everywhere.
+    """
+
+    enabled: bool = False
+    low: float = 0.3
+    high: float = 0.6
+    grow: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.low < self.high <= 1.0 or self.grow < 0:
+            raise ConfigError("occluders: need 0 <= low < high <= 1 and grow >= 0")
+
+
+@dataclass(frozen=True, slots=True)
 class DubberConfig:
     """Self-description of a dubbing checkpoint folder (`dubber.json`)."""
 
@@ -164,6 +187,8 @@ class DubberConfig:
     ref_frames: int = 0  # identity reference crops per chunk (official model: 0)
     experts: tuple[tuple[str, str], ...] = ()  # (phase, LoRA file in the folder) pairs
     keep: KeepConfig = field(default_factory=KeepConfig)  # input pixels the editor left alone
+    occluders: OccluderKeepConfig = field(default_factory=OccluderKeepConfig)  # input pixels
+    #   under hands / objects (needs the folder's occluders/ segmenter when enabled)
     prior_gate_power: float = 1.0  # a lip-prior editor's gate raised to this power when it
     #   dubs (< 1 opens it: more of the audio-driven guess, less of the old lips; 1 = as trained;
     #   xdub.models.lip_prior). No effect on editors without a prior.

@@ -15,7 +15,7 @@ from xdub.face.align import (
     warp_from_crop,
     warp_to_crop,
 )
-from xdub.face.blend import paste_back
+from xdub.face.blend import changed_pixels, paste_back
 from xdub.face.detect import (
     DETECTORS,
     FaceDetection,
@@ -42,6 +42,7 @@ __all__ = [
     "lower_face_mask",
     "mouth_mask",
     "paste_back",
+    "changed_pixels",
     "register_detector",
     "select_track",
     "smooth_alignments",

@@ -78,12 +78,28 @@ def blend_weight(crop_size: int, cfg: BlendConfig, mask: np.ndarray | None) -> n
     return mask.astype(np.float32) * edge
 
 
+def changed_pixels(generated: np.ndarray, source: np.ndarray, grow: int = 1) -> np.ndarray:
+    """`[S, S]` float32: 1 where the crop `generated` differs from the `source` crop it was made
+    from (uint8 `[S, S, 3]`), grown by `grow` px so resampling near an edit keeps its support.
+
+    Pasting with it leaves the frame's own pixels bit-exact wherever the editor returned the
+    source pixel (kept skin, occluders), instead of the source crop resampled twice."""
+    changed = (np.abs(generated.astype(np.int16) - source.astype(np.int16)).max(axis=-1) > 0)
+    changed = changed.astype(np.float32)
+    if grow > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        changed = cv2.dilate(changed, kernel)
+    return changed
+
+
 def paste_back(frame: np.ndarray, crop: np.ndarray, affine: np.ndarray, cfg: BlendConfig,
-               mask: np.ndarray | None = None) -> np.ndarray:
+               mask: np.ndarray | None = None, changed: np.ndarray | None = None) -> np.ndarray:
     """New frame `[H, W, 3]` uint8 with `crop: [S, S, 3]` uint8 pasted where `affine` took it.
 
     `affine` is the frame->crop alignment used to make the crop; `mask: [S, S]` float in [0, 1]
-    in crop space (e.g. `lower_face_mask` of crop-space landmarks) limits what is replaced.
+    in crop space (e.g. `lower_face_mask` of crop-space landmarks) limits what is replaced and
+    where the colour is matched (a ring outside it); `changed: [S, S]` (`changed_pixels`)
+    limits only what is replaced.
     """
     size = crop.shape[0]
     assert crop.shape[:2] == (size, size) and frame.ndim == 3, "crop [S, S, 3], frame [H, W, 3]"
@@ -96,7 +112,8 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, affine: np.ndarray, cfg: Ble
     original = frame[y0:y1, x0:x1].astype(np.float32)
     generated = warp_from_crop(crop.astype(np.float32), affine, frame.shape, cfg.interpolation,
                                region).reshape(original.shape)
-    alpha = np.clip(warp_from_crop(weight_crop, affine, frame.shape, "linear", region), 0, 1)
+    replaced = weight_crop if changed is None else weight_crop * changed
+    alpha = np.clip(warp_from_crop(replaced, affine, frame.shape, "linear", region), 0, 1)
     if cfg.color_match != "none":
         cover = warp_from_crop(_edge_feather(size, cfg.border_feather), affine, frame.shape,
                                "linear", region)

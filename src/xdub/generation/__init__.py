@@ -17,6 +17,7 @@ from xdub.generation.generators import (
     composite,
     editor_generator,
     keep_unchanged,
+    protect_occluders,
     template_mask,
 )
 from xdub.generation.guided import SamplerSettings, guided_sample
@@ -39,6 +40,7 @@ __all__ = [
     "generate_clip",
     "guided_sample",
     "keep_unchanged",
+    "protect_occluders",
     "pad_frames",
     "plan_chunks",
     "template_mask",

@@ -4,6 +4,8 @@
     dit/                 XDubDiT.save_pretrained (config.json + model.safetensors)
     codec/               TinyVideoCodec.save_pretrained, or a diffusers AutoencoderKLWan folder
     <expert>.safetensors optional per-phase LoRA adapters named in dubber.json `experts`
+    occluders/           optional OccluderNet.save_pretrained, used when dubber.json
+                         `occluders.enabled` (input pixels kept under hands and objects)
 
 Written by training's export and `DubPipeline.save_pretrained`, read by the pipeline loader.
 Imports: json, xdub.{atomic, config, errors}.
@@ -22,6 +24,7 @@ from xdub.errors import ConfigError, WeightsError
 DUBBER_FILE = "dubber.json"
 DIT_DIR = "dit"
 CODEC_DIR = "codec"
+OCCLUDER_DIR = "occluders"
 
 
 def read_dubber_config(folder: Path) -> DubberConfig:

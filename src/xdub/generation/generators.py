@@ -24,13 +24,14 @@ from xdub.audio import windows as audio_windows
 from xdub.audio.resample import resample_blocks
 from xdub.conditioning import encode_condition, encode_frames, tensor_to_frames
 from xdub.config.face import AlignConfig, MaskConfig
-from xdub.config.infer import DubberConfig, KeepConfig, SamplingConfig
+from xdub.config.infer import DubberConfig, KeepConfig, OccluderKeepConfig, SamplingConfig
 from xdub.face.landmarks import MEAN_SHAPE
 from xdub.face.mask import lower_face_mask
 from xdub.generation.guided import SamplerSettings, guided_sample
 from xdub.generation.interface import ChunkInput
 from xdub.generation.offload import PhaseOffload
 from xdub.model_types import DiTConditioning, VideoCodec
+from xdub.models.occluder_net import OccluderNet
 from xdub.types import AUDIO_SAMPLE_RATE, AudioTrack
 
 
@@ -39,9 +40,14 @@ class ModelGenerator:
 
     def __init__(self, dit: torch.nn.Module, codec: VideoCodec, featurizer: AudioFeaturizer,
                  crop_size: int, sampler: SamplerSettings, motion_frames: int = 0,
-                 ref_frames: int = 0, name: str = "model", keep: KeepConfig = KeepConfig()) -> None:
+                 ref_frames: int = 0, name: str = "model", keep: KeepConfig = KeepConfig(),
+                 occluder_net: OccluderNet | None = None,
+                 occluders: OccluderKeepConfig = OccluderKeepConfig()) -> None:
         self.dit, self.codec, self.featurizer = dit.eval(), codec.eval(), featurizer
         self.keep = keep
+        # What covers the face keeps the input's pixels (None: no segmenter, nothing kept).
+        self.occluder_net = occluder_net.eval() if occluder_net is not None else None
+        self.occluders = occluders
         self.name, self.crop_size, self.sampler = name, crop_size, sampler
         self.temporal_factor = int(codec.temporal_factor)
         self.motion_frames, self.ref_frames = motion_frames, ref_frames
@@ -64,12 +70,15 @@ class ModelGenerator:
 
     def configured(self, sampling: SamplingConfig) -> ModelGenerator:
         """The same models with a run's steps, guidance scales, reuse and step cache, or its
-        `fast` preset (None keeps the default)."""
+        `fast` preset (None keeps the default), without the occluder segmenter when the run
+        turns `keep_occluders` off."""
         configured = copy.copy(self)
         configured.sampler = self.sampler.with_overrides(
             sampling.steps, sampling.ref_scale, sampling.audio_scale,
             sampling.guidance_reuse_from, sampling.fast, sampling.step_cache_threshold,
             sampling.denoise_strength)
+        if not sampling.keep_occluders:
+            configured.occluder_net = None
         return configured
 
     def prepare_audio(self, audio: AudioTrack) -> FeatureSequence:
@@ -109,6 +118,9 @@ class ModelGenerator:
                 assert condition.source_latents.shape == latents.shape, "keep needs edit mode"
                 out = keep_unchanged(out, self.decode(condition.source_latents), chunk.crops,
                                      self.keep)
+        if self.occluder_net is not None:  # small: it stays on its device under offload
+            covered = self.occluder_net.probabilities(chunk.crops)
+            out = protect_occluders(out, chunk.crops, covered, self.occluders)
         assert out.shape[0] == num, f"codec returned {out.shape[0]} frames for {num}"
         return self.finish(chunk, out)
 
@@ -143,6 +155,17 @@ def keep_unchanged(decoded: np.ndarray, unchanged: np.ndarray, original: np.ndar
         change = np.stack([cv2.GaussianBlur(c, (0, 0), cfg.blur) for c in change])
     alpha = np.clip((change - cfg.low) / (cfg.high - cfg.low), 0.0, 1.0)
     return composite(decoded, original, alpha * alpha * (3.0 - 2.0 * alpha))
+
+
+def protect_occluders(decoded: np.ndarray, original: np.ndarray, covered: np.ndarray,
+                      cfg: OccluderKeepConfig) -> np.ndarray:
+    """`original` where the occluder probability `covered: [T, S, S]` (grown by `cfg.grow` px)
+    is above `cfg.high`, `decoded` below `cfg.low`, smoothstep between (uint8 `[T, S, S, 3]`)."""
+    if cfg.grow > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.grow + 1,) * 2)
+        covered = np.stack([cv2.dilate(c.astype(np.float32), kernel) for c in covered])
+    alpha = np.clip((covered - cfg.low) / (cfg.high - cfg.low), 0.0, 1.0)
+    return composite(decoded, original, 1.0 - alpha * alpha * (3.0 - 2.0 * alpha))
 
 
 def composite(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -204,12 +227,16 @@ class CodecGenerator(ModelGenerator):
 
 def editor_generator(spec: DubberConfig, dit: torch.nn.Module, codec: VideoCodec,
                      featurizer: AudioFeaturizer, experts: tuple[tuple[str, str], ...] = (),
-                     steps: int | None = None, name: str | None = None) -> ModelGenerator:
-    """The generator a dubbing checkpoint (`spec` = its dubber.json) describes."""
+                     steps: int | None = None, name: str | None = None,
+                     occluder_net: OccluderNet | None = None) -> ModelGenerator:
+    """The generator a dubbing checkpoint (`spec` = its dubber.json) describes; `occluder_net`
+    is used only where `spec.occluders.enabled`."""
     settings = SamplerSettings(spec.diffusion, steps or spec.diffusion.num_inference_steps,
                                experts)
     prior = getattr(dit, "lip_prior", None)
     if prior is not None:
         prior.gate_power = spec.prior_gate_power
     return ModelGenerator(dit, codec, featurizer, spec.crop_size, settings, spec.motion_frames,
-                          spec.ref_frames, name=name or spec.name, keep=spec.keep)
+                          spec.ref_frames, name=name or spec.name, keep=spec.keep,
+                          occluder_net=occluder_net if spec.occluders.enabled else None,
+                          occluders=spec.occluders)

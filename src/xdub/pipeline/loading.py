@@ -30,12 +30,14 @@ from xdub.generation.folder import (
     CODEC_DIR,
     DIT_DIR,
     DUBBER_FILE,
+    OCCLUDER_DIR,
     read_dubber_config,
     write_dubber_config,
 )
 from xdub.models import XDubDiT, build_dit, load_lora, load_official_dit
-from xdub.models.fusion import SourceFusedDiT, load_dit
 from xdub.models.codec import TinyVideoCodec, VideoCodec
+from xdub.models.fusion import SourceFusedDiT, load_dit
+from xdub.models.occluder_net import OccluderNet
 from xdub.pipeline.dub import DubPipeline
 
 log = logging.getLogger(__name__)
@@ -82,11 +84,15 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
 
 
 def make_pipeline(spec: DubberConfig, dit: XDubDiT, codec: VideoCodec, device: torch.device,
-                  dtype: torch.dtype, experts: tuple[tuple[str, str], ...] = ()) -> DubPipeline:
-    """Wire models into a pipeline: DiT in `dtype`, codec and audio features in float32."""
+                  dtype: torch.dtype, experts: tuple[tuple[str, str], ...] = (),
+                  occluder_net: OccluderNet | None = None) -> DubPipeline:
+    """Wire models into a pipeline: DiT in `dtype`, codec, audio features and the occluder
+    segmenter in float32."""
     featurizer = build_featurizer(spec.audio, device=device)
+    if occluder_net is not None:
+        occluder_net = occluder_net.to(device=device)
     generator = editor_generator(spec, dit.to(device=device, dtype=dtype), codec.to(device=device),
-                                 featurizer, experts)
+                                 featurizer, experts, occluder_net=occluder_net)
     return DubPipeline(generator, spec)
 
 
@@ -141,8 +147,14 @@ def load_checkpoint(folder: str | os.PathLike, device: str = "auto",
     for phase, filename in spec.experts:
         load_lora(inner, phase, folder / filename)
     experts = tuple((phase, phase) for phase, _ in spec.experts)
+    occluder_net = None
+    if spec.occluders.enabled:
+        if not (folder / OCCLUDER_DIR).is_dir():
+            raise WeightsError(f"{folder / DUBBER_FILE} enables occluders but {OCCLUDER_DIR}/ "
+                               "(the occluder segmenter, `xdub train occluders`) is missing")
+        occluder_net = OccluderNet.from_pretrained(folder / OCCLUDER_DIR)
     return make_pipeline(spec, dit, codec, torch_device, resolve_dtype(dtype, torch_device),
-                         experts)
+                         experts, occluder_net)
 
 
 def load_official(dit: str | os.PathLike | None, vae: str | os.PathLike | None,
@@ -231,5 +243,7 @@ def save_pipeline(pipeline: DubPipeline, folder: str | os.PathLike) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     generator.dit.save_pretrained(folder / DIT_DIR)
     generator.codec.save_pretrained(folder / CODEC_DIR)
+    if generator.occluder_net is not None:
+        generator.occluder_net.save_pretrained(folder / OCCLUDER_DIR)
     write_dubber_config(folder, replace(pipeline.dubber, experts=()))  # last: marks complete
     return folder

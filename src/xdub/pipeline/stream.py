@@ -21,7 +21,7 @@ import torch
 
 from xdub.conditioning import crop_frame, crop_frames
 from xdub.config.face import FaceConfig
-from xdub.face.blend import paste_back
+from xdub.face.blend import changed_pixels, paste_back
 from xdub.face.mask import lower_face_mask, mouth_mask
 from xdub.generation import Chunk, ChunkRunner, CropGenerator
 from xdub.pipeline.faces import FaceTable
@@ -160,13 +160,16 @@ class ChunkStream:
         with ctx.timer.measure("paste"):
             for k, crop in finals.items():
                 j = k - chunk.start
-                self.finals[k] = self._paste(frames[j], crop, rows[j])
+                self.finals[k] = self._paste(frames[j], crop, rows[j], crops[j])
 
-    def _paste(self, frame: np.ndarray, crop: np.ndarray, row: int) -> np.ndarray:
-        """Paste a generated crop into its full-resolution frame (region mask, colour match)."""
+    def _paste(self, frame: np.ndarray, crop: np.ndarray, row: int,
+               source: np.ndarray) -> np.ndarray:
+        """Paste a generated crop into its full-resolution frame (region mask, colour match);
+        pixels the generator returned as they were in `source` keep the frame's own."""
         face, table = self.ctx.face, self.ctx.table
         region_mask = PASTE_MASKS.get(face.blend.region)
         mask = None
         if region_mask is not None:
             mask = region_mask(table.crop_landmarks[row], (self.size, self.size), face.mask)
-        return paste_back(frame, crop, table.affines[row], face.blend, mask)
+        return paste_back(frame, crop, table.affines[row], face.blend, mask,
+                          changed_pixels(crop, source))

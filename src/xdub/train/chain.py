@@ -1,4 +1,6 @@
-"""`xdub train chain`: codec -> scorer -> stage 1 -> phases -> pairs -> stage 2 -> export.
+"""`xdub train chain`: codec -> scorer -> occluders -> stage 1 -> pairs -> stage 2 -> export.
+
+Between stage 1 and the pairs, `phases` measures the lip band on the stage-1 model.
 
     run_chain(load(ChainConfig, "configs/train/chain_tiny.yaml"), config_dir, "runs/chain")
 

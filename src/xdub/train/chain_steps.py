@@ -5,6 +5,7 @@ its own config file; the only thing a step knows about the others is where their
 
     codec/final/            tiny codec folder          (xdub.train.codec.train_codec)
     scorer/final/           sync scorer folder         (xdub.train.syncnet.train_sync_scorer)
+    occluders/final/        occluder segmenter folder  (xdub.train.occluders, when configured)
     stage1/inpainter/       inpainter folder           (xdub.train.stage1.train_stage1)
     phases/phases.json      measured lip band          (xdub.train.phases.measure on stage 1)
     pairs/                  pair store                 (xdub.train.pairgen.generate_pairs)
@@ -59,6 +60,10 @@ class ChainContext:
         return self.out / "scorer" / "final"
 
     @property
+    def occluder_dir(self) -> Path:
+        return self.out / "occluders" / "final"
+
+    @property
     def inpainter_dir(self) -> Path:
         return self.out / "stage1" / "inpainter"
 
@@ -107,6 +112,24 @@ def run_scorer(ctx: ChainContext) -> bool:
 
     train_sync_scorer(load(SyncTrainConfig, ctx.path(ctx.cfg.scorer_train)), ctx.out / "scorer")
     return (ctx.scorer_dir / "config.json").is_file()
+
+
+def run_occluders(ctx: ChainContext) -> bool:
+    """The occluder segmenter (`occluders/final/`) on the editor's crop; nothing to do when the
+    chain configures none."""
+    from xdub.config.occluders import OccluderTrainConfig
+    from xdub.errors import ConfigError
+    from xdub.train.occluders import train_occluder_net
+
+    if not ctx.cfg.occluders_train:
+        return True
+    cfg = load(OccluderTrainConfig, ctx.path(ctx.cfg.occluders_train))
+    editor_crop = ctx.stage2_config().face.align
+    if cfg.align != editor_crop:
+        raise ConfigError(f"chain: {ctx.cfg.occluders_train} crops faces differently from the "
+                          f"editor ({cfg.align} vs {editor_crop}); its masks would not fit")
+    train_occluder_net(cfg, ctx.out / "occluders")
+    return (ctx.occluder_dir / "config.json").is_file()
 
 
 def run_stage1(ctx: ChainContext) -> bool:
@@ -179,8 +202,9 @@ def run_export(ctx: ChainContext) -> bool:
     """`default/`: codec + scorer + editor + manifest; optionally copied into the package."""
     from xdub.train.export_default import export_default
 
+    occluders = ctx.occluder_dir if ctx.cfg.occluders_train else None
     folder = export_default(ctx.editor_dir, ctx.scorer_dir, ctx.out / "default",
-                            training=training_record(ctx))
+                            training=training_record(ctx), occluder_dir=occluders)
     if ctx.cfg.export_default:
         target = ctx.path(ctx.cfg.export_default)
         shutil.rmtree(target, ignore_errors=True)
@@ -204,6 +228,14 @@ def training_record(ctx: ChainContext) -> dict[str, Any]:
             "held_out_from": STAGE1_EVAL_SEED_BASE,
         },
     }
+    if ctx.cfg.occluders_train:
+        from xdub.config.occluders import OccluderTrainConfig
+
+        record["occluders"] = to_dict(load(OccluderTrainConfig,
+                                           ctx.path(ctx.cfg.occluders_train)))
+        held_out = ctx.occluder_dir / "metrics.json"
+        if held_out.is_file():
+            record["occluders_held_out"] = json.loads(held_out.read_text())
     measured = ctx.out / "phases" / PHASES_FILE
     if measured.is_file():
         record["phases"] = json.loads(measured.read_text())
@@ -219,6 +251,7 @@ def training_record(ctx: ChainContext) -> dict[str, Any]:
 STEP_FUNCTIONS = {
     "codec": run_codec,
     "scorer": run_scorer,
+    "occluders": run_occluders,
     "stage1": run_stage1,
     "phases": run_phases,
     "pairs": run_pairs,

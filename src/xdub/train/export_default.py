@@ -4,6 +4,8 @@ Layout (a dubbing checkpoint folder, so `xdub.pipeline.loading.load_checkpoint` 
 the scorer and the manifest):
 
     dubber.json  dit/  codec/  <phase>.safetensors     the editor (see xdub.train.editor)
+    occluders/                                         the occluder segmenter, when exported
+                                                       with one (dubber.json enables it)
     syncnet/                                           the lip-sync scorer (config + weights)
     manifest.json                                      format, version, creation time, git sha,
                                                        dubber config, training record (configs,
@@ -26,8 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from xdub.atomic import atomic_dir, write_json_atomic
+from xdub.config import replace
+from xdub.config.infer import OccluderKeepConfig
 from xdub.errors import OutputError, WeightsError
-from xdub.generation.folder import DUBBER_FILE
+from xdub.generation.folder import (
+    DUBBER_FILE,
+    OCCLUDER_DIR,
+    read_dubber_config,
+    write_dubber_config,
+)
 
 MANIFEST_NAME = "manifest.json"
 SCORER_DIR = "syncnet"
@@ -63,17 +72,28 @@ def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 
 def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Path,
                    training: dict[str, Any], metrics: dict[str, Any] | None = None,
-                   name: str = "xdub-tiny-default") -> Path:
-    """Build the default folder `out` from a stage-2 editor folder and a scorer folder."""
-    from xdub.version import __version__
+                   name: str = "xdub-tiny-default", occluder_dir: str | Path | None = None,
+                   occluder_keep: OccluderKeepConfig | None = None) -> Path:
+    """Build the default folder `out` from a stage-2 editor folder and a scorer folder, with
+    the occluder segmenter folder `occluder_dir` (enabled with `occluder_keep`'s thresholds,
+    default ones when None) when given."""
     from xdub.train.loop import git_sha
+    from xdub.version import __version__
 
     editor_dir, scorer_dir, out = Path(editor_dir), Path(scorer_dir), Path(out)
-    for needed in (editor_dir / DUBBER_FILE, *(scorer_dir / f for f in SCORER_FILES)):
+    needs = [editor_dir / DUBBER_FILE, *(scorer_dir / f for f in SCORER_FILES)]
+    if occluder_dir is not None:
+        needs += [Path(occluder_dir) / f for f in SCORER_FILES]  # the same two files
+    for needed in needs:
         if not needed.is_file():
             raise WeightsError(f"cannot export the default: {needed} is missing")
     with atomic_dir(out) as tmp:
         shutil.copytree(editor_dir, tmp, dirs_exist_ok=True)
+        if occluder_dir is not None:
+            shutil.rmtree(tmp / OCCLUDER_DIR, ignore_errors=True)
+            shutil.copytree(occluder_dir, tmp / OCCLUDER_DIR)
+            keep = replace(occluder_keep or OccluderKeepConfig(), enabled=True)
+            write_dubber_config(tmp, replace(read_dubber_config(tmp), occluders=keep))
         (tmp / SCORER_DIR).mkdir()
         for filename in SCORER_FILES:
             shutil.copy2(scorer_dir / filename, tmp / SCORER_DIR / filename)
