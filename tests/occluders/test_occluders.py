@@ -101,3 +101,11 @@ def test_train_occluders_command_runs_and_resumes(tmp_path: Path) -> None:
                  "--steps", "3"]) == 0
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
+
+
+def test_weights_that_do_not_fit_the_config_are_one_line_errors(tmp_path: Path) -> None:
+    OccluderNet(SMALL).save_pretrained(tmp_path / "occ")
+    (tmp_path / "occ" / "config.json").write_text(json.dumps(to_dict(replace(SMALL, width=16))))
+    with pytest.raises(WeightsError, match="does not match the occluder net") as err:
+        OccluderNet.from_pretrained(tmp_path / "occ")
+    assert "\n" not in str(err.value)

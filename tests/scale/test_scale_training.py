@@ -40,9 +40,12 @@ def _weights(run_dir: Path, step: int) -> dict[str, np.ndarray]:
 
 
 def _assert_same_weights(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    """Equal up to float noise. Two processes sum gradients in another order; AdamW divides by
+    sqrt(v), so on an element whose gradient is ~0 that last-bit noise can move the weight by
+    ~1e-6 (seen on some CPUs). A wrong average or a lost loss moves every weight by ~lr."""
     assert a.keys() == b.keys()
     for name in a:
-        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 @pytest.fixture(scope="module")

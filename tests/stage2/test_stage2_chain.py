@@ -111,5 +111,5 @@ def test_stage2_chain_training_record_names_the_occluder_recipe(tmp_path):
     (tmp_path / "occluders" / "final").mkdir(parents=True)
     (tmp_path / "occluders" / "final" / "metrics.json").write_text('{"iou": 0.9}')
     record = training_record(ctx)
-    assert record["occluders"]["scenarios"] == ["occlusion", "mixed"]
+    assert record["occluders"]["scenarios"] == ["occlusion", "mixed", "nonhuman"]
     assert record["occluders_held_out"] == {"iou": 0.9}

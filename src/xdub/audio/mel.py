@@ -58,7 +58,10 @@ def log_mel_frames(padded: torch.Tensor, cfg: MelConfig, filters: torch.Tensor) 
     spec = torch.stft(padded, cfg.n_fft, cfg.hop, window=hann, center=False,
                       return_complex=True)
     power = spec.real.square() + spec.imag.square()  # [F, T]
-    mel = filters.to(power) @ power  # [n_mels, T]
+    # BLAS picks its kernel, and so its rounding, by matrix shape: in float32 a frame projected
+    # among 2 frames differs from the same frame among 271 (seen on some CPUs). Projected in
+    # float64 and rounded to float32, every frame is the same however many come with it.
+    mel = (filters.to(torch.float64) @ power.to(torch.float64)).to(power.dtype)  # [n_mels, T]
     return ((torch.log10(mel.clamp_min(cfg.log_floor)) + 4.0) / 4.0).T.contiguous()
 
 

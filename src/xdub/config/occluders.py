@@ -41,8 +41,9 @@ class OccluderTrainConfig:
         steps=3000, batch_size=32, lr=2e-3, warmup=100, ckpt_every=250, log_every=25,
         sample_every=0, ema_decay=0.99))
     align: AlignConfig = field(default_factory=AlignConfig)  # must match the dubber's crop
-    scenarios: tuple[str, ...] = ("occlusion", "mixed")  # engine scenarios of the clip pool
-    clips: tuple[int, ...] = (600, 300)  # clips rendered per scenario (in memory)
+    scenarios: tuple[str, ...] = ("occlusion", "mixed", "nonhuman")  # engine scenarios of the
+    #   clip pool (non-human muzzles look like held objects: they get clips of their own)
+    clips: tuple[int, ...] = (600, 300, 150)  # clips rendered per scenario (in memory)
     val_clips: int = 40  # held-out clips per scenario, scored at the end (final/metrics.json)
     first_seed: int = 3_000_000  # scenario k's clips: first_seed + k * SEEDS_PER_SCENARIO + i
     clip_seconds: float = 2.0

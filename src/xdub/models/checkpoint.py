@@ -10,7 +10,7 @@ Imports: torch, safetensors, xdub.config, xdub.errors, xdub.atomic.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,6 +23,7 @@ from xdub.config import from_dict, to_dict
 from xdub.errors import ConfigError, OutputError, WeightsError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=torch.nn.Module)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -100,3 +101,17 @@ def load_folder(folder: str | Path, cfg_cls: type[T], what: str,
     """(config, state dict on `device`) of a folder written by `save_folder`."""
     cfg = read_config(folder, cfg_cls, what)
     return cfg, load_tensors(Path(folder) / WEIGHTS_NAME, what, device)
+
+
+def load_module(folder: str | Path, cfg_cls: type[T], build: Callable[[T], M], what: str) -> M:
+    """`build(config)` with the folder's weights loaded strictly, in eval mode on CPU;
+    WeightsError (one line) when they do not fit the module the config describes."""
+    cfg, state = load_folder(folder, cfg_cls, what)
+    module = build(cfg)
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise WeightsError(f"{Path(folder) / WEIGHTS_NAME} does not match the {what} of its "
+                           f"{CONFIG_NAME}: {first}") from None
+    return module.eval()

@@ -10,7 +10,7 @@ at a time (no temporal context: a hand held still is as much an occluder as a mo
 
 Layout: a U-Net with `levels` resolutions (conv-norm-SiLU pairs, stride-2 downsampling,
 nearest upsampling + skip concatenation), 1x1 head. Trained by `xdub.train.occluders` on engine
-clips with exact masks. Imports: numpy, torch, xdub.{config, errors, models.checkpoint}.
+clips with exact masks. Imports: numpy, torch, xdub.{config, models.checkpoint}.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from xdub.config.occluders import OccluderNetConfig
-from xdub.errors import WeightsError
-from xdub.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_folder, save_folder
+from xdub.models.checkpoint import load_module, save_folder
 
 
 def _conv_block(c_in: int, c_out: int, groups: int, stride: int = 1) -> nn.Sequential:
@@ -89,12 +88,4 @@ class OccluderNet(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> OccluderNet:
         """Rebuild from a `save_pretrained` folder, in eval mode on CPU."""
-        cfg, state = load_folder(directory, OccluderNetConfig, "occluder net")
-        model = cls(cfg)
-        try:
-            model.load_state_dict(state)
-        except (RuntimeError, ValueError) as err:
-            first = str(err).strip().splitlines()[0]
-            raise WeightsError(f"{Path(directory) / WEIGHTS_NAME} does not match "
-                               f"OccluderNet({CONFIG_NAME}): {first}") from None
-        return model.eval()
+        return load_module(directory, OccluderNetConfig, cls, "occluder net")

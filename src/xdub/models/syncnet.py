@@ -24,8 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xdub.config.sync import SyncScorerConfig
-from xdub.errors import WeightsError
-from xdub.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_folder, save_folder
+from xdub.models.checkpoint import load_module, save_folder
 from xdub.models.syncnet_features import audio_window_starts, audio_windows, video_windows
 
 
@@ -160,16 +159,7 @@ class SyncScorer(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> SyncScorer:
         """Rebuild a scorer from a `save_pretrained` directory, in eval mode on CPU."""
-        cfg, state = load_folder(directory, SyncScorerConfig, "sync scorer")
-        model = cls(cfg)
-        try:
-            model.load_state_dict(state)
-        except (RuntimeError, ValueError) as err:
-            first = str(err).strip().splitlines()[0]
-            raise WeightsError(
-                f"{Path(directory) / WEIGHTS_NAME} does not match SyncScorer({CONFIG_NAME}): {first}"
-            ) from None
-        return model.eval()
+        return load_module(directory, SyncScorerConfig, cls, "sync scorer")
 
 
 def load_shipped_scorer() -> SyncScorer:
