@@ -40,11 +40,16 @@ def test_jobs_files_csv_and_yaml(tmp_path):
     jobs = read_jobs(tmp_path / "jobs.yaml")
     assert [j.name for j in jobs] == ["v-a", "v-b"] and jobs[0].options == {"steps": 2}
     assert jobs[0].video == tmp_path / "v.mp4" and jobs[1].output == "x.mkv"
+    (tmp_path / "flags.csv").write_text("video,audio,keep_occluders\nv.mp4,a.wav,False\n"
+                                        "v.mp4,b.wav,yes\n")
+    assert [j.options for j in read_jobs(tmp_path / "flags.csv")] == [
+        {"keep_occluders": False}, {"keep_occluders": True}]
     bad = {"unknown column": "video,audio,colour\nv,a,red\n",
            "needs audio": "video\nv.mp4\n",
            "several jobs": "video,audio\nv.mp4,a.wav\nv.mp4,a.wav\n",
            "must end in": "video,audio,output\nv.mp4,a.wav,x.avi\n",
            "must be int": "video,audio,steps\nv.mp4,a.wav,many\n",
+           "must be true or false": "video,audio,keep_occluders\nv.mp4,a.wav,maybe\n",
            "lists no jobs": "video,audio\n"}
     for message, text in bad.items():
         (tmp_path / "bad.csv").write_text(text)

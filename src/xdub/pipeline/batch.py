@@ -7,9 +7,10 @@ mappings (or `{jobs: [...]}`). Columns / keys:
     name               job name (default: <video stem>-<audio stem>); unique, no '/'
     output             output file name inside the output folder (default: <name>.mp4)
     length extend tail start end steps ref_scale audio_scale denoise_strength seed
-    chunk_frames overlap face no_face
+    chunk_frames overlap face no_face keep_occluders
                        the `xdub dub` options of the same names (`--strength` is
-                       denoise_strength; empty = the default)
+                       denoise_strength, `--no-occluders` is keep_occluders false; empty =
+                       the default)
 
 Job k belongs to worker k % n (`xdub.sharding`: one job per launched process at a time), so
 each job runs exactly once however many processes share the batch. A job whose output exists
@@ -41,8 +42,9 @@ JOB_OPTIONS: dict[str, type] = {
     "length": str, "extend": str, "tail": str, "start": float, "end": float, "steps": int,
     "ref_scale": float, "audio_scale": float, "denoise_strength": float, "seed": int,
     "chunk_frames": int, "overlap": int,
-    "face": str, "no_face": str,
+    "face": str, "no_face": str, "keep_occluders": bool,
 }
+_BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")
 EXIT_INTERNAL = 1  # a job that failed with an unexpected exception (a bug)
 
@@ -72,6 +74,10 @@ class JobResult:
 
 def _option(name: str, value: Any, where: str) -> Any:
     kind = JOB_OPTIONS[name]
+    if kind is bool and not isinstance(value, bool):  # CSV text: bool("false") would be True
+        if str(value).strip().lower() not in _BOOLS:
+            raise ConfigError(f"{where}: {name} must be true or false, got {value!r}")
+        return _BOOLS[str(value).strip().lower()]
     try:
         return kind(value) if not isinstance(value, bool) else value
     except (TypeError, ValueError):
