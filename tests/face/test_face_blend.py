@@ -86,7 +86,7 @@ def test_face_unchanged_crop_pixels_keep_the_frame_bit_exact(astronaut, setup):
     affine, crop, mask = setup
     edited = crop.copy()
     edited[300:340, 200:300] = (255, 0, 255)  # a small edit inside the lower face
-    changed = changed_pixels(edited, crop, grow=1)
+    changed = changed_pixels(edited, crop, radius=1)
     assert changed[300:340, 200:300].all() and changed[299, 250] == 1 and changed[100, 100] == 0
     cfg = BlendConfig(color_match="none")
     exact = paste_back(astronaut, edited, affine, cfg, mask, changed)

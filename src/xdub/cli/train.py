@@ -1,6 +1,7 @@
 """`xdub train <step>`: one subcommand per training recipe, all on the one training loop and
-resumable from their run dir: `codec`, `syncnet`, `occluders`, `stage1` here; `stage2` and `chain` in
-`cli.train_stage2` (registered on `train_app`, listed after "train" in COMMAND_MODULES).
+resumable from their run dir: `codec`, `syncnet`, `occluders`, `stage1` here; `stage2` and
+`chain` in `cli.train_stage2` (registered on `train_app`, listed after "train" in
+COMMAND_MODULES).
 Rerunning the same command with the same --run-dir resumes.
 """
 
@@ -14,8 +15,7 @@ import typer
 from xdub.cli.app import app
 
 train_app = typer.Typer(help="Train a model (codec, syncnet, occluders, stage1, stage2, chain); "
-                         "rerun to "
-                         "resume.",
+                         "rerun to resume.",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from xdub.config.face import BlendConfig
 from xdub.face.align import crop_footprint, warp_from_crop
+from xdub.face.mask import grow
 
 
 def _edge_feather(size: int, fraction: float) -> np.ndarray:
@@ -28,9 +29,7 @@ def _edge_feather(size: int, fraction: float) -> np.ndarray:
 def _ring(mask: np.ndarray, width_px: float) -> np.ndarray:
     """Pixels within `width_px` outside the mask's support `[S, S]` float32 {0, 1}."""
     inside = (mask > 0.02).astype(np.uint8)
-    radius = max(1, round(width_px))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return (cv2.dilate(inside, kernel) - inside).astype(np.float32)
+    return (grow(inside, max(1, round(width_px))) - inside).astype(np.float32)
 
 
 def match_mean_std(generated: np.ndarray, original: np.ndarray, ring: np.ndarray,
@@ -78,18 +77,15 @@ def blend_weight(crop_size: int, cfg: BlendConfig, mask: np.ndarray | None) -> n
     return mask.astype(np.float32) * edge
 
 
-def changed_pixels(generated: np.ndarray, source: np.ndarray, grow: int = 1) -> np.ndarray:
+def changed_pixels(generated: np.ndarray, source: np.ndarray, radius: int = 1) -> np.ndarray:
     """`[S, S]` float32: 1 where the crop `generated` differs from the `source` crop it was made
-    from (uint8 `[S, S, 3]`), grown by `grow` px so resampling near an edit keeps its support.
+    from (uint8 `[S, S, 3]`), grown by `radius` px so resampling near an edit keeps its support.
 
     Pasting with it leaves the frame's own pixels bit-exact wherever the editor returned the
     source pixel (kept skin, occluders), instead of the source crop resampled twice."""
     changed = (np.abs(generated.astype(np.int16) - source.astype(np.int16)).max(axis=-1) > 0)
     changed = changed.astype(np.float32)
-    if grow > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-        changed = cv2.dilate(changed, kernel)
-    return changed
+    return grow(changed, radius) if radius > 0 else changed
 
 
 def paste_back(frame: np.ndarray, crop: np.ndarray, affine: np.ndarray, cfg: BlendConfig,

@@ -68,6 +68,13 @@ def lower_face_polygon(landmarks: np.ndarray, cfg: MaskConfig) -> np.ndarray:
     return transform_points(outline, to_px)
 
 
+def grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    """`mask` (`[H, W]`, any dtype cv2 dilates) grown by `radius` px with a round kernel; the
+    one dilation of face masks, paste weights and kept regions."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask, kernel)
+
+
 def _rasterise(polygon: np.ndarray, shape: tuple[int, int], grow_px: float,
                feather_px: float) -> np.ndarray:
     """Filled polygon, ~1 up to `grow_px` outside it, then a Gaussian fade (sigma `feather_px`).
@@ -81,9 +88,7 @@ def _rasterise(polygon: np.ndarray, shape: tuple[int, int], grow_px: float,
     pts = np.round(np.asarray(polygon) * _SUPERSAMPLE).astype(np.int32)
     cv2.fillPoly(mask, [pts], 255, lineType=cv2.LINE_AA, shift=2)
     if grow_px >= 0.5:
-        radius = round(grow_px)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        mask = cv2.dilate(mask, kernel)
+        mask = grow(mask, round(grow_px))
     out = mask.astype(np.float32) / 255.0
     if feather_px > 0.3:
         out = cv2.GaussianBlur(out, (0, 0), sigmaX=feather_px, sigmaY=feather_px)
@@ -114,8 +119,7 @@ def clip_mouth_region(mouth_masks: np.ndarray, grow_px: float) -> np.ndarray:
     """
     union = (np.asarray(mouth_masks, np.float32).max(axis=0) > 0.5).astype(np.uint8)
     radius = max(round(grow_px), 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    grown = cv2.dilate(union, kernel).astype(np.float32)
+    grown = grow(union, radius).astype(np.float32)
     soft = cv2.GaussianBlur(grown, (0, 0), sigmaX=radius / 2.0)
     region = np.clip(np.maximum(soft, grown * (soft > 0.5)), 0.0, 1.0)
     return np.repeat(region[None], len(mouth_masks), axis=0)

@@ -26,7 +26,7 @@ from xdub.conditioning import encode_condition, encode_frames, tensor_to_frames
 from xdub.config.face import AlignConfig, MaskConfig
 from xdub.config.infer import DubberConfig, KeepConfig, OccluderKeepConfig, SamplingConfig
 from xdub.face.landmarks import MEAN_SHAPE
-from xdub.face.mask import lower_face_mask
+from xdub.face.mask import grow, lower_face_mask
 from xdub.generation.guided import SamplerSettings, guided_sample
 from xdub.generation.interface import ChunkInput
 from xdub.generation.offload import PhaseOffload
@@ -153,8 +153,7 @@ def keep_unchanged(decoded: np.ndarray, unchanged: np.ndarray, original: np.ndar
     change = np.abs(decoded.astype(np.float32) - unchanged.astype(np.float32)).max(axis=-1)
     if cfg.blur > 0:
         change = np.stack([cv2.GaussianBlur(c, (0, 0), cfg.blur) for c in change])
-    alpha = np.clip((change - cfg.low) / (cfg.high - cfg.low), 0.0, 1.0)
-    return composite(decoded, original, alpha * alpha * (3.0 - 2.0 * alpha))
+    return composite(decoded, original, smoothstep(change, cfg.low, cfg.high))
 
 
 def protect_occluders(decoded: np.ndarray, original: np.ndarray, covered: np.ndarray,
@@ -162,10 +161,14 @@ def protect_occluders(decoded: np.ndarray, original: np.ndarray, covered: np.nda
     """`original` where the occluder probability `covered: [T, S, S]` (grown by `cfg.grow` px)
     is above `cfg.high`, `decoded` below `cfg.low`, smoothstep between (uint8 `[T, S, S, 3]`)."""
     if cfg.grow > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.grow + 1,) * 2)
-        covered = np.stack([cv2.dilate(c.astype(np.float32), kernel) for c in covered])
-    alpha = np.clip((covered - cfg.low) / (cfg.high - cfg.low), 0.0, 1.0)
-    return composite(decoded, original, 1.0 - alpha * alpha * (3.0 - 2.0 * alpha))
+        covered = np.stack([grow(c.astype(np.float32), cfg.grow) for c in covered])
+    return composite(decoded, original, 1.0 - smoothstep(covered, cfg.low, cfg.high))
+
+
+def smoothstep(value: np.ndarray, low: float, high: float) -> np.ndarray:
+    """0 below `low`, 1 above `high`, the smooth cubic 3x^2 - 2x^3 between."""
+    alpha = np.clip((value - low) / (high - low), 0.0, 1.0)
+    return alpha * alpha * (3.0 - 2.0 * alpha)
 
 
 def composite(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:

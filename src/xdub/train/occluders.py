@@ -68,17 +68,16 @@ def render_frames(cfg: OccluderTrainConfig, held_out: bool = False) -> OccluderF
     """Every frame of the training (or held-out) clips of every scenario, cropped for dubbing."""
     from xdub.data.sources import SynthClipSource  # the engine: heavy import, training only
 
-    jobs = [(k, seed) for k in range(len(cfg.scenarios)) for seed in scenario_seeds(cfg, k, held_out)]
     sources = [SynthClipSource(SynthSourceConfig(scenario=name, size=cfg.size,
-                                                 clip_seconds=cfg.clip_seconds), seeds=[])
-               for name in cfg.scenarios]
+                                                 clip_seconds=cfg.clip_seconds),
+                               seeds=scenario_seeds(cfg, k, held_out))
+               for k, name in enumerate(cfg.scenarios)]
+    jobs = [(source, i) for source in sources for i in range(len(source))]
     crops, masks = [], []
     size = cfg.align.crop_size
-    for k, seed in tqdm(jobs, desc="occluder clips" + (" (held out)" if held_out else ""),
-                        unit="clip", mininterval=5.0):
-        source = sources[k]
-        source.seeds = [seed]
-        record = source.load(0)
+    for source, i in tqdm(jobs, desc="occluder clips" + (" (held out)" if held_out else ""),
+                          unit="clip", mininterval=5.0):
+        record = source.load(i)
         affines = estimate_alignments(record.landmarks, size, cfg.align, record.fps)
         crops.append(crop_frames(record.frames, affines, size, cfg.align.interpolation))
         covered = (np.zeros(record.frames.shape[:3], bool) if record.occluders is None
