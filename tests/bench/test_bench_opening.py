@@ -6,7 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from xdub.bench.opening import opening_from_landmarks, opening_vs_closed, opening_vs_skin, pearson
+from xdub.bench.opening import (
+    opening_from_landmarks,
+    opening_vs_closed,
+    opening_vs_skin,
+    partial_pearson,
+    pearson,
+)
 
 SKIN = (225, 180, 150)
 
@@ -61,3 +67,21 @@ def test_pearson_edge_cases():
     valid = np.array([True, True, False, False, True])
     assert np.isnan(pearson(signal, signal, valid & [True, False, False, False, True]))
     assert pearson(signal, signal, valid) == pytest.approx(1.0)
+
+
+def test_partial_pearson_separates_copying_from_shared_speech():
+    """Input and answer lips share rhythm (r ~ 0.5 here), so a perfect dub correlates with the
+    input too; given the answer, an honest dub scores ~0, a copier 1, the answer itself NaN."""
+    rng = np.random.default_rng(0)
+    answer = rng.normal(size=200)
+    source = 0.6 * answer + 0.8 * rng.normal(size=200)
+    honest = 0.9 * answer + 0.3 * rng.normal(size=200)
+    assert pearson(honest, source) > 0.4
+    assert abs(partial_pearson(honest, source, answer)) < 0.15
+    assert partial_pearson(source, source, answer) == pytest.approx(1.0)
+    half_copy = 0.7 * answer + 0.5 * source
+    assert partial_pearson(half_copy, source, answer) > 0.9
+    assert np.isnan(partial_pearson(answer, source, answer))
+    valid = np.ones(200, bool)
+    valid[:150] = False
+    assert partial_pearson(source, source, answer, valid) == pytest.approx(1.0)

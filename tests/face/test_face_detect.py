@@ -95,6 +95,23 @@ def test_face_landmark_layout_tables():
     assert np.allclose(placed, lmk.MEAN_SHAPE * 50 + 100, atol=1e-3)
 
 
+
+def test_face_coarse_landmarks_put_the_mouth_on_the_detected_mouth():
+    """A face whose mouth sits lower than a human's (a frog): with the detector's mouth keypoint
+    the fitted mouth lands on it; eyes and nose alone put it on the nose (issue #12)."""
+    kp = lmk.keypoints(lmk.MEAN_SHAPE)
+    eyes_nose = kp[:3] * 50 + 100
+    human_mouth = (kp[3] + kp[4]) / 2 * 50 + 100
+    low_mouth = human_mouth + [0.0, 20.0]
+    names = ("left_eye", "right_eye", "nose_tip", "mouth_centre")
+    same = lmk.landmarks_from_keypoints(np.vstack([eyes_nose, human_mouth]), names)
+    assert np.allclose(same, lmk.MEAN_SHAPE * 50 + 100, atol=1e-3)
+    frog = lmk.landmarks_from_keypoints(np.vstack([eyes_nose, low_mouth]), names)
+    centre = (lmk.keypoint(frog, "mouth_left") + lmk.keypoint(frog, "mouth_right")) / 2
+    assert np.allclose(centre, low_mouth, atol=1.0)
+    assert np.allclose(lmk.keypoints(frog)[:2], eyes_nose[:2], atol=1.0)
+
+
 def test_face_ssd_anchor_counts_match_the_models():
     assert ssd_anchors(128, (8, 16, 16, 16), 2).shape == (896, 2)
     assert ssd_anchors(192, (4,), 1).shape == (2304, 2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import skimage.data
@@ -50,10 +52,25 @@ def test_face_short_gap_is_bridged_long_gap_splits(detector, sequence):
     expected = track.boxes[3] + (track.boxes[7] - track.boxes[3]) * 2 / 4
     assert np.allclose(track.boxes[5], expected, atol=1e-3)
 
-    tracker = FaceTracker(TrackConfig(max_gap=2, smooth=False, scene_cut=False, min_length=2))
-    for i, frame_dets in enumerate(dets):
-        tracker.update(i, None, [] if 4 <= i <= 6 else frame_dets)
-    assert len(tracker.finalize()) == 4  # each face: before and after the gap
+    def tracks_with(gap_dets, **cfg):
+        tracker = FaceTracker(TrackConfig(max_gap=2, smooth=False, scene_cut=False, min_length=2,
+                                          **cfg))
+        for i, frame_dets in enumerate(dets):
+            tracker.update(i, None, [] if 4 <= i <= 6 else gap_dets(i, frame_dets))
+        return tracker.finalize()
+
+    def same(i, frame_dets):
+        return frame_dets
+
+    def moved(i, frame_dets):  # after the gap the faces are far from where they were
+        return [dataclasses.replace(f, box=f.box + np.float32(500.0)) if i > 6 else f
+                for f in frame_dets]
+
+    assert len(tracks_with(same, max_still_gap=0)) == 4  # each face: before and after the gap
+    # A longer miss is bridged when the face comes back near where it was...
+    assert len(tracks_with(same, max_still_gap=5)) == 2
+    # ...but not when something appears far from it (IoU < still_iou with the last box).
+    assert len(tracks_with(moved, max_still_gap=5)) == 4
 
 
 def test_face_scene_cut_closes_tracks(detector):

@@ -7,6 +7,8 @@ with a closed mouth, the regions); `clip_metrics(result, case)` returns, with re
   psnr_{full,mouth,outside,occluder,occluder_mouth}, ssim_{full,mouth,outside}
   mouth_open_corr        pearson(open(result), open(answer)) over frames with a visible mouth
   mouth_open_corr_input  pearson(open(result), open(input)): how much of the old speech leaks
+  mouth_open_corr_input_partial  the same given open(answer) (`partial_pearson`): the leak
+                         beyond what the two speech tracks share; the exact answer scores NaN
   flicker_mouth          temporal_mad(result) / temporal_mad(answer) in the mouth region
   temporal_error_{mouth,full}  mean |d result/dt - d answer/dt| (grey levels)
   seam_index             at the method's chunk starts (NaN when unknown), vs the answer
@@ -30,7 +32,7 @@ from xdub.bench.metrics import (
     squared_error_map,
     ssim_map,
 )
-from xdub.bench.opening import opening_vs_closed, pearson
+from xdub.bench.opening import opening_vs_closed, partial_pearson, pearson
 from xdub.bench.regions import RegionMasks
 from xdub.bench.temporal import jump_ratio, pool_steps, seam_ratio, step_change_map
 
@@ -90,6 +92,8 @@ def motion_metrics(
     out = {
         "mouth_open_corr": pearson(opening, case.reference_opening("answer"), visible),
         "mouth_open_corr_input": pearson(opening, case.reference_opening("source"), visible),
+        "mouth_open_corr_input_partial": partial_pearson(
+            opening, case.reference_opening("source"), case.reference_opening("answer"), visible),
     }
     own = pool_steps(step_change_map(result), regions.mouth)
     answer_own = pool_steps(step_change_map(case.answer), regions.mouth)

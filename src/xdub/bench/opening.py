@@ -119,3 +119,25 @@ def pearson(a: np.ndarray, b: np.ndarray, valid: np.ndarray | None = None) -> fl
     if np.ptp(a[keep]) == 0:
         return 0.0
     return float(np.corrcoef(a[keep], b[keep])[0, 1])
+
+
+def partial_pearson(a: np.ndarray, b: np.ndarray, given: np.ndarray,
+                    valid: np.ndarray | None = None) -> float:
+    """Correlation of `a` with `b` once both are stripped of what `given` explains (all `[T]`,
+    over frames where all three are finite and `valid`).
+
+    The leak figure needs it: two speech tracks open and close the mouth at partly the same
+    times, so even the exact answer correlates with the input's old lips (0.15 on average over
+    the held-out bench clips, 0.65 on one). Given the answer, only copying is left. NaN when `a`
+    or `b` is (almost) a copy of `given`: then nothing is left to correlate.
+    """
+    keep = np.isfinite(np.asarray(a, np.float64)) & np.isfinite(np.asarray(b, np.float64))
+    keep &= np.isfinite(np.asarray(given, np.float64))
+    if valid is not None:
+        keep &= np.asarray(valid, bool)
+    r_ab, r_ag, r_bg = pearson(a, b, keep), pearson(a, given, keep), pearson(b, given, keep)
+    scale = (1.0 - r_ag ** 2) * (1.0 - r_bg ** 2)
+    if not np.isfinite(scale) or scale < 1e-6:
+        return float("nan")
+    return float(np.clip((r_ab - r_ag * r_bg) / np.sqrt(scale), -1.0, 1.0))
+

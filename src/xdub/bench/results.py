@@ -41,6 +41,7 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "ssim_mouth": MetricInfo("SSIM mouth", True),
     "mouth_open_corr": MetricInfo("Open corr", True),
     "mouth_open_corr_input": MetricInfo("Leak: open corr with input lips", False),
+    "mouth_open_corr_input_partial": MetricInfo("Leak given the answer", False),
     "psnr_outside": MetricInfo("PSNR outside", True, "dB", 2),
     "ssim_outside": MetricInfo("SSIM outside", True),
     "psnr_full": MetricInfo("PSNR full", True, "dB", 2),

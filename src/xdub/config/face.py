@@ -36,6 +36,11 @@ class TrackConfig:
     landmark_weight: float = 0.5  # cost weight of mean landmark distance (in box sizes) vs IoU
     max_cost: float = 1.2  # assignments costing more are rejected (1 - IoU + w * dist)
     max_gap: int = 8  # frames a face may be missed and still be bridged (interpolated)
+    max_still_gap: int = 50  # longer misses, up to this many frames, are bridged too when the
+    #   face comes back near where it was (IoU >= still_iou with its last box): BlazeFace loses
+    #   some non-human faces for 15 frames in a row (a held-out frog came back at IoU 0.59),
+    #   and those frames were passed through with their old lips
+    still_iou: float = 0.4
     min_length: int = 3  # tracks shorter than this (detected frames) are dropped as spurious
     smooth: bool = True  # One-Euro smoothing of boxes/landmarks in finalize()
     min_cutoff: float = 5.0  # One-Euro Hz at rest: light, keeps ~97% of lip motion (crop: align)

@@ -132,6 +132,11 @@ class LipPriorConfig:
     pretrain_lr: float = 1e-3
     pretrain_pairs: Literal["accepted", "all"] = "accepted"  # all: the pretraining also reads
     #   pairs the filters rejected (real target mouths and audio; the V' mouth is replaced anyway)
+    hide_box: tuple[float, ...] = ()  # (top, bottom, left, right) fractions of the latent
+    #   frame: inside it the prior sees the clip's mean frame instead of each frame and its
+    #   guess always replaces the source, so no frame's own lips reach the editor through the
+    #   prior (the leak of issue #12). The aligned crop puts the mouth at a fixed place:
+    #   (0.31, 0.88, 0.12, 0.88) covers every training mouth. () = off
 
     def __post_init__(self) -> None:
         if self.context_frames < 0 or min(self.audio_width, self.width, self.layers) < 1:
@@ -142,3 +147,7 @@ class LipPriorConfig:
             raise ConfigError("lip_prior.pretrain_pairs: accepted or all")
         if self.pretrain_steps < 0 or self.pretrain_lr <= 0:
             raise ConfigError("lip_prior: pretrain_steps >= 0 and pretrain_lr > 0")
+        box = self.hide_box
+        if box and not (len(box) == 4 and 0 <= box[0] < box[1] <= 1 and 0 <= box[2] < box[3] <= 1):
+            raise ConfigError("lip_prior.hide_box: (top, bottom, left, right) fractions, "
+                              "top < bottom and left < right, or () for none")

@@ -108,8 +108,8 @@ class MediaPipeDetector:
             if self.facemesh is not None:
                 face = self._from_mesh(frame, roi_from_box(box, kps[0], kps[1]), float(score))
             if face is None:  # coarse landmarks from the detector's eyes, nose and mouth
-                names = ("left_eye", "right_eye", "nose_tip")
-                coarse = lmk.landmarks_from_keypoints(kps[:3], names)
+                names = ("left_eye", "right_eye", "nose_tip", "mouth_centre")
+                coarse = lmk.landmarks_from_keypoints(kps[:4], names)
                 face = FaceDetection(box.astype(np.float32), float(score), coarse)
             faces.append(face)
         return _keep_largest(faces, self.cfg)

@@ -144,6 +144,20 @@ def transform_points(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
 
 
 def landmarks_from_keypoints(points: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """Coarse `[68, 2]` landmarks: MEAN_SHAPE fitted to a few named points `[N, 2]`."""
-    template = keypoints(MEAN_SHAPE)[[KEYPOINT_NAMES.index(n) for n in names]]
-    return transform_points(MEAN_SHAPE, similarity_fit(template, points))
+    """Coarse `[68, 2]` landmarks: MEAN_SHAPE fitted to a few named points `[N, 2]`
+    (`KEYPOINT_NAMES`, or "mouth_centre") by a similarity. A "mouth_centre" point then moves the
+    face below the nose onto it (nothing at nose level, fully from the mouth down): a frog's
+    similarity fit to eyes and nose put its mouth landmarks on its nose, and the paste region
+    built from them left its old open mouth in the dub (issue #12, design 3.1)."""
+    points = np.asarray(points, np.float64)
+    named = keypoints(MEAN_SHAPE)
+    rigid = [k for k, n in enumerate(names) if n != "mouth_centre"]
+    template = named[[KEYPOINT_NAMES.index(names[k]) for k in rigid]]
+    shape = transform_points(MEAN_SHAPE, similarity_fit(template, points[rigid]))
+    if "mouth_centre" in names:
+        nose = keypoint(shape, "nose_tip")
+        mouth = (keypoint(shape, "mouth_left") + keypoint(shape, "mouth_right")) / 2
+        down = mouth - nose
+        share = np.clip((shape - nose) @ down / max(float(down @ down), 1e-12), 0.0, 1.0)
+        shape = shape + share[:, None] * (points[names.index("mouth_centre")] - mouth)
+    return shape.astype(np.float32)

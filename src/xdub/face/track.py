@@ -8,7 +8,9 @@ previous pose when the detector can (`LandmarkRefiner`), which is how MediaPipe 
 
 Association: Hungarian matching (scipy) on cost = 1 - IoU(predicted box, detection) +
 w * mean landmark distance (in face sizes), with constant-velocity box prediction. Misses up to
-`max_gap` frames are bridged by linear interpolation; a scene cut closes every track.
+`max_gap` frames are bridged by linear interpolation, and longer ones up to `max_still_gap`
+frames when the face comes back where it was (IoU >= `still_iou` with its last box, not its
+extrapolation); a scene cut closes every track.
 Imports: numpy, scipy, xdub.config, xdub.errors, xdub.face.
 """
 
@@ -143,7 +145,8 @@ class FaceTracker:
         """Add one frame's detections (None: detector not run on this frame)."""
         self.begin_frame(frame_index, frame)
         # Close tracks missed for longer than the bridgeable gap.
-        stale = [t for t in self._live if frame_index - t.frames[-1] > self.cfg.max_gap + 1]
+        longest = max(self.cfg.max_gap, self.cfg.max_still_gap)
+        stale = [t for t in self._live if frame_index - t.frames[-1] > longest + 1]
         self._done.extend(stale)
         self._live = [t for t in self._live if t not in stale]
         if detections is None:
@@ -169,10 +172,12 @@ class FaceTracker:
             return []
         cost = np.full((len(live), len(dets)), 1e6)
         for i, track in enumerate(live):
-            predicted = track.predicted_box(frame_index)
+            predicted, min_iou = track.predicted_box(frame_index), self.cfg.min_iou
+            if frame_index - track.frames[-1] - 1 > self.cfg.max_gap:  # long miss: where it was
+                predicted, min_iou = track.detections[-1].box.astype(np.float64), self.cfg.still_iou
             for j, det in enumerate(dets):
                 iou = box_iou(predicted, det.box)
-                if iou < self.cfg.min_iou:
+                if iou < min_iou:
                     continue
                 cost[i, j] = 1.0 - iou + self.cfg.landmark_weight * _landmark_distance(
                     track, det, predicted)

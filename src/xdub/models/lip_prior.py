@@ -9,6 +9,10 @@ audio -> mouth shape within minutes on a CPU. `LipPrior` is that regressor, gate
     guess = mean_t(source) + delta(source_t, mean_t(source), audio around t)
     prior = source_t + gate**p * (guess - source_t)       gate in (0, 1) per latent pixel
 
+With `hide_box` (the aligned crop's mouth area) the decoder sees the clip's mean frame there
+instead of source_t, and the guess replaces it there whatever the gate: the old lips cannot
+reach the editor through the prior at all (issue #12's leak, design 3.1).
+
 The gate learns where the source is wrong (the mouth) and where it is right (cheeks,
 background, an occluding hand), so the prior is the source with an audio-driven mouth. The
 power p is 1 in training; a dubber may open the gate (`DubberConfig.prior_gate_power` < 1):
@@ -65,7 +69,9 @@ class LipPrior(nn.Module):
         span = 2 * cfg.context_frames + 1
         self.context = nn.Sequential(nn.Linear(span * cfg.audio_width, cfg.audio_width), nn.GELU())
         layers: list[nn.Module] = []
-        channels = 2 * latent_channels + cfg.audio_width
+        # frame (its mouth hidden with `hide_box`), clip mean, audio; with a hidden box also
+        # each frame's mean outside it (lighting changes the box's interior cannot see)
+        channels = (3 if cfg.hide_box else 2) * latent_channels + cfg.audio_width
         for _ in range(cfg.layers):
             layers += [nn.Conv2d(channels, cfg.width, 3, padding=1), nn.GELU()]
             channels = cfg.width
@@ -84,6 +90,19 @@ class LipPrior(nn.Module):
                  + torch.arange(-k, k + 1, device=audio.device)[None]).clamp(0, f - 1)
         return self.context(per_frame[:, index].flatten(2))
 
+    def hidden_area(self, h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+        """`[H, W]` share of each latent pixel inside `cfg.hide_box` (0 everywhere without one;
+        fractional at the box's edges, so any latent size gets the same box)."""
+        if not self.cfg.hide_box:
+            return like.new_zeros(h, w)
+        top, bottom, left, right = self.cfg.hide_box
+
+        def cover(n: int, low: float, high: float) -> torch.Tensor:
+            edges = torch.arange(n + 1, device=like.device, dtype=like.dtype) / n
+            return (edges[1:].clamp(max=high) - edges[:-1].clamp(min=low)).clamp(min=0) * n
+
+        return cover(h, top, bottom)[:, None] * cover(w, left, right)[None]
+
     def forward(self, source: torch.Tensor, audio: torch.Tensor,
                 gate_power: float | None = None) -> torch.Tensor:
         """source `[B, C, F, H, W]` (latent channels), audio `[B, F, P, C_a]` -> `[B, C, F, H, W]`;
@@ -92,13 +111,24 @@ class LipPrior(nn.Module):
         frames = source.permute(0, 2, 1, 3, 4)  # [B, F, C, H, W]
         mean = frames.mean(dim=1, keepdim=True).expand_as(frames)
         sound = self._audio_embedding(audio.to(source.dtype))[..., None, None].expand(-1, -1, -1, h, w)
-        x = torch.cat([frames, mean, sound], dim=2).flatten(0, 1)
+        inputs = [frames, mean, sound]
+        hidden = self.hidden_area(h, w, source)
+        if self.cfg.hide_box:  # the frame's own mouth is never seen, never passed on
+            shown = 1.0 - hidden
+            outside = (frames * shown).sum(dim=(-2, -1)) / shown.sum()  # [B, F, C]
+            frames = frames + hidden * (mean - frames)
+            inputs = [frames, mean, sound, outside[..., None, None].expand(-1, -1, -1, h, w)]
+        x = torch.cat(inputs, dim=2).flatten(0, 1)
         out = self.out(self.decoder(x)).view(b, f, c + 1, h, w)
         guess = mean + out[:, :, :c]
         gate = torch.sigmoid(out[:, :, c:] - GATE_BIAS)
         power = self.gate_power if gate_power is None else gate_power
         if power != 1.0:
             gate = gate ** power
+        # Inside the hidden box the guess always replaces the (mean) frame: a gate there has
+        # nothing to keep, and with none to open it, it shuts everywhere early in training
+        # and its saturated sigmoid stops every gradient (measured: dead after 90 steps).
+        gate = gate + hidden * (1.0 - gate)
         prior = frames + gate * (guess - frames)
         return prior.permute(0, 2, 1, 3, 4)
 
