@@ -27,6 +27,7 @@ from xdub.train.export_default import (
     check_manifest,
     export_default,
     read_manifest,
+    refresh_manifest,
     update_metrics,
 )
 from xdub.train.stage2 import train_stage2
@@ -79,6 +80,13 @@ def test_stage2_default_manifest_schema(exported, tmp_path):
     update_metrics(exported, {"psnr_mouth": 30.0})
     assert read_manifest(exported)["metrics"]["psnr_mouth"] == 30.0
     assert check_manifest(exported) == []  # metrics do not touch the hashed files
+    dubber = json.loads((exported / "dubber.json").read_text())
+    dubber["face"]["align"]["beta"] = 8.0  # a dubbing setting changed after export
+    (exported / "dubber.json").write_text(json.dumps(dubber))
+    assert any("dubber.json" in p for p in check_manifest(exported))
+    refresh_manifest(exported)
+    assert check_manifest(exported) == []
+    assert read_manifest(exported)["dubber"]["face"]["align"]["beta"] == 8.0
     (exported / "codec" / "config.json").write_text("{}")
     assert any("codec/config.json" in p for p in check_manifest(exported))
 

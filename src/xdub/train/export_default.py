@@ -146,6 +146,17 @@ def check_manifest(folder: str | Path, verify_hashes: bool = True) -> list[str]:
     return problems
 
 
+def refresh_manifest(folder: str | Path) -> None:
+    """Re-read `dubber.json` and re-hash every file into the manifest, after a setting of the
+    exported folder was changed by hand (e.g. a dubbing setting chosen on tuning seeds)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    manifest["dubber"] = json.loads((folder / DUBBER_FILE).read_text())
+    manifest["files"] = file_table(folder)
+    manifest["total_bytes"] = sum(entry["bytes"] for entry in manifest["files"].values())
+    _write_manifest(folder, manifest)
+
+
 def update_metrics(folder: str | Path, metrics: dict[str, Any]) -> None:
     """Merge evaluation numbers into the manifest's `metrics` (weights untouched)."""
     folder = Path(folder)
