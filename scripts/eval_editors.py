@@ -106,8 +106,8 @@ def figures(results: dict, methods: list[str]) -> dict:
 
 def markdown(table: dict) -> str:
     keys = ["mouth_psnr_minus_copy", "open_corr_answer", "open_corr_input_leak",
-            "leak_given_answer", "sync_vs_answer", "occluder_psnr_minus_copy", "flicker_ratio", "mouth_psnr",
-            "full_forwards_per_chunk", "cpu_s"]
+            "leak_given_answer", "sync_vs_answer", "occluder_psnr_minus_copy", "flicker_ratio",
+            "mouth_psnr", "full_forwards_per_chunk", "cpu_s"]
     lines = ["| scenario | method | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
     for scenario, rows in table.items():
         for method, vals in rows.items():
