@@ -89,11 +89,11 @@ def motion_metrics(
     regions = case.regions
     opening = case.opening(result)
     visible = regions.mouth_visible
+    answer, source = case.reference_opening("answer"), case.reference_opening("source")
     out = {
-        "mouth_open_corr": pearson(opening, case.reference_opening("answer"), visible),
-        "mouth_open_corr_input": pearson(opening, case.reference_opening("source"), visible),
-        "mouth_open_corr_input_partial": partial_pearson(
-            opening, case.reference_opening("source"), case.reference_opening("answer"), visible),
+        "mouth_open_corr": pearson(opening, answer, visible),
+        "mouth_open_corr_input": pearson(opening, source, visible),
+        "mouth_open_corr_input_partial": partial_pearson(opening, source, answer, visible),
     }
     own = pool_steps(step_change_map(result), regions.mouth)
     answer_own = pool_steps(step_change_map(case.answer), regions.mouth)

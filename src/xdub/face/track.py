@@ -172,9 +172,10 @@ class FaceTracker:
             return []
         cost = np.full((len(live), len(dets)), 1e6)
         for i, track in enumerate(live):
-            predicted, min_iou = track.predicted_box(frame_index), self.cfg.min_iou
             if frame_index - track.frames[-1] - 1 > self.cfg.max_gap:  # long miss: where it was
                 predicted, min_iou = track.detections[-1].box.astype(np.float64), self.cfg.still_iou
+            else:
+                predicted, min_iou = track.predicted_box(frame_index), self.cfg.min_iou
             for j, det in enumerate(dets):
                 iou = box_iou(predicted, det.box)
                 if iou < min_iou:

@@ -112,8 +112,8 @@ class LipPrior(nn.Module):
         mean = frames.mean(dim=1, keepdim=True).expand_as(frames)
         sound = self._audio_embedding(audio.to(source.dtype))[..., None, None].expand(-1, -1, -1, h, w)
         inputs = [frames, mean, sound]
-        hidden = self.hidden_area(h, w, source)
         if self.cfg.hide_box:  # the frame's own mouth is never seen, never passed on
+            hidden = self.hidden_area(h, w, source)
             shown = 1.0 - hidden
             outside = (frames * shown).sum(dim=(-2, -1)) / shown.sum()  # [B, F, C]
             frames = frames + hidden * (mean - frames)
@@ -125,10 +125,11 @@ class LipPrior(nn.Module):
         power = self.gate_power if gate_power is None else gate_power
         if power != 1.0:
             gate = gate ** power
-        # Inside the hidden box the guess always replaces the (mean) frame: a gate there has
-        # nothing to keep, and with none to open it, it shuts everywhere early in training
-        # and its saturated sigmoid stops every gradient (measured: dead after 90 steps).
-        gate = gate + hidden * (1.0 - gate)
+        if self.cfg.hide_box:
+            # Inside the hidden box the guess always replaces the (mean) frame: a gate there
+            # has nothing to keep, and with none to open it, it shuts everywhere early in
+            # training and its saturated sigmoid stops every gradient (dead after 90 steps).
+            gate = gate + hidden * (1.0 - gate)
         prior = frames + gate * (guess - frames)
         return prior.permute(0, 2, 1, 3, 4)
 
