@@ -19,7 +19,7 @@ from xdub.config import load
 from xdub.config.stage2 import Stage2Config, load_stage2
 from xdub.config.sync import SCORER_PRESETS
 from xdub.config.train import Stage1Config
-from xdub.errors import ConfigError, WeightsError
+from xdub.errors import ConfigError, OutputError, WeightsError
 from xdub.models.syncnet import SyncScorer
 from xdub.pipeline.loading import load_checkpoint
 from xdub.train.export_default import (
@@ -89,6 +89,16 @@ def test_stage2_default_manifest_schema(exported, tmp_path):
     assert read_manifest(exported)["dubber"]["face"]["align"]["beta"] == 8.0
     (exported / "codec" / "config.json").write_text("{}")
     assert any("codec/config.json" in p for p in check_manifest(exported))
+
+
+def test_refresh_manifest_keeps_the_size_budget(exported, tmp_path, monkeypatch):
+    folder = tmp_path / "copy"
+    shutil.copytree(exported, folder)
+    before = (folder / "manifest.json").read_text()
+    monkeypatch.setattr("xdub.train.export_default.MAX_BYTES", 1000)
+    with pytest.raises(OutputError, match="40 MB budget"):
+        refresh_manifest(folder)
+    assert (folder / "manifest.json").read_text() == before  # nothing half-written
 
 
 def test_stage2_default_loads_as_a_pipeline(exported):

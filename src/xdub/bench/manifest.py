@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from xdub.config.bench import BENCH_VERSION, BenchConfig
-from xdub.synth.clip import ENGINE_VERSION
 from xdub.errors import ConfigError
+from xdub.synth.clip import ENGINE_VERSION
 
 
 @dataclass(frozen=True)

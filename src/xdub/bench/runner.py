@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from xdub.version import __version__
 from xdub.atomic import write_text_atomic
 from xdub.bench.evaluate import EvalCase, clip_metrics
 from xdub.bench.figures import frame_strip, mouth_strip, sample_frames
@@ -41,10 +40,11 @@ from xdub.bench.temporal import chunk_starts as regular_chunk_starts
 from xdub.config import replace, to_dict
 from xdub.config.bench import BenchConfig
 from xdub.config.synth import SCENARIOS
-from xdub.synth.clip import SynthClip, render_clip, render_pair
-from xdub.synth.tracks import MOUTH_PARAMS, MouthTrack
 from xdub.errors import ConfigError, OutputError, XdubError
 from xdub.media import write_png
+from xdub.synth.clip import SynthClip, render_clip, render_pair
+from xdub.synth.tracks import MOUTH_PARAMS, MouthTrack
+from xdub.version import __version__
 
 logger = logging.getLogger(__name__)
 

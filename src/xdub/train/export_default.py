@@ -98,9 +98,7 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
         for filename in SCORER_FILES:
             shutil.copy2(scorer_dir / filename, tmp / SCORER_DIR / filename)
         files = file_table(tmp)
-        total = sum(entry["bytes"] for entry in files.values())
-        if total > MAX_BYTES:
-            raise OutputError(f"default checkpoint is {total / 2**20:.1f} MB > 40 MB budget")
+        total = _within_budget(files)
         manifest = {
             "format": FORMAT, "version": __version__, "name": name,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -153,8 +151,16 @@ def refresh_manifest(folder: str | Path) -> None:
     manifest = read_manifest(folder)
     manifest["dubber"] = json.loads((folder / DUBBER_FILE).read_text())
     manifest["files"] = file_table(folder)
-    manifest["total_bytes"] = sum(entry["bytes"] for entry in manifest["files"].values())
+    manifest["total_bytes"] = _within_budget(manifest["files"])
     _write_manifest(folder, manifest)
+
+
+def _within_budget(files: dict[str, dict[str, Any]]) -> int:
+    """Total bytes of a file table; OutputError when over the package's 40 MB budget."""
+    total = sum(entry["bytes"] for entry in files.values())
+    if total > MAX_BYTES:
+        raise OutputError(f"default checkpoint is {total / 2**20:.1f} MB > 40 MB budget")
+    return total
 
 
 def update_metrics(folder: str | Path, metrics: dict[str, Any]) -> None:
