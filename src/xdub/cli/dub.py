@@ -57,7 +57,7 @@ def _value(choice: enum.Enum | None) -> str | None:
 # checks them against the shipped file, so --help cannot drift from it).
 RUN_DEFAULTS = InferConfig()
 EMBEDDED_SAMPLING = {"steps": 2, "ref_scale": 1.0, "audio_scale": 1.0, "denoise_strength": 0.25,
-                     "chunk_frames": 9, "overlap": 2}
+                     "chunk_frames": 17, "overlap": 2}
 
 
 def _checkpoint_default(name: str) -> str:
