@@ -186,3 +186,27 @@ def test_hidden_box_keeps_every_frame_s_own_mouth_out():
 def test_hidden_box_must_be_a_box():
     with pytest.raises(ConfigError, match="hide_box"):
         replace(PRIOR, hide_box=(0.8, 0.2, 0.0, 1.0))
+
+
+def test_reference_identity_keeps_the_chunk_s_other_frames_out():
+    """With `identity: references` a frame's guess depends on the references, not on the other
+    frames of its chunk (whose old lips the chunk mean passed on); zero references (a dropped
+    stream) fall back to the chunk mean."""
+    prior = LipPrior(replace(PRIOR, identity="references"), 4, 8)
+    torch.nn.init.normal_(prior.out.weight, std=0.1)
+    g = torch.Generator().manual_seed(7)
+    cond = _cond()
+    refs = torch.randn(2, 4, 2, 8, 8, generator=g)
+    other = cond.source_latents.clone()
+    other[:, :, 1:] = torch.randn(other[:, :, 1:].shape, generator=g)  # frame 0 unchanged
+    with torch.no_grad():
+        first = prior.condition(replace(cond, ref_latents=refs)).source_latents
+        second = prior.condition(replace(cond, source_latents=other, ref_latents=refs)).source_latents
+        moved = prior.condition(replace(cond, ref_latents=refs + 1)).source_latents
+        dropped = prior(cond.source_latents, cond.audio_features, reference=refs * 0)
+        chunk = prior(cond.source_latents, cond.audio_features)
+    torch.testing.assert_close(first[:, :, 0], second[:, :, 0], rtol=0, atol=1e-6)
+    assert not torch.allclose(first[:, :, 0], moved[:, :, 0], atol=1e-3)
+    torch.testing.assert_close(dropped, chunk, rtol=0, atol=0)
+    with pytest.raises(ConfigError, match="identity"):
+        replace(PRIOR, identity="clip")

@@ -132,6 +132,10 @@ class LipPriorConfig:
     pretrain_lr: float = 1e-3
     pretrain_pairs: Literal["accepted", "all"] = "accepted"  # all: the pretraining also reads
     #   pairs the filters rejected (real target mouths and audio; the V' mouth is replaced anyway)
+    identity: Literal["chunk", "references"] = "chunk"  # what the guess starts from: the mean
+    #   of the chunk's own frames, or of its identity references (`data.ref_frames`, drawn
+    #   >= `ref_min_gap` frames away). At dubbing the chunk's frames hold the old lips, so its
+    #   mean passes them on; the references do not (issue #12, design 3.1 session 13)
     hide_box: tuple[float, ...] = ()  # (top, bottom, left, right) fractions of the latent
     #   frame: inside it the prior sees the clip's mean frame instead of each frame and its
     #   guess always replaces the source, so no frame's own lips reach the editor through the
@@ -143,6 +147,8 @@ class LipPriorConfig:
             raise ConfigError("lip_prior: context_frames >= 0; audio_width, width, layers >= 1")
         if self.mouth_weight < 1 or self.loss_weight < 0:
             raise ConfigError("lip_prior: mouth_weight >= 1 and loss_weight >= 0")
+        if self.identity not in ("chunk", "references"):
+            raise ConfigError("lip_prior.identity: chunk or references")
         if self.pretrain_pairs not in ("accepted", "all"):
             raise ConfigError("lip_prior.pretrain_pairs: accepted or all")
         if self.pretrain_steps < 0 or self.pretrain_lr <= 0:

@@ -9,6 +9,10 @@ audio -> mouth shape within minutes on a CPU. `LipPrior` is that regressor, gate
     guess = mean_t(source) + delta(source_t, mean_t(source), audio around t)
     prior = source_t + gate**p * (guess - source_t)       gate in (0, 1) per latent pixel
 
+With `identity: references` the mean is over the chunk's identity references instead (frames
+drawn >= `ref_min_gap` away): at dubbing the chunk's own frames hold the old lips, and a mean
+over them passes those lips on (the window-mean leak, design 3.1 session 12).
+
 With `hide_box` (the aligned crop's mouth area) the decoder sees the clip's mean frame there
 instead of source_t, and the guess replaces it there whatever the gate: the old lips cannot
 reach the editor through the prior at all (issue #12's leak, design 3.1).
@@ -103,13 +107,19 @@ class LipPrior(nn.Module):
 
         return cover(h, top, bottom)[:, None] * cover(w, left, right)[None]
 
-    def forward(self, source: torch.Tensor, audio: torch.Tensor,
-                gate_power: float | None = None) -> torch.Tensor:
+    def forward(self, source: torch.Tensor, audio: torch.Tensor, gate_power: float | None = None,
+                reference: torch.Tensor | None = None) -> torch.Tensor:
         """source `[B, C, F, H, W]` (latent channels), audio `[B, F, P, C_a]` -> `[B, C, F, H, W]`;
-        `gate_power` None = `self.gate_power`."""
+        `gate_power` None = `self.gate_power`; `reference` `[B, C, R, H, W]`: identity frames
+        whose mean replaces the chunk's (samples whose references are zeros keep the chunk's)."""
         b, c, f, h, w = source.shape
         frames = source.permute(0, 2, 1, 3, 4)  # [B, F, C, H, W]
-        mean = frames.mean(dim=1, keepdim=True).expand_as(frames)
+        mean = frames.mean(dim=1, keepdim=True)
+        if reference is not None:
+            present = reference.flatten(1).abs().amax(dim=1) > 0
+            mean = torch.where(present.view(-1, 1, 1, 1, 1),
+                               reference.mean(dim=2).unsqueeze(1).to(mean), mean)
+        mean = mean.expand_as(frames)
         sound = self._audio_embedding(audio.to(source.dtype))[..., None, None].expand(-1, -1, -1, h, w)
         inputs = [frames, mean, sound]
         if self.cfg.hide_box:  # the frame's own mouth is never seen, never passed on
@@ -140,6 +150,12 @@ class LipPrior(nn.Module):
         has_source = cond.source_latents.flatten(1).abs().amax(dim=1) > 0
         return has_audio & has_source
 
+    def _reference(self, cond: DiTConditioning) -> torch.Tensor | None:
+        """The identity frames the guess starts from (`cfg.identity`), or None (chunk mean)."""
+        if self.cfg.identity != "references" or cond.ref_latents is None:
+            return None
+        return cond.ref_latents[:, : self.latent_channels]
+
     def condition(self, cond: DiTConditioning) -> DiTConditioning:
         """`cond` with the source's latent channels replaced by the (detached) prior where it
         applies: the editor's gradient never trains the prior, only `loss` does."""
@@ -149,7 +165,7 @@ class LipPrior(nn.Module):
         source = cond.source_latents
         latents = source[:, : self.latent_channels]
         with torch.no_grad():
-            prior = self(latents, cond.audio_features)
+            prior = self(latents, cond.audio_features, reference=self._reference(cond))
         mixed = torch.where(use.view(-1, 1, 1, 1, 1), prior.to(latents), latents)
         return dataclasses.replace(
             cond, source_latents=torch.cat([mixed, source[:, self.latent_channels:]], dim=1))
@@ -162,7 +178,9 @@ class LipPrior(nn.Module):
         if not bool(use.any()):
             return target.sum() * 0.0
         latents = cond.source_latents[use, : self.latent_channels]
-        prior = self(latents, cond.audio_features[use], gate_power=1.0)  # as trained
+        reference = self._reference(cond)
+        prior = self(latents, cond.audio_features[use], gate_power=1.0,  # as trained
+                     reference=reference[use] if reference is not None else None)
         weight = 1.0 + (self.cfg.mouth_weight - 1.0) * region[use][:, None]
         error = prior - target[use]
         error = error.abs() if self.cfg.loss == "l1" else error ** 2
