@@ -175,6 +175,22 @@ def test_stage2_lip_prior_trains_in_the_base_run_and_ships(tmp_path):
     assert out.shape == crops.shape
 
 
+def test_stage2_lip_prior_stays_as_pretrained_when_not_trained_with_the_editor(tmp_path):
+    from xdub.config.model import LipPriorConfig
+    from xdub.models.checkpoint import read_tensors
+    from xdub.models.fusion import load_dit
+
+    prior = LipPriorConfig(enabled=True, audio_width=8, width=8, layers=1, pretrain_steps=3,
+                           train_with_editor=False)
+    cfg = tiny_stage2_config(make_pair_store(tmp_path / "pairs"), mode="lora", steps=4,
+                             source_fusion="aligned_residual", lip_prior=prior)
+    assert train_stage2(cfg, tmp_path / "run") is not None
+    pretrained = read_tensors(tmp_path / "run" / "lip_prior" / "final" / "lip_prior.safetensors",
+                              "prior")[0]
+    base = load_dit(tmp_path / "run" / "base" / "final" / "dit").lip_prior.state_dict()
+    assert all(torch.equal(base[k], v) for k, v in pretrained.items())
+
+
 def test_stage2_lip_prior_pretrains_on_rejected_pairs_when_asked(tmp_path, monkeypatch):
     from xdub.config.model import LipPriorConfig
     from xdub.train import stage2

@@ -130,6 +130,9 @@ class LipPriorConfig:
     pretrain_steps: int = 0  # prior-only steps before the editor's sub-runs (its own loop run,
     #   `<run>/lip_prior/`; the direct loss learns audio -> mouth in minutes); 0 = none
     pretrain_lr: float = 1e-3
+    train_with_editor: bool = True  # after its pretraining the prior keeps training on its own
+    #   loss in the editor's full-weight sub-runs (accepted pairs, the editor's learning rate);
+    #   False = frozen there (the LoRA experts always keep it frozen)
     pretrain_pairs: Literal["accepted", "all"] = "accepted"  # all: the pretraining also reads
     #   pairs the filters rejected (real target mouths and audio; the V' mouth is replaced anyway)
     identity: Literal["chunk", "references"] = "chunk"  # what the guess starts from: the mean

@@ -222,6 +222,9 @@ def _model_for(run: SubRun, base_dir: Path | None, cfg: Stage2Config,
                prior_file: Path | None = None) -> torch.nn.Module:
     """The sub-run's trainable model: full weights, or a LoRA expert on a frozen base."""
     dit = load_dit(base_dir) if base_dir is not None else _initial_dit(cfg, prior_file)
+    prior = getattr(dit, "lip_prior", None)
+    if run.adapter is None and prior is not None and not cfg.lip_prior.train_with_editor:
+        prior.requires_grad_(False)  # step_fn then skips its loss
     if run.adapter is not None:
         dit.requires_grad_(False)
         attach_lora(core(dit), [run.adapter], cfg.phases.lora_rank, cfg.phases.lora_alpha)
