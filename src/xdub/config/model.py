@@ -138,7 +138,8 @@ class LipPriorConfig:
     identity: Literal["chunk", "references"] = "chunk"  # what the guess starts from: the mean
     #   of the chunk's own frames, or of its identity references (`data.ref_frames`, drawn
     #   >= `ref_min_gap` frames away). At dubbing the chunk's frames hold the old lips, so its
-    #   mean passes them on; the references do not (issue #12, design 3.1 session 13)
+    #   mean passes them on; the references do not, but one far frame mispredicts the
+    #   present one's lighting: tuning seeds -0.13 dB, corr. 0.55 (design 3.1 session 13)
     hide_box: tuple[float, ...] = ()  # (top, bottom, left, right) fractions of the latent
     #   frame: inside it the prior sees the clip's mean frame instead of each frame and its
     #   guess always replaces the source, so no frame's own lips reach the editor through the
