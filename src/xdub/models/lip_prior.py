@@ -47,6 +47,11 @@ POOLED_STEPS = 4  # audio window length after pooling (keeps the order of sounds
 GATE_BIAS = 2.0  # the gate starts at sigmoid(-2) = 0.12: the prior starts near the source
 
 
+def _nonzero(batch: torch.Tensor) -> torch.Tensor:
+    """[B] bool: samples with any non-zero value (dropped and null streams are all zeros)."""
+    return batch.flatten(1).abs().amax(dim=1) > 0
+
+
 class WindowEncoder(nn.Module):
     """One audio window `[N, P, C]` -> `[N, width]` (LayerNorm, conv over P, pool, linear)."""
 
@@ -116,8 +121,7 @@ class LipPrior(nn.Module):
         frames = source.permute(0, 2, 1, 3, 4)  # [B, F, C, H, W]
         mean = frames.mean(dim=1, keepdim=True)
         if reference is not None:
-            present = reference.flatten(1).abs().amax(dim=1) > 0
-            mean = torch.where(present.view(-1, 1, 1, 1, 1),
+            mean = torch.where(_nonzero(reference).view(-1, 1, 1, 1, 1),
                                reference.mean(dim=2).unsqueeze(1).to(mean), mean)
         mean = mean.expand_as(frames)
         sound = self._audio_embedding(audio.to(source.dtype))[..., None, None].expand(-1, -1, -1, h, w)
@@ -146,9 +150,7 @@ class LipPrior(nn.Module):
     def applies_to(self, cond: DiTConditioning) -> torch.Tensor:
         """[B] bool: samples that have both audio and a source (the null streams are zeros)."""
         assert cond.audio_features is not None, "the lip prior needs audio features"
-        has_audio = cond.audio_features.flatten(1).abs().amax(dim=1) > 0
-        has_source = cond.source_latents.flatten(1).abs().amax(dim=1) > 0
-        return has_audio & has_source
+        return _nonzero(cond.audio_features) & _nonzero(cond.source_latents)
 
     def _reference(self, cond: DiTConditioning) -> torch.Tensor | None:
         """The identity frames the guess starts from (`cfg.identity`), or None (chunk mean)."""
