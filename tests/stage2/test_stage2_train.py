@@ -191,13 +191,42 @@ def test_stage2_lip_prior_stays_as_pretrained_when_not_trained_with_the_editor(t
     assert all(torch.equal(base[k], v) for k, v in pretrained.items())
 
 
+def test_stage2_lip_prior_sync_run_fine_tunes_the_pretrained_prior_and_ships(tmp_path):
+    import json
+
+    from xdub.config.model import LipPriorConfig
+    from xdub.models.checkpoint import read_tensors
+    from xdub.models.fusion import load_dit
+
+    # a learning rate of ~0 keeps what the sync run started from: the pretrained weights, not
+    # a fresh prior (whose zero-initialised output layer would stay zero)
+    prior = LipPriorConfig(enabled=True, audio_width=8, width=8, layers=1, pretrain_steps=3,
+                           sync_steps=2, sync_lr=1e-12, train_with_editor=False)
+    cfg = tiny_stage2_config(make_pair_store(tmp_path / "pairs"), mode="lora", steps=4,
+                             source_fusion="aligned_residual", lip_prior=prior)
+    assert train_stage2(cfg, tmp_path / "run") is not None
+    run = tmp_path / "run"
+    pretrained = read_tensors(run / "lip_prior" / "final" / "lip_prior.safetensors", "prior")[0]
+    tuned = read_tensors(run / "lip_prior_sync" / "final" / "lip_prior.safetensors", "prior")[0]
+    assert pretrained["out.weight"].abs().sum() > 0
+    assert all(torch.allclose(tuned[k], v, atol=1e-6) for k, v in pretrained.items())
+    logged = [json.loads(line) for line in
+              (run / "lip_prior_sync" / "metrics.jsonl").read_text().splitlines()]
+    syncs = [row["sync"] for row in logged if "sync" in row]
+    assert syncs and all(np.isfinite(syncs)) and min(syncs) > 0  # -log P(sync) was trained on
+    pretrain_log = (run / "lip_prior" / "metrics.jsonl").read_text()
+    assert '"sync"' not in pretrain_log  # the pretraining has no sync loss
+    base = load_dit(run / "base" / "final" / "dit").lip_prior.state_dict()
+    assert all(torch.equal(base[k], v) for k, v in tuned.items())  # the editor got the tuned one
+
+
 def test_stage2_lip_prior_pretrains_on_rejected_pairs_when_asked(tmp_path, monkeypatch):
     from xdub.config.model import LipPriorConfig
     from xdub.train import stage2
 
     seen = {}
 
-    def fake_pretrain(ctx, sub_dir, pairs, began, state):
+    def fake_pretrain(ctx, run_dir, run, start, pairs, began, state):
         seen["pairs"] = len(pairs)
         return False  # stop the run here: only the prior's data matters
 

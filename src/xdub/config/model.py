@@ -130,6 +130,12 @@ class LipPriorConfig:
     pretrain_steps: int = 0  # prior-only steps before the editor's sub-runs (its own loop run,
     #   `<run>/lip_prior/`; the direct loss learns audio -> mouth in minutes); 0 = none
     pretrain_lr: float = 1e-3
+    sync_steps: int = 0  # then prior-only steps with the sync scorer's loss added (`<run>/
+    #   lip_prior_sync/`, from the pretrained weights; needs `scorer_weights`): the expert loss
+    #   of Wav2Lip and LatentSync on the prior's decoded mouth; 0 = none
+    sync_weight: float = 0.1  # x the scorer's -log P(sync) (the scorer window in the middle of
+    #   each sample) beside the regression loss, in those steps
+    sync_lr: float = 3e-4
     train_with_editor: bool = True  # after its pretraining the prior keeps training on its own
     #   loss in the editor's full-weight sub-runs (accepted pairs, the editor's learning rate);
     #   False = frozen there (the LoRA experts always keep it frozen)
@@ -155,8 +161,10 @@ class LipPriorConfig:
             raise ConfigError("lip_prior.identity: chunk or references")
         if self.pretrain_pairs not in ("accepted", "all"):
             raise ConfigError("lip_prior.pretrain_pairs: accepted or all")
-        if self.pretrain_steps < 0 or self.pretrain_lr <= 0:
-            raise ConfigError("lip_prior: pretrain_steps >= 0 and pretrain_lr > 0")
+        if min(self.pretrain_steps, self.sync_steps, self.sync_weight) < 0 or min(
+                self.pretrain_lr, self.sync_lr) <= 0:
+            raise ConfigError("lip_prior: pretrain_steps, sync_steps, sync_weight >= 0 and "
+                              "pretrain_lr, sync_lr > 0")
         box = self.hide_box
         if box and not (len(box) == 4 and 0 <= box[0] < box[1] <= 1 and 0 <= box[2] < box[3] <= 1):
             raise ConfigError("lip_prior.hide_box: (top, bottom, left, right) fractions, "

@@ -172,18 +172,30 @@ class LipPrior(nn.Module):
         return dataclasses.replace(
             cond, source_latents=torch.cat([mixed, source[:, self.latent_channels:]], dim=1))
 
-    def loss(self, cond: DiTConditioning, target: torch.Tensor,
-             region: torch.Tensor) -> torch.Tensor:
-        """Mouth-weighted MSE (or L1, `cfg.loss`) of the prior to the target `[B, C, F, H, W]`
-        over the samples it applies to; region `[B, F, H, W]` in [0, 1] (latent resolution)."""
+    def predict(self, cond: DiTConditioning) -> tuple[torch.Tensor, torch.Tensor]:
+        """`[B]` bool of the samples it applies to, and its output on those `[N, C, F, H, W]` as
+        trained (gate power 1, with gradient): what its losses compare with the target."""
         use = self.applies_to(cond)
-        if not bool(use.any()):
-            return target.sum() * 0.0
         latents = cond.source_latents[use, : self.latent_channels]
         reference = self._reference(cond)
-        prior = self(latents, cond.audio_features[use], gate_power=1.0,  # as trained
+        prior = self(latents, cond.audio_features[use], gate_power=1.0,
                      reference=reference[use] if reference is not None else None)
-        weight = 1.0 + (self.cfg.mouth_weight - 1.0) * region[use][:, None]
-        error = prior - target[use]
+        return use, prior
+
+    def regression_loss(self, prior: torch.Tensor, target: torch.Tensor,
+                        region: torch.Tensor) -> torch.Tensor:
+        """Mouth-weighted MSE (or L1, `cfg.loss`) of `predict`'s output to the target `[N, C, F,
+        H, W]`; region `[N, F, H, W]` in [0, 1] (latent resolution)."""
+        weight = 1.0 + (self.cfg.mouth_weight - 1.0) * region[:, None]
+        error = prior - target
         error = error.abs() if self.cfg.loss == "l1" else error ** 2
         return (error * weight).mean()
+
+    def loss(self, cond: DiTConditioning, target: torch.Tensor,
+             region: torch.Tensor) -> torch.Tensor:
+        """`regression_loss` over the samples it applies to (0 when none); target `[B, C, F, H,
+        W]`, region `[B, F, H, W]`."""
+        if not bool(self.applies_to(cond).any()):
+            return target.sum() * 0.0
+        use, prior = self.predict(cond)
+        return self.regression_loss(prior, target[use], region[use])

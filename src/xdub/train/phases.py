@@ -150,6 +150,21 @@ class PhaseBatch:
     mel_windows: torch.Tensor | None = None  # [B, F - W + 1, L, n_mels] for the sync loss
 
 
+def middle_window(scorer: SyncScorer, frames: int) -> tuple[int, int]:
+    """First and end latent frame of the scorer window in the middle of `frames` (the tiny
+    codec keeps one latent frame per video frame: mel window i belongs to frames i .. i+W-1)."""
+    first = (frames - scorer.cfg.window_frames) // 2
+    return first, first + scorer.cfg.window_frames
+
+
+def decoded_sync_loss(codec: VideoCodec, scorer: SyncScorer, box: tuple[float, ...],
+                      latents: torch.Tensor, mel_windows: torch.Tensor) -> torch.Tensor:
+    """Scorer loss -log P(sync) of one window of clean latents `[B, C, W, h, w]` against its
+    mel windows `[B, 1, L, n_mels]`, decoded with gradient (the expert loss of Wav2Lip and
+    LatentSync, on whatever predicts the clean mouth: the editor's x0 or the lip prior)."""
+    return sync_loss_on_frames(scorer, codec.decode(latents), mel_windows, box)
+
+
 class PhaseObjective:
     """Per-sample phase-aware loss; `baseline=True` is the stage-1 style single objective."""
 
@@ -197,11 +212,10 @@ class PhaseObjective:
         use_sync = cfg.sync_weight > 0 and self.scorer is not None and b.mel_windows is not None
         lip = phase_ids == PHASES.index("lip")
         if use_sync and lip.any():
-            win = self.scorer.cfg.window_frames
-            first = (frames - win) // 2
-            decoded = self.codec.decode(self._clean_estimate(b, lip, range(first, first + win)))
-            mel = b.mel_windows[lip][:, first:first + 1]
-            sync = sync_loss_on_frames(self.scorer, decoded, mel, self.box)
+            first, last = middle_window(self.scorer, frames)
+            sync = decoded_sync_loss(self.codec, self.scorer, self.box,
+                                     self._clean_estimate(b, lip, range(first, last)),
+                                     b.mel_windows[lip][:, first:first + 1])
             total = total + cfg.sync_weight * sync * lip.sum() / batch
             logs["sync"] = float(sync.detach())
         tex = phase_ids == PHASES.index("texture")

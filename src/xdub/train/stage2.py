@@ -77,6 +77,8 @@ from xdub.train.phases import (
     PhaseBatch,
     PhaseObjective,
     SubRun,
+    decoded_sync_loss,
+    middle_window,
     mouth_box,
     plan_subruns,
     sample_phase_sigmas,
@@ -86,7 +88,8 @@ from xdub.train.stage2_parts import clip_encoder, load_scorer, write_pair_sample
 log = logging.getLogger(__name__)
 
 FINAL = "final"
-PRIOR_RUN, PRIOR_WEIGHTS = "lip_prior", "lip_prior.safetensors"
+PRIOR_RUN, PRIOR_SYNC_RUN = "lip_prior", "lip_prior_sync"  # the prior's own sub-runs
+PRIOR_WEIGHTS = "lip_prior.safetensors"
 
 
 @dataclass
@@ -200,9 +203,7 @@ def _initial_dit(cfg: Stage2Config, prior_file: Path | None = None) -> torch.nn.
         torch.nn.init.zeros_(dit.head.head.bias)
     prior = None
     if cfg.lip_prior.enabled:
-        prior = _fresh_prior(cfg)
-        if prior_file is not None:
-            prior.load_state_dict(read_tensors(prior_file, "lip prior")[0])
+        prior = _fresh_prior(cfg, prior_file)
     fused = SourceFusedDiT(dit, residual=residual,
                            num_train_timesteps=cfg.diffusion.num_train_timesteps, lip_prior=prior)
     if isinstance(stage1, SourceFusedDiT):
@@ -210,12 +211,16 @@ def _initial_dit(cfg: Stage2Config, prior_file: Path | None = None) -> torch.nn.
     return fused
 
 
-def _fresh_prior(cfg: Stage2Config) -> LipPrior:
-    """The editor's lip prior, freshly initialised (seeded, whatever the global RNG)."""
+def _fresh_prior(cfg: Stage2Config, weights: str | Path | None = None) -> LipPrior:
+    """The editor's lip prior, freshly initialised (seeded, whatever the global RNG) or with
+    the given weights."""
     assert cfg.model.audio_dim is not None  # Stage2Config checks it
     with torch.random.fork_rng():
         torch.manual_seed(cfg.loop.seed + 1)
-        return LipPrior(cfg.lip_prior, cfg.model.latent_channels, cfg.model.audio_dim)
+        prior = LipPrior(cfg.lip_prior, cfg.model.latent_channels, cfg.model.audio_dim)
+    if weights:
+        prior.load_state_dict(read_tensors(weights, "lip prior")[0])
+    return prior
 
 
 def _model_for(run: SubRun, base_dir: Path | None, cfg: Stage2Config,
@@ -280,12 +285,15 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
                           "editor fits one device)")
     # 4. Sub-runs in order; finished ones are skipped, the base moves on after full-weight runs.
     #    The lip prior's own pretraining (if any) comes first: the editor starts from it.
-    if cfg.lip_prior.enabled and cfg.lip_prior.pretrain_steps:
+    if cfg.lip_prior.enabled and _prior_runs(cfg):
         # Rejected pairs still hold a real target mouth with its audio, which is all the
         # prior learns from (their off-sync V' mouth is what it replaces): "all" uses them.
         prior_pairs = pairs if cfg.lip_prior.pretrain_pairs == "accepted" else windows(False)
-        if not _pretrain_prior(ctx, run_dir / PRIOR_RUN, prior_pairs, began, state):
-            return None
+        start = None
+        for prior_run in _prior_runs(cfg):
+            if not _pretrain_prior(ctx, run_dir, prior_run, start, prior_pairs, began, state):
+                return None
+            start = run_dir / prior_run.name / FINAL / PRIOR_WEIGHTS
     base_dir, adapters = None, {}
     for run in plan_subruns(cfg.phases, cfg.loop.steps):
         sub_dir = run_dir / run.name
@@ -302,7 +310,7 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     # 5. The dubbing checkpoint: shared base / last SFT weights + experts + codec.
     if base_dir is None:  # experts only (base_fraction 0): the initial weights are the base
         base_dir = run_dir / "initial" / "dit"
-        _initial_dit(cfg, _pretrained_prior(run_dir)).save_pretrained(base_dir)
+        _initial_dit(cfg, _pretrained_prior(run_dir, cfg)).save_pretrained(base_dir)
     return export_editor(run_dir / "editor", cfg, base_dir, adapters, codec)
 
 
@@ -311,7 +319,7 @@ def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path |
     """One `loop.run`; True when it completed (then `final/` exists)."""
     cfg = ctx.cfg
     loop_cfg = _subrun_loop(cfg, run.steps, cfg.loop.lr * run.lr_scale, spent_minutes)
-    prior_file = _pretrained_prior(sub_dir.parent)
+    prior_file = _pretrained_prior(sub_dir.parent, cfg)
     model = _model_for(run, base_dir, cfg, prior_file)
 
     def sample_fn(ema_model: torch.nn.Module, step: int, folder: Path) -> None:
@@ -331,32 +339,65 @@ def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path |
     return True
 
 
-def _pretrained_prior(run_dir: Path) -> Path | None:
-    """The pretraining sub-run's prior weights, when that sub-run finished."""
-    path = run_dir / PRIOR_RUN / FINAL / PRIOR_WEIGHTS
-    return path if path.is_file() else None
+@dataclass(frozen=True)
+class PriorRun:
+    """One prior-only sub-run: its folder name, steps, learning rate and sync-loss weight."""
+
+    name: str
+    steps: int
+    lr: float
+    sync_weight: float = 0.0
 
 
-def _pretrain_prior(ctx: StepContext, sub_dir: Path, pairs: PairWindows, began: float,
-                    state: PartialState) -> bool:
-    """The lip prior alone on its direct loss (a `loop.run` of its own: resumable, EMA,
-    progress, report); True when `sub_dir/final/` holds its weights."""
-    cfg = ctx.cfg
-    if _pretrained_prior(sub_dir.parent) is not None:
+def _prior_runs(cfg: Stage2Config) -> list[PriorRun]:
+    """The lip prior's own sub-runs, in order: pretraining, then the sync fine-tuning."""
+    p = cfg.lip_prior
+    runs = [PriorRun(PRIOR_RUN, p.pretrain_steps, p.pretrain_lr),
+            PriorRun(PRIOR_SYNC_RUN, p.sync_steps, p.sync_lr, p.sync_weight)]
+    return [run for run in runs if run.steps > 0]
+
+
+def _pretrained_prior(run_dir: Path, cfg: Stage2Config) -> Path | None:
+    """The last prior sub-run's weights, when every prior sub-run finished."""
+    runs = _prior_runs(cfg) if cfg.lip_prior.enabled else []
+    paths = [run_dir / run.name / FINAL / PRIOR_WEIGHTS for run in runs]
+    return paths[-1] if paths and all(path.is_file() for path in paths) else None
+
+
+def _pretrain_prior(ctx: StepContext, run_dir: Path, run: PriorRun, start: Path | None,
+                    pairs: PairWindows, began: float, state: PartialState) -> bool:
+    """The lip prior alone on its direct loss (+ the sync loss), from `start` (None: fresh); a
+    `loop.run` of its own (resumable, EMA, progress, report); True when its `final/` holds
+    its weights."""
+    cfg, sub_dir = ctx.cfg, run_dir / run.name
+    if (sub_dir / FINAL / PRIOR_WEIGHTS).is_file():
         return True
     spent = (time.monotonic() - began) / 60
-    loop_cfg = replace(_subrun_loop(cfg, cfg.lip_prior.pretrain_steps, cfg.lip_prior.pretrain_lr,
-                                    spent), sample_every=0)
-    prior = _fresh_prior(cfg)
+    loop_cfg = replace(_subrun_loop(cfg, run.steps, run.lr, spent), sample_every=0)
+    prior = _fresh_prior(cfg, start)
+    scorer = ctx.objective.scorer if run.sync_weight > 0 else None
+    if run.sync_weight > 0 and scorer is None:
+        raise ConfigError("stage2: lip_prior.sync_steps needs scorer_weights")
 
     def prior_step(model: torch.nn.Module, batch: EditBatch) -> tuple[torch.Tensor, dict[str, float]]:
         target, cond, region = encode_with_region(ctx, batch)
-        loss = model.loss(cond, target, region)  # type: ignore[operator]
-        return loss, {"prior": loss.item()}
+        if not bool(model.applies_to(cond).any()):  # type: ignore[operator]
+            return target.sum() * 0.0, {"prior": 0.0}
+        use, guess = model.predict(cond)  # type: ignore[operator]
+        loss = model.regression_loss(guess, target[use], region[use])  # type: ignore[operator]
+        logs = {"prior": loss.item()}
+        if scorer is not None and batch.mel_windows is not None:
+            first, last = middle_window(scorer, guess.shape[2])
+            mel = batch.mel_windows.to(guess.device)[use][:, first:first + 1]
+            sync = decoded_sync_loss(ctx.codec, scorer, ctx.objective.box,
+                                     guess[:, :, first:last], mel)
+            loss = loss + run.sync_weight * sync
+            logs["sync"] = sync.item()
+        return loss, logs
 
     result = loop.run(loop_cfg, sub_dir, prior, prior_step, _batch_source(ctx, pairs),
                       run_config=cfg,
-                      title="xdub stage 2 (lip prior)")
+                      title=f"xdub stage 2 ({run.name.replace('_', ' ')})")
     if result.stopped != "done":
         return False
     if state.is_main_process:
