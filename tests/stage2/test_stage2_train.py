@@ -122,6 +122,23 @@ def test_stage2_cached_latents_equal_online_encoding(tmp_path):
                                    rtol=1e-5)
 
 
+def test_stage2_pair_cache_keeps_what_its_byte_budget_holds(tmp_path, monkeypatch):
+    from xdub.audio import MelFeaturizer
+
+    store = PairStore(make_pair_store(tmp_path / "pairs", num_pairs=3))
+    loads = []
+    monkeypatch.setattr(store, "load", lambda i, load=store.load: loads.append(i) or load(i))
+    one = PairWindows(store, MelFeaturizer(), 6, 1, 2).clip(0).nbytes
+    assert one > 0
+    for budget, expected_loads in ((10 * one, 3), (int(1.5 * one), 6)):
+        loads.clear()
+        windows = PairWindows(store, MelFeaturizer(), 6, 1, 2, cache_bytes=budget)
+        for index in (0, 1, 2, 0, 1, 2):
+            windows.clip(index)
+        assert len(loads) == expected_loads, budget  # all kept / each evicted before its reuse
+        assert windows._cached_bytes == sum(c.nbytes for c in windows._cache.values())
+
+
 def test_stage2_fused_editor_from_fused_stage1(tmp_path):
     from xdub.generation import ChunkInput
     from xdub.models.fusion import SourceFusedDiT
