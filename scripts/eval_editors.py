@@ -135,12 +135,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--ref-scale", type=float, default=None)
     parser.add_argument("--audio-scale", type=float, default=None)
+    parser.add_argument("--sync-scorer", default="auto",
+                        help="scorer folder for the sync figure ('auto' = the shipped one); "
+                             "a separately trained one checks a model trained against the shipped")
     args = parser.parse_args()
     torch.set_num_threads(1)
     base = BENCH_PRESETS["default"]
     cfg = replace(base, scenarios=tuple(args.scenarios.split(",")), clips=args.clips,
                   duration=args.duration, duration_overrides={}, methods=("copy_input",), checkpoints=(),
-                  seed_start=args.seed_start)
+                  seed_start=args.seed_start,
+                  metrics=replace(base.metrics, sync_scorer=args.sync_scorer))
     methods = [copy_input(MethodContext()), oracle(MethodContext())]
     names = []
     for entry in args.editor:

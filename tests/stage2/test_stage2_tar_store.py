@@ -82,3 +82,21 @@ def test_scaling_doc_example_runs(tmp_path, monkeypatch):
     scope: dict = {}
     exec(block, scope)  # noqa: S102 (the documented example, as a user would run it)
     assert len(scope["store"]) == 2
+
+
+def test_adopted_shards_join_the_store_and_adopting_again_changes_nothing(tmp_path):
+    from xdub.data.pairs import adopt_shards, merge_manifests
+
+    main = make_pair_store(tmp_path / "pairs", num_pairs=2, seed=0)
+    extra = make_pair_store(tmp_path / "pairs" / "extra_0", num_pairs=3, seed=1, rejected=1)
+    assert adopt_shards(main, extra, first=1) == 1
+    assert adopt_shards(main, extra, first=1) == 1  # a rerun (resumed chain) keeps it
+    assert merge_manifests(main, 2) is not None
+    store, alone = PairStore(main, accepted_only=False), PairStore(extra, accepted_only=False)
+    assert [r.shard for r in store.all_rows] == [0, 0, 1, 1, 1]
+    assert len(PairStore(main)) == 4  # accepted: 2 + 2
+    for row, original in zip(store.all_rows[2:], alone.all_rows):
+        assert row.pair_id == original.pair_id and row.accepted == original.accepted
+        if original.file is not None:
+            ours, theirs = store.load_row(row), alone.load_row(original)
+            assert all(np.array_equal(ours[k], theirs[k]) for k in PAIR_ARRAYS)

@@ -45,6 +45,9 @@ class ChainConfig:
     pairs: str = "pairs_tiny.yaml"  # PairGenConfig
     stage2: str = "stage2_tiny.yaml"  # Stage2Config
     pair_source: PairSourceConfig = field(default_factory=PairSourceConfig)
+    extra_pair_sources: tuple[PairSourceConfig, ...] = ()  # more source clips (e.g. a scenario
+    #   the mixed pool draws rarely), each made into pairs on its own (donors from the same
+    #   source) in pairs/extra_<k>/ and added to the pair store after the main source's shards
     measure_phases: bool = True  # measure the lip band on the stage-1 model and use it in
     #   stage 2 (else the stage-2 config's boundaries are kept)
     phase_fraction: float = 0.5  # lip band = sigmas where audio attribution >= this x peak

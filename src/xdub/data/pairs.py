@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,29 @@ def merge_manifests(folder: str | Path, num_shards: int) -> Path | None:
         return None
     rows = [row for k in range(num_shards) for row in read_rows(folder / f"{shard_stem(k)}.jsonl")]
     return write_rows(folder / MANIFEST_NAME, rows)
+
+
+def adopt_shards(folder: str | Path, other: str | Path, first: int) -> int:
+    """Make the shards of pair folder `other` shards `first`, `first + 1`, ... of `folder`
+    (arrays hard-linked, rows rewritten to their new file and shard; a shard already adopted
+    is kept), so one `PairStore` reads both. Returns how many shards `other` has."""
+    folder, other = Path(folder), Path(other)
+    sources = sorted(other.glob("shard_*.jsonl"))
+    for offset, source in enumerate(sources):
+        shard = first + offset
+        if shard_done(folder, shard):
+            continue
+        rows = read_rows(source)
+        files = {row.file for row in rows if row.file is not None}
+        name = f"{shard_stem(shard)}.safetensors"
+        for file in files:  # one arrays file per shard (`write_shard`)
+            target = folder / name
+            target.unlink(missing_ok=True)
+            os.link(other / file, target)
+        write_rows(folder / f"{shard_stem(shard)}.jsonl",
+                   [dataclasses.replace(row, shard=shard, file=name if row.file else None)
+                    for row in rows])
+    return len(sources)
 
 
 def export_tar(folder: str | Path, out: str | Path) -> Path:

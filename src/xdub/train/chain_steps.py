@@ -161,34 +161,46 @@ def run_phases(ctx: ChainContext) -> bool:
 
 
 def run_pairs(ctx: ChainContext) -> bool:
-    """Pseudo-pairs from the pair-source clips; complete when the merged manifest exists."""
+    """Pseudo-pairs from the pair-source clips (then each extra source's, in `extra_<k>/`,
+    adopted as further shards); complete when the merged manifest over all of them exists."""
+    from xdub.data.manifest import read_rows, summarize
+    from xdub.data.pairs import adopt_shards, merge_manifests
     from xdub.data.sources import SynthClipSource
     from xdub.models.syncnet import SyncScorer
-    from xdub.train.inpaint import load_inpainter
-    from xdub.data.manifest import read_rows, summarize
-    from xdub.data.pairs import merge_manifests
     from xdub.sharding import current_worker, num_shards
     from xdub.train import processes
+    from xdub.train.inpaint import load_inpainter
     from xdub.train.pairgen import PairGenerator, SyncJudge, generate_pairs
 
-    src = ctx.cfg.pair_source
-    source = SynthClipSource(SynthSourceConfig(scenario=src.scenario, size=src.size,
-                                               clip_seconds=src.clip_seconds,
-                                               first_seed=src.first_seed,
-                                               num_clips=src.num_clips))
     cfg = load(PairGenConfig, ctx.path(ctx.cfg.pairs))
     judge = SyncJudge(SyncScorer.from_pretrained(ctx.scorer_dir)) if cfg.filters.use_sync else None
     torch.set_num_threads(1)
-    gen = PairGenerator(source, load_inpainter(ctx.inpainter_dir), judge, cfg)
-    summary = generate_pairs(gen, ctx.out / "pairs", progress=True)
+    inpainter = load_inpainter(ctx.inpainter_dir)
+    folder = ctx.out / "pairs"
+    sources = (ctx.cfg.pair_source, *ctx.cfg.extra_pair_sources)
+    folders = [folder] + [folder / f"extra_{k}" for k in range(len(sources) - 1)]
+    shard_counts = []
+    for src, out in zip(sources, folders):
+        source = SynthClipSource(SynthSourceConfig(scenario=src.scenario, size=src.size,
+                                                   clip_seconds=src.clip_seconds,
+                                                   first_seed=src.first_seed,
+                                                   num_clips=src.num_clips))
+        summary = generate_pairs(PairGenerator(source, inpainter, judge, cfg), out, progress=True)
+        shard_counts.append(num_shards(len(source), cfg.shard_size))
     # Several processes: each made its own shards; once all have, the manifest is complete.
     processes.process_state().wait_for_everyone()
-    merged = merge_manifests(ctx.out / "pairs", num_shards(len(source), cfg.shard_size))
-    if merged is not None:  # counts over every shard, whoever made it
-        summary.update(summarize(read_rows(merged)), manifest=str(merged))
+    if not all(merge_manifests(out, n) for out, n in zip(folders, shard_counts)):
+        return False
     if current_worker().is_main:
-        write_json_atomic(ctx.out / "pairs" / "summary.json", summary, default=str)
-    return merged is not None
+        first = shard_counts[0]
+        for out in folders[1:]:
+            first += adopt_shards(folder, out, first)
+        merged = merge_manifests(folder, sum(shard_counts))
+        assert merged is not None  # every shard of every source is done and adopted
+        summary.update(summarize(read_rows(merged)), manifest=str(merged))  # all sources
+        write_json_atomic(folder / "summary.json", summary, default=str)
+    processes.process_state().wait_for_everyone()
+    return (folder / "summary.json").is_file()
 
 
 def run_stage2(ctx: ChainContext) -> bool:
