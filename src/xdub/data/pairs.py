@@ -108,12 +108,11 @@ def adopt_shards(folder: str | Path, other: str | Path, first: int) -> int:
         if shard_done(folder, shard):
             continue
         rows = read_rows(source)
-        files = {row.file for row in rows if row.file is not None}
+        stored = [row.file for row in rows if row.file is not None]  # one file per shard
         name = f"{shard_stem(shard)}.safetensors"
-        for file in files:  # one arrays file per shard (`write_shard`)
-            target = folder / name
-            target.unlink(missing_ok=True)
-            os.link(other / file, target)
+        if stored:  # (`write_shard`); a shard of only rejected, unstored pairs has none
+            (folder / name).unlink(missing_ok=True)
+            os.link(other / stored[0], folder / name)
         write_rows(folder / f"{shard_stem(shard)}.jsonl",
                    [dataclasses.replace(row, shard=shard, file=name if row.file else None)
                     for row in rows])

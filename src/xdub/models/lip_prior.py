@@ -172,10 +172,13 @@ class LipPrior(nn.Module):
         return dataclasses.replace(
             cond, source_latents=torch.cat([mixed, source[:, self.latent_channels:]], dim=1))
 
-    def predict(self, cond: DiTConditioning) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(self, cond: DiTConditioning) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`[B]` bool of the samples it applies to, and its output on those `[N, C, F, H, W]` as
-        trained (gate power 1, with gradient): what its losses compare with the target."""
+        trained (gate power 1, with gradient): what its losses compare with the target; None
+        when it applies to no sample."""
         use = self.applies_to(cond)
+        if not bool(use.any()):
+            return use, None
         latents = cond.source_latents[use, : self.latent_channels]
         reference = self._reference(cond)
         prior = self(latents, cond.audio_features[use], gate_power=1.0,
@@ -195,7 +198,7 @@ class LipPrior(nn.Module):
              region: torch.Tensor) -> torch.Tensor:
         """`regression_loss` over the samples it applies to (0 when none); target `[B, C, F, H,
         W]`, region `[B, F, H, W]`."""
-        if not bool(self.applies_to(cond).any()):
-            return target.sum() * 0.0
         use, prior = self.predict(cond)
+        if prior is None:
+            return target.sum() * 0.0
         return self.regression_loss(prior, target[use], region[use])

@@ -179,13 +179,14 @@ def run_pairs(ctx: ChainContext) -> bool:
     folder = ctx.out / "pairs"
     sources = (ctx.cfg.pair_source, *ctx.cfg.extra_pair_sources)
     folders = [folder] + [folder / f"extra_{k}" for k in range(len(sources) - 1)]
-    shard_counts = []
+    shard_counts, summaries = [], []
     for src, out in zip(sources, folders):
         source = SynthClipSource(SynthSourceConfig(scenario=src.scenario, size=src.size,
                                                    clip_seconds=src.clip_seconds,
                                                    first_seed=src.first_seed,
                                                    num_clips=src.num_clips))
-        summary = generate_pairs(PairGenerator(source, inpainter, judge, cfg), out, progress=True)
+        summaries.append(generate_pairs(PairGenerator(source, inpainter, judge, cfg), out,
+                                        progress=True))
         shard_counts.append(num_shards(len(source), cfg.shard_size))
     # Several processes: each made its own shards; once all have, the manifest is complete.
     processes.process_state().wait_for_everyone()
@@ -197,7 +198,10 @@ def run_pairs(ctx: ChainContext) -> bool:
             first += adopt_shards(folder, out, first)
         merged = merge_manifests(folder, sum(shard_counts))
         assert merged is not None  # every shard of every source is done and adopted
-        summary.update(summarize(read_rows(merged)), manifest=str(merged))  # all sources
+        # this process's work on the main source, counts over every source's rows
+        summary = dict(summaries[0], **summarize(read_rows(merged)), manifest=str(merged))
+        if len(summaries) > 1:
+            summary["extra_sources"] = summaries[1:]
         write_json_atomic(folder / "summary.json", summary, default=str)
     processes.process_state().wait_for_everyone()
     return (folder / "summary.json").is_file()

@@ -203,7 +203,7 @@ def _initial_dit(cfg: Stage2Config, prior_file: Path | None = None) -> torch.nn.
         torch.nn.init.zeros_(dit.head.head.bias)
     prior = None
     if cfg.lip_prior.enabled:
-        prior = _fresh_prior(cfg, prior_file)
+        prior = _build_prior(cfg, prior_file)
     fused = SourceFusedDiT(dit, residual=residual,
                            num_train_timesteps=cfg.diffusion.num_train_timesteps, lip_prior=prior)
     if isinstance(stage1, SourceFusedDiT):
@@ -211,7 +211,7 @@ def _initial_dit(cfg: Stage2Config, prior_file: Path | None = None) -> torch.nn.
     return fused
 
 
-def _fresh_prior(cfg: Stage2Config, weights: str | Path | None = None) -> LipPrior:
+def _build_prior(cfg: Stage2Config, weights: str | Path | None = None) -> LipPrior:
     """The editor's lip prior, freshly initialised (seeded, whatever the global RNG) or with
     the given weights."""
     assert cfg.model.audio_dim is not None  # Stage2Config checks it
@@ -374,16 +374,16 @@ def _pretrain_prior(ctx: StepContext, run_dir: Path, run: PriorRun, start: Path 
         return True
     spent = (time.monotonic() - began) / 60
     loop_cfg = replace(_subrun_loop(cfg, run.steps, run.lr, spent), sample_every=0)
-    prior = _fresh_prior(cfg, start)
+    prior = _build_prior(cfg, start)
     scorer = ctx.objective.scorer if run.sync_weight > 0 else None
     if run.sync_weight > 0 and scorer is None:
         raise ConfigError("stage2: lip_prior.sync_steps needs scorer_weights")
 
     def prior_step(model: torch.nn.Module, batch: EditBatch) -> tuple[torch.Tensor, dict[str, float]]:
         target, cond, region = encode_with_region(ctx, batch)
-        if not bool(model.applies_to(cond).any()):  # type: ignore[operator]
-            return target.sum() * 0.0, {"prior": 0.0}
         use, guess = model.predict(cond)  # type: ignore[operator]
+        if guess is None:  # only null streams in this batch
+            return target.sum() * 0.0, {"prior": 0.0}
         loss = model.regression_loss(guess, target[use], region[use])  # type: ignore[operator]
         logs = {"prior": loss.item()}
         if scorer is not None and batch.mel_windows is not None:
