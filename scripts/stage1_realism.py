@@ -62,19 +62,24 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=32)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--all", action="store_true", help="also the pairs the filters rejected")
+    parser.add_argument("--limit", type=int, default=0, help="only the store's first N pairs (0 = "
+                        "all): compare two stores on the same source clips")
+    parser.add_argument("--seed", type=int, default=0, help="the held-out clips and the "
+                        "classifier's initialisation (rerun with others to see the spread)")
     args = parser.parse_args()
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
     box = tuple(float(v) for v in args.box.split(","))
     store = PairStore(args.pairs, accepted_only=not args.all)
     real, fake, clip = [], [], []
-    for i in range(len(store)):
+    count = min(len(store), args.limit) if args.limit else len(store)
+    for i in range(count):
         arrays = store.load(i)
         real.append(mouth_boxes(arrays["target_crops"], box, args.side))
         fake.append(mouth_boxes(arrays["input_crops"], box, args.side))
         clip.append(np.full(len(real[-1]), i))
     real_x, fake_x, clip_id = np.concatenate(real), np.concatenate(fake), np.concatenate(clip)
-    test_clip = np.isin(clip_id, rng.permutation(len(store))[: max(1, len(store) // 3)])
+    test_clip = np.isin(clip_id, rng.permutation(count)[: max(1, count // 3)])
     x = np.concatenate([real_x, fake_x]).transpose(0, 3, 1, 2)
     y = np.concatenate([np.ones(len(real_x)), np.zeros(len(fake_x))]).astype(np.float32)
     held = np.concatenate([test_clip, test_clip])
@@ -95,7 +100,7 @@ def main() -> None:
         train_acc = ((model(x_train).squeeze(1) > 0).float() == y_train).float().mean().item()
         test_acc = ((model(x_test).squeeze(1) > 0).float() == y_test).float().mean().item()
     report = {
-        "pairs": str(args.pairs), "num_pairs": len(store), "held_out_pairs": int(
+        "pairs": str(args.pairs), "num_pairs": count, "seed": args.seed, "held_out_pairs": int(
             len(set(clip_id[test_clip]))), "frames_train": int((~held).sum()),
         "frames_test": int(held.sum()), "train_accuracy": round(train_acc, 4),
         "held_out_accuracy": round(test_acc, 4),

@@ -119,3 +119,29 @@ def test_decoder_only_finetune_keeps_encoder_and_stats(tmp_path):
     assert tuned.cfg.latents_std == base.cfg.latents_std
     with pytest.raises(Exception, match="decoder_only needs init_from"):
         replace(cfg, init_from="")
+
+
+def test_with_decoder_takes_only_a_decoder_only_finetune_of_the_inpainters_codec(tmp_path):
+    """Pair generation may decode stage 1's latents with a fine-tuned decoder (chain
+    `pair_decoder_train`), never with a codec whose encoder or latent statistics differ."""
+    from xdub.errors import ConfigError
+    from xdub.train.inpaint import Inpainter, with_decoder
+
+    short = dict(steps=6, batch_size=4, warmup=1, ckpt_every=6, sample_every=6)
+    base = train.train_codec(SMALL, _cfg(**short), tmp_path / "base", smooth_source)
+    base.save_pretrained(tmp_path / "codec")
+    tuned = train.train_codec(SMALL, replace(_cfg(**short), init_from=str(tmp_path / "codec"),
+                                             decoder_only=True, decoder_noise=0.4),
+                              tmp_path / "tuned", smooth_source)
+    tuned.save_pretrained(tmp_path / "tuned_codec")
+    first = _cfg(**short)
+    other = train.train_codec(SMALL, replace(first, loop=replace(first.loop, seed=1)),
+                              tmp_path / "other", smooth_source)
+    other.save_pretrained(tmp_path / "other_codec")
+    inp = Inpainter(dit=None, codec=base, featurizer=None, spec=None, version="abc")
+    swapped = with_decoder(inp, tmp_path / "tuned_codec")
+    assert swapped.codec is not base and swapped.version.startswith("abc+")
+    latents = torch.randn(1, SMALL.latent_channels, 1, 4, 4)
+    assert not torch.equal(swapped.codec.decode(latents), base.decode(latents))
+    with pytest.raises(ConfigError, match="not a decoder-only fine-tune"):
+        with_decoder(inp, tmp_path / "other_codec")

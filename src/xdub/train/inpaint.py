@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +149,26 @@ def load_inpainter(folder: str | Path, device: torch.device | str = "cpu") -> In
     featurizer = build_featurizer(spec.audio, device=device)
     check_compatible(dit.config, codec, featurizer, spec.mode, spec.window_frames)
     return Inpainter(dit, codec, featurizer, spec, weights_version(folder / "dit"))
+
+
+def with_decoder(inp: Inpainter, codec_dir: str | Path) -> Inpainter:
+    """`inp` decoding with the codec in `codec_dir`: a decoder-only fine-tune of its own codec
+    (same encoder and latent statistics, so the DiT's latents mean the same); ConfigError for
+    any other codec. Its `version` then names the decoder too (it shapes every V')."""
+    if not isinstance(inp.codec, TinyVideoCodec):
+        raise ConfigError("a pair decoder needs the tiny codec")
+    codec_dir = Path(codec_dir)
+    decoder = TinyVideoCodec.from_pretrained(codec_dir).to(
+        inp.codec.latents_mean.device).eval().requires_grad_(False)
+    ours, theirs = inp.codec.state_dict(), decoder.state_dict()
+    same = all(torch.equal(value, theirs[name]) for name, value in ours.items()
+               if not name.startswith("decoder.")) and all(
+        torch.equal(getattr(inp.codec, stat), getattr(decoder, stat))
+        for stat in ("latents_mean", "latents_std"))  # buffers outside the state dict
+    if ours.keys() != theirs.keys() or not same:
+        raise ConfigError(f"{codec_dir} is not a decoder-only fine-tune of the inpainter's codec "
+                          "(its encoder or latent statistics differ)")
+    return replace(inp, codec=decoder, version=f"{inp.version}+{weights_version(codec_dir)}")
 
 
 # ---------------------------------------------------------------------------------------------
