@@ -38,7 +38,7 @@ def test_stage2_chain_skips_finished_steps_and_resumes(tmp_path):
     assert step_done(tmp_path / "out", "scorer") and not step_done(tmp_path / "out", "stage1")
     calls.clear()
     status = run_chain(ChainConfig(), tmp_path, tmp_path / "out", steps)
-    assert calls == ["stage1", "phases", "pair_decoder", "pairs", "stage2", "export"]
+    assert calls == ["stage1", "phases", "robust_decoder", "pairs", "stage2", "export"]
     assert status["codec"] == "skipped" and status["export"] == "done"
     calls.clear()
     run_chain(ChainConfig(), tmp_path, tmp_path / "out", steps)
@@ -115,7 +115,7 @@ def test_stage2_chain_training_record_names_the_occluder_recipe(tmp_path):
     assert record["occluders_held_out"] == {"iou": 0.9}
 
 
-def test_stage2_chain_pair_decoder_step_fine_tunes_the_chain_codec(tmp_path, monkeypatch):
+def test_stage2_chain_robust_decoder_step_fine_tunes_the_chain_codec(tmp_path, monkeypatch):
     """No recipe: nothing to do; a recipe that would retrain the encoder: refused; else the
     chain's own codec is what the decoder-only fine-tune starts from."""
     import pytest
@@ -124,20 +124,20 @@ def test_stage2_chain_pair_decoder_step_fine_tunes_the_chain_codec(tmp_path, mon
     from xdub.config.codec import CodecTrainConfig
     from xdub.errors import ConfigError
     from xdub.train import codec as codec_training
-    from xdub.train.chain_steps import run_pair_decoder
+    from xdub.train.chain_steps import run_robust_decoder
 
     chain_file = CONFIGS / "chain_tiny.yaml"
     shipped = load(ChainConfig, chain_file)
-    none = ChainContext(replace(shipped, pair_decoder_train=""), chain_file.parent, tmp_path)
-    assert run_pair_decoder(none) and not (tmp_path / "pair_decoder").exists()
+    none = ChainContext(replace(shipped, robust_decoder_train=""), chain_file.parent, tmp_path)
+    assert run_robust_decoder(none) and not (tmp_path / "robust_decoder").exists()
     recipe_file = CONFIGS.parent / "codec" / "train_tiny_robust.yaml"
     recipe = load(CodecTrainConfig, recipe_file)
     assert recipe.decoder_only
     save(replace(recipe, decoder_only=False), tmp_path / "full.yaml")
-    full = ChainContext(replace(shipped, pair_decoder_train=str(tmp_path / "full.yaml")),
+    full = ChainContext(replace(shipped, robust_decoder_train=str(tmp_path / "full.yaml")),
                         chain_file.parent, tmp_path)
     with pytest.raises(ConfigError, match="decoder_only"):
-        run_pair_decoder(full)
+        run_robust_decoder(full)
     seen = {}
 
     def fake_training(run_dir, out_dir, model, train):
@@ -147,8 +147,8 @@ def test_stage2_chain_pair_decoder_step_fine_tunes_the_chain_codec(tmp_path, mon
         return 30.0
 
     monkeypatch.setattr(codec_training, "train_tiny_codec_on_synth", fake_training)
-    ctx = ChainContext(replace(shipped, pair_decoder_train=str(recipe_file)), chain_file.parent,
+    ctx = ChainContext(replace(shipped, robust_decoder_train=str(recipe_file)), chain_file.parent,
                        tmp_path)
-    assert run_pair_decoder(ctx)
-    assert seen == {"run_dir": tmp_path / "pair_decoder", "init_from": str(ctx.codec_dir),
+    assert run_robust_decoder(ctx)
+    assert seen == {"run_dir": tmp_path / "robust_decoder", "init_from": str(ctx.codec_dir),
                     "noise": recipe.decoder_noise}

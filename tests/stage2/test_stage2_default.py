@@ -138,3 +138,32 @@ def test_stage2_default_exports_an_occluder_net_enabled(exported, tmp_path):
     with pytest.raises(WeightsError, match="missing"):
         export_default(editor, exported / "syncnet", tmp_path / "again", training={},
                        occluder_dir=tmp_path / "nothing")
+
+
+def test_stage2_default_exports_a_decoder_only_fine_tune_of_its_codec(exported, tmp_path):
+    """`decoder_dir` ships another decoder for the same latents (the robust decoder); a codec
+    with another encoder is refused."""
+    from xdub.models.codec import TinyVideoCodec
+
+    editor = Path(shutil.copytree(exported, tmp_path / "editor",
+                                  ignore=shutil.ignore_patterns("syncnet", "manifest.json")))
+    own = TinyVideoCodec.from_pretrained(editor / "codec")
+    tuned = TinyVideoCodec.from_pretrained(editor / "codec")
+    with torch.no_grad():
+        for param in tuned.decoder.parameters():
+            param.add_(0.01)
+    tuned.save_pretrained(tmp_path / "tuned")
+    folder = export_default(editor, exported / "syncnet", tmp_path / "default", training={},
+                            decoder_dir=tmp_path / "tuned")
+    assert check_manifest(folder) == []
+    shipped = TinyVideoCodec.from_pretrained(folder / "codec")
+    assert shipped.encodes_like(own) and torch.equal(next(shipped.decoder.parameters()),
+                                                     next(tuned.decoder.parameters()))
+    load_checkpoint(folder, device="cpu")
+    with torch.no_grad():
+        next(tuned.encoder.parameters()).add_(0.01)
+    tuned.save_pretrained(tmp_path / "other")
+    with pytest.raises(WeightsError, match="not a decoder-only fine-tune"):
+        export_default(editor, exported / "syncnet", tmp_path / "again", training={},
+                       decoder_dir=tmp_path / "other")
+    assert not (tmp_path / "again").exists()

@@ -123,7 +123,7 @@ def test_decoder_only_finetune_keeps_encoder_and_stats(tmp_path):
 
 def test_with_decoder_takes_only_a_decoder_only_finetune_of_the_inpainters_codec(tmp_path):
     """Pair generation may decode stage 1's latents with a fine-tuned decoder (chain
-    `pair_decoder_train`), never with a codec whose encoder or latent statistics differ."""
+    `robust_decoder_train`), never with a codec whose encoder or latent statistics differ."""
     from xdub.errors import ConfigError
     from xdub.train.inpaint import Inpainter, with_decoder
 

@@ -45,7 +45,7 @@ def chain(
     out: Path = typer.Option(..., "--out", help="Chain folder; finished steps are skipped."),
     stop_after: str | None = typer.Option(None, "--stop-after", help="Last step to run."),
 ) -> None:
-    """Codec -> scorer -> occluders -> stage 1 -> phases -> pair decoder -> pairs -> stage 2 -> default,
+    """Codec -> scorer -> occluders -> stage 1 -> phases -> robust decoder -> pairs -> stage 2 -> default,
     resumable."""
     from xdub.config import load, replace
     from xdub.config.chain import ChainConfig

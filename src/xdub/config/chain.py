@@ -1,12 +1,12 @@
 """Config of the whole training chain (`xdub train chain`, `xdub.train.chain`). Stdlib only.
 
-The chain runs codec -> scorer -> occluders -> stage 1 -> phase measurement -> pair decoder ->
+The chain runs codec -> scorer -> occluders -> stage 1 -> phase measurement -> robust decoder ->
 pairs -> stage 2 -> export,
 each step in its own sub-folder of the chain's output folder, skipped when its output exists.
 Every step reads its own config file (paths relative to the chain YAML); the chain only wires
-outputs to inputs (codec folder -> stage 1 and the pair decoder, scorer -> pairs and stage 2,
-inpainter and pair decoder -> pairs, inpainter -> stage-2 init, pairs -> stage 2). Imports:
-stdlib + xdub.errors.
+outputs to inputs (codec folder -> stage 1 and the robust decoder, scorer -> pairs and stage 2,
+inpainter (and robust decoder) -> pairs, inpainter -> stage-2 init, pairs -> stage 2, robust
+decoder -> export). Imports: stdlib + xdub.errors.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from xdub.errors import ConfigError
 
-CHAIN_STEPS = ("codec", "scorer", "occluders", "stage1", "phases", "pair_decoder", "pairs",
+CHAIN_STEPS = ("codec", "scorer", "occluders", "stage1", "phases", "robust_decoder", "pairs",
                "stage2", "export")
 
 
@@ -46,10 +46,13 @@ class ChainConfig:
     #   editor (dubbing keeps the input under hands and objects); "" = none
     stage1: str = "stage1_tiny.yaml"  # Stage1Config
     pairs: str = "pairs_tiny.yaml"  # PairGenConfig
-    pair_decoder_train: str = ""  # CodecTrainConfig of a decoder-only fine-tune of the chain's
-    #   codec with latent noise (../codec/train_tiny_robust.yaml): it decodes stage 1's latents
-    #   in pair generation, so V' mouths carry less of the tiny decoder's colour speckle (the
-    #   stage-1 realism classifier: 67 -> 62 %, design 3.1 session 15). "" = the codec's decoder
+    robust_decoder_train: str = ""  # CodecTrainConfig of a decoder-only fine-tune of the chain's
+    #   codec with latent noise (../codec/train_tiny_robust.yaml): slightly-off latents decode
+    #   without the tiny decoder's colour speckle; "" = none (the codec's own decoder everywhere)
+    robust_decoder_pairs: bool = False  # it decodes stage 1's latents in pair generation (V'
+    #   mouths: realism classifier 67 -> 62 %, design 3.1 session 15)
+    robust_decoder_dubbing: bool = False  # it is the exported default's decoder (the editor's
+    #   latents are unchanged; held out +0.09 dB mouth PSNR, design 3.1 session 15)
     stage2: str = "stage2_tiny.yaml"  # Stage2Config
     pair_source: PairSourceConfig = field(default_factory=PairSourceConfig)
     extra_pair_sources: tuple[PairSourceConfig, ...] = ()  # more source clips (e.g. a scenario

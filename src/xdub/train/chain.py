@@ -1,7 +1,8 @@
 """`xdub train chain`: codec -> scorer -> occluders -> stage 1 -> pairs -> stage 2 -> export.
 
 Between stage 1 and the pairs, `phases` measures the lip band on the stage-1 model and
-`pair_decoder` (when configured) fine-tunes the decoder that decodes stage 1's latents there.
+`robust_decoder` (when configured) fine-tunes a noise-robust decoder for the pairs and/or the
+exported default.
 
     run_chain(load(ChainConfig, "configs/train/chain_tiny.yaml"), config_dir, "runs/chain")
 

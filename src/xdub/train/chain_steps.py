@@ -8,7 +8,7 @@ its own config file; the only thing a step knows about the others is where their
     occluders/final/        occluder segmenter folder  (xdub.train.occluders, when configured)
     stage1/inpainter/       inpainter folder           (xdub.train.stage1.train_stage1)
     phases/phases.json      measured lip band          (xdub.train.phases.measure on stage 1)
-    pair_decoder/final/     codec with a fine-tuned decoder for V' (when configured)
+    robust_decoder/final/   the codec with a noise-robust decoder (when configured)
     pairs/                  pair store                 (xdub.train.pairgen.generate_pairs)
     stage2/editor/          dubbing checkpoint         (xdub.train.stage2.train_stage2)
     default/                codec + scorer + editor + manifest (xdub.train.export_default)
@@ -65,8 +65,8 @@ class ChainContext:
         return self.out / "occluders" / "final"
 
     @property
-    def pair_decoder_dir(self) -> Path:
-        return self.out / "pair_decoder" / "final"
+    def robust_decoder_dir(self) -> Path:
+        return self.out / "robust_decoder" / "final"
 
     @property
     def inpainter_dir(self) -> Path:
@@ -165,23 +165,23 @@ def run_phases(ctx: ChainContext) -> bool:
     return True
 
 
-def run_pair_decoder(ctx: ChainContext) -> bool:
-    """A decoder-only fine-tune of the chain's codec with latent noise (`pair_decoder/final/`):
-    stage 1's slightly-off latents then decode without colour speckle in the pairs' V'. Nothing
-    to do when the chain configures none."""
+def run_robust_decoder(ctx: ChainContext) -> bool:
+    """A decoder-only fine-tune of the chain's codec with latent noise (`robust_decoder/final/`):
+    slightly-off latents (stage 1's in the pairs' V', the editor's when dubbing) decode without
+    colour speckle. Nothing to do when the chain configures none."""
     from xdub.errors import ConfigError
     from xdub.train.codec import train_tiny_codec_on_synth
 
-    if not ctx.cfg.pair_decoder_train:
+    if not ctx.cfg.robust_decoder_train:
         return True
-    train = load(CodecTrainConfig, ctx.path(ctx.cfg.pair_decoder_train))
-    if not train.decoder_only:  # a new encoder would not read stage 1's latents
-        raise ConfigError(f"chain: {ctx.cfg.pair_decoder_train} must set decoder_only: true")
+    train = load(CodecTrainConfig, ctx.path(ctx.cfg.robust_decoder_train))
+    if not train.decoder_only:  # a new encoder would not read the DiTs' latents
+        raise ConfigError(f"chain: {ctx.cfg.robust_decoder_train} must set decoder_only: true")
     model = load(CodecConfig, ctx.path(ctx.cfg.codec_model)).tiny
-    psnr = train_tiny_codec_on_synth(ctx.out / "pair_decoder", ctx.pair_decoder_dir, model,
+    psnr = train_tiny_codec_on_synth(ctx.out / "robust_decoder", ctx.robust_decoder_dir, model,
                                      replace(train, init_from=str(ctx.codec_dir)))
-    log.info("pair decoder: held-out PSNR %.2f dB", psnr)
-    return (ctx.pair_decoder_dir / "config.json").is_file()
+    log.info("robust decoder: held-out PSNR %.2f dB", psnr)
+    return (ctx.robust_decoder_dir / "config.json").is_file()
 
 
 def run_pairs(ctx: ChainContext) -> bool:
@@ -200,8 +200,8 @@ def run_pairs(ctx: ChainContext) -> bool:
     judge = SyncJudge(SyncScorer.from_pretrained(ctx.scorer_dir)) if cfg.filters.use_sync else None
     torch.set_num_threads(1)
     inpainter = load_inpainter(ctx.inpainter_dir)
-    if ctx.cfg.pair_decoder_train:
-        inpainter = with_decoder(inpainter, ctx.pair_decoder_dir)
+    if ctx.cfg.robust_decoder_train and ctx.cfg.robust_decoder_pairs:
+        inpainter = with_decoder(inpainter, ctx.robust_decoder_dir)
     folder = ctx.out / "pairs"
     sources = (ctx.cfg.pair_source, *ctx.cfg.extra_pair_sources)
     folders = [folder] + [folder / f"extra_{k}" for k in range(len(sources) - 1)]
@@ -245,8 +245,11 @@ def run_export(ctx: ChainContext) -> bool:
     from xdub.train.export_default import export_default
 
     occluders = ctx.occluder_dir if ctx.cfg.occluders_train else None
+    decoder = (ctx.robust_decoder_dir if ctx.cfg.robust_decoder_train
+               and ctx.cfg.robust_decoder_dubbing else None)
     folder = export_default(ctx.editor_dir, ctx.scorer_dir, ctx.out / "default",
-                            training=training_record(ctx), occluder_dir=occluders)
+                            training=training_record(ctx), occluder_dir=occluders,
+                            decoder_dir=decoder)
     if ctx.cfg.export_default:
         target = ctx.path(ctx.cfg.export_default)
         shutil.rmtree(target, ignore_errors=True)
@@ -296,7 +299,7 @@ STEP_FUNCTIONS = {
     "occluders": run_occluders,
     "stage1": run_stage1,
     "phases": run_phases,
-    "pair_decoder": run_pair_decoder,
+    "robust_decoder": run_robust_decoder,
     "pairs": run_pairs,
     "stage2": run_stage2,
     "export": run_export,

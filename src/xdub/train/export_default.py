@@ -32,6 +32,7 @@ from xdub.config import replace
 from xdub.config.infer import OccluderKeepConfig
 from xdub.errors import OutputError, WeightsError
 from xdub.generation.folder import (
+    CODEC_DIR,
     DUBBER_FILE,
     OCCLUDER_DIR,
     read_dubber_config,
@@ -73,10 +74,14 @@ def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Path,
                    training: dict[str, Any], metrics: dict[str, Any] | None = None,
                    name: str = "xdub-tiny-default", occluder_dir: str | Path | None = None,
-                   occluder_keep: OccluderKeepConfig | None = None) -> Path:
+                   occluder_keep: OccluderKeepConfig | None = None,
+                   decoder_dir: str | Path | None = None) -> Path:
     """Build the default folder `out` from a stage-2 editor folder and a scorer folder, with
     the occluder segmenter folder `occluder_dir` (enabled with `occluder_keep`'s thresholds,
-    default ones when None) when given."""
+    default ones when None) when given, and the codec of `decoder_dir` (a decoder-only
+    fine-tune of the editor's codec: same latents, another decoder) in place of its own."""
+    from xdub.models.codec import TinyVideoCodec
+
     from xdub.train.loop import git_sha
     from xdub.version import __version__
 
@@ -89,6 +94,13 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
             raise WeightsError(f"cannot export the default: {needed} is missing")
     with atomic_dir(out) as tmp:
         shutil.copytree(editor_dir, tmp, dirs_exist_ok=True)
+        if decoder_dir is not None:
+            own = TinyVideoCodec.from_pretrained(tmp / CODEC_DIR)
+            if not own.encodes_like(TinyVideoCodec.from_pretrained(decoder_dir)):
+                raise WeightsError(f"cannot export the default: {decoder_dir} is not a "
+                                   "decoder-only fine-tune of the editor's codec")
+            shutil.rmtree(tmp / CODEC_DIR)
+            shutil.copytree(decoder_dir, tmp / CODEC_DIR)
         if occluder_dir is not None:
             shutil.rmtree(tmp / OCCLUDER_DIR, ignore_errors=True)
             shutil.copytree(occluder_dir, tmp / OCCLUDER_DIR)

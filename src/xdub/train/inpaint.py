@@ -156,16 +156,11 @@ def with_decoder(inp: Inpainter, codec_dir: str | Path) -> Inpainter:
     (same encoder and latent statistics, so the DiT's latents mean the same); ConfigError for
     any other codec. Its `version` then names the decoder too (it shapes every V')."""
     if not isinstance(inp.codec, TinyVideoCodec):
-        raise ConfigError("a pair decoder needs the tiny codec")
+        raise ConfigError("another decoder needs the tiny codec")
     codec_dir = Path(codec_dir)
     decoder = TinyVideoCodec.from_pretrained(codec_dir).to(
         inp.codec.latents_mean.device).eval().requires_grad_(False)
-    ours, theirs = inp.codec.state_dict(), decoder.state_dict()
-    same = all(torch.equal(value, theirs[name]) for name, value in ours.items()
-               if not name.startswith("decoder.")) and all(
-        torch.equal(getattr(inp.codec, stat), getattr(decoder, stat))
-        for stat in ("latents_mean", "latents_std"))  # buffers outside the state dict
-    if ours.keys() != theirs.keys() or not same:
+    if not inp.codec.encodes_like(decoder):
         raise ConfigError(f"{codec_dir} is not a decoder-only fine-tune of the inpainter's codec "
                           "(its encoder or latent statistics differ)")
     return replace(inp, codec=decoder, version=f"{inp.version}+{weights_version(codec_dir)}")

@@ -201,6 +201,17 @@ class TinyVideoCodec(VideoCodec):
         images = self.decode_images(raw).clamp(-1.0, 1.0)
         return rearrange(images, "(b f) c h w -> b c f h w", b=latents.shape[0])
 
+    def encodes_like(self, other: TinyVideoCodec) -> bool:
+        """True when `other` has this codec's encoder and latent statistics (a decoder-only
+        fine-tune of it): latents of either mean the same, so either decoder reads them."""
+        ours, theirs = self.state_dict(), other.state_dict()
+        if ours.keys() != theirs.keys():
+            return False
+        same = all(torch.equal(value, theirs[name]) for name, value in ours.items()
+                   if not name.startswith("decoder."))
+        return same and torch.equal(self.latents_mean, other.latents_mean) and torch.equal(
+            self.latents_std, other.latents_std)  # buffers outside the state dict
+
     # ----- checkpoints -----
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write `folder/{config.json, model.safetensors}`."""
