@@ -24,11 +24,6 @@ class DetectConfig:
     min_face_px: int = 24  # smaller boxes are dropped: too small to dub
     mesh: bool = True  # run the 468-point mesh (else landmarks from 4 detector keypoints)
     mesh_min_score: float = 0.5  # mesh face-presence threshold; below -> coarse landmarks
-    fallback_min_score: float = 0.2  # when no face is found at min_score, the video is scanned
-    #   again at this threshold (textured and flat non-human faces score 0.2-0.3: 2 of 9 engine
-    #   reptiles); 0 = no second scan
-    fallback_coverage: float = 0.8  # ...and a face found then is dubbed only if present in this
-    #   share of the frames, so a faceless video stays faceless
     num_threads: int = 1  # TFLite CPU threads; 1 keeps parallel workers from oversubscribing
 
 

@@ -75,7 +75,6 @@ class DubPipeline:
                               f"{dubber.crop_size}")
         self.generator, self.dubber = generator, dubber
         self._detectors: dict[str, FaceDetector] = {}
-        self._given_detector = detector is not None  # its threshold is its own: no second scan
         if detector is not None:
             self._detectors[dubber.face.detect.backend] = detector
 
@@ -168,39 +167,10 @@ class DubPipeline:
             tracks = track_span(frames(), first, self._detector(cfg, source.size), face,
                                 source.fps, on_frame=lambda _: progress.advance())
         progress.finish()
-        if (not tracks and scanned and face.detect.fallback_min_score > 0
-                and not self._given_detector):
-            tracks = self._low_score_tracks(source, first, scanned, face, cfg, progress, timer)
         if to_end and first + scanned != source.num_frames:
             log.info("video has %d frames (estimated %d)", first + scanned, source.num_frames)
             timeline = plan_timeline(first + scanned, source.fps, audio.duration, cfg.timeline)
         return tracks, first, scanned, timeline
-
-    def _low_score_tracks(self, source: VideoSource, first: int, scanned: int, face: FaceConfig,
-                          cfg: InferConfig, progress: Progress, timer: StageTimer,
-                          ) -> list[FaceTrack]:
-        """No face at the detector's threshold: the same frames scanned again at
-        `detect.fallback_min_score` (stylised and non-human faces score low); only a track
-        present in `detect.fallback_coverage` of them counts, so faceless videos stay faceless."""
-        detect = face.detect
-        low = replace(face, detect=replace(detect, min_score=detect.fallback_min_score))
-        detector: FaceDetector = create_detector(low.detect)
-        if max(source.size) > cfg.detect_max_side:
-            detector = ScaledDetector(detector, cfg.detect_max_side)
-        progress.start(f"tracking faces (detector score >= {detect.fallback_min_score:g})", scanned)
-        with timer.measure("track"):
-            tracks = track_span(source.scan(first, first + scanned), first, detector, low,
-                                source.fps, on_frame=lambda _: progress.advance())
-        progress.finish()
-        # A low-scoring face is often split into several tracks (a missed frame, a mesh that
-        # comes and goes); what counts is how much of the video they cover together.
-        covered = len(set().union(*(t.frame_indices.tolist() for t in tracks)))
-        if covered < detect.fallback_coverage * scanned:
-            return []
-        log.warning("no face at detector score >= %g; dubbing the face found at >= %g (in %d%% "
-                    "of the frames)", detect.min_score, detect.fallback_min_score,
-                    round(100 * covered / scanned))
-        return tracks
 
     def _align(self, tracks: list[FaceTrack], first: int, scanned: int, fps: float,
                cfg: InferConfig, timer: StageTimer) -> FaceTable:
