@@ -254,3 +254,40 @@ def test_pairs_keep_known_occluders_from_v(inpainter_dir, single_thread):
     assert abs(row.scores["occluder_cover"] - (occ * region).sum() / region.sum()) < 0.01
     assert not np.array_equal(redrawn["input_crops"][under & inpainted],
                               redrawn["target_crops"][under & inpainted])
+
+
+def test_shuffle_pairs_take_the_clip_s_own_mouth_and_are_for_the_prior_only(inpainter_dir,
+                                                                           single_thread):
+    """No stage 1: V' is V with its own composite region from `shift` frames away (real lips,
+    other speech), the crop path is the stage-1 pairs', and the row is never accepted (the
+    editor reads accepted pairs only; the lip prior reads all)."""
+    from xdub.train.pairgen import PRIOR_ONLY, ShufflePairGenerator
+
+    stage1 = _generator(inpainter_dir)
+    gen = ShufflePairGenerator(stage1.source, stage1.inpainter, None, stage1.cfg)
+    row, arrays = gen.make_pair(1, shard=0)
+    assert not row.accepted and row.reasons == [PRIOR_ONLY] and row.file is not None
+    _, made = stage1.make_pair(1, shard=0)
+    np.testing.assert_array_equal(arrays["target_crops"], made["target_crops"])  # same crops
+    np.testing.assert_array_equal(arrays["mask"], made["mask"])
+    shift = int(row.scores["shift"])
+    total = len(arrays["target_crops"])
+    assert total // 4 <= shift <= total - total // 4
+    region = arrays["mask"] > 0
+    shifted = np.roll(arrays["target_crops"], shift, axis=0)
+    full = arrays["mask"] == 255
+    np.testing.assert_array_equal(arrays["input_crops"][full], shifted[full])
+    np.testing.assert_array_equal(arrays["input_crops"][~region], arrays["target_crops"][~region])
+    assert not np.array_equal(arrays["input_crops"], arrays["target_crops"])
+    np.testing.assert_array_equal(arrays["audio"], made["audio"])  # the clip's own speech
+
+
+def test_chain_pair_sources_kinds():
+    from xdub.config.chain import ChainConfig, PairSourceConfig
+    from xdub.errors import ConfigError
+
+    ChainConfig(extra_pair_sources=(PairSourceConfig(kind="shuffle"),))
+    with pytest.raises(ConfigError, match="kind must be stage1"):
+        ChainConfig(pair_source=PairSourceConfig(kind="shuffle"))
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        PairSourceConfig(kind="oracle")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from xdub.errors import ConfigError
 
+PAIR_KINDS = ("stage1", "shuffle")
 CHAIN_STEPS = ("codec", "scorer", "occluders", "stage1", "phases", "robust_decoder", "pairs",
                "stage2", "export")
 
@@ -29,10 +30,15 @@ class PairSourceConfig:
     first_seed: int = 200_000  # clip k = this + k: above the stage-1 clip range (seeds
     #   0 .. 99_999) and below every held-out range (bench: >= 1_000_000)
     num_clips: int = 128  # source clips (accepted pairs are fewer: see the filters)
+    kind: str = "stage1"  # stage1: stage 1 redraws the lips with another clip's audio (the
+    #   method's pairs); shuffle: each clip's own mouth from elsewhere in the clip, no stage 1,
+    #   stored for the lip prior's pretraining only (`train.pairgen.ShufflePairGenerator`)
 
     def __post_init__(self) -> None:
         if self.num_clips < 2 or self.clip_seconds <= 0:
             raise ConfigError("chain.pair_source: num_clips >= 2 and clip_seconds > 0")
+        if self.kind not in PAIR_KINDS:
+            raise ConfigError(f"chain.pair_source.kind must be one of {PAIR_KINDS}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,9 @@ class ChainConfig:
     stop_after: str = ""  # stop after this step (one of CHAIN_STEPS); "" = run all
 
     def __post_init__(self) -> None:
+        if self.pair_source.kind != "stage1":  # the editor learns from the method's pairs
+            raise ConfigError("chain.pair_source.kind must be stage1 (shuffle sources go in "
+                              "extra_pair_sources)")
         if self.stop_after and self.stop_after not in CHAIN_STEPS:
             raise ConfigError(f"chain.stop_after must be one of {CHAIN_STEPS}")
         if not 0.0 < self.phase_fraction < 1.0 or not 0.0 < self.max_lip_band <= 1.0:

@@ -194,7 +194,12 @@ def run_pairs(ctx: ChainContext) -> bool:
     from xdub.sharding import current_worker, num_shards
     from xdub.train import processes
     from xdub.train.inpaint import load_inpainter, with_decoder
-    from xdub.train.pairgen import PairGenerator, SyncJudge, generate_pairs
+    from xdub.train.pairgen import (
+        PairGenerator,
+        ShufflePairGenerator,
+        SyncJudge,
+        generate_pairs,
+    )
 
     cfg = load(PairGenConfig, ctx.path(ctx.cfg.pairs))
     judge = SyncJudge(SyncScorer.from_pretrained(ctx.scorer_dir)) if cfg.filters.use_sync else None
@@ -211,8 +216,8 @@ def run_pairs(ctx: ChainContext) -> bool:
                                                    clip_seconds=src.clip_seconds,
                                                    first_seed=src.first_seed,
                                                    num_clips=src.num_clips))
-        summaries.append(generate_pairs(PairGenerator(source, inpainter, judge, cfg), out,
-                                        progress=True))
+        kind = ShufflePairGenerator if src.kind == "shuffle" else PairGenerator
+        summaries.append(generate_pairs(kind(source, inpainter, judge, cfg), out, progress=True))
         shard_counts.append(num_shards(len(source), cfg.shard_size))
     # Several processes: each made its own shards; once all have, the manifest is complete.
     processes.process_state().wait_for_everyone()

@@ -49,6 +49,8 @@ from xdub.types import AUDIO_SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 DONOR_RULE = "loop-from-start,trim"
+SHUFFLE_RULE = "shuffle"  # ShufflePairGenerator's donor rule and model version
+PRIOR_ONLY = "prior_only"  # the reason a self-made pair is not accepted (the lip prior's only)
 _OUTSIDE = 0.02  # mask values below this count as "outside" (untouched by the composite)
 _INSIDE = 0.5  # ... and above this as "inside" for the flicker measure
 
@@ -166,6 +168,19 @@ def occluder_cover(occluders: np.ndarray, region: np.ndarray) -> float:
     return float((occluders * region).sum() / max(float(region.sum()), 1.0))
 
 
+def pair_arrays(clip: PreparedClip, record: ClipRecord, edited: np.ndarray, region: np.ndarray,
+                donor_audio: np.ndarray, occluders: np.ndarray | None) -> dict[str, np.ndarray]:
+    """What a pair store holds for one pair (`xdub.data.pairs`)."""
+    c = clip.crops
+    arrays = {"input_crops": edited, "target_crops": c.crops,
+              "mask": np.rint(region * 255).astype(np.uint8),
+              "audio": record.samples.astype(np.float32), "donor_audio": donor_audio,
+              "affines": c.affines.astype(np.float32)}
+    if occluders is not None:  # for occluder augmentation in stage 2 (pair_windows)
+        arrays["occluders"] = np.rint(occluders * 255).astype(np.uint8)
+    return arrays
+
+
 @dataclass
 class PairGenerator:
     """Everything needed to turn input items into pairs."""
@@ -191,41 +206,51 @@ class PairGenerator:
         raw = inpaint_clip(inp, clip, windows, cfg.steps, torch.Generator().manual_seed(noise_seed),
                            np.random.default_rng([cfg.donor_seed, item, 1]),
                            cfg.ref_scale, cfg.audio_scale)
-        c = clip.crops
-        occluders = (None if record.occluders is None else
-                     occluders_in_crops(record.occluders, c.affines, c.crops.shape[1]))
-        region = composite_region(clip, cfg)
-        if occluders is not None:
-            cover = occluder_cover(occluders, region)  # stage 2 picks occluder donors by it
-            if cfg.keep_occluders:  # V' keeps V's pixels under them
-                region = region * (1.0 - occluders)
-        edited = composite(raw, c.crops, region)
+        edited, region, occluders, cover = self._composite(record, clip, raw)
         scores = self.score(record, clip, raw, edited, donor_audio, region)
         if occluders is not None:
-            scores["occluder_cover"] = cover
+            scores["occluder_cover"] = cover  # stage 2 picks occluder donors by it
         reasons = failed_filters(scores, cfg.filters)
         arrays = None
         if not reasons or cfg.keep_rejected:
-            arrays = {"input_crops": edited, "target_crops": c.crops,
-                      "mask": np.rint(region * 255).astype(np.uint8),
-                      "audio": record.samples.astype(np.float32), "donor_audio": donor_audio,
-                      "affines": c.affines.astype(np.float32)}
-            if occluders is not None:  # for occluder augmentation in stage 2 (pair_windows)
-                arrays["occluders"] = np.rint(occluders * 255).astype(np.uint8)
-        seeds = {"noise": noise_seed, "pick": cfg.donor_seed}
-        for role, index in (("source_seed", item), ("donor_seed", donor)):
-            seed_of = getattr(self.source, "seed", None)
-            if seed_of is not None:
-                seeds[role] = int(seed_of(index))
-        row = PairRecord(
+            arrays = pair_arrays(clip, record, edited, region, donor_audio, occluders)
+        return self._row(item, shard, record, clip, self.source.clip_id(donor), DONOR_RULE,
+                         {"noise": noise_seed, "pick": cfg.donor_seed}, donor, inp.version,
+                         scores, reasons, arrays), arrays
+
+    def _composite(self, record: ClipRecord, clip: PreparedClip, raw: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+        """V' (`raw` inside the composite region, V outside), the region, the clip's known
+        occluders in its crops (None without) and their share of the region."""
+        c = clip.crops
+        occluders = (None if record.occluders is None else
+                     occluders_in_crops(record.occluders, c.affines, c.crops.shape[1]))
+        region = composite_region(clip, self.cfg)
+        cover = 0.0
+        if occluders is not None:
+            cover = occluder_cover(occluders, region)
+            if self.cfg.keep_occluders:  # V' keeps V's pixels under them
+                region = region * (1.0 - occluders)
+        return composite(raw, c.crops, region), region, occluders, cover
+
+    def _row(self, item: int, shard: int, record: ClipRecord, clip: PreparedClip, donor_clip: str,
+             donor_rule: str, seeds: dict[str, int], donor: int | None, version: str,
+             scores: dict[str, float], reasons: list[str],
+             arrays: dict[str, np.ndarray] | None) -> PairRecord:
+        """The manifest row of one pair (`donor`: the donor item, None for none)."""
+        seed_of = getattr(self.source, "seed", None)
+        if seed_of is not None:
+            seeds["source_seed"] = int(seed_of(item))
+            if donor is not None:
+                seeds["donor_seed"] = int(seed_of(donor))
+        return PairRecord(
             pair_id=pair_id(item), item=item, shard=shard, source_clip=record.clip_id,
-            donor_clip=self.source.clip_id(donor), donor_rule=DONOR_RULE, seeds=seeds,
-            model_version=inp.version, num_frames=clip.num_frames, fps=clip.fps,
-            crop_size=int(c.crops.shape[1]), sample_rate=AUDIO_SAMPLE_RATE, scores=scores,
-            accepted=not reasons, reasons=reasons,
+            donor_clip=donor_clip, donor_rule=donor_rule, seeds=seeds,
+            model_version=version, num_frames=clip.num_frames, fps=clip.fps,
+            crop_size=int(clip.crops.crops.shape[1]), sample_rate=AUDIO_SAMPLE_RATE,
+            scores=scores, accepted=not reasons, reasons=reasons,
             file=f"{shard_stem(shard)}.safetensors" if arrays is not None else None,
             checksum=checksum(arrays) if arrays is not None else None)
-        return row, arrays
 
     def score(self, record: ClipRecord, clip: PreparedClip, raw: np.ndarray, edited: np.ndarray,
               donor_audio: np.ndarray, region: np.ndarray) -> dict[str, float]:
@@ -260,6 +285,36 @@ class PairGenerator:
         write_shard(out_dir, shard, rows, arrays)
         return rows
 
+
+
+@dataclass
+class ShufflePairGenerator(PairGenerator):
+    """Pairs that need no stage 1: V' is V with the composite region taken from V itself
+    `shift` frames away (circularly; seeded per item, in the middle half of the clip), so its
+    lips are real and sharp but belong to other speech (the "shuffle" kind of
+    `scripts/make_reference_pairs.py`). Every row is stored and marked `PRIOR_ONLY` (not
+    accepted): the lip prior pretrains on them (`lip_prior.pretrain_pairs: all`) and the
+    editor, which reads accepted pairs only, never sees them. `inpainter` gives the crop path
+    (the same as the stage-1 pairs'); its DiT does not run."""
+
+    def make_pair(self, item: int, shard: int) -> tuple[PairRecord, dict[str, np.ndarray] | None]:
+        record = self.source.load(item)
+        clip = self.prepare(record)
+        crops = clip.crops.crops
+        total = len(crops)
+        shift = int(np.random.default_rng([self.cfg.donor_seed, item, 2]).integers(
+            total // 4, total - total // 4 + 1))
+        edited, region, occluders, cover = self._composite(record, clip,
+                                                           np.roll(crops, shift, axis=0))
+        samples = record.samples.astype(np.float32)
+        donor_audio = np.roll(samples, shift * len(samples) // total)  # what V' lips say
+        scores = {"shift": float(shift)}
+        if occluders is not None:
+            scores["occluder_cover"] = cover
+        arrays = pair_arrays(clip, record, edited, region, donor_audio, occluders)
+        return self._row(item, shard, record, clip, record.clip_id, SHUFFLE_RULE,
+                         {"pick": self.cfg.donor_seed}, None, SHUFFLE_RULE, scores,
+                         [PRIOR_ONLY], arrays), arrays
 
 def generate_pairs(gen: PairGenerator, out_dir: str | Path, worker: Worker | None = None,
                    progress: bool = True) -> dict:
