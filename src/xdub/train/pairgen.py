@@ -290,7 +290,7 @@ class PairGenerator:
 @dataclass
 class ShufflePairGenerator(PairGenerator):
     """Pairs that need no stage 1: V' is V with the composite region taken from V itself
-    `shift` frames away (circularly; seeded per item, in the middle half of the clip), so its
+    `shift` frames away (circularly; seeded per clip, in the middle half of the clip), so its
     lips are real and sharp but belong to other speech (the "shuffle" kind of
     `scripts/make_reference_pairs.py`). Every row is stored and marked `PRIOR_ONLY` (not
     accepted): the lip prior pretrains on them (`lip_prior.pretrain_pairs: all`) and the
@@ -302,8 +302,9 @@ class ShufflePairGenerator(PairGenerator):
         clip = self.prepare(record)
         crops = clip.crops.crops
         total = len(crops)
-        shift = int(np.random.default_rng([self.cfg.donor_seed, item, 2]).integers(
-            total // 4, total - total // 4 + 1))
+        seed_of = getattr(self.source, "seed", None)  # the clip's own seed: the same shifts
+        key = int(seed_of(item)) if seed_of is not None else item  # as make_reference_pairs.py
+        shift = int(np.random.default_rng([key, 7]).integers(total // 4, total - total // 4 + 1))
         edited, region, occluders, cover = self._composite(record, clip,
                                                            np.roll(crops, shift, axis=0))
         samples = record.samples.astype(np.float32)
