@@ -31,13 +31,14 @@ from xdub.synth.clip import render_pair
 from xdub.face.landmarks import transform_points
 from xdub.face.mask import clip_mouth_region, mouth_mask
 from xdub.generation import composite
+from xdub.train.pairgen import shuffled_source
 from xdub.types import AUDIO_SAMPLE_RATE
 
 SHARD = 16
 
 
 def make_arrays(kind: str, seed: int, cfg: Stage1Config, synth, mouth_grow: float,
-                rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+                ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """The PAIR_ARRAYS of one pair (+ its scores)."""
     a, b = render_pair(seed, synth)
     face = cfg.face
@@ -56,14 +57,10 @@ def make_arrays(kind: str, seed: int, cfg: Stage1Config, synth, mouth_grow: floa
                   "donor_audio": a.audio.samples.astype(np.float32)}
         scores = {"shift": 0.0}
     else:
-        total = len(crops_a)
-        shift = int(rng.integers(total // 4, total - total // 4 + 1))
-        shuffled = np.roll(crops_a.crops, shift, axis=0)
+        shuffled, donor_audio, shift = shuffled_source(crops_a.crops, a.audio.samples, seed)
         arrays = {"input_crops": composite(shuffled, crops_a.crops, region),
                   "target_crops": crops_a.crops,
-                  "audio": a.audio.samples.astype(np.float32),
-                  "donor_audio": np.roll(a.audio.samples, shift * len(a.audio.samples) // total)
-                  .astype(np.float32)}
+                  "audio": a.audio.samples.astype(np.float32), "donor_audio": donor_audio}
         scores = {"shift": float(shift)}
     arrays["mask"] = np.rint(region * 255).astype(np.uint8)
     arrays["affines"] = crops_a.affines.astype(np.float32)
@@ -89,8 +86,7 @@ def main() -> None:
         rows, arrays = [], {}
         for item in range(shard * SHARD, min(args.num, (shard + 1) * SHARD)):
             seed = args.first_seed + item
-            rng = np.random.default_rng([seed, 7])
-            named, scores = make_arrays(args.kind, seed, cfg, synth, args.mouth_grow, rng)
+            named, scores = make_arrays(args.kind, seed, cfg, synth, args.mouth_grow)
             pid = pair_id(item)
             arrays[pid] = named
             rows.append(PairRecord(

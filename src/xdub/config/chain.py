@@ -56,7 +56,7 @@ class ChainConfig:
     #   codec with latent noise (../codec/train_tiny_robust.yaml): slightly-off latents decode
     #   without the tiny decoder's colour speckle; "" = none (the codec's own decoder everywhere)
     robust_decoder_pairs: bool = False  # it decodes stage 1's latents in pair generation (V'
-    #   mouths: realism classifier 67 -> 62 %, design 3.1 session 15)
+    #   mouths: realism classifier 75 -> 61 % on the accepted pairs, design 3.1 session 15)
     robust_decoder_dubbing: bool = False  # it is the exported default's decoder (the editor's
     #   latents are unchanged; held out +0.09 dB mouth PSNR, design 3.1 session 15)
     stage2: str = "stage2_tiny.yaml"  # Stage2Config

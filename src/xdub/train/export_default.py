@@ -81,7 +81,6 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
     default ones when None) when given, and the codec of `decoder_dir` (a decoder-only
     fine-tune of the editor's codec: same latents, another decoder) in place of its own."""
     from xdub.models.codec import TinyVideoCodec
-
     from xdub.train.loop import git_sha
     from xdub.version import __version__
 

@@ -181,6 +181,17 @@ def pair_arrays(clip: PreparedClip, record: ClipRecord, edited: np.ndarray, regi
     return arrays
 
 
+def shuffled_source(crops: np.ndarray, samples: np.ndarray, key: int
+                    ) -> tuple[np.ndarray, np.ndarray, int]:
+    """A clip's crops `[T, S, S, 3]` and speech `[N]` rolled by the same `shift` frames
+    (circularly; drawn in the middle half of the clip, seeded by `key`, the clip's seed): real
+    lips of other speech, the speech they say (float32), and the shift."""
+    total = len(crops)
+    shift = int(np.random.default_rng([key, 7]).integers(total // 4, total - total // 4 + 1))
+    speech = np.roll(samples.astype(np.float32), shift * len(samples) // total)
+    return np.roll(crops, shift, axis=0), speech, shift
+
+
 @dataclass
 class PairGenerator:
     """Everything needed to turn input items into pairs."""
@@ -286,29 +297,24 @@ class PairGenerator:
         return rows
 
 
-
 @dataclass
 class ShufflePairGenerator(PairGenerator):
     """Pairs that need no stage 1: V' is V with the composite region taken from V itself
-    `shift` frames away (circularly; seeded per clip, in the middle half of the clip), so its
-    lips are real and sharp but belong to other speech (the "shuffle" kind of
-    `scripts/make_reference_pairs.py`). Every row is stored and marked `PRIOR_ONLY` (not
-    accepted): the lip prior pretrains on them (`lip_prior.pretrain_pairs: all`) and the
-    editor, which reads accepted pairs only, never sees them. `inpainter` gives the crop path
-    (the same as the stage-1 pairs'); its DiT does not run."""
+    `shift` frames away (`shuffled_source`), so its lips are real and sharp but belong to other
+    speech (the "shuffle" kind of `scripts/make_reference_pairs.py`, except that V' keeps V's
+    pixels under known occluders, as the stage-1 pairs do: `PairGenConfig.keep_occluders`).
+    Every row is stored and marked `PRIOR_ONLY` (not accepted): the lip prior pretrains on them
+    (`lip_prior.pretrain_pairs: all`) and the editor, which reads accepted pairs only, never
+    sees them. `inpainter` gives the crop path (the same as the stage-1 pairs'); its DiT does
+    not run."""
 
     def make_pair(self, item: int, shard: int) -> tuple[PairRecord, dict[str, np.ndarray] | None]:
         record = self.source.load(item)
         clip = self.prepare(record)
-        crops = clip.crops.crops
-        total = len(crops)
         seed_of = getattr(self.source, "seed", None)  # the clip's own seed: the same shifts
         key = int(seed_of(item)) if seed_of is not None else item  # as make_reference_pairs.py
-        shift = int(np.random.default_rng([key, 7]).integers(total // 4, total - total // 4 + 1))
-        edited, region, occluders, cover = self._composite(record, clip,
-                                                           np.roll(crops, shift, axis=0))
-        samples = record.samples.astype(np.float32)
-        donor_audio = np.roll(samples, shift * len(samples) // total)  # what V' lips say
+        shuffled, donor_audio, shift = shuffled_source(clip.crops.crops, record.samples, key)
+        edited, region, occluders, cover = self._composite(record, clip, shuffled)
         scores = {"shift": float(shift)}
         if occluders is not None:
             scores["occluder_cover"] = cover
@@ -316,6 +322,7 @@ class ShufflePairGenerator(PairGenerator):
         return self._row(item, shard, record, clip, record.clip_id, SHUFFLE_RULE,
                          {"pick": self.cfg.donor_seed}, None, SHUFFLE_RULE, scores,
                          [PRIOR_ONLY], arrays), arrays
+
 
 def generate_pairs(gen: PairGenerator, out_dir: str | Path, worker: Worker | None = None,
                    progress: bool = True) -> dict:
