@@ -139,6 +139,28 @@ def test_stage2_pair_cache_keeps_what_its_byte_budget_holds(tmp_path, monkeypatc
         assert windows._cached_bytes == sum(c.nbytes for c in windows._cache.values())
 
 
+def test_stage2_pair_cache_budget_comes_from_the_config(tmp_path, monkeypatch):
+    from xdub.errors import ConfigError
+    from xdub.train import stage2
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def spy(*args, **kwargs):
+        seen["bytes"] = kwargs["cache_bytes"]
+        raise Stop
+
+    monkeypatch.setattr(stage2, "PairWindows", spy)
+    store = make_pair_store(tmp_path / "pairs")
+    with pytest.raises(Stop):
+        stage2.train_stage2(tiny_stage2_config(store, pair_cache_gib=0.5), tmp_path / "run")
+    assert seen["bytes"] == 1 << 29
+    with pytest.raises(ConfigError, match="pair_cache_gib"):
+        tiny_stage2_config(store, pair_cache_gib=0.0)
+
+
 def test_stage2_fused_editor_from_fused_stage1(tmp_path):
     from xdub.generation import ChunkInput
     from xdub.models.fusion import SourceFusedDiT

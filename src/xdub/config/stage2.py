@@ -124,6 +124,8 @@ class Stage2Config:
     p_motion: float = 0.5  # share of samples trained with those motion frames
     cache_latents: bool = True  # per-frame codecs: encode each pair's clips once (cached)
     #   instead of every window in the training step; same result, less compute
+    pair_cache_gib: float = 6.0  # decoded pairs (+ latents) kept in memory; past it the oldest
+    #   are reloaded from disk (re-encoded): ~3.5 MB a 2 s tiny pair, so 6 GiB holds ~1,750
     sample_clips: int = 2  # held-out pairs in the periodic sample grids/videos
     sample_steps: int = 8  # Euler steps for those samples
     # --- stage 2 only -------------------------------------------------------------------------
@@ -162,6 +164,8 @@ class Stage2Config:
                               "aligned_residual")
         if self.chunk_overlap < 0:
             raise ConfigError("stage2: chunk_overlap must be >= 0")
+        if self.pair_cache_gib <= 0:
+            raise ConfigError("stage2: pair_cache_gib must be > 0")
 
 
 def _merged_mapping(path: Path) -> dict[str, Any]:

@@ -266,7 +266,8 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
     def windows(accepted_only: bool) -> PairWindows:
         return PairWindows(PairStore(cfg.pairs, accepted_only), featurizer, d.window_frames,
                            d.ref_frames, d.ref_min_gap, cfg.loop.seed,
-                           scorer.cfg if scorer else None, encoder=encoder,
+                           scorer.cfg if scorer else None,
+                           cache_bytes=int(cfg.pair_cache_gib * (1 << 30)), encoder=encoder,
                            mouth_swap=cfg.mouth_swap, mouth_swap_gap=cfg.mouth_swap_gap,
                            occluder_paste=cfg.occluder_paste,
                            occluder_paste_real=cfg.occluder_paste_real)
@@ -294,6 +295,7 @@ def train_stage2(cfg: Stage2Config, run_dir: str | Path) -> Path | None:
             if not _pretrain_prior(ctx, run_dir, prior_run, start, prior_pairs, began, state):
                 return None
             start = run_dir / prior_run.name / FINAL / PRIOR_WEIGHTS
+        del prior_pairs  # its cache (every pair, up to pair_cache_gib) is not read again
     base_dir, adapters = None, {}
     for run in plan_subruns(cfg.phases, cfg.loop.steps):
         sub_dir = run_dir / run.name
