@@ -87,6 +87,8 @@ class LipPrior(nn.Module):
         self.decoder = nn.Sequential(*layers)
         self.out = nn.Conv2d(cfg.width, latent_channels + 1, 3, padding=1)  # delta + gate logit
         self.gate_power = 1.0  # set by the dubbing generator (dubber.json); training keeps 1
+        self.chunk_average = "mean"  # the same; "median": what the guess starts from ignores
+        #   what passes through fewer than half of the chunk's frames (a moving hand or object)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -119,7 +121,8 @@ class LipPrior(nn.Module):
         whose mean replaces the chunk's (samples whose references are zeros keep the chunk's)."""
         b, c, f, h, w = source.shape
         frames = source.permute(0, 2, 1, 3, 4)  # [B, F, C, H, W]
-        mean = frames.mean(dim=1, keepdim=True)
+        mean = (frames.median(dim=1, keepdim=True).values if self.chunk_average == "median"
+                else frames.mean(dim=1, keepdim=True))
         if reference is not None:
             mean = torch.where(_nonzero(reference).view(-1, 1, 1, 1, 1),
                                reference.mean(dim=2).unsqueeze(1).to(mean), mean)
