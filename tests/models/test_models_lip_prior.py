@@ -156,11 +156,11 @@ def test_dubbing_generator_sets_the_gate_power_of_its_prior():
 
     dit = SourceFusedDiT(build_dit(CFG), residual=True, lip_prior=LipPrior(PRIOR, 4, 8))
     codec = build_codec(CODEC_PRESETS["tiny"])
-    editor_generator(DubberConfig(prior_gate_power=0.5, prior_chunk_average="median"), dit, codec,
+    editor_generator(DubberConfig(prior_gate_power=0.5, prior_chunk_trim=0.5), dit, codec,
                      MelFeaturizer())
-    assert dit.lip_prior.gate_power == 0.5 and dit.lip_prior.chunk_average == "median"
-    with pytest.raises(ConfigError, match="prior_chunk_average"):
-        DubberConfig(prior_chunk_average="mode")
+    assert dit.lip_prior.gate_power == 0.5 and dit.lip_prior.chunk_trim == 0.5
+    with pytest.raises(ConfigError, match="prior_chunk_trim"):
+        DubberConfig(prior_chunk_trim=0.6)
 
 
 def test_chunk_median_leaves_no_ghost_of_what_crosses_few_frames():
@@ -174,12 +174,21 @@ def test_chunk_median_leaves_no_ghost_of_what_crosses_few_frames():
     crossed[:, :, 1:3, :, 2:4] += 5.0  # the object, frames 1 and 2
     with torch.no_grad():
         ghosts = {}
-        for average in ("mean", "median"):
-            prior.chunk_average = average
+        for average, trim in (("mean", 0.0), ("median", 0.5)):
+            prior.chunk_trim = trim
             change = prior(crossed, cond.audio_features) - prior(still, cond.audio_features)
             ghosts[average] = change[:, :, [0, 3, 4]].abs().amax()  # the frames without it
     assert ghosts["mean"] > 0.1
     assert ghosts["median"] < 1e-5
+
+
+def test_chunk_start_trims_between_mean_and_median():
+    from xdub.models.lip_prior import chunk_start
+
+    frames = torch.tensor([0.0, 1.0, 2.0, 3.0, 100.0]).view(1, 5, 1)
+    assert chunk_start(frames, 0.0).item() == pytest.approx(21.2)
+    assert chunk_start(frames, 0.2).item() == pytest.approx(2.0)  # 1, 2, 3
+    assert chunk_start(frames, 0.5).item() == 2.0
 
 
 def test_hidden_box_keeps_every_frame_s_own_mouth_out():

@@ -167,3 +167,18 @@ def test_stage2_default_exports_a_decoder_only_fine_tune_of_its_codec(exported, 
         export_default(editor, exported / "syncnet", tmp_path / "again", training={},
                        decoder_dir=tmp_path / "other")
     assert not (tmp_path / "again").exists()
+
+
+def test_stage2_recipe_writes_its_dubbing_settings_and_the_shipped_default_has_them():
+    """The prior's dubbing settings (gate power, chunk trim) go from the stage-2 recipe into the
+    exported dubber.json; the shipped default was made with the recipe's."""
+    from xdub.generation.folder import read_dubber_config
+    from xdub.pipeline.loading import default_checkpoint
+    from xdub.train.editor import dubber_config
+
+    recipe = load_stage2(CONFIGS / "stage2_tiny_prior.yaml")
+    spec = dubber_config(recipe, {}, "x")
+    assert (spec.prior_gate_power, spec.prior_chunk_trim) == (0.1, 0.25)
+    shipped = read_dubber_config(default_checkpoint())
+    assert (shipped.prior_gate_power, shipped.prior_chunk_trim) == (
+        recipe.prior_gate_power, recipe.prior_chunk_trim)

@@ -192,15 +192,16 @@ class DubberConfig:
     prior_gate_power: float = 1.0  # a lip-prior editor's gate raised to this power when it
     #   dubs (< 1 opens it: more of the audio-driven guess, less of the old lips; 1 = as trained;
     #   xdub.models.lip_prior). No effect on editors without a prior.
-    prior_chunk_average: str = "mean"  # what a lip prior's guess starts from: the chunk's mean
-    #   frame (as trained) or its per-latent median, in which an occluder that crosses the face
-    #   in fewer than half of the chunk's frames leaves no ghost
+    prior_chunk_trim: float = 0.0  # what a lip prior's guess starts from: the chunk's mean frame
+    #   (0, as trained), per latent without the highest and lowest `trim` share of the frames;
+    #   0.5 = the median, in which an object crossing the face in under half of the frames
+    #   leaves no ghost (design 3.1 session 16)
 
     def __post_init__(self) -> None:
         if self.prior_gate_power <= 0:
             raise ConfigError("dubber: prior_gate_power must be > 0")
-        if self.prior_chunk_average not in ("mean", "median"):
-            raise ConfigError("dubber: prior_chunk_average must be mean or median")
+        if not 0.0 <= self.prior_chunk_trim <= 0.5:
+            raise ConfigError("dubber: prior_chunk_trim must be in [0, 0.5]")
         if self.motion_frames > self.overlap:
             raise ConfigError(
                 f"dubber: overlap ({self.overlap}) must be >= motion_frames ({self.motion_frames})"

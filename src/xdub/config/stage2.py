@@ -108,6 +108,8 @@ class Stage2Config:
     #   dubbing keeps the input's pixels where the editor changed nothing (config.infer)
     prior_gate_power: float = 1.0  # written to the exported dubber.json: the lip prior's
     #   gate ** this when dubbing (< 1: less of the old lips; config.infer.DubberConfig)
+    prior_chunk_trim: float = 0.0  # written to the exported dubber.json: the share of highest
+    #   and lowest frames the prior's chunk mean leaves out when dubbing (config.infer)
     lip_prior: LipPriorConfig = field(default_factory=LipPriorConfig)  # audio -> mouth
     #   regressor rewriting the source's mouth before the DiT (xdub.models.lip_prior; tiny
     #   editors; needs an aligned source_fusion)

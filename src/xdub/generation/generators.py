@@ -239,7 +239,7 @@ def editor_generator(spec: DubberConfig, dit: torch.nn.Module, codec: VideoCodec
     prior = getattr(dit, "lip_prior", None)
     if prior is not None:
         prior.gate_power = spec.prior_gate_power
-        prior.chunk_average = spec.prior_chunk_average
+        prior.chunk_trim = spec.prior_chunk_trim
     return ModelGenerator(dit, codec, featurizer, spec.crop_size, settings, spec.motion_frames,
                           spec.ref_frames, name=name or spec.name, keep=spec.keep,
                           occluder_net=occluder_net if spec.occluders.enabled else None,

@@ -52,6 +52,18 @@ def _nonzero(batch: torch.Tensor) -> torch.Tensor:
     return batch.flatten(1).abs().amax(dim=1) > 0
 
 
+def chunk_start(frames: torch.Tensor, trim: float) -> torch.Tensor:
+    """`[B, F, ...]` -> `[B, 1, ...]`: the mean over F per element, without the `trim` share of
+    highest and of lowest values (0 = the mean, 0.5 = the median)."""
+    if trim <= 0:
+        return frames.mean(dim=1, keepdim=True)
+    if trim >= 0.5:
+        return frames.median(dim=1, keepdim=True).values
+    f = frames.shape[1]
+    k = min(int(trim * f), (f - 1) // 2)
+    return frames.sort(dim=1).values[:, k:f - k].mean(dim=1, keepdim=True)
+
+
 class WindowEncoder(nn.Module):
     """One audio window `[N, P, C]` -> `[N, width]` (LayerNorm, conv over P, pool, linear)."""
 
@@ -87,8 +99,8 @@ class LipPrior(nn.Module):
         self.decoder = nn.Sequential(*layers)
         self.out = nn.Conv2d(cfg.width, latent_channels + 1, 3, padding=1)  # delta + gate logit
         self.gate_power = 1.0  # set by the dubbing generator (dubber.json); training keeps 1
-        self.chunk_average = "mean"  # the same; "median": what the guess starts from ignores
-        #   what passes through fewer than half of the chunk's frames (a moving hand or object)
+        self.chunk_trim = 0.0  # the same; > 0: what the guess starts from ignores what is in
+        #   only a few of the chunk's frames (a moving hand or object; `chunk_start`)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -121,8 +133,7 @@ class LipPrior(nn.Module):
         whose mean replaces the chunk's (samples whose references are zeros keep the chunk's)."""
         b, c, f, h, w = source.shape
         frames = source.permute(0, 2, 1, 3, 4)  # [B, F, C, H, W]
-        mean = (frames.median(dim=1, keepdim=True).values if self.chunk_average == "median"
-                else frames.mean(dim=1, keepdim=True))
+        mean = chunk_start(frames, self.chunk_trim)
         if reference is not None:
             mean = torch.where(_nonzero(reference).view(-1, 1, 1, 1, 1),
                                reference.mean(dim=2).unsqueeze(1).to(mean), mean)

@@ -37,7 +37,8 @@ def dubber_config(cfg: Stage2Config, experts: dict[str, str], name: str) -> Dubb
                         diffusion=cfg.diffusion, chunk_frames=chunk, overlap=overlap,
                         motion_frames=min(cfg.motion_frames, overlap),
                         ref_frames=cfg.data.ref_frames, experts=tuple(experts.items()),
-                        keep=cfg.keep, prior_gate_power=cfg.prior_gate_power)
+                        keep=cfg.keep, prior_gate_power=cfg.prior_gate_power,
+                        prior_chunk_trim=cfg.prior_chunk_trim)
 
 
 def export_editor(out: str | Path, cfg: Stage2Config, dit_dir: Path, adapters: dict[str, Path],
