@@ -20,7 +20,9 @@ reach the editor through the prior at all (issue #12's leak, design 3.1).
 The gate learns where the source is wrong (the mouth) and where it is right (cheeks,
 background, an occluding hand), so the prior is the source with an audio-driven mouth. The
 power p is 1 in training; a dubber may open the gate (`DubberConfig.prior_gate_power` < 1):
-a gate that stays partly shut in the mouth is what lets the old lips through (design 3.1). The
+a gate that stays partly shut in the mouth is what lets the old lips through (design 3.1). It
+may also trim the chunk mean (`DubberConfig.prior_chunk_trim`, `chunk_start`): an object that
+crosses the face in a few of the chunk's frames then leaves no faint copy in the others. The
 editor then sees the prior in place of the source (`SourceFusedDiT`): the old lips never reach
 it, and its job shrinks to sharpening a correct but soft mouth. The full-scale (official)
 editor has no prior.
