@@ -33,7 +33,7 @@ def test_stage2_chain_skips_finished_steps_and_resumes(tmp_path):
     calls: list[str] = []
     steps = _fake_steps(calls, {"stage1"})
     status = run_chain(ChainConfig(), tmp_path, tmp_path / "out", steps)
-    assert calls == ["codec", "scorer", "occluders", "stage1"]
+    assert calls == ["codec", "scorer", "occluders", "landmarks", "stage1"]
     assert status["stage1"] == "incomplete"
     assert step_done(tmp_path / "out", "scorer") and not step_done(tmp_path / "out", "stage1")
     calls.clear()

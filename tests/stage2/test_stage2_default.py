@@ -140,6 +140,30 @@ def test_stage2_default_exports_an_occluder_net_enabled(exported, tmp_path):
                        occluder_dir=tmp_path / "nothing")
 
 
+def test_stage2_default_exports_a_landmark_refiner_enabled(exported, tmp_path):
+    from xdub.config.face import AlignConfig
+    from xdub.config import to_dict
+    from xdub.config.landmarks import LandmarkNetConfig, LandmarkRefineConfig
+    from xdub.models.landmark_net import LandmarkNet
+
+    crop = AlignConfig(crop_size=32, extent=3.2, center_y=0.6, smooth=False)
+    LandmarkNet(LandmarkNetConfig(crop=crop, width=8, levels=3, hidden=16)).save_pretrained(
+        tmp_path / "lm")
+    editor = Path(shutil.copytree(exported, tmp_path / "editor",
+                                  ignore=shutil.ignore_patterns("syncnet", "manifest.json")))
+    folder = export_default(editor, exported / "syncnet", tmp_path / "default", training={},
+                            landmark_dir=tmp_path / "lm",
+                            landmark_refine=LandmarkRefineConfig(passes=3))
+    assert check_manifest(folder) == []
+    assert read_manifest(folder)["dubber"]["landmarks"] == to_dict(
+        LandmarkRefineConfig(enabled=True, passes=3))
+    assert "landmarks/model.safetensors" in read_manifest(folder)["files"]
+    assert isinstance(load_checkpoint(folder, device="cpu").landmark_net, LandmarkNet)
+    with pytest.raises(WeightsError, match="missing"):
+        export_default(editor, exported / "syncnet", tmp_path / "again", training={},
+                       landmark_dir=tmp_path / "nothing")
+
+
 def test_stage2_default_exports_a_decoder_only_fine_tune_of_its_codec(exported, tmp_path):
     """`decoder_dir` ships another decoder for the same latents (the robust decoder); a codec
     with another encoder is refused."""
@@ -182,3 +206,4 @@ def test_stage2_recipe_writes_its_dubbing_settings_and_the_shipped_default_has_t
     shipped = read_dubber_config(default_checkpoint())
     assert (shipped.prior_gate_power, shipped.prior_chunk_trim) == (
         recipe.prior_gate_power, recipe.prior_chunk_trim)
+    assert shipped.face.align == spec.face.align  # the dubbing crop's smoothing too

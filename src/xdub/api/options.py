@@ -17,7 +17,7 @@ from xdub.errors import ConfigError
 TIMELINE_OPTIONS = ("length", "extend", "tail", "start", "end")
 SAMPLING_OPTIONS = ("steps", "ref_scale", "audio_scale", "denoise_strength", "seed",
                     "chunk_frames", "overlap", "fast", "keep_occluders")
-RUN_OPTIONS = ("face", "no_face", "detector", "device", "dtype")
+RUN_OPTIONS = ("face", "no_face", "detector", "refine_landmarks", "device", "dtype")
 OPTIONS = TIMELINE_OPTIONS + SAMPLING_OPTIONS + RUN_OPTIONS
 
 

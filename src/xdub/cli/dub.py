@@ -169,6 +169,10 @@ def dub(
                                           show_default=RUN_DEFAULTS.no_face),
     detector: str | None = typer.Option(None, "--detector", help="Face detector backend.",
                                         show_default="the checkpoint's: mediapipe"),
+    refine_landmarks: bool = typer.Option(True, "--refine-landmarks/--no-refine-landmarks",
+                                          help="Move the detector's landmarks with the "
+                                               "checkpoint's landmark refiner (checkpoints with "
+                                               "one, like the embedded default)."),
     offload: OffloadOption = None,
     threads: ThreadsOption = None,
     device: str | None = typer.Option(None, "--device", help="auto, cpu, or a torch device "
@@ -192,7 +196,8 @@ def dub(
         steps=steps, fast=fast or None, ref_scale=ref_scale, audio_scale=audio_scale,
         denoise_strength=strength, keep_occluders=None if keep_occluders else False,
         seed=seed, chunk_frames=chunk_frames, overlap=overlap, face=face, no_face=_value(no_face),
-        detector=detector, device=device, dtype=_value(dtype),
+        detector=detector, refine_landmarks=None if refine_landmarks else False,
+        device=device, dtype=_value(dtype),
     )
     weights = {"checkpoint": checkpoint, "dit": dit, "vae": vae, "whisper": whisper,
                "wav2vec2": wav2vec2, "null_context": null_context, "random_init": random_init,

@@ -1,5 +1,5 @@
 """`xdub train <step>`: one subcommand per training recipe, all on the one training loop and
-resumable from their run dir: `codec`, `syncnet`, `occluders`, `stage1` here; `stage2` and
+resumable from their run dir: `codec`, `syncnet`, `occluders`, `landmarks`, `stage1` here; `stage2` and
 `chain` in `cli.train_stage2` (registered on `train_app`, listed after "train" in
 COMMAND_MODULES).
 Rerunning the same command with the same --run-dir resumes.
@@ -14,7 +14,8 @@ import typer
 
 from xdub.cli.app import app
 
-train_app = typer.Typer(help="Train a model (codec, syncnet, occluders, stage1, stage2, chain); "
+train_app = typer.Typer(help="Train a model (codec, syncnet, occluders, landmarks, stage1, stage2, "
+                         "chain); "
                          "rerun to resume.",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -92,6 +93,25 @@ def occluders(
     cfg = with_loop_overrides(load(OccluderTrainConfig, config), steps, max_minutes)
     train_occluder_net(cfg, run_dir)
     print(f"occluders: segmenter folder {run_dir / 'final'} (held-out figures in metrics.json)")
+
+
+@train_app.command("landmarks")
+def landmarks(
+    config: Path = typer.Option(..., "--config", help="LandmarkTrainConfig YAML "
+                                "(configs/landmarks/train_tiny.yaml)."),
+    run_dir: Path = typer.Option(..., "--run-dir", help=RUN_DIR_HELP),
+    steps: int | None = typer.Option(None, "--steps", min=1, help=STEPS_HELP),
+    max_minutes: float | None = typer.Option(None, "--max-minutes", min=0.0, help=BUDGET_HELP),
+) -> None:
+    """Train the landmark refiner on engine frames with exact landmarks; a dubbing folder with it
+    in landmarks/ moves the detector's landmarks to where its training crops put the face."""
+    from xdub.config import load
+    from xdub.config.landmarks import LandmarkTrainConfig
+    from xdub.train.landmarks import train_landmark_net
+
+    cfg = with_loop_overrides(load(LandmarkTrainConfig, config), steps, max_minutes)
+    train_landmark_net(cfg, run_dir)
+    print(f"landmarks: refiner folder {run_dir / 'final'} (held-out figures in metrics.json)")
 
 
 @train_app.command("stage1")

@@ -45,8 +45,8 @@ def chain(
     out: Path = typer.Option(..., "--out", help="Chain folder; finished steps are skipped."),
     stop_after: str | None = typer.Option(None, "--stop-after", help="Last step to run."),
 ) -> None:
-    """Codec -> scorer -> occluders -> stage 1 -> phases -> robust decoder -> pairs -> stage 2 -> default,
-    resumable."""
+    """Codec -> scorer -> occluders -> landmarks -> stage 1 -> phases -> robust decoder -> pairs
+    -> stage 2 -> default, resumable."""
     from xdub.config import load, replace
     from xdub.config.chain import ChainConfig
     from xdub.train.chain import run_chain

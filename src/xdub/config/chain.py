@@ -1,6 +1,6 @@
 """Config of the whole training chain (`xdub train chain`, `xdub.train.chain`). Stdlib only.
 
-The chain runs codec -> scorer -> occluders -> stage 1 -> phase measurement -> robust decoder ->
+The chain runs codec -> scorer -> occluders -> landmarks -> stage 1 -> phase measurement -> robust decoder ->
 pairs -> stage 2 -> export,
 each step in its own sub-folder of the chain's output folder, skipped when its output exists.
 Every step reads its own config file (paths relative to the chain YAML); the chain only wires
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from xdub.errors import ConfigError
 
 PAIR_KINDS = ("stage1", "shuffle")
-CHAIN_STEPS = ("codec", "scorer", "occluders", "stage1", "phases", "robust_decoder", "pairs",
-               "stage2", "export")
+CHAIN_STEPS = ("codec", "scorer", "occluders", "landmarks", "stage1", "phases", "robust_decoder",
+               "pairs", "stage2", "export")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,9 @@ class ChainConfig:
     scorer_train: str = "../sync/train_tiny.yaml"  # SyncTrainConfig
     occluders_train: str = ""  # OccluderTrainConfig of the occluder segmenter exported with the
     #   editor (dubbing keeps the input under hands and objects); "" = none
+    landmarks_train: str = ""  # LandmarkTrainConfig of the landmark refiner exported with the
+    #   editor (dubbing moves the detector's landmarks to where the engine puts them, as in the
+    #   editor's training crops); "" = none
     stage1: str = "stage1_tiny.yaml"  # Stage1Config
     pairs: str = "pairs_tiny.yaml"  # PairGenConfig
     robust_decoder_train: str = ""  # CodecTrainConfig of a decoder-only fine-tune of the chain's

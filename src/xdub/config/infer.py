@@ -17,6 +17,7 @@ from typing import Literal
 from xdub.config.audio import AUDIO_PRESETS, AudioConfig
 from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
 from xdub.config.face import FACE_PRESETS, AlignConfig, FaceConfig
+from xdub.config.landmarks import LandmarkRefineConfig
 from xdub.errors import ConfigError
 
 LengthMode = Literal["audio", "video", "shortest"]
@@ -116,6 +117,8 @@ class InferConfig:
     face: str = "longest"  # track index N, "longest" (most frames) or "largest"
     no_face: NoFacePolicy = "error"  # no face anywhere: fail (exit 4) or copy the video through
     detector: str | None = None  # face detector backend; None = the checkpoint's (mediapipe)
+    refine_landmarks: bool = True  # move the detector's landmarks with the checkpoint's landmark
+    #   refiner where it has one (`LandmarkRefineConfig`); False = the detector's as they are
     detect_max_side: int = 1920  # frames larger than this are downscaled for detection only
     #   (4K: half size; BlazeFace works at 128 px anyway), paste-back stays full resolution
     device: str = "auto"  # "auto" = the available accelerator, else "cpu"
@@ -189,6 +192,9 @@ class DubberConfig:
     keep: KeepConfig = field(default_factory=KeepConfig)  # input pixels the editor left alone
     occluders: OccluderKeepConfig = field(default_factory=OccluderKeepConfig)  # input pixels
     #   under hands / objects (needs the folder's occluders/ segmenter when enabled)
+    landmarks: LandmarkRefineConfig = field(default_factory=LandmarkRefineConfig)  # detector
+    #   landmarks moved to where training placed them (needs the folder's landmarks/ refiner
+    #   when enabled; xdub.config.landmarks)
     prior_gate_power: float = 1.0  # a lip-prior editor's gate raised to this power when it
     #   dubs (< 1 opens it: more of the audio-driven guess, less of the old lips; 1 = as trained;
     #   xdub.models.lip_prior). No effect on editors without a prior.

@@ -110,15 +110,16 @@ class BlazeFace:
         canvas[pad_y:pad_y + nh, pad_x:pad_x + nw] = resized.astype(np.float32) / 127.5 - 1.0
         return canvas, scale, float(pad_x), float(pad_y)
 
-    def detect(self, frame: np.ndarray) -> RawFaces:
-        """Faces in `frame: [H, W, 3]` uint8 RGB, merged by weighted NMS, best score first."""
+    def detect(self, frame: np.ndarray, min_score: float | None = None) -> RawFaces:
+        """Faces in `frame: [H, W, 3]` uint8 RGB, merged by weighted NMS, best score first;
+        `min_score` overrides the detector's threshold for this call."""
         tensor, scale, pad_x, pad_y = self._letterbox(frame)
         outputs = self.net.run(tensor)
         # The regressor output is the one with 16 values per anchor, whatever its tensor name.
         regress = next(o for o in outputs if o.shape[-1] == 16).reshape(-1, 16)
         logits = next(o for o in outputs if o.shape[-1] == 1).reshape(-1)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -_LOGIT_CLIP, _LOGIT_CLIP)))
-        keep = scores >= self.min_score
+        keep = scores >= (self.min_score if min_score is None else min_score)
         if not keep.any():
             return weighted_nms(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 6, 2)), self.nms_iou)
         reg = regress[keep] / self.size

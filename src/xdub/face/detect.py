@@ -70,13 +70,30 @@ class LandmarkRefiner(Protocol):
         ...
 
 
+@runtime_checkable
+class CandidateSource(Protocol):
+    """A detector that can also list places a face might be (boxes under its threshold)."""
+
+    def candidates(self, frame: np.ndarray, model: str, min_score: float,
+                   limit: int) -> list[FaceDetection]:
+        """Up to `limit` candidate faces scoring `min_score` or more, best first."""
+        ...
+
+
 def _keep_largest(faces: list[FaceDetection], cfg: DetectConfig) -> list[FaceDetection]:
     """Drop tiny faces, keep the `max_faces` largest, largest first."""
     faces = [f for f in faces if f.size >= cfg.min_face_px]
     return sorted(faces, key=lambda f: -f.size)[: cfg.max_faces]
 
 
-def _box_of(points: np.ndarray) -> np.ndarray:
+def _coarse(box: np.ndarray, score: float, keypoints: np.ndarray) -> FaceDetection:
+    """A BlazeFace box with coarse landmarks from its eye, nose and mouth keypoints `[6, 2]`."""
+    names = ("left_eye", "right_eye", "nose_tip", "mouth_centre")
+    return FaceDetection(box.astype(np.float32), float(score),
+                         lmk.landmarks_from_keypoints(keypoints[:4], names))
+
+
+def box_of(points: np.ndarray) -> np.ndarray:
     """Axis-aligned bounding box `[4]` xyxy of `points: [N, 2]`."""
     return np.concatenate([points.min(0), points.max(0)]).astype(np.float32)
 
@@ -89,6 +106,19 @@ class MediaPipeDetector:
         self.blazeface = BlazeFace(self.cfg.model, self.cfg.min_score, self.cfg.nms_iou,
                                    self.cfg.num_threads)
         self.facemesh = FaceMesh(self.cfg.num_threads) if self.cfg.mesh else None
+        self._candidate_models: dict[str, BlazeFace] = {self.cfg.model: self.blazeface}
+
+    def candidates(self, frame: np.ndarray, model: str, min_score: float,
+                   limit: int) -> list[FaceDetection]:
+        """Up to `limit` BlazeFace boxes (its `model`: "short" or "full") scoring `min_score` or
+        more, best first, with coarse landmarks from the detector's keypoints and no mesh:
+        places a face *might* be, for a verifier to accept or reject (`xdub.face.refine`)."""
+        if model not in self._candidate_models:
+            self._candidate_models[model] = BlazeFace(model, self.cfg.min_score,
+                                                      self.cfg.nms_iou, self.cfg.num_threads)
+        raw = self._candidate_models[model].detect(frame, min_score=min_score)
+        return [_coarse(box, score, kps)
+                for box, score, kps in list(zip(raw.boxes, raw.scores, raw.keypoints))[:limit]]
 
     def _from_mesh(self, frame: np.ndarray, roi: Roi, score: float) -> FaceDetection | None:
         assert self.facemesh is not None
@@ -97,7 +127,7 @@ class MediaPipeDetector:
             return None
         # Box = the mesh's extent (forehead to chin, ear to ear), identical on detect and
         # refine frames, so box-based costs and smoothing see no backend switch.
-        return FaceDetection(_box_of(mesh), score, lmk.mesh_to_landmarks(mesh), mesh)
+        return FaceDetection(box_of(mesh), score, lmk.mesh_to_landmarks(mesh), mesh)
 
     def detect(self, frame: np.ndarray) -> list[FaceDetection]:
         """Faces in `frame: [H, W, 3]` uint8 RGB, largest first."""
@@ -107,11 +137,7 @@ class MediaPipeDetector:
             face = None
             if self.facemesh is not None:
                 face = self._from_mesh(frame, roi_from_box(box, kps[0], kps[1]), float(score))
-            if face is None:  # coarse landmarks from the detector's eyes, nose and mouth
-                names = ("left_eye", "right_eye", "nose_tip", "mouth_centre")
-                coarse = lmk.landmarks_from_keypoints(kps[:4], names)
-                face = FaceDetection(box.astype(np.float32), float(score), coarse)
-            faces.append(face)
+            faces.append(face if face is not None else _coarse(box, score, kps))
         return _keep_largest(faces, self.cfg)
 
     def refine(self, frame: np.ndarray, previous: FaceDetection) -> FaceDetection | None:

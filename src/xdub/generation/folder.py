@@ -6,6 +6,8 @@
     <expert>.safetensors optional per-phase LoRA adapters named in dubber.json `experts`
     occluders/           optional OccluderNet.save_pretrained, used when dubber.json
                          `occluders.enabled` (input pixels kept under hands and objects)
+    landmarks/           optional LandmarkNet.save_pretrained, used when dubber.json
+                         `landmarks.enabled` (the detector's landmarks refined)
 
 Written by training's export and `DubPipeline.save_pretrained`, read by the pipeline loader.
 Imports: json, xdub.{atomic, config, errors}.
@@ -25,6 +27,7 @@ DUBBER_FILE = "dubber.json"
 DIT_DIR = "dit"
 CODEC_DIR = "codec"
 OCCLUDER_DIR = "occluders"
+LANDMARK_DIR = "landmarks"
 
 
 def read_dubber_config(folder: Path) -> DubberConfig:

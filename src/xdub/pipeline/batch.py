@@ -7,10 +7,10 @@ mappings (or `{jobs: [...]}`). Columns / keys:
     name               job name (default: <video stem>-<audio stem>); unique, no '/'
     output             output file name inside the output folder (default: <name>.mp4)
     length extend tail start end steps ref_scale audio_scale denoise_strength seed
-    chunk_frames overlap face no_face keep_occluders
+    chunk_frames overlap face no_face keep_occluders refine_landmarks
                        the `xdub dub` options of the same names (`--strength` is
-                       denoise_strength, `--no-occluders` is keep_occluders false; empty =
-                       the default)
+                       denoise_strength, `--no-occluders` is keep_occluders false,
+                       `--no-refine-landmarks` is refine_landmarks false; empty = the default)
 
 Job k belongs to worker k % n (`xdub.sharding`: one job per launched process at a time), so
 each job runs exactly once however many processes share the batch. A job whose output exists
@@ -42,7 +42,7 @@ JOB_OPTIONS: dict[str, type] = {
     "length": str, "extend": str, "tail": str, "start": float, "end": float, "steps": int,
     "ref_scale": float, "audio_scale": float, "denoise_strength": float, "seed": int,
     "chunk_frames": int, "overlap": int,
-    "face": str, "no_face": str, "keep_occluders": bool,
+    "face": str, "no_face": str, "keep_occluders": bool, "refine_landmarks": bool,
 }
 _BOOLS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")

@@ -27,9 +27,11 @@ from xdub.config.face import FaceConfig
 from xdub.config.infer import DubberConfig, InferConfig, SamplingConfig
 from xdub.errors import ConfigError, NoFaceError
 from xdub.face.detect import FaceDetector, create_detector
+from xdub.face.refine import RefinedDetector
 from xdub.face.track import FaceTrack
 from xdub.generation import CropGenerator
 from xdub.generation.chunking import Chunk, find_segments, plan_chunks
+from xdub.models.landmark_net import LandmarkNet
 from xdub.pipeline.faces import (
     FaceTable,
     ScaledDetector,
@@ -69,11 +71,13 @@ class DubPipeline:
     """Face tracking + alignment + a `CropGenerator` + paste-back, over any length of video."""
 
     def __init__(self, generator: CropGenerator, dubber: DubberConfig,
-                 detector: FaceDetector | None = None) -> None:
+                 detector: FaceDetector | None = None,
+                 landmark_net: LandmarkNet | None = None) -> None:
         if generator.crop_size != dubber.crop_size:
             raise ConfigError(f"generator crop {generator.crop_size} != checkpoint crop "
                               f"{dubber.crop_size}")
         self.generator, self.dubber = generator, dubber
+        self.landmark_net = landmark_net  # the folder's landmarks/ refiner, when enabled
         self._detectors: dict[str, FaceDetector] = {}
         if detector is not None:
             self._detectors[dubber.face.detect.backend] = detector
@@ -129,15 +133,29 @@ class DubPipeline:
             face = replace(face, detect=replace(face.detect, backend=cfg.detector))
         return face
 
-    def _detector(self, cfg: InferConfig, frame_size: tuple[int, int]) -> FaceDetector:
-        """The configured detector (built once), downscaling frames above detect_max_side."""
+    def _detector(self, cfg: InferConfig, frame_size: tuple[int, int],
+                  recognise: bool = False) -> FaceDetector:
+        """The configured detector (built once), downscaling frames above detect_max_side, its
+        landmarks refined by the checkpoint's refiner; with `recognise`, also accepting the
+        low-score faces the refiner recognises (`LandmarkRefineConfig.fallback_score`)."""
         detect = self._face(cfg).detect
         if detect.backend not in self._detectors:
             self._detectors[detect.backend] = create_detector(detect)
         detector = self._detectors[detect.backend]
         if max(frame_size) > cfg.detect_max_side:
             detector = ScaledDetector(detector, cfg.detect_max_side)
+        if self.landmark_net is not None and cfg.refine_landmarks:  # on full-resolution frames
+            refine = self.dubber.landmarks
+            if not recognise:
+                refine = replace(refine, fallback_score=0.0)
+            detector = RefinedDetector(detector, self.landmark_net.predict,
+                                       self.landmark_net.cfg.crop, refine)
         return detector
+
+    def _can_recognise(self, cfg: InferConfig) -> bool:
+        """The checkpoint's landmark refiner may look for faces the detector missed."""
+        return (self.landmark_net is not None and cfg.refine_landmarks
+                and self.dubber.landmarks.fallback_score > 0)
 
     def _track(self, source: VideoSource, timeline: Timeline, audio: AudioTrack, cfg: InferConfig,
                progress: Progress, timer: StageTimer,
@@ -167,6 +185,16 @@ class DubPipeline:
             tracks = track_span(frames(), first, self._detector(cfg, source.size), face,
                                 source.fps, on_frame=lambda _: progress.advance())
         progress.finish()
+        if not tracks and scanned and self._can_recognise(cfg):
+            # No face anywhere: a second pass takes the faces the landmark refiner recognises
+            # among the detector's low-score boxes (reptiles BlazeFace misses). Only then, so a
+            # title card or a logo in a video that shows a face is never taken for one.
+            scanned = 0
+            progress.start("looking for faces the detector missed", expected)
+            with timer.measure("track"):
+                tracks = track_span(frames(), first, self._detector(cfg, source.size, True),
+                                    face, source.fps, on_frame=lambda _: progress.advance())
+            progress.finish()
         if to_end and first + scanned != source.num_frames:
             log.info("video has %d frames (estimated %d)", first + scanned, source.num_frames)
             timeline = plan_timeline(first + scanned, source.fps, audio.duration, cfg.timeline)

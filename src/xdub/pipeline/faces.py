@@ -21,7 +21,7 @@ import numpy as np
 from xdub.config.face import FaceConfig
 from xdub.errors import ConfigError
 from xdub.face.align import estimate_alignments
-from xdub.face.detect import FaceDetection, FaceDetector, LandmarkRefiner
+from xdub.face.detect import CandidateSource, FaceDetection, FaceDetector, LandmarkRefiner
 from xdub.face.landmarks import NUM_LANDMARKS, transform_points
 from xdub.face.track import FaceTrack, select_track, track_faces
 
@@ -88,6 +88,15 @@ class ScaledDetector:
         small, scale = self._scale(frame)
         found = self.detector.refine(small, _rescale(previous, scale))
         return None if found is None else _rescale(found, 1.0 / scale)
+
+    def candidates(self, frame: np.ndarray, model: str, min_score: float,
+                   limit: int) -> list[FaceDetection]:
+        """The wrapped detector's low-score candidates (`CandidateSource`), or none."""
+        if not isinstance(self.detector, CandidateSource):
+            return []
+        small, scale = self._scale(frame)
+        return [_rescale(d, 1.0 / scale)
+                for d in self.detector.candidates(small, model, min_score, limit)]
 
 
 def _rescale(det: FaceDetection, factor: float) -> FaceDetection:

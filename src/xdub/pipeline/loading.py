@@ -30,6 +30,7 @@ from xdub.generation.folder import (
     CODEC_DIR,
     DIT_DIR,
     DUBBER_FILE,
+    LANDMARK_DIR,
     OCCLUDER_DIR,
     read_dubber_config,
     write_dubber_config,
@@ -37,6 +38,7 @@ from xdub.generation.folder import (
 from xdub.models import XDubDiT, build_dit, load_lora, load_official_dit
 from xdub.models.codec import TinyVideoCodec, VideoCodec
 from xdub.models.fusion import SourceFusedDiT, load_dit
+from xdub.models.landmark_net import LandmarkNet
 from xdub.models.occluder_net import OccluderNet
 from xdub.pipeline.dub import DubPipeline
 
@@ -85,15 +87,17 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
 
 def make_pipeline(spec: DubberConfig, dit: XDubDiT, codec: VideoCodec, device: torch.device,
                   dtype: torch.dtype, experts: tuple[tuple[str, str], ...] = (),
-                  occluder_net: OccluderNet | None = None) -> DubPipeline:
-    """Wire models into a pipeline: DiT in `dtype`, codec, audio features and the occluder
-    segmenter in float32."""
+                  occluder_net: OccluderNet | None = None,
+                  landmark_net: LandmarkNet | None = None) -> DubPipeline:
+    """Wire models into a pipeline: DiT in `dtype`, codec, audio features, the occluder
+    segmenter in float32, and the landmark refiner (float32, CPU: it runs on one crop per
+    frame beside the detector)."""
     featurizer = build_featurizer(spec.audio, device=device)
     if occluder_net is not None:
         occluder_net = occluder_net.to(device=device)
     generator = editor_generator(spec, dit.to(device=device, dtype=dtype), codec.to(device=device),
                                  featurizer, experts, occluder_net=occluder_net)
-    return DubPipeline(generator, spec)
+    return DubPipeline(generator, spec, landmark_net=landmark_net)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,6 +139,16 @@ def _load_codec(spec: DubberConfig, folder: Path) -> VideoCodec:
     return WanVAECodec.from_diffusers(WanVAEConfig(), folder)
 
 
+def _optional_part(folder: Path, enabled: bool, name: str, cls, key: str, what: str):
+    """`cls.from_pretrained(folder / name)` when `dubber.json` enables `key`, else None; a
+    WeightsError naming `what` when it is enabled but missing."""
+    if not enabled:
+        return None
+    if not (folder / name).is_dir():
+        raise WeightsError(f"{folder / DUBBER_FILE} enables {key} but {name}/ ({what}) is missing")
+    return cls.from_pretrained(folder / name)
+
+
 def load_checkpoint(folder: str | os.PathLike, device: str = "auto",
                     dtype: str = "auto") -> DubPipeline:
     """A pipeline from a dubbing checkpoint folder (layout in the module docstring)."""
@@ -147,14 +161,12 @@ def load_checkpoint(folder: str | os.PathLike, device: str = "auto",
     for phase, filename in spec.experts:
         load_lora(inner, phase, folder / filename)
     experts = tuple((phase, phase) for phase, _ in spec.experts)
-    occluder_net = None
-    if spec.occluders.enabled:
-        if not (folder / OCCLUDER_DIR).is_dir():
-            raise WeightsError(f"{folder / DUBBER_FILE} enables occluders but {OCCLUDER_DIR}/ "
-                               "(the occluder segmenter, `xdub train occluders`) is missing")
-        occluder_net = OccluderNet.from_pretrained(folder / OCCLUDER_DIR)
+    occluder_net = _optional_part(folder, spec.occluders.enabled, OCCLUDER_DIR, OccluderNet,
+                                  "occluders", "the occluder segmenter, `xdub train occluders`")
+    landmark_net = _optional_part(folder, spec.landmarks.enabled, LANDMARK_DIR, LandmarkNet,
+                                  "landmarks", "the landmark refiner, `xdub train landmarks`")
     return make_pipeline(spec, dit, codec, torch_device, resolve_dtype(dtype, torch_device),
-                         experts, occluder_net)
+                         experts, occluder_net, landmark_net)
 
 
 def load_official(dit: str | os.PathLike | None, vae: str | os.PathLike | None,
@@ -245,5 +257,7 @@ def save_pipeline(pipeline: DubPipeline, folder: str | os.PathLike) -> Path:
     generator.codec.save_pretrained(folder / CODEC_DIR)
     if generator.occluder_net is not None:
         generator.occluder_net.save_pretrained(folder / OCCLUDER_DIR)
+    if pipeline.landmark_net is not None:
+        pipeline.landmark_net.save_pretrained(folder / LANDMARK_DIR)
     write_dubber_config(folder, replace(pipeline.dubber, experts=()))  # last: marks complete
     return folder

@@ -6,6 +6,7 @@ its own config file; the only thing a step knows about the others is where their
     codec/final/            tiny codec folder          (xdub.train.codec.train_codec)
     scorer/final/           sync scorer folder         (xdub.train.syncnet.train_sync_scorer)
     occluders/final/        occluder segmenter folder  (xdub.train.occluders, when configured)
+    landmarks/final/        landmark refiner folder    (xdub.train.landmarks, when configured)
     stage1/inpainter/       inpainter folder           (xdub.train.stage1.train_stage1)
     phases/phases.json      measured lip band          (xdub.train.phases.measure on stage 1)
     robust_decoder/final/   the codec with a noise-robust decoder (when configured)
@@ -63,6 +64,10 @@ class ChainContext:
     @property
     def occluder_dir(self) -> Path:
         return self.out / "occluders" / "final"
+
+    @property
+    def landmark_dir(self) -> Path:
+        return self.out / "landmarks" / "final"
 
     @property
     def robust_decoder_dir(self) -> Path:
@@ -135,6 +140,18 @@ def run_occluders(ctx: ChainContext) -> bool:
                           f"editor ({cfg.align} vs {editor_crop}); its masks would not fit")
     train_occluder_net(cfg, ctx.out / "occluders")
     return (ctx.occluder_dir / "config.json").is_file()
+
+
+def run_landmarks(ctx: ChainContext) -> bool:
+    """The landmark refiner (`landmarks/final/`); nothing to do when the chain configures none."""
+    from xdub.config.landmarks import LandmarkTrainConfig
+    from xdub.train.landmarks import train_landmark_net
+
+    if not ctx.cfg.landmarks_train:
+        return True
+    train_landmark_net(load(LandmarkTrainConfig, ctx.path(ctx.cfg.landmarks_train)),
+                       ctx.out / "landmarks")
+    return (ctx.landmark_dir / "config.json").is_file()
 
 
 def run_stage1(ctx: ChainContext) -> bool:
@@ -250,11 +267,18 @@ def run_export(ctx: ChainContext) -> bool:
     from xdub.train.export_default import export_default
 
     occluders = ctx.occluder_dir if ctx.cfg.occluders_train else None
+    landmarks = ctx.landmark_dir if ctx.cfg.landmarks_train else None
+    refine = None
+    if ctx.cfg.landmarks_train:
+        from xdub.config.landmarks import LandmarkTrainConfig
+
+        refine = load(LandmarkTrainConfig, ctx.path(ctx.cfg.landmarks_train)).dubbing
     decoder = (ctx.robust_decoder_dir if ctx.cfg.robust_decoder_train
                and ctx.cfg.robust_decoder_dubbing else None)
     folder = export_default(ctx.editor_dir, ctx.scorer_dir, ctx.out / "default",
                             training=training_record(ctx), occluder_dir=occluders,
-                            decoder_dir=decoder)
+                            decoder_dir=decoder, landmark_dir=landmarks,
+                            landmark_refine=refine)
     if ctx.cfg.export_default:
         target = ctx.path(ctx.cfg.export_default)
         shutil.rmtree(target, ignore_errors=True)
@@ -278,14 +302,17 @@ def training_record(ctx: ChainContext) -> dict[str, Any]:
             "held_out_from": STAGE1_EVAL_SEED_BASE,
         },
     }
-    if ctx.cfg.occluders_train:
-        from xdub.config.occluders import OccluderTrainConfig
+    from xdub.config.landmarks import LandmarkTrainConfig
+    from xdub.config.occluders import OccluderTrainConfig
 
-        record["occluders"] = to_dict(load(OccluderTrainConfig,
-                                           ctx.path(ctx.cfg.occluders_train)))
-        held_out = ctx.occluder_dir / "metrics.json"
-        if held_out.is_file():
-            record["occluders_held_out"] = json.loads(held_out.read_text())
+    for key, path, cls, final in (
+            ("occluders", ctx.cfg.occluders_train, OccluderTrainConfig, ctx.occluder_dir),
+            ("landmarks", ctx.cfg.landmarks_train, LandmarkTrainConfig, ctx.landmark_dir)):
+        if path:  # the recipe, and its held-out figures once trained
+            record[key] = to_dict(load(cls, ctx.path(path)))
+            held_out = final / "metrics.json"
+            if held_out.is_file():
+                record[f"{key}_held_out"] = json.loads(held_out.read_text())
     measured = ctx.out / "phases" / PHASES_FILE
     if measured.is_file():
         record["phases"] = json.loads(measured.read_text())
@@ -302,6 +329,7 @@ STEP_FUNCTIONS = {
     "codec": run_codec,
     "scorer": run_scorer,
     "occluders": run_occluders,
+    "landmarks": run_landmarks,
     "stage1": run_stage1,
     "phases": run_phases,
     "robust_decoder": run_robust_decoder,

@@ -6,6 +6,7 @@ the scorer and the manifest):
     dubber.json  dit/  codec/  <phase>.safetensors     the editor (see xdub.train.editor)
     occluders/                                         the occluder segmenter, when exported
                                                        with one (dubber.json enables it)
+    landmarks/                                         the landmark refiner, likewise
     syncnet/                                           the lip-sync scorer (config + weights)
     manifest.json                                      format, version, creation time, git sha,
                                                        dubber config, training record (configs,
@@ -30,10 +31,12 @@ from typing import Any
 from xdub.atomic import atomic_dir, write_json_atomic
 from xdub.config import replace
 from xdub.config.infer import OccluderKeepConfig
+from xdub.config.landmarks import LandmarkRefineConfig
 from xdub.errors import OutputError, WeightsError
 from xdub.generation.folder import (
     CODEC_DIR,
     DUBBER_FILE,
+    LANDMARK_DIR,
     OCCLUDER_DIR,
     read_dubber_config,
     write_dubber_config,
@@ -75,10 +78,13 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
                    training: dict[str, Any], metrics: dict[str, Any] | None = None,
                    name: str = "xdub-tiny-default", occluder_dir: str | Path | None = None,
                    occluder_keep: OccluderKeepConfig | None = None,
-                   decoder_dir: str | Path | None = None) -> Path:
+                   decoder_dir: str | Path | None = None,
+                   landmark_dir: str | Path | None = None,
+                   landmark_refine: LandmarkRefineConfig | None = None) -> Path:
     """Build the default folder `out` from a stage-2 editor folder and a scorer folder, with
     the occluder segmenter folder `occluder_dir` (enabled with `occluder_keep`'s thresholds,
-    default ones when None) when given, and the codec of `decoder_dir` (a decoder-only
+    default ones when None) when given, the landmark refiner folder `landmark_dir` likewise
+    (enabled with `landmark_refine`'s passes), and the codec of `decoder_dir` (a decoder-only
     fine-tune of the editor's codec: same latents, another decoder) in place of its own."""
     from xdub.models.codec import TinyVideoCodec
     from xdub.train.loop import git_sha
@@ -88,6 +94,8 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
     needs = [editor_dir / DUBBER_FILE, *(scorer_dir / f for f in SCORER_FILES)]
     if occluder_dir is not None:
         needs += [Path(occluder_dir) / f for f in SCORER_FILES]  # the same two files
+    if landmark_dir is not None:
+        needs += [Path(landmark_dir) / f for f in SCORER_FILES]
     for needed in needs:
         if not needed.is_file():
             raise WeightsError(f"cannot export the default: {needed} is missing")
@@ -105,6 +113,11 @@ def export_default(editor_dir: str | Path, scorer_dir: str | Path, out: str | Pa
             shutil.copytree(occluder_dir, tmp / OCCLUDER_DIR)
             keep = replace(occluder_keep or OccluderKeepConfig(), enabled=True)
             write_dubber_config(tmp, replace(read_dubber_config(tmp), occluders=keep))
+        if landmark_dir is not None:
+            shutil.rmtree(tmp / LANDMARK_DIR, ignore_errors=True)
+            shutil.copytree(landmark_dir, tmp / LANDMARK_DIR)
+            refine = replace(landmark_refine or LandmarkRefineConfig(), enabled=True)
+            write_dubber_config(tmp, replace(read_dubber_config(tmp), landmarks=refine))
         (tmp / SCORER_DIR).mkdir()
         for filename in SCORER_FILES:
             shutil.copy2(scorer_dir / filename, tmp / SCORER_DIR / filename)

@@ -33,17 +33,15 @@ from tqdm.auto import tqdm
 from xdub.atomic import write_text_atomic
 from xdub.conditioning import crop_frames
 from xdub.config.occluders import OccluderTrainConfig
-from xdub.config.train import SynthSourceConfig
 from xdub.face.align import estimate_alignments
 from xdub.models.occluder_net import OccluderNet
 from xdub.train import loop
+from xdub.train.engine_clips import clip_jobs, iter_records
 from xdub.train.pairgen import occluders_in_crops
 from xdub.train.report import Panel
 
 log = logging.getLogger(__name__)
 
-SEEDS_PER_SCENARIO = 100_000  # scenario k's clip i: first_seed + k * this + i
-VAL_OFFSET = 50_000  # held-out clips start here within a scenario's seed block
 COVERED = 0.5  # mask value counted as covered (anti-aliased edges are fractional)
 LOSS_PANELS = (Panel(("loss", "bce", "dice"), log_y=True),)
 
@@ -58,26 +56,13 @@ class OccluderFrames:
     occluded: np.ndarray
 
 
-def scenario_seeds(cfg: OccluderTrainConfig, k: int, held_out: bool) -> list[int]:
-    """Engine seeds of scenario k's training clips, or of its held-out clips."""
-    first = cfg.first_seed + k * SEEDS_PER_SCENARIO + (VAL_OFFSET if held_out else 0)
-    return list(range(first, first + (cfg.val_clips if held_out else cfg.clips[k])))
-
-
 def render_frames(cfg: OccluderTrainConfig, held_out: bool = False) -> OccluderFrames:
     """Every frame of the training (or held-out) clips of every scenario, cropped for dubbing."""
-    from xdub.data.sources import SynthClipSource  # the engine: heavy import, training only
-
-    sources = [SynthClipSource(SynthSourceConfig(scenario=name, size=cfg.size,
-                                                 clip_seconds=cfg.clip_seconds),
-                               seeds=scenario_seeds(cfg, k, held_out))
-               for k, name in enumerate(cfg.scenarios)]
-    jobs = [(source, i) for source in sources for i in range(len(source))]
+    jobs = clip_jobs(cfg, held_out)
     crops, masks = [], []
     size = cfg.align.crop_size
-    for source, i in tqdm(jobs, desc="occluder clips" + (" (held out)" if held_out else ""),
-                          unit="clip", mininterval=5.0):
-        record = source.load(i)
+    for record in tqdm(iter_records(jobs), total=len(jobs), unit="clip", mininterval=5.0,
+                       desc="occluder clips" + (" (held out)" if held_out else "")):
         affines = estimate_alignments(record.landmarks, size, cfg.align, record.fps)
         crops.append(crop_frames(record.frames, affines, size, cfg.align.interpolation))
         covered = (np.zeros(record.frames.shape[:3], bool) if record.occluders is None
