@@ -207,3 +207,4 @@ def test_stage2_recipe_writes_its_dubbing_settings_and_the_shipped_default_has_t
     assert (shipped.prior_gate_power, shipped.prior_chunk_trim) == (
         recipe.prior_gate_power, recipe.prior_chunk_trim)
     assert shipped.face.align == spec.face.align  # the dubbing crop's smoothing too
+    assert shipped.diffusion == spec.diffusion  # and the sampling (denoise strength, steps)
