@@ -56,7 +56,7 @@ def _value(choice: enum.Enum | None) -> str | None:
 # the checkpoint's dubber.json; these are the embedded default's (tests/test_cli_fixes.py
 # checks them against the shipped file, so --help cannot drift from it).
 RUN_DEFAULTS = InferConfig()
-EMBEDDED_SAMPLING = {"steps": 2, "ref_scale": 1.0, "audio_scale": 1.0, "denoise_strength": 0.25,
+EMBEDDED_SAMPLING = {"steps": 2, "ref_scale": 1.0, "audio_scale": 1.0, "denoise_strength": 0.1,
                      "chunk_frames": 17, "overlap": 2}
 
 
