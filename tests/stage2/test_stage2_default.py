@@ -141,8 +141,8 @@ def test_stage2_default_exports_an_occluder_net_enabled(exported, tmp_path):
 
 
 def test_stage2_default_exports_a_landmark_refiner_enabled(exported, tmp_path):
-    from xdub.config.face import AlignConfig
     from xdub.config import to_dict
+    from xdub.config.face import AlignConfig
     from xdub.config.landmarks import LandmarkNetConfig, LandmarkRefineConfig
     from xdub.models.landmark_net import LandmarkNet
 
