@@ -285,7 +285,7 @@ class _Candidates(_Blind):
         return [FaceDetection(np.zeros(4, np.float32), 0.2, _face(scale=30.0, at=(64.0, 50.0)))]
 
 
-def test_dubbing_looks_for_missed_faces_only_when_none_is_found() -> None:
+def test_dubbing_looks_for_missed_faces_only_when_none_is_found(caplog) -> None:
     """The refiner's fallback runs as a second pass over the video, and only when the detector
     found no face anywhere (a logo next to a real face is never taken for one)."""
     from xdub.config.face import FaceConfig
@@ -301,8 +301,10 @@ def test_dubbing_looks_for_missed_faces_only_when_none_is_found() -> None:
                         chunk_frames=8, overlap=2, motion_frames=0, landmarks=refine)
     blind = _Candidates()
     pipe = DubPipeline(IdentityGenerator(32), spec, detector=blind, landmark_net=LandmarkNet(SMALL))
-    result = pipe(source.video, other.audio)
+    with caplog.at_level("WARNING"):
+        result = pipe(source.video, other.audio)
     assert result.faces.present.all() and len(blind.asked) == len(source.frames)
+    assert "landmark refiner recognised" in caplog.text  # the user is told
     with pytest.raises(NoFaceError):
         pipe(source.video, other.audio, InferConfig(refine_landmarks=False))
     off = DubPipeline(IdentityGenerator(32), replace(spec, landmarks=replace(refine,

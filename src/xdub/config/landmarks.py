@@ -29,13 +29,14 @@ def _refiner_crop() -> AlignConfig:
 
 @dataclass(frozen=True, slots=True)
 class LandmarkNetConfig:
-    """A small CNN over one face crop placed by the current landmarks: RGB in, the 68 landmarks
-    in that crop out (as offsets from where the mean face sits in it)."""
+    """A small CNN over one face crop placed by the current landmarks: RGB in; the 68 landmarks
+    in that crop (as offsets from where the mean face sits in it) and a face-presence logit
+    out."""
 
     crop: AlignConfig = field(default_factory=_refiner_crop)  # how the input crop is cut
     width: int = 32  # channels of the first level; doubled per level up to 4x
     levels: int = 4  # stride-2 levels (64 px -> 4 px)
-    hidden: int = 256  # the fully connected layer before the 136 outputs
+    hidden: int = 256  # the fully connected layer before the 137 outputs
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.levels < 1 or self.hidden < 1:

@@ -195,6 +195,10 @@ class DubPipeline:
                 tracks = track_span(frames(), first, self._detector(cfg, source.size, True),
                                     face, source.fps, on_frame=lambda _: progress.advance())
             progress.finish()
+            if tracks:
+                log.warning("the face detector found no face; dubbing %d face track(s) that the "
+                            "checkpoint's landmark refiner recognised (--no-refine-landmarks "
+                            "turns this off)", len(tracks))
         if to_end and first + scanned != source.num_frames:
             log.info("video has %d frames (estimated %d)", first + scanned, source.num_frames)
             timeline = plan_timeline(first + scanned, source.fps, audio.duration, cfg.timeline)
