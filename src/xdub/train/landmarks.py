@@ -116,13 +116,13 @@ def elsewhere(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return ((landmarks - centre) @ turn.T + centre + shift).astype(np.float32)
 
 
-def not_the_face(detector, frame: np.ndarray, truth: np.ndarray, limit: int) -> list[np.ndarray]:
-    """Coarse landmarks of up to `limit` low-score BlazeFace candidates that are not the face
-    (eye centres over `SAME_FACE_IOD` off): what the dubbing fallback must reject."""
+def not_the_face(detector, frame: np.ndarray, truth: np.ndarray, model: str,
+                 limit: int) -> list[np.ndarray]:
+    """Coarse landmarks of up to `limit` low-score candidates of BlazeFace's `model` that are
+    not the face (eye centres over `SAME_FACE_IOD` off): what the dubbing fallback must reject."""
     eyes, iod = keypoints(truth)[:2], float(interocular(truth))
     out = []
-    for face in detector.candidates(frame, LandmarkRefineConfig().fallback_model,
-                                    HARD_NEGATIVE_SCORE, 2 * limit + 1):
+    for face in detector.candidates(frame, model, HARD_NEGATIVE_SCORE, 2 * limit + 1):
         error = float(np.linalg.norm(keypoints(face.landmarks)[:2] - eyes, axis=1).mean())
         if error > SAME_FACE_IOD * iod:
             out.append(face.landmarks)
@@ -157,7 +157,9 @@ def cut_crops(cfg: LandmarkTrainConfig, pool: LandmarkFrames) -> LandmarkCrops:
             starts.append((found, True))
         starts += [(elsewhere(truth, rng), False) for _ in range(cfg.negatives)]
         if cfg.hard_negatives:
-            starts += [(c, False) for c in not_the_face(detector, frame, truth, cfg.hard_negatives)]
+            starts += [(c, False) for c in not_the_face(detector, frame, truth,
+                                                        cfg.dubbing.fallback_model,
+                                                        cfg.hard_negatives)]
         for start, is_face in starts:
             image, affine = refiner_crop(frame, start, crop)
             crops.append(image)
