@@ -3,8 +3,9 @@
 #
 #   scripts/train_default.sh [OUT=runs/chain]
 #
-# 1. `xdub train chain` runs codec -> lip-sync scorer -> stage-1 inpainter -> phase measurement
-#    -> pseudo-pairs -> stage-2 editor -> default folder, each step in OUT/<step>/ (rerun the
+# 1. `xdub train chain` runs codec -> lip-sync scorer -> occluder segmenter -> landmark refiner
+#    -> stage-1 inpainter -> phase measurement -> robust decoder -> pseudo-pairs -> stage-2
+#    editor -> default folder, each step in OUT/<step>/ (rerun the
 #    script after an interruption: finished steps are skipped, the running one resumes);
 # 2. the default folder is copied into the package;
 # 3. the stage-2 evidence (bench on held-out pairs) is run and its numbers are written into
