@@ -154,6 +154,8 @@ def test_the_fallback_keeps_recognised_candidates_once_per_place() -> None:
         return template[None].repeat(len(crops), 0), np.full(len(crops), 0.5, np.float32)
 
     assert RefinedDetector(_Blind(), unsure, CROP, cfg).detect(frame) == []  # < min_presence
+    tiny = RefinedDetector(_Blind(), _keep, CROP, cfg, min_face_px=60.0)  # the small face goes
+    assert len(tiny.detect(frame)) == 1
 
 
 def test_net_shapes_round_trip_and_starts_at_the_template(tmp_path: Path) -> None:

@@ -73,8 +73,10 @@ class RefinedDetector:
     detector finds nothing, may accept low-score candidates the refiner recognises as faces."""
 
     def __init__(self, detector: FaceDetector, predict: Predict, crop: AlignConfig,
-                 cfg: LandmarkRefineConfig) -> None:
+                 cfg: LandmarkRefineConfig, min_face_px: float = 0.0) -> None:
         self.detector, self.predict, self.crop, self.cfg = detector, predict, crop, cfg
+        self.min_face_px = min_face_px  # recognised faces smaller than this are dropped, as the
+        #   detector drops its own (`DetectConfig.min_face_px`)
 
     def _refined(self, frame: np.ndarray, face: FaceDetection) -> FaceDetection:
         if face.landmarks is None:
@@ -104,7 +106,8 @@ class RefinedDetector:
             if all(np.linalg.norm(keypoints(other)[:2] - eyes, axis=1).mean()
                    > SAME_PLACE_IOD * interocular(other) for _, other in kept):
                 kept.append((presence, moved))
-        return [FaceDetection(box_of(moved), presence, moved) for presence, moved in kept]
+        faces = [FaceDetection(box_of(moved), presence, moved) for presence, moved in kept]
+        return [face for face in faces if face.size >= self.min_face_px]
 
     def detect(self, frame: np.ndarray) -> list[FaceDetection]:
         """Faces in `frame: [H, W, 3]` uint8 RGB, landmarks refined; where the detector finds

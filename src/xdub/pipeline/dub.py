@@ -149,7 +149,7 @@ class DubPipeline:
             if not recognise:
                 refine = replace(refine, fallback_score=0.0)
             detector = RefinedDetector(detector, self.landmark_net.predict,
-                                       self.landmark_net.cfg.crop, refine)
+                                       self.landmark_net.cfg.crop, refine, detect.min_face_px)
         return detector
 
     def _can_recognise(self, cfg: InferConfig) -> bool:
