@@ -26,7 +26,7 @@ from xdub.generation.folder import LANDMARK_DIR, read_dubber_config, write_dubbe
 from xdub.models.landmark_net import LandmarkNet
 from xdub.pipeline import load_pipeline
 from xdub.pipeline.loading import random_pipeline, save_pipeline
-from xdub.train.engine_clips import scenario_seeds
+from xdub.train.frame_recipes import scenario_seeds
 from xdub.train.landmarks import (
     align_points,
     batches,

@@ -20,7 +20,7 @@ from xdub.config.occluders import OccluderNetConfig, OccluderTrainConfig
 from xdub.errors import ConfigError, WeightsError
 from xdub.generation import protect_occluders
 from xdub.models.occluder_net import OccluderNet
-from xdub.train.engine_clips import scenario_seeds
+from xdub.train.frame_recipes import scenario_seeds
 from xdub.train.occluders import batches, jitter, render_frames, segmentation_loss
 
 SMALL = OccluderNetConfig(width=8, levels=3, groups=4)

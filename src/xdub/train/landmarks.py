@@ -22,7 +22,6 @@ Imports: numpy, torch, tqdm, xdub.{config, face, models, train}.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -33,7 +32,6 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from xdub.atomic import write_text_atomic
 from xdub.config.face import DetectConfig
 from xdub.config.landmarks import LandmarkRefineConfig, LandmarkTrainConfig
 from xdub.face.detect import FaceDetection, create_detector
@@ -49,8 +47,7 @@ from xdub.face.landmarks import (
 )
 from xdub.face.refine import RefinedDetector, crop_template, refine_landmarks, refiner_crop
 from xdub.models.landmark_net import LandmarkNet
-from xdub.train import loop
-from xdub.train.engine_clips import clip_jobs, iter_records
+from xdub.train.frame_recipes import clip_jobs, iter_records, train_to_final
 from xdub.train.report import Panel
 
 log = logging.getLogger(__name__)
@@ -272,15 +269,7 @@ def train_landmark_net(cfg: LandmarkTrainConfig, run_dir: str | Path) -> Landmar
         return landmark_loss(model, x, target, present, template, cfg.keypoint_weight,
                              cfg.presence_weight)
 
-    result = loop.run(cfg.loop, run_dir, net, step, partial(batches, cfg, data),
-                      run_config=cfg, title="xdub landmark refiner", panels=LOSS_PANELS)
-    if result.stopped == "budget":
-        log.warning("time budget of %.1f min spent at step %d", cfg.loop.max_minutes, result.step)
-    net = loop.load_final_weights(net, run_dir).eval()
-    final = run_dir / "final"
-    net.save_pretrained(final)
-    if cfg.val_clips:
-        figures = score(net, render_frames(cfg, held_out=True), cfg.dubbing)
-        write_text_atomic(final / "metrics.json", json.dumps(figures, indent=2) + "\n")
-        log.info("held out: %s", figures)
-    return net
+    held_out = (lambda trained: score(trained, render_frames(cfg, held_out=True), cfg.dubbing)
+                if cfg.val_clips else None)
+    return train_to_final(cfg.loop, run_dir, net, step, partial(batches, cfg, data), cfg,
+                          "xdub landmark refiner", LOSS_PANELS, held_out)

@@ -18,7 +18,6 @@ Imports: numpy, cv2, torch, tqdm, xdub.{config, conditioning, data, face, models
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -30,13 +29,11 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from xdub.atomic import write_text_atomic
 from xdub.conditioning import crop_frames
 from xdub.config.occluders import OccluderTrainConfig
 from xdub.face.align import estimate_alignments
 from xdub.models.occluder_net import OccluderNet
-from xdub.train import loop
-from xdub.train.engine_clips import clip_jobs, iter_records
+from xdub.train.frame_recipes import clip_jobs, iter_records, train_to_final
 from xdub.train.pairgen import occluders_in_crops
 from xdub.train.report import Panel
 
@@ -130,7 +127,7 @@ def score(net: OccluderNet, frames: OccluderFrames) -> dict[str, float]:
     inter = float((called[occ] & truth[occ]).sum())
     union = float((called[occ] | truth[occ]).sum())
     return {
-        "frames": int(len(probs)), "occluded_frames": int(occ.sum()),
+        "frames": len(probs), "occluded_frames": int(occ.sum()),
         "iou": inter / max(union, 1.0),
         "recall": inter / max(float(truth[occ].sum()), 1.0),
         "precision": inter / max(float(called[occ].sum()), 1.0),
@@ -152,15 +149,7 @@ def train_occluder_net(cfg: OccluderTrainConfig, run_dir: str | Path) -> Occlude
         x, target = batch
         return segmentation_loss(model(x), target, cfg.dice_weight)
 
-    result = loop.run(cfg.loop, run_dir, net, step, partial(batches, cfg, frames),
-                      run_config=cfg, title="xdub occluder net", panels=LOSS_PANELS)
-    if result.stopped == "budget":
-        log.warning("time budget of %.1f min spent at step %d", cfg.loop.max_minutes, result.step)
-    net = loop.load_final_weights(net, run_dir).eval()
-    final = run_dir / "final"
-    net.save_pretrained(final)
-    if cfg.val_clips:
-        figures = score(net, render_frames(cfg, held_out=True))
-        write_text_atomic(final / "metrics.json", json.dumps(figures, indent=2) + "\n")
-        log.info("held out: %s", figures)
-    return net
+    held_out = (lambda trained: score(trained, render_frames(cfg, held_out=True))
+                if cfg.val_clips else None)
+    return train_to_final(cfg.loop, run_dir, net, step, partial(batches, cfg, frames), cfg,
+                          "xdub occluder net", LOSS_PANELS, held_out)
