@@ -18,10 +18,10 @@ from xdub.config.face import AlignConfig
 from xdub.config.infer import DubberConfig, InferConfig
 from xdub.config.landmarks import LandmarkNetConfig, LandmarkRefineConfig, LandmarkTrainConfig
 from xdub.errors import ConfigError, WeightsError
-from xdub.face.align import template_keypoints
+from xdub.face.align import template_keypoints, template_landmarks
 from xdub.face.detect import FaceDetection
 from xdub.face.landmarks import MEAN_SHAPE, keypoints, similarity_fit, transform_points
-from xdub.face.refine import RefinedDetector, crop_template, refine_landmarks
+from xdub.face.refine import RefinedDetector, refine_landmarks
 from xdub.generation.folder import LANDMARK_DIR, read_dubber_config, write_dubber_config
 from xdub.models.landmark_net import LandmarkNet
 from xdub.pipeline import load_pipeline
@@ -66,8 +66,9 @@ class _Detector:
         return previous
 
 
-def test_crop_template_puts_the_keypoints_where_alignment_does() -> None:
-    np.testing.assert_allclose(keypoints(crop_template(CROP)), template_keypoints(32, CROP),
+def test_template_landmarks_put_the_keypoints_where_alignment_does() -> None:
+    np.testing.assert_allclose(keypoints(template_landmarks(32, CROP)),
+                               template_keypoints(32, CROP),
                                atol=1e-4)
 
 
@@ -161,7 +162,7 @@ def test_the_fallback_keeps_recognised_candidates_once_per_place() -> None:
 def test_net_shapes_round_trip_and_starts_at_the_template(tmp_path: Path) -> None:
     net = LandmarkNet(SMALL).eval()
     crops = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
-    template = crop_template(CROP)
+    template = template_landmarks(32, CROP).astype(np.float32)
     points, presence = net.predict(crops, template)
     assert points.shape == (3, 68, 2) and points.dtype == np.float32 and presence.shape == (3,)
     np.testing.assert_allclose(points, template[None].repeat(3, 0))  # zero head
@@ -207,7 +208,7 @@ def test_engine_crops_and_batches() -> None:
     assert first[2].shape == (4,)
     torch.testing.assert_close(first[0], again[0])
     net = LandmarkNet(SMALL)
-    template = torch.from_numpy(crop_template(CROP))
+    template = torch.from_numpy(template_landmarks(32, CROP).astype(np.float32))
     present = torch.tensor([1.0, 1.0, 0.0, 1.0])
     loss, logs = landmark_loss(net, first[0], first[1], present, template, 4.0, 1.0)
     assert loss.item() > 0 and set(logs) == {"points", "keypoints", "presence"}

@@ -144,8 +144,8 @@ class DubbingPipeline:
 
         `options` are `InferConfig` fields by name (docs/api.md): length, extend, tail, start,
         end, steps, ref_scale, audio_scale, denoise_strength, keep_occluders, seed, chunk_frames,
-        overlap, face, no_face, detector, refine_landmarks, device, dtype. `progress`: a callable receiving
-        `ProgressUpdate`s (or a `Progress`).
+        overlap, face, no_face, detector, refine_landmarks, device, dtype. `progress`: a callable
+        receiving `ProgressUpdate`s (or a `Progress`).
         """
         inputs = video if isinstance(video, DubInputs) else open_inputs(video, audio, output)
         cfg = infer_config(config, **options)

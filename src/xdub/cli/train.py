@@ -1,6 +1,6 @@
 """`xdub train <step>`: one subcommand per training recipe, all on the one training loop and
-resumable from their run dir: `codec`, `syncnet`, `occluders`, `landmarks`, `stage1` here; `stage2` and
-`chain` in `cli.train_stage2` (registered on `train_app`, listed after "train" in
+resumable from their run dir: `codec`, `syncnet`, `occluders`, `landmarks`, `stage1` here;
+`stage2` and `chain` in `cli.train_stage2` (registered on `train_app`, listed after "train" in
 COMMAND_MODULES).
 Rerunning the same command with the same --run-dir resumes.
 """

@@ -1,8 +1,8 @@
 """Config of the whole training chain (`xdub train chain`, `xdub.train.chain`). Stdlib only.
 
-The chain runs codec -> scorer -> occluders -> landmarks -> stage 1 -> phase measurement -> robust decoder ->
-pairs -> stage 2 -> export,
-each step in its own sub-folder of the chain's output folder, skipped when its output exists.
+The chain runs codec -> scorer -> occluders -> landmarks -> stage 1 -> phase measurement ->
+robust decoder -> pairs -> stage 2 -> export, each step in its own sub-folder of the chain's
+output folder, skipped when its output exists.
 Every step reads its own config file (paths relative to the chain YAML); the chain only wires
 outputs to inputs (codec folder -> stage 1 and the robust decoder, scorer -> pairs and stage 2,
 inpainter (and robust decoder) -> pairs, inpainter -> stage-2 init, pairs -> stage 2, robust

@@ -22,11 +22,21 @@ INTERPOLATION = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
                  "lanczos": cv2.INTER_LANCZOS4}
 
 
+def _placed(face_units: np.ndarray, crop_size: int, cfg: AlignConfig) -> np.ndarray:
+    """Points in face units (`MEAN_SHAPE`'s frame) -> crop pixels of the canonical crop."""
+    centred = (face_units.astype(np.float64) - np.array([0.0, cfg.center_y])) / cfg.extent + 0.5
+    return centred * crop_size
+
+
 def template_keypoints(crop_size: int, cfg: AlignConfig) -> np.ndarray:
     """Canonical positions `[6, 2]` (KEYPOINT_NAMES order) of the semantic points in the crop."""
-    face_units = keypoints(MEAN_SHAPE).astype(np.float64)
-    centred = (face_units - np.array([0.0, cfg.center_y])) / cfg.extent + 0.5
-    return centred * crop_size
+    return _placed(keypoints(MEAN_SHAPE), crop_size, cfg)
+
+
+def template_landmarks(crop_size: int, cfg: AlignConfig) -> np.ndarray:
+    """Where the mean face's 68 landmarks `[68, 2]` sit in the canonical crop (the placement
+    `template_keypoints` gives its keypoints)."""
+    return _placed(MEAN_SHAPE, crop_size, cfg)
 
 
 def estimate_alignment(landmarks: np.ndarray, crop_size: int, cfg: AlignConfig) -> np.ndarray:

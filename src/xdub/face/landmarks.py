@@ -94,6 +94,11 @@ def interocular(landmarks: np.ndarray) -> np.ndarray:
     return np.linalg.norm(kp[..., 1, :] - kp[..., 0, :], axis=-1)
 
 
+def eye_offset(landmarks: np.ndarray, other: np.ndarray) -> float:
+    """Mean distance between the eye centres of two faces `[68, 2]` (are they the same face?)."""
+    return float(np.linalg.norm(keypoints(landmarks)[:2] - keypoints(other)[:2], axis=1).mean())
+
+
 # Mean frontal face in xdub-68 layout, in "face units": eye midpoint at the origin, x along the
 # eye line, inter-ocular distance 1, y pointing down. Measured by us with the bundled mesh model
 # on frontal neutral faces (scikit-image's astronaut photo and frames of a talking-head clip),

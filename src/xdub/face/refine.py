@@ -23,7 +23,7 @@ import numpy as np
 
 from xdub.config.face import AlignConfig
 from xdub.config.landmarks import LandmarkRefineConfig
-from xdub.face.align import estimate_alignment, invert, warp_to_crop
+from xdub.face.align import estimate_alignment, invert, template_landmarks, warp_to_crop
 from xdub.face.detect import (
     CandidateSource,
     FaceDetection,
@@ -31,18 +31,11 @@ from xdub.face.detect import (
     LandmarkRefiner,
     box_of,
 )
-from xdub.face.landmarks import MEAN_SHAPE, interocular, keypoints, transform_points
+from xdub.face.landmarks import eye_offset, interocular, transform_points
 
 # (crops [N, S, S, 3] uint8, template [68, 2]) -> (landmarks [N, 68, 2] crop pixels, presence [N])
 Predict = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 SAME_PLACE_IOD = 0.5  # fallback faces whose eyes are closer than this are one face
-
-
-def crop_template(crop: AlignConfig) -> np.ndarray:
-    """Where the mean face's 68 landmarks sit in a crop cut by `crop` `[68, 2]` float32 (the
-    same placement `xdub.face.align.template_keypoints` gives its keypoints)."""
-    centred = (MEAN_SHAPE.astype(np.float64) - np.array([0.0, crop.center_y])) / crop.extent + 0.5
-    return (centred * crop.crop_size).astype(np.float32)
 
 
 def refiner_crop(frame: np.ndarray, landmarks: np.ndarray, crop: AlignConfig
@@ -58,7 +51,7 @@ def refine_landmarks(predict: Predict, frame: np.ndarray, landmarks: np.ndarray,
     """`landmarks` `[68, 2]` frame pixels re-placed by the refiner, `passes` times (each pass
     crops where the previous one put the face): `[68, 2]` float32, and the face presence the
     refiner saw in the last pass's crop."""
-    template = crop_template(crop)
+    template = template_landmarks(crop.crop_size, crop)
     presence = 0.0
     for _ in range(passes):
         image, affine = refiner_crop(frame, landmarks, crop)
@@ -102,9 +95,8 @@ class RefinedDetector:
                 found.append((presence, moved))
         kept: list[tuple[float, np.ndarray]] = []
         for presence, moved in sorted(found, key=lambda f: -f[0]):
-            eyes = keypoints(moved)[:2]
-            if all(np.linalg.norm(keypoints(other)[:2] - eyes, axis=1).mean()
-                   > SAME_PLACE_IOD * interocular(other) for _, other in kept):
+            if all(eye_offset(moved, other) > SAME_PLACE_IOD * interocular(other)
+                   for _, other in kept):
                 kept.append((presence, moved))
         faces = [FaceDetection(box_of(moved), presence, moved) for presence, moved in kept]
         return [face for face in faces if face.size >= self.min_face_px]

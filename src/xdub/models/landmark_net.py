@@ -29,6 +29,12 @@ from xdub.models.checkpoint import load_module, save_folder
 NUM_POINTS = 68
 
 
+def offsets_to_pixels(offsets: torch.Tensor, template: torch.Tensor, side: int) -> torch.Tensor:
+    """Net outputs `[N, 68, 2]` (quarter crop sides) -> crop pixels of an `side`-px crop, given
+    the mean face `template` `[68, 2]` in it."""
+    return template + offsets * (side / 4)
+
+
 class LandmarkNet(nn.Module):
     """Face crops `[B, 3, S, S]` in [-1, 1] -> landmark offsets `[B, 68, 2]` (quarter sides)
     and face-presence logits `[B]`."""
@@ -61,10 +67,6 @@ class LandmarkNet(nn.Module):
         x = torch.as_tensor(crops).permute(0, 3, 1, 2).float()
         return x / 127.5 - 1.0
 
-    def to_pixels(self, offsets: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
-        """Net outputs `[N, 68, 2]` -> crop pixels, given the mean face `template` `[68, 2]`."""
-        return template + offsets * (self.cfg.crop.crop_size / 4)
-
     @torch.no_grad()
     def predict(self, crops: np.ndarray, template: np.ndarray,
                 batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +77,7 @@ class LandmarkNet(nn.Module):
         points, presence = [], []
         for i in range(0, len(crops), batch_size):
             offsets, logits = self(self.to_input(crops[i:i + batch_size]).to(device))
-            points.append(self.to_pixels(offsets, base))
+            points.append(offsets_to_pixels(offsets, base, self.cfg.crop.crop_size))
             presence.append(torch.sigmoid(logits))
         if not points:
             return np.zeros((0, NUM_POINTS, 2), np.float32), np.zeros(0, np.float32)

@@ -1,4 +1,5 @@
-"""`xdub train chain`: codec -> scorer -> occluders -> landmarks -> stage 1 -> pairs -> stage 2 -> export.
+"""`xdub train chain`: codec -> scorer -> occluders -> landmarks -> stage 1 -> pairs -> stage 2
+-> export.
 
 Between stage 1 and the pairs, `phases` measures the lip band on the stage-1 model and
 `robust_decoder` (when configured) fine-tunes a noise-robust decoder for the pairs and/or the

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from xdub.config.face import DetectConfig
 from xdub.config.landmarks import LandmarkRefineConfig, LandmarkTrainConfig
+from xdub.face.align import template_landmarks
 from xdub.face.detect import FaceDetection, create_detector
 from xdub.face.landmarks import (
     FLIP_68,
@@ -41,12 +42,13 @@ from xdub.face.landmarks import (
     MOUTH_LEFT,
     MOUTH_RIGHT,
     NOSE_TIP,
+    eye_offset,
     interocular,
     keypoints,
     transform_points,
 )
-from xdub.face.refine import RefinedDetector, crop_template, refine_landmarks, refiner_crop
-from xdub.models.landmark_net import LandmarkNet
+from xdub.face.refine import RefinedDetector, refine_landmarks, refiner_crop
+from xdub.models.landmark_net import LandmarkNet, offsets_to_pixels
 from xdub.train.frame_recipes import clip_jobs, iter_records, train_to_final
 from xdub.train.report import Panel
 
@@ -87,43 +89,42 @@ def render_frames(cfg: LandmarkTrainConfig, held_out: bool = False) -> LandmarkF
     return LandmarkFrames(np.concatenate(frames), np.concatenate(landmarks))
 
 
+def _moved(landmarks: np.ndarray, degrees: float, scale: float, shift: np.ndarray) -> np.ndarray:
+    """`landmarks` `[68, 2]` turned by `degrees` and scaled about their centre, then shifted."""
+    centre, angle = landmarks.mean(0), np.deg2rad(degrees)
+    turn = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return ((landmarks - centre) @ turn.T + centre + shift).astype(np.float32)
+
+
 def displaced(landmarks: np.ndarray, cfg: LandmarkTrainConfig,
               rng: np.random.Generator) -> np.ndarray:
     """`landmarks` `[68, 2]` moved by a random similarity about their centre (what a detector
     that is off by up to `jitter_shift` IODs, `jitter_scale`, `jitter_degrees` returns)."""
     iod = float(interocular(landmarks))
-    centre = landmarks.mean(0)
-    angle = np.deg2rad(rng.uniform(-cfg.jitter_degrees, cfg.jitter_degrees))
+    degrees = rng.uniform(-cfg.jitter_degrees, cfg.jitter_degrees)
     scale = 1.0 + rng.uniform(-cfg.jitter_scale, cfg.jitter_scale)
-    turn = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    shift = rng.uniform(-1, 1, 2) * cfg.jitter_shift * iod
-    return ((landmarks - centre) @ turn.T + centre + shift).astype(np.float32)
+    return _moved(landmarks, degrees, scale, rng.uniform(-1, 1, 2) * cfg.jitter_shift * iod)
 
 
 def elsewhere(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """`landmarks` `[68, 2]` moved 1.5 .. 4 IODs away, turned up to 30 degrees and scaled 0.4 ..
     2.5 times: a crop placed there shows background, body or the edge of the face."""
     iod = float(interocular(landmarks))
-    centre = landmarks.mean(0)
-    angle = np.deg2rad(rng.uniform(-30, 30))
+    degrees = rng.uniform(-30, 30)
     scale = float(np.exp(rng.uniform(np.log(0.4), np.log(2.5))))
-    turn = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     heading = rng.uniform(0, 2 * np.pi)
     shift = rng.uniform(1.5, 4.0) * iod * np.array([np.cos(heading), np.sin(heading)])
-    return ((landmarks - centre) @ turn.T + centre + shift).astype(np.float32)
+    return _moved(landmarks, degrees, scale, shift)
 
 
 def not_the_face(detector, frame: np.ndarray, truth: np.ndarray, model: str,
                  limit: int) -> list[np.ndarray]:
     """Coarse landmarks of up to `limit` low-score candidates of BlazeFace's `model` that are
     not the face (eye centres over `SAME_FACE_IOD` off): what the dubbing fallback must reject."""
-    eyes, iod = keypoints(truth)[:2], float(interocular(truth))
-    out = []
-    for face in detector.candidates(frame, model, HARD_NEGATIVE_SCORE, 2 * limit + 1):
-        error = float(np.linalg.norm(keypoints(face.landmarks)[:2] - eyes, axis=1).mean())
-        if error > SAME_FACE_IOD * iod:
-            out.append(face.landmarks)
-    return out[:limit]
+    far = SAME_FACE_IOD * float(interocular(truth))
+    return [face.landmarks
+            for face in detector.candidates(frame, model, HARD_NEGATIVE_SCORE, 2 * limit + 1)
+            if eye_offset(face.landmarks, truth) > far][:limit]
 
 
 def detected(detector, frame: np.ndarray, truth: np.ndarray) -> np.ndarray | None:
@@ -132,9 +133,7 @@ def detected(detector, frame: np.ndarray, truth: np.ndarray) -> np.ndarray | Non
     faces: list[FaceDetection] = [f for f in detector.detect(frame) if f.landmarks is not None]
     if not faces:
         return None
-    eyes = keypoints(truth)[:2]
-    errors = [float(np.linalg.norm(keypoints(f.landmarks)[:2] - eyes, axis=1).mean())
-              for f in faces]
+    errors = [eye_offset(f.landmarks, truth) for f in faces]
     best = int(np.argmin(errors))
     return faces[best].landmarks if errors[best] <= SAME_FACE_IOD * interocular(truth) else None
 
@@ -168,8 +167,9 @@ def cut_crops(cfg: LandmarkTrainConfig, pool: LandmarkFrames) -> LandmarkCrops:
 
 def batches(cfg: LandmarkTrainConfig, data: LandmarkCrops, consumed: int):
     """Endless (x `[B, 3, S, S]` in [-1, 1], target `[B, 68, 2]` crop pixels, present `[B]`
-    float) batches from micro-batch `consumed` on; batch i depends on i only (a resumed run continues the same
-    stream). Half the samples are mirrored (points swapped left / right with `FLIP_68`)."""
+    float) batches from micro-batch `consumed` on; batch i depends on i only (a resumed run
+    continues the same stream). Half the samples are mirrored (points swapped left / right
+    with `FLIP_68`)."""
     side = cfg.model.crop.crop_size
     index = consumed
     while True:
@@ -191,7 +191,8 @@ def batches(cfg: LandmarkTrainConfig, data: LandmarkCrops, consumed: int):
 
 def align_points(points: torch.Tensor) -> torch.Tensor:
     """`[B, 68, 2]` -> the alignment's keypoints `[B, 5, 2]` (eye centres, nose tip, corners)."""
-    return torch.stack([points[:, GROUPS["left_eye"]].mean(1), points[:, GROUPS["right_eye"]].mean(1),
+    return torch.stack([points[:, GROUPS["left_eye"]].mean(1),
+                        points[:, GROUPS["right_eye"]].mean(1),
                         points[:, NOSE_TIP], points[:, MOUTH_LEFT], points[:, MOUTH_RIGHT]], 1)
 
 
@@ -199,12 +200,12 @@ def landmark_loss(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor,
                   present: torch.Tensor, template: torch.Tensor, keypoint_weight: float,
                   presence_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
     """On the crops with the face: L1 on all points + `keypoint_weight` x L1 on the alignment's
-    keypoints, in units of a quarter crop side (the net's output unit,
-    `LandmarkNet.to_pixels`); on all: `presence_weight` x BCE of the presence logit."""
+    keypoints, in units of a quarter crop side (the net's output unit, `offsets_to_pixels`); on
+    all: `presence_weight` x BCE of the presence logit."""
     unit = x.shape[-1] / 4
     offsets, logits = model(x)
     on_face = present > 0.5
-    pred, target = template + offsets[on_face] * unit, target[on_face]
+    pred, target = offsets_to_pixels(offsets[on_face], template, x.shape[-1]), target[on_face]
     points = (pred - target).abs().mean() / unit if len(pred) else offsets.sum() * 0.0
     keys = ((align_points(pred) - align_points(target)).abs().mean() / unit if len(pred)
             else offsets.sum() * 0.0)
@@ -231,10 +232,9 @@ def score(net: LandmarkNet, pool: LandmarkFrames, refine: LandmarkRefineConfig
     refined_detector = RefinedDetector(detector, net.predict, net.cfg.crop, refine)
     before, after, rescued, false = [], [], 0, 0
     for frame, truth in zip(pool.frames, pool.landmarks):
-        eyes, iod = keypoints(truth)[:2], float(interocular(truth))
+        far = SAME_FACE_IOD * float(interocular(truth))
         recognised = refined_detector.recognise(frame) if refine.fallback_score else []
-        wrong = [f for f in recognised if np.linalg.norm(keypoints(f.landmarks)[:2] - eyes,
-                                                         axis=1).mean() > SAME_FACE_IOD * iod]
+        wrong = [f for f in recognised if eye_offset(f.landmarks, truth) > far]
         false += bool(wrong)
         found = detected(detector, frame, truth)
         if found is None:
@@ -262,7 +262,8 @@ def train_landmark_net(cfg: LandmarkTrainConfig, run_dir: str | Path) -> Landmar
     log.info("landmark pool: %d crops", len(data.crops))
     torch.manual_seed(cfg.loop.seed)
     net = LandmarkNet(cfg.model).train()
-    template = torch.from_numpy(crop_template(cfg.model.crop))
+    crop = cfg.model.crop
+    template = torch.from_numpy(template_landmarks(crop.crop_size, crop).astype(np.float32))
 
     def step(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]):
         x, target, present = batch

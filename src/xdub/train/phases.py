@@ -44,7 +44,7 @@ from xdub.diffusion import (
     per_sigma_profile,
     predict_x0,
 )
-from xdub.face.landmarks import MEAN_SHAPE
+from xdub.face.align import template_landmarks
 from xdub.models.codec import VideoCodec
 from xdub.models.syncnet import SyncScorer
 from xdub.train.losses import laplacian_l1, region_flow_loss, sync_loss_on_frames
@@ -116,16 +116,16 @@ def mouth_box(crop_size: int, align: AlignConfig, scorer: SyncScorerConfig,
 
     Aligned crops put every face at about the same place, so one box serves all frames:
     `fractions` = (centre x, centre y, width) of the crop side when measured on the data,
-    else from `MEAN_SHAPE` mapped like `face.align.template_keypoints`: centre = mean lip
-    point, width = `crop_scale` x jaw width (the rule `syncnet_features.mouth_crop_boxes`
-    uses on frames). Height follows the scorer's crop aspect.
+    else from the mean face as aligned crops place it (`face.align.template_landmarks`):
+    centre = mean lip point, width = `crop_scale` x jaw width (the rule
+    `syncnet_features.mouth_crop_boxes` uses on frames). Height follows the scorer's crop
+    aspect.
     """
     aspect = scorer.crop_height / scorer.crop_width
     if fractions:
         cx, cy, width = (f * crop_size for f in fractions)
         return float(cx), float(cy), float(width), float(width * aspect)
-    crop = (MEAN_SHAPE.astype(np.float64) - np.array([0.0, align.center_y])) / align.extent
-    crop = (crop + 0.5) * crop_size
+    crop = template_landmarks(crop_size, align)
     centre = crop[48:68].mean(axis=0)
     width = scorer.crop_scale * float(crop[:17, 0].max() - crop[:17, 0].min())
     return float(centre[0]), float(centre[1]), width, width * aspect
