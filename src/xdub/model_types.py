@@ -34,6 +34,10 @@ class DiTConditioning:
         (official: P = 8, C_audio = 1280 whisper + 768 wav2vec2; zeros = "no audio"), or None
         to skip audio attention entirely.
       context: [B or 1, L_text, text_dim] text embeddings, or None for the built-in null context.
+      source_visibility: [B, 1, F, H, W] share of each source latent pixel not hidden by an
+        occluder (1 = seen), or None (all seen). Only a lip prior reads it: what its guess
+        starts from, the chunk's mean, leaves hidden pixels out (a hand crossing a few frames
+        would otherwise ghost into the rest of the chunk).
     """
 
     source_latents: torch.Tensor
@@ -42,6 +46,7 @@ class DiTConditioning:
     motion_mask: torch.Tensor | None = None
     audio_features: torch.Tensor | None = None
     context: torch.Tensor | None = None
+    source_visibility: torch.Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -85,6 +90,10 @@ class DiTConditioning:
             assert self.motion_latents.shape[2] <= f, "more motion frames than target frames"
         if self.motion_mask is not None:
             assert self.motion_mask.shape == (b,), "motion_mask must be [B]"
+        if self.source_visibility is not None:
+            assert self.source_visibility.shape == (b, 1, f, h, w), (
+                f"source_visibility {tuple(self.source_visibility.shape)} must be [{b},1,{f},{h},{w}]"
+            )
         if self.audio_features is not None:
             assert self.audio_features.ndim == 4 and self.audio_features.shape[0] == b, (
                 f"audio_features must be [B, F, P, C], got {tuple(self.audio_features.shape)}"

@@ -254,3 +254,53 @@ def test_model_generator_keeps_the_input_under_occluders():
                           occluders=OccluderKeepConfig(enabled=True))
     assert not np.array_equal(raw, crops)
     assert np.array_equal(kept.generate(chunk, torch.Generator().manual_seed(0)), crops)
+
+
+class _LeftHalfCovered(_AllCovered):
+    """An occluder over the left half of the second crop only."""
+
+    def probabilities(self, crops: np.ndarray) -> np.ndarray:
+        covered = np.zeros(crops.shape[:3], np.float32)
+        covered[1, :, : crops.shape[2] // 2] = 1.0
+        return covered
+
+
+class _Spy(torch.nn.Module):
+    """Records the conditioning it is called with; velocity 0."""
+
+    def __init__(self, dit: torch.nn.Module) -> None:
+        super().__init__()
+        self.dit, self.config, self.seen = dit, dit.config, []
+
+    def forward(self, x, timestep, cond):
+        self.seen.append(cond.source_visibility)
+        return torch.zeros_like(x)
+
+
+def test_model_generator_tells_the_dit_which_source_latents_occluders_hide():
+    """The segmenter's mask reaches the conditioning at latent resolution (a cell is hidden
+    when any of its pixels is, after the keep rule's growth): a lip prior's chunk mean then
+    leaves a passing hand out of the other frames."""
+    from xdub.config.infer import OccluderKeepConfig
+    from xdub.generation.generators import latent_visibility
+
+    dit, codec, featurizer = _tiny_models()
+    spy = _Spy(dit)
+    sampler = SamplerSettings(DIFFUSION_PRESETS["tiny"], 1)
+    keep = OccluderKeepConfig(enabled=True, grow=0)
+    gen = ModelGenerator(spy, codec, featurizer, 32, sampler, occluder_net=_LeftHalfCovered(),
+                         occluders=keep)
+    gen.generate(ChunkInput(_crops(3, 32), torch.zeros(3, 20, 80)), torch.Generator())
+    seen = spy.seen[0]
+    h = 32 // codec.spatial_factor
+    assert seen.shape[1:] == (1, 3, h, h)
+    assert torch.equal(seen[0, 0, 1, :, : h // 2], torch.zeros(h, h // 2))
+    assert torch.equal(seen[0, 0, 1, :, h // 2:], torch.ones(h, h // 2))
+    assert torch.equal(seen[0, 0, [0, 2]], torch.ones(2, h, h))
+    grown = latent_visibility(_LeftHalfCovered().probabilities(_crops(3, 32)), (h, h),
+                              OccluderKeepConfig(enabled=True, grow=2))
+    assert grown[0, 0, 1, :, h // 2].max() == 0  # 2 px of growth reach the next cell
+    without = _Spy(dit)
+    ModelGenerator(without, codec, featurizer, 32, sampler).generate(
+        ChunkInput(_crops(3, 32), torch.zeros(3, 20, 80)), torch.Generator())
+    assert without.seen[0] is None

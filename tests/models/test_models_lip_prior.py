@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -180,6 +182,40 @@ def test_chunk_median_leaves_no_ghost_of_what_crosses_few_frames():
             ghosts[average] = change[:, :, [0, 3, 4]].abs().amax()  # the frames without it
     assert ghosts["mean"] > 0.1
     assert ghosts["median"] < 1e-5
+
+
+def test_hidden_places_leave_no_ghost_even_in_most_of_the_chunk():
+    """An occluder in 3 of 5 frames is more than the median can drop; marked hidden
+    (`source_visibility`, as the dubbing generator hands it over from the occluder segmenter),
+    the frames without it get the prior of the still face. All-visible changes nothing."""
+    prior = LipPrior(PRIOR, 4, 8)
+    torch.nn.init.normal_(prior.out.weight, std=0.1)
+    prior.chunk_trim = 0.5
+    cond = _cond()
+    still = cond.source_latents[:, :, :1].expand_as(cond.source_latents).clone()
+    crossed = still.clone()
+    crossed[:, :, 1:4, :, 2:4] += 5.0  # the object, frames 1-3
+    seen = torch.ones(2, 1, 5, 8, 8)
+    seen[:, :, 1:4, :, 2:4] = 0.0
+    with torch.no_grad():
+        base = prior(still, cond.audio_features)
+        median = prior(crossed, cond.audio_features)
+        masked = prior(crossed, cond.audio_features, visibility=seen)
+        same = prior(crossed, cond.audio_features, visibility=torch.ones_like(seen))
+    assert (median - base)[:, :, [0, 4]].abs().amax() > 0.1
+    assert (masked - base)[:, :, [0, 4]].abs().amax() < 1e-5
+    assert torch.equal(same, median)
+    out = prior.condition(dataclasses.replace(cond, source_latents=crossed, source_visibility=seen))
+    torch.testing.assert_close(out.source_latents, masked)
+
+
+def test_chunk_start_of_a_place_hidden_everywhere_is_its_plain_average():
+    from xdub.models.lip_prior import chunk_start
+
+    frames = torch.tensor([0.0, 1.0, 2.0, 3.0, 100.0]).view(1, 5, 1)
+    seen = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0]).view(1, 5, 1)
+    assert chunk_start(frames, 0.0, seen).item() == pytest.approx(0.5)
+    assert chunk_start(frames, 0.0, torch.zeros(1, 5, 1)).item() == pytest.approx(21.2)
 
 
 def test_chunk_start_trims_between_mean_and_median():

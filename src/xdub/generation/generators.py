@@ -13,6 +13,7 @@ generation}.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from contextlib import AbstractContextManager, nullcontext
 
 import cv2
@@ -105,10 +106,17 @@ class ModelGenerator:
     def generate(self, chunk: ChunkInput, rng: torch.Generator) -> np.ndarray:
         """Denoise one chunk: condition, guided sampling (motion latents kept), decode."""
         motion = None
+        covered = None  # occluder probability per crop pixel [F, S, S]
+        if self.occluder_net is not None:  # small: it stays on its device under offload
+            covered = self.occluder_net.probabilities(chunk.crops)
         with self.phase(self.codec):
             if chunk.motion_crops is not None and len(chunk.motion_crops):
                 motion = encode_frames(self.codec, chunk.motion_crops)  # [1, C, F_m, h, w]
             condition = self.condition(chunk, motion)
+        if covered is not None:
+            seen = latent_visibility(covered, condition.source_latents.shape[-2:], self.occluders)
+            condition = dataclasses.replace(condition, source_visibility=seen.to(
+                condition.source_latents.device))
         with self.phase(self.dit):
             latents = guided_sample(self.dit, condition, self.sampler, rng)
         num = len(chunk.crops)
@@ -118,8 +126,7 @@ class ModelGenerator:
                 assert condition.source_latents.shape == latents.shape, "keep needs edit mode"
                 out = keep_unchanged(out, self.decode(condition.source_latents), chunk.crops,
                                      self.keep)
-        if self.occluder_net is not None:  # small: it stays on its device under offload
-            covered = self.occluder_net.probabilities(chunk.crops)
+        if covered is not None:
             out = protect_occluders(out, chunk.crops, covered, self.occluders)
         assert out.shape[0] == num, f"codec returned {out.shape[0]} frames for {num}"
         return self.finish(chunk, out)
@@ -160,9 +167,26 @@ def protect_occluders(decoded: np.ndarray, original: np.ndarray, covered: np.nda
                       cfg: OccluderKeepConfig) -> np.ndarray:
     """`original` where the occluder probability `covered: [T, S, S]` (grown by `cfg.grow` px)
     is above `cfg.high`, `decoded` below `cfg.low`, smoothstep between (uint8 `[T, S, S, 3]`)."""
+    return composite(decoded, original, 1.0 - occluder_alpha(covered, cfg))
+
+
+def occluder_alpha(covered: np.ndarray, cfg: OccluderKeepConfig) -> np.ndarray:
+    """`[T, S, S]` in [0, 1]: how far each pixel counts as occluded (1: keep the input), from
+    the occluder probability grown by `cfg.grow` px, smoothstep between `cfg.low` and `high`."""
     if cfg.grow > 0:
         covered = np.stack([grow(c.astype(np.float32), cfg.grow) for c in covered])
-    return composite(decoded, original, 1.0 - smoothstep(covered, cfg.low, cfg.high))
+    return smoothstep(covered, cfg.low, cfg.high)
+
+
+def latent_visibility(covered: np.ndarray, grid: tuple[int, int],
+                      cfg: OccluderKeepConfig) -> torch.Tensor:
+    """`[1, 1, T, h, w]` float32: the share of each latent pixel (a cell of the crop) that no
+    occluder hides, from the occluder probability `covered: [T, S, S]`. A cell counts as hidden
+    as soon as any of its pixels is (`occluder_alpha`, as `protect_occluders` keeps them): a
+    hand's edge inside a cell already colours its latent."""
+    hidden = torch.from_numpy(occluder_alpha(covered, cfg).astype(np.float32))
+    hidden = torch.nn.functional.adaptive_max_pool2d(hidden[:, None], tuple(grid))[:, 0]
+    return (1.0 - hidden)[None, None]
 
 
 def smoothstep(value: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -54,9 +54,22 @@ def _nonzero(batch: torch.Tensor) -> torch.Tensor:
     return batch.flatten(1).abs().amax(dim=1) > 0
 
 
-def chunk_start(frames: torch.Tensor, trim: float) -> torch.Tensor:
+def chunk_start(frames: torch.Tensor, trim: float,
+                visibility: torch.Tensor | None = None) -> torch.Tensor:
     """`[B, F, ...]` -> `[B, 1, ...]`: the mean over F per element, without the `trim` share of
-    highest and of lowest values (0 = the mean, 0.5 = the median)."""
+    highest and of lowest values (0 = the mean, 0.5 = the median).
+
+    `visibility` (`[B, F, 1, ...]` in [0, 1]): hidden elements first take the mean of what is
+    seen at that place in the other frames, so an occluder in more than the trimmed share of
+    frames still leaves nothing behind. All ones gives the same values bit for bit.
+    """
+    if visibility is not None:
+        weight = visibility.to(frames)
+        total = weight.sum(dim=1, keepdim=True)
+        seen = (weight * frames).sum(dim=1, keepdim=True) / total.clamp(min=1e-6)
+        # a place hidden in every frame has only the hidden values to offer
+        seen = torch.where(total > 1e-6, seen, frames.mean(dim=1, keepdim=True))
+        frames = frames + (1.0 - weight) * (seen - frames)
     if trim <= 0:
         return frames.mean(dim=1, keepdim=True)
     if trim >= 0.5:
@@ -129,13 +142,16 @@ class LipPrior(nn.Module):
         return cover(h, top, bottom)[:, None] * cover(w, left, right)[None]
 
     def forward(self, source: torch.Tensor, audio: torch.Tensor, gate_power: float | None = None,
-                reference: torch.Tensor | None = None) -> torch.Tensor:
+                reference: torch.Tensor | None = None,
+                visibility: torch.Tensor | None = None) -> torch.Tensor:
         """source `[B, C, F, H, W]` (latent channels), audio `[B, F, P, C_a]` -> `[B, C, F, H, W]`;
         `gate_power` None = `self.gate_power`; `reference` `[B, C, R, H, W]`: identity frames
-        whose mean replaces the chunk's (samples whose references are zeros keep the chunk's)."""
+        whose mean replaces the chunk's (samples whose references are zeros keep the chunk's);
+        `visibility` `[B, 1, F, H, W]`: what the chunk's mean may use (`chunk_start`)."""
         b, c, f, h, w = source.shape
         frames = source.permute(0, 2, 1, 3, 4)  # [B, F, C, H, W]
-        mean = chunk_start(frames, self.chunk_trim)
+        seen = None if visibility is None else visibility.permute(0, 2, 1, 3, 4)
+        mean = chunk_start(frames, self.chunk_trim, seen)
         if reference is not None:
             mean = torch.where(_nonzero(reference).view(-1, 1, 1, 1, 1),
                                reference.mean(dim=2).unsqueeze(1).to(mean), mean)
@@ -183,7 +199,8 @@ class LipPrior(nn.Module):
         source = cond.source_latents
         latents = source[:, : self.latent_channels]
         with torch.no_grad():
-            prior = self(latents, cond.audio_features, reference=self._reference(cond))
+            prior = self(latents, cond.audio_features, reference=self._reference(cond),
+                         visibility=cond.source_visibility)
         mixed = torch.where(use.view(-1, 1, 1, 1, 1), prior.to(latents), latents)
         return dataclasses.replace(
             cond, source_latents=torch.cat([mixed, source[:, self.latent_channels:]], dim=1))
@@ -197,8 +214,10 @@ class LipPrior(nn.Module):
             return use, None
         latents = cond.source_latents[use, : self.latent_channels]
         reference = self._reference(cond)
+        seen = cond.source_visibility
         prior = self(latents, cond.audio_features[use], gate_power=1.0,
-                     reference=reference[use] if reference is not None else None)
+                     reference=reference[use] if reference is not None else None,
+                     visibility=seen[use] if seen is not None else None)
         return use, prior
 
     def regression_loss(self, prior: torch.Tensor, target: torch.Tensor,
