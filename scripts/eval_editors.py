@@ -14,6 +14,9 @@ report, strips) and <out>/figures.{json,md}.
   --editor fbc=src/xdub/assets/default,cache=0.1   (first-block step cache, threshold 0.1)
   --editor new1=/work/runs/s2/editor,steps=1,audio=1   (per-editor sampling overrides)
 Tune on a seed range (e.g. --seed-start 1500000) and report on the default held-out range.
+  --manifest src/xdub/assets/default   also store the table (copy, answer and the first
+      editor's rows) in that default's manifest.json, under `metrics.issue12_heldout` (or
+      --metrics-key), with the protocol spelled out (scripts/train_default.sh does this)
 Not importable (scripts/ is outside the package).
 """
 
@@ -138,6 +141,9 @@ def main() -> None:
     parser.add_argument("--sync-scorer", default="auto",
                         help="scorer folder for the sync figure ('auto' = the shipped one); "
                              "a separately trained one checks a model trained against the shipped")
+    parser.add_argument("--manifest", type=Path, default=None,
+                        help="default folder whose manifest.json receives the first editor's table")
+    parser.add_argument("--metrics-key", default="issue12_heldout")
     args = parser.parse_args()
     torch.set_num_threads(1)
     base = BENCH_PRESETS["default"]
@@ -171,6 +177,17 @@ def main() -> None:
     (args.out / "figures.json").write_text(json.dumps(table, indent=2, default=float))
     (args.out / "figures.md").write_text(markdown(table))
     print(markdown(table))
+    if args.manifest is not None and names:
+        from xdub.train.export_default import update_metrics
+
+        kept = ["copy_input", "oracle", names[0]]
+        protocol = (f"scripts/eval_editors.py: seeds from {args.seed_start}, "
+                    f"{len(cfg.scenarios)} scenarios x {args.clips} clips x {args.duration:g} s, "
+                    f"sync scorer {args.sync_scorer}; {names[0]} = {args.editor[0]}; oracle = "
+                    "the exact answer; 'all' = mean over scenarios")
+        update_metrics(args.manifest, {args.metrics_key: {"protocol": protocol, "figures": {
+            scenario: {m: rows[m] for m in kept} for scenario, rows in table.items()}}})
+        print(f"wrote {args.metrics_key} into {args.manifest / 'manifest.json'}")
 
 
 if __name__ == "__main__":

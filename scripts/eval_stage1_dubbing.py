@@ -12,8 +12,13 @@ Reported per scenario (frame space, 256 px):
 for: ours, "copy the input video" (A as is), and the codec oracle (B's own crops through the
 codec, composited and pasted back: what a perfect generator would score through this codec).
 
+With `--pairs CONFIG` (a pair-generation YAML, e.g. configs/train/pairs_tiny_stage2.yaml) the
+output is composited as `xdub make-pairs` composites V' (its `composite` region, and V's own
+pixels under the engine's occluders with `keep_occluders`): stage 1 as the chain uses it.
+Without it, the whole inpainting mask (the inpainter's raw reach).
+
 Usage: python scripts/eval_stage1_dubbing.py RUN_DIR/inpainter --out RUN_DIR/eval.json
-       [--clips 4] [--seconds 1.6] [--steps 4] [--scorer DIR]
+       [--clips 4] [--seconds 1.6] [--steps 4] [--scorer DIR] [--pairs CONFIG]
 Not importable; uses xdub.bench (metrics) and xdub.train (the inpainter) side by side.
 """
 
@@ -31,19 +36,25 @@ import torch
 from xdub.bench.metrics import psnr
 from xdub.bench.sync_metrics import sync_scores
 from xdub.conditioning import encode_frames, tensor_to_frames
+from xdub.config import load
 from xdub.config.face import BlendConfig
 from xdub.config.synth import SCENARIOS
-from xdub.config.train import STAGE1_EVAL_SEED_BASE
+from xdub.config.train import STAGE1_EVAL_SEED_BASE, PairGenConfig
 from xdub.data.crops import audio_windows_for, prepare_clip
 from xdub.data.sources import ClipRecord
-from xdub.synth.clip import render_pair
 from xdub.face.align import warp_from_crop
 from xdub.face.blend import paste_back
+from xdub.generation import composite
 from xdub.models.syncnet import SyncScorer, load_shipped_scorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
-from xdub.generation import composite
+from xdub.synth.clip import render_pair
 from xdub.train.inpaint import inpaint_clip, load_inpainter
-from xdub.train.pairgen import SyncJudge, psnr_outside
+from xdub.train.pairgen import (
+    SyncJudge,
+    composite_region,
+    occluders_in_crops,
+    psnr_outside,
+)
 
 SCENARIO_NAMES = ("standard", "occlusion", "stylized", "nonhuman", "lighting")
 SEED_BASE = STAGE1_EVAL_SEED_BASE + 10_000  # disjoint from training and sample seeds
@@ -69,23 +80,36 @@ def sync_of(scorer: SyncScorer | None, frames: np.ndarray, a, samples: np.ndarra
     return scores.confidence, prob
 
 
+def composited(raw: np.ndarray, clip, record: ClipRecord,
+               pairs: PairGenConfig | None) -> np.ndarray:
+    """The raw crops inside the inpainting mask, or where pair generation would put them."""
+    c = clip.crops
+    if pairs is None:
+        return composite(raw, c.crops, c.masks)
+    region = composite_region(clip, pairs)
+    if pairs.keep_occluders and record.occluders is not None:
+        region = region * (1.0 - occluders_in_crops(record.occluders, c.affines, c.crops.shape[1]))
+    return composite(raw, c.crops, region)
+
+
 def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: int,
-                  scales: tuple[float | None, float | None] = (None, None)) -> dict:
+                  scales: tuple[float | None, float | None] = (None, None),
+                  pairs: PairGenConfig | None = None) -> dict:
     cfg = replace(SCENARIOS[scenario], duration=seconds)
     a, b = render_pair(seed, cfg)
     spec = inp.spec
     record = ClipRecord(f"{scenario}:{seed}", a.frames, a.fps, a.audio.samples,
-                        a.truth.landmarks, a.truth.face_box)
+                        a.truth.landmarks, a.truth.face_box, occluders=a.truth.occluder_mask)
     clip = prepare_clip(record, spec.face, inp.featurizer, spec.mask_hold_s)
     windows_b = audio_windows_for(inp.featurizer, b.audio.samples, a.fps, clip.num_frames)
     raw = inpaint_clip(inp, clip, windows_b, steps, torch.Generator().manual_seed(seed),
                        np.random.default_rng(seed), *scales)
-    ours = paste(a.frames, composite(raw, clip.crops.crops, clip.crops.masks), clip)
+    ours = paste(a.frames, composited(raw, clip, record, pairs), clip)
     # Codec oracle: B's crops (same alignment as A: the scene is identical) through the codec.
     b_record = replace(record, frames=b.frames)
     b_crops = prepare_clip(b_record, spec.face, inp.featurizer, spec.mask_hold_s).crops.crops
     recon = tensor_to_frames(inp.codec.decode(encode_frames(inp.codec, b_crops)))[0]
-    oracle = paste(a.frames, composite(recon, clip.crops.crops, clip.crops.masks), clip)
+    oracle = paste(a.frames, composited(recon, clip, record, pairs), clip)
     mouth = a.truth.mouth_mask | b.truth.mouth_mask
     shape = a.frames.shape[:3]
     inpaint_region = np.stack([warp_from_crop(m, aff, shape[1:], "linear")
@@ -125,7 +149,10 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIO_NAMES))
     parser.add_argument("--ref-scale", type=float, default=None, help="default: the inpainter's")
     parser.add_argument("--audio-scale", type=float, default=None)
+    parser.add_argument("--pairs", type=Path, default=None,
+                        help="composite as this pair-generation config does (default: the mask)")
     args = parser.parse_args()
+    pairs = load(PairGenConfig, args.pairs) if args.pairs is not None else None
     torch.set_num_threads(1)
     inp = load_inpainter(args.inpainter)
     scorer = None
@@ -135,12 +162,13 @@ def main() -> None:
     for scenario in args.scenarios:
         for k in range(args.clips):
             rows.append(evaluate_pair(inp, scorer, scenario, SEED_BASE + k, args.seconds,
-                                      args.steps, (args.ref_scale, args.audio_scale)))
+                                      args.steps, (args.ref_scale, args.audio_scale), pairs))
             print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
                               for k, v in rows[-1].items()}), flush=True)
     result = {"inpainter": str(args.inpainter), "version": inp.version, "steps": args.steps,
               "ref_scale": args.ref_scale, "audio_scale": args.audio_scale,
               "clips_per_scenario": args.clips, "seconds": args.seconds,
+              "pairs": str(args.pairs) if args.pairs is not None else None,
               "minutes": (time.time() - start) / 60, "summary": summarize(rows), "rows": rows}
     args.out.write_text(json.dumps(result, indent=2))
     for scenario, values in result["summary"].items():
