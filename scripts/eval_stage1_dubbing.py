@@ -14,7 +14,8 @@ codec, composited and pasted back: what a perfect generator would score through 
 
 With `--pairs CONFIG` (a pair-generation YAML, e.g. configs/train/pairs_tiny_stage2.yaml) the
 output is composited as `xdub make-pairs` composites V' (its `composite` region, and V's own
-pixels under the engine's occluders with `keep_occluders`): stage 1 as the chain uses it.
+pixels under the engine's occluders with `keep_occluders`), and the references avoid frames
+with those occluders: stage 1 as the chain uses it.
 Without it, the whole inpainting mask (the inpainter's raw reach).
 
 Usage: python scripts/eval_stage1_dubbing.py RUN_DIR/inpainter --out RUN_DIR/eval.json
@@ -52,6 +53,7 @@ from xdub.train.inpaint import inpaint_clip, load_inpainter
 from xdub.train.pairgen import (
     SyncJudge,
     composite_region,
+    occluded_frames,
     occluders_in_crops,
     psnr_outside,
 )
@@ -102,8 +104,13 @@ def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: 
                         a.truth.landmarks, a.truth.face_box, occluders=a.truth.occluder_mask)
     clip = prepare_clip(record, spec.face, inp.featurizer, spec.mask_hold_s)
     windows_b = audio_windows_for(inp.featurizer, b.audio.samples, a.fps, clip.num_frames)
+    avoid = None  # as pair generation: references without the engine's occluders
+    if pairs is not None:
+        c = clip.crops
+        hidden = occluders_in_crops(record.occluders, c.affines, c.crops.shape[1])
+        avoid = occluded_frames(hidden, c.masks)
     raw = inpaint_clip(inp, clip, windows_b, steps, torch.Generator().manual_seed(seed),
-                       np.random.default_rng(seed), *scales)
+                       np.random.default_rng(seed), *scales, ref_avoid=avoid)
     ours = paste(a.frames, composited(raw, clip, record, pairs), clip)
     # Codec oracle: B's crops (same alignment as A: the scene is identical) through the codec.
     b_record = replace(record, frames=b.frames)

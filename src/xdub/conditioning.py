@@ -128,12 +128,17 @@ def select_reference_indices(
     count: int,
     min_gap: int,
     rng: np.random.Generator | None = None,
+    nearest: bool = False,
+    avoid: np.ndarray | None = None,
 ) -> np.ndarray:
     """`count` reference frame indices `[count]` outside the target `window = (start, stop)`.
 
     Frames at least `min_gap` frames away from the window are preferred (drawn with `rng`, or
-    the farthest ones without it); if the clip has none, the farthest frames outside the window
-    are used. Frames inside the window are never returned (ValueError if nothing is outside).
+    the farthest ones without it; with `nearest`, the nearest ones: their light and pose are
+    the window's most nearly); if the clip has none, the farthest frames outside the window
+    are used. `avoid: [num_frames]` bool marks frames to take only when nothing else qualifies
+    (e.g. a hand over the face: a reference passes it on). Frames inside the window are never
+    returned (ValueError if nothing is outside).
     """
     start, stop = window
     if not 0 <= start < stop <= num_frames:
@@ -147,6 +152,12 @@ def select_reference_indices(
         raise ValueError(f"no frame outside the target window {window} of a {num_frames}-frame clip")
     far = outside[distance[outside] >= min_gap]
     pool = far if far.size else outside
+    if avoid is not None:
+        clear = pool[~np.asarray(avoid, bool)[pool]]
+        pool = clear if clear.size else pool
+    if nearest:
+        ranked = pool[np.argsort(distance[pool], kind="stable")]
+        return np.sort(np.resize(ranked, count)).astype(np.int64)
     if rng is None:
         ranked = pool[np.argsort(-distance[pool], kind="stable")]
         return np.resize(ranked, count).astype(np.int64)

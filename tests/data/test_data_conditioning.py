@@ -150,6 +150,23 @@ def test_references_never_inside_the_window(seed):
             assert min(distance(int(f)) for f in refs) >= gap
 
 
+def test_nearest_references_and_frames_to_avoid():
+    """`nearest`: the frames just past the gap (lit and posed most like the window); `avoid`
+    (a hand over the face) is skipped while other frames qualify, used when none does."""
+    window = (20, 23)  # frames 20-22; gap 4: 0..18 and 26..39 qualify
+    near = select_reference_indices(40, window, 2, 4, np.random.default_rng(0), nearest=True)
+    np.testing.assert_array_equal(near, [16, 26])
+    avoid = np.zeros(40, bool)
+    avoid[[16, 26]] = True
+    np.testing.assert_array_equal(
+        select_reference_indices(40, window, 2, 4, None, nearest=True, avoid=avoid), [15, 27])
+    drawn = select_reference_indices(40, window, 30, 4, np.random.default_rng(1), avoid=avoid)
+    assert not np.isin(drawn, [16, 26]).any()
+    everywhere = np.ones(40, bool)
+    np.testing.assert_array_equal(
+        select_reference_indices(40, window, 1, 4, None, nearest=True, avoid=everywhere), [16])
+
+
 def test_references_need_a_frame_outside():
     with pytest.raises(ValueError):
         select_reference_indices(8, (0, 8), 1, 0, None)

@@ -256,6 +256,40 @@ def test_pairs_keep_known_occluders_from_v(inpainter_dir, single_thread):
                               redrawn["target_crops"][under & inpainted])
 
 
+def test_pair_references_avoid_frames_with_known_occluders(inpainter_dir, single_thread,
+                                                          monkeypatch):
+    """A reference passes its hand on (a lip prior's guess starts from it): pair generation
+    marks the frames whose occluders cover the inpainting mask for the reference choice."""
+    import xdub.train.pairgen as pairgen
+
+    seen = []
+    real = pairgen.inpaint_clip
+
+    def spy(*args, ref_avoid=None, **kwargs):
+        seen.append(ref_avoid)
+        return real(*args, ref_avoid=ref_avoid, **kwargs)
+
+    monkeypatch.setattr(pairgen, "inpaint_clip", spy)
+
+    class _HandInSomeFrames(SynthClipSource):
+        def load(self, index):
+            record = super().load(index)
+            hand = np.zeros(record.frames.shape[:3], bool)
+            hand[::2, record.frames.shape[1] // 2:] = True  # even frames only
+            return replace(record, occluders=hand)
+
+    gen = _generator(inpainter_dir)
+    gen.source = _HandInSomeFrames(SOURCE)
+    gen.make_pair(0, shard=0)
+    avoid = seen[-1]
+    assert avoid[::2].all() and not avoid[1::2].any()
+    gen.source = SynthClipSource(replace(SOURCE, scenario="standard"))
+    gen.make_pair(0, shard=0)
+    assert not seen[-1].any()  # known occluders, none over the face: nothing to avoid
+    assert pairgen.occluded_frames(np.zeros((2, 4, 4)), np.ones((2, 4, 4))).tolist() == [False,
+                                                                                         False]
+
+
 def test_shuffle_pairs_take_the_clip_s_own_mouth_and_are_for_the_prior_only(inpainter_dir,
                                                                            single_thread):
     """No stage 1: V' is V with its own composite region from `shift` frames away (real lips,

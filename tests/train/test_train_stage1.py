@@ -59,3 +59,41 @@ def test_stage1_trains_resumes_and_exports(tmp_path):
 def test_mismatched_channels_are_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cond_channels"):
         train_stage1(_config(model=replace(MICRO_DIT, cond_channels=4)), tmp_path)
+
+
+def test_stage1_with_a_lip_prior_trains_it_first_then_the_dit_around_it(tmp_path):
+    """`lip_prior.enabled`: a prior-only run (`lip_prior/final/`), then the DiT whose source the
+    frozen prior rewrites; the exported inpainter carries the prior (its weights unchanged by
+    the DiT's run) and the reference choice, and samples from its rewrite."""
+    from xdub.config.model import LipPriorConfig
+    from xdub.models.checkpoint import read_tensors
+    from xdub.train.inpaint import inpaint_generator
+
+    torch.set_num_threads(1)
+    prior = LipPriorConfig(enabled=True, identity="references", context_frames=1,
+                           audio_width=8, width=8, layers=2, pretrain_steps=2)
+    cfg = _config(lip_prior=prior, ref_choice="nearest",
+                  diffusion=replace(_config().diffusion, denoise_strength=0.5))
+    result = train_stage1(cfg, tmp_path)
+    assert result.stopped == "done" and result.step == 2
+    pretrained = read_tensors(tmp_path / "lip_prior" / "final" / "lip_prior.safetensors",
+                              "prior")[0]
+    inp = load_inpainter(tmp_path / "inpainter")
+    assert isinstance(inp.dit, SourceFusedDiT) and inp.dit.lip_prior is not None
+    for name, value in inp.dit.lip_prior.state_dict().items():
+        torch.testing.assert_close(value, pretrained[name])  # frozen through the DiT's run
+    assert inp.spec.ref_choice == "nearest" and inp.spec.diffusion.denoise_strength == 0.5
+    assert inpaint_generator(inp, 1).dit is inp.dit
+    again = train_stage1(cfg, tmp_path)  # finished: nothing reruns
+    assert again.stopped == "done" and again.resumed_from == 2
+
+
+def test_stage1_lip_prior_needs_references():
+    from xdub.config.model import LipPriorConfig
+
+    chunk = LipPriorConfig(enabled=True, identity="chunk", pretrain_steps=2)
+    with pytest.raises(ConfigError, match="identity: references"):
+        _config(lip_prior=chunk)
+    with pytest.raises(ConfigError, match="ref_frames"):
+        _config(lip_prior=replace(chunk, identity="references"),
+                data=replace(_config().data, ref_frames=0))

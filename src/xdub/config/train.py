@@ -20,7 +20,7 @@ from xdub.config.codec import CODEC_PRESETS, CodecConfig
 from xdub.config.diffusion import DIFFUSION_PRESETS, DiffusionConfig
 from xdub.config.face import AlignConfig, FaceConfig
 from xdub.config.loop import LoopConfig
-from xdub.config.model import MODEL_PRESETS, DiTConfig
+from xdub.config.model import MODEL_PRESETS, DiTConfig, LipPriorConfig
 from xdub.errors import ConfigError
 
 # Seeds of synthetic training clips are drawn below this; held-out evaluation uses seeds from
@@ -110,8 +110,20 @@ class Stage1Config:
     #   (workers) instead of every window in the training step; same result, less compute
     sample_clips: int = 2  # held-out clips in the periodic sample grids/videos
     sample_steps: int = 8  # Euler steps for those samples
+    lip_prior: LipPriorConfig = field(default_factory=LipPriorConfig)  # enabled: an audio lip
+    #   prior (xdub.models.lip_prior, `identity: references`) first trains alone on these
+    #   windows (`lip_prior/`, `pretrain_steps` at `pretrain_lr`), then rewrites the masked
+    #   source the DiT sees (frozen); sampling may start from its rewrite
+    #   (`diffusion.denoise_strength`; design 3.1 session 18)
+    ref_choice: Literal["random", "nearest"] = "random"  # written to inpainter.json
 
     def __post_init__(self) -> None:
+        p = self.lip_prior
+        if p.enabled and (p.identity != "references" or self.data.ref_frames < 1
+                          or p.pretrain_steps < 1 or p.hide_box):
+            raise ConfigError("stage1: a lip_prior needs identity: references, data.ref_frames "
+                              ">= 1 and pretrain_steps >= 1 (the masked frames hold no mouth to "
+                              "start from), and no hide_box")
         if self.motion_frames < 0 or not 0.0 <= self.p_motion <= 1.0 or self.mouth_weight < 0:
             raise ConfigError("stage1: motion_frames >= 0, p_motion in [0, 1], mouth_weight >= 0")
         if not 0.0 <= self.outside_weight <= 1.0:
@@ -174,6 +186,9 @@ class InpainterSpec:
     window_frames: int = 4  # video frames per generated chunk
     ref_frames: int = 1
     ref_min_gap: int = 8
+    ref_choice: Literal["random", "nearest"] = "random"  # which frames >= ref_min_gap away
+    #   are a chunk's references when generating: drawn at random (as in training), or the
+    #   nearest (lit and posed most like the chunk: what a lip prior's guess starts from)
     motion_frames: int = 1  # latent frames carried over between chunks (0 = none)
     mask_hold_s: float = 0.4
     wan_weights: str = ""  # wan22 codec only: where the VAE weights were read from

@@ -68,12 +68,14 @@ class ChunkRunner:
 def generate_clip(generator: CropGenerator, crops: np.ndarray, audio_windows: np.ndarray | None,
                   chunk_frames: int, overlap: int, rng: torch.Generator,
                   ref_rng: np.random.Generator | None = None, ref_min_gap: int = 8,
-                  masks: np.ndarray | None = None) -> np.ndarray:
+                  masks: np.ndarray | None = None, ref_nearest: bool = False,
+                  ref_avoid: np.ndarray | None = None) -> np.ndarray:
     """New crops `[T, S, S, 3]` uint8 for a whole clip of aligned `crops: [T, S, S, 3]`.
 
     `audio_windows: [T, W, D]` (one per frame), `masks: [T, S, S]` (inpainting generators).
     Chunks of `chunk_frames` share `overlap` frames, as in `xdub dub`; each chunk's identity
-    references are drawn from the clip's crops outside it (`select_reference_indices`).
+    references are drawn from the clip's crops outside it (`select_reference_indices`, with
+    `ref_nearest` and `ref_avoid: [T]` bool).
     """
     total = len(crops)
     if audio_windows is not None:
@@ -91,7 +93,8 @@ def generate_clip(generator: CropGenerator, crops: np.ndarray, audio_windows: np
         refs = None
         if generator.ref_frames:
             chosen = select_reference_indices(total, (chunk.start, chunk.stop),
-                                              generator.ref_frames, ref_min_gap, ref_rng)
+                                              generator.ref_frames, ref_min_gap, ref_rng,
+                                              ref_nearest, ref_avoid)
             refs = crops[chosen]
         chunk_masks = masks[chunk.start:chunk.stop] if masks is not None else None
         for k, crop in runner.run(chunk, crops[chunk.start:chunk.stop], windows, refs,

@@ -192,11 +192,13 @@ def inpaint_generator(inp: Inpainter, num_steps: int, ref_scale: float | None = 
 
 def inpaint_clip(inp: Inpainter, clip: PreparedClip, audio_windows: np.ndarray, num_steps: int,
                  generator: torch.Generator, ref_rng: np.random.Generator | None = None,
-                 ref_scale: float | None = None, audio_scale: float | None = None) -> np.ndarray:
+                 ref_scale: float | None = None, audio_scale: float | None = None,
+                 ref_avoid: np.ndarray | None = None) -> np.ndarray:
     """Regenerate the masked lower face of every frame driven by `audio_windows: [T, W, D]`.
 
-    Chunks of `window_frames` share the motion frames (the runner `xdub dub` uses). Returns the
-    raw decoded crops `[T, S, S, 3]` uint8 (not composited with the input).
+    Chunks of `window_frames` share the motion frames (the runner `xdub dub` uses); their
+    references follow `spec.ref_choice` and avoid the frames `ref_avoid: [T]` marks. Returns
+    the raw decoded crops `[T, S, S, 3]` uint8 (not composited with the input).
     """
     spec = inp.spec
     gen = inpaint_generator(inp, num_steps, ref_scale, audio_scale)
@@ -205,4 +207,5 @@ def inpaint_clip(inp: Inpainter, clip: PreparedClip, audio_windows: np.ndarray, 
                           f"{gen.motion_frames} motion frames")
     return generate_clip(gen, clip.crops.crops, audio_windows, spec.window_frames,
                          gen.motion_frames, generator, ref_rng, spec.ref_min_gap,
-                         masks=clip.crops.masks)
+                         masks=clip.crops.masks, ref_nearest=spec.ref_choice == "nearest",
+                         ref_avoid=ref_avoid)

@@ -168,6 +168,13 @@ def occluder_cover(occluders: np.ndarray, region: np.ndarray) -> float:
     return float((occluders * region).sum() / max(float(region.sum()), 1.0))
 
 
+def occluded_frames(occluders: np.ndarray, region: np.ndarray, min_px: float = 1.0) -> np.ndarray:
+    """`[T]` bool: frames where the occluders (`[T, S, S]` in [0, 1]) cover more than `min_px`
+    pixels of `region` (same shape): references to avoid, since a reference passes its hand on
+    to the frames it is the identity of."""
+    return (occluders * region).sum(axis=(1, 2)) > min_px
+
+
 def pair_arrays(clip: PreparedClip, record: ClipRecord, edited: np.ndarray, region: np.ndarray,
                 donor_audio: np.ndarray, occluders: np.ndarray | None) -> dict[str, np.ndarray]:
     """What a pair store holds for one pair (`xdub.data.pairs`)."""
@@ -214,10 +221,12 @@ class PairGenerator:
         donor_audio = match_length(self.source.load_audio(donor), len(record.samples))
         windows = audio_windows_for(inp.featurizer, donor_audio, clip.fps, clip.num_frames)
         noise_seed = int(np.random.SeedSequence([cfg.donor_seed, item]).generate_state(1)[0])
+        occluders = self._occluders(record, clip)
         raw = inpaint_clip(inp, clip, windows, cfg.steps, torch.Generator().manual_seed(noise_seed),
                            np.random.default_rng([cfg.donor_seed, item, 1]),
-                           cfg.ref_scale, cfg.audio_scale)
-        edited, region, occluders, cover = self._composite(record, clip, raw)
+                           cfg.ref_scale, cfg.audio_scale, ref_avoid=None if occluders is None
+                           else occluded_frames(occluders, clip.crops.masks))
+        edited, region, cover = self._composite(clip, raw, occluders)
         scores = self.score(record, clip, raw, edited, donor_audio, region)
         if occluders is not None:
             scores["occluder_cover"] = cover  # stage 2 picks occluder donors by it
@@ -229,20 +238,26 @@ class PairGenerator:
                          {"noise": noise_seed, "pick": cfg.donor_seed}, donor, inp.version,
                          scores, reasons, arrays), arrays
 
-    def _composite(self, record: ClipRecord, clip: PreparedClip, raw: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
-        """V' (`raw` inside the composite region, V outside), the region, the clip's known
-        occluders in its crops (None without) and their share of the region."""
+    @staticmethod
+    def _occluders(record: ClipRecord, clip: PreparedClip) -> np.ndarray | None:
+        """The clip's known occluders in its crops `[T, S, S]` in [0, 1] (None without)."""
         c = clip.crops
-        occluders = (None if record.occluders is None else
-                     occluders_in_crops(record.occluders, c.affines, c.crops.shape[1]))
+        if record.occluders is None:
+            return None
+        return occluders_in_crops(record.occluders, c.affines, c.crops.shape[1])
+
+    def _composite(self, clip: PreparedClip, raw: np.ndarray, occluders: np.ndarray | None
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
+        """V' (`raw` inside the composite region, V outside), the region and the share of it
+        under the clip's known occluders in its crops (`occluders`, None without)."""
+        c = clip.crops
         region = composite_region(clip, self.cfg)
         cover = 0.0
         if occluders is not None:
             cover = occluder_cover(occluders, region)
             if self.cfg.keep_occluders:  # V' keeps V's pixels under them
                 region = region * (1.0 - occluders)
-        return composite(raw, c.crops, region), region, occluders, cover
+        return composite(raw, c.crops, region), region, cover
 
     def _row(self, item: int, shard: int, record: ClipRecord, clip: PreparedClip, donor_clip: str,
              donor_rule: str, seeds: dict[str, int], donor: int | None, version: str,
@@ -314,7 +329,8 @@ class ShufflePairGenerator(PairGenerator):
         seed_of = getattr(self.source, "seed", None)  # the clip's own seed: the same shifts
         key = int(seed_of(item)) if seed_of is not None else item  # as make_reference_pairs.py
         shuffled, donor_audio, shift = shuffled_source(clip.crops.crops, record.samples, key)
-        edited, region, occluders, cover = self._composite(record, clip, shuffled)
+        occluders = self._occluders(record, clip)
+        edited, region, cover = self._composite(clip, shuffled, occluders)
         scores = {"shift": float(shift)}
         if occluders is not None:
             scores["occluder_cover"] = cover

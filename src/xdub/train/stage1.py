@@ -7,6 +7,11 @@ engine's pairs exist for evaluation). Loss: flow matching, weighted inside the m
 Reference/audio conditions are dropped at random so three-stream guidance works; the first
 latent frames are sometimes given clean (motion frames) so clips can be generated in chunks.
 The frozen codec encodes on the fly. Output: the loop's run dir + `inpainter/` (EMA weights).
+With `lip_prior.enabled` a prior-only run (`lip_prior/`, `xdub.train.prior_runs`) comes first:
+the editor's audio lip prior, its guess starting from the window's identity references (the
+masked frames hold no mouth), learns the target windows directly; the DiT then trains on
+the source as the frozen prior rewrote it (`SourceFusedDiT`), and the exported inpainter keeps
+it.
 Imports: torch, numpy, xdub.{config, sharding, models, diffusion, audio, conditioning, data,
 train}.
 """
@@ -19,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
+
 from xdub.audio import build_featurizer
 from xdub.conditioning import (
     assemble_condition,
@@ -42,14 +48,18 @@ from xdub.diffusion import (
 from xdub.models import DiTConditioning, XDubDiT, build_dit
 from xdub.models.codec import VideoCodec
 from xdub.models.fusion import SourceFusedDiT
+from xdub.models.lip_prior import LipPrior
 from xdub.sharding import Worker
 from xdub.train import loop, processes
 from xdub.train.batches import InpaintBatch
 from xdub.train.inpaint import Inpainter, check_compatible, load_codec, weights_version
 from xdub.train.losses import flow_error_logs, region_flow_loss
+from xdub.train.prior_runs import build_prior, final_weights, run_prior
 from xdub.train.samples import trim_clip, write_samples
 
 log = logging.getLogger(__name__)
+
+PRIOR_RUN = "lip_prior"  # the prior's own run, inside the stage-1 run folder
 
 
 def make_source(cfg: Stage1Config, held_out: bool = False) -> ClipSource:
@@ -70,13 +80,22 @@ def spec_of(cfg: Stage1Config) -> InpainterSpec:
     return InpainterSpec(mode="inpaint", codec=cfg.codec.kind, audio=cfg.audio, face=cfg.face,
                          diffusion=cfg.diffusion, window_frames=d.window_frames,
                          ref_frames=d.ref_frames, ref_min_gap=d.ref_min_gap,
-                         motion_frames=cfg.motion_frames, mask_hold_s=d.mask_hold_s,
-                         wan_weights=cfg.codec.wan.weights_path)
+                         ref_choice=cfg.ref_choice, motion_frames=cfg.motion_frames,
+                         mask_hold_s=d.mask_hold_s, wan_weights=cfg.codec.wan.weights_path)
 
 
-def build_dit_for(cfg: Stage1Config, seed: int | None = None) -> torch.nn.Module:
+def _prior(cfg: Stage1Config, weights: str | Path | None = None) -> LipPrior:
+    """The inpainter's lip prior (seeded fresh, or with `weights`)."""
+    assert cfg.model.audio_dim is not None  # Stage1Config checks it
+    return build_prior(cfg.lip_prior, cfg.model.latent_channels, cfg.model.audio_dim,
+                       cfg.loop.seed + 1, weights)
+
+
+def build_dit_for(cfg: Stage1Config, seed: int | None = None,
+                  prior_file: str | Path | None = None) -> torch.nn.Module:
     """Fresh DiT (seeded), optionally warm-started from `init_from` where shapes match, wrapped
-    in `SourceFusedDiT` when `source_fusion` asks for it."""
+    in `SourceFusedDiT` when `source_fusion` asks for it or a lip prior is configured (frozen,
+    from `prior_file`: its pretraining run)."""
     dit = build_dit(cfg.model, seed=cfg.loop.seed if seed is None else seed)
     if cfg.init_from:
         init = XDubDiT.from_pretrained(cfg.init_from).state_dict()
@@ -84,7 +103,19 @@ def build_dit_for(cfg: Stage1Config, seed: int | None = None) -> torch.nn.Module
         usable = {k: v for k, v in init.items() if k in own and v.shape == own[k].shape}
         dit.load_state_dict(usable, strict=False)
         log.info("init_from %s: %d/%d tensors loaded", cfg.init_from, len(usable), len(own))
+    if cfg.lip_prior.enabled:
+        return SourceFusedDiT(dit, lip_prior=_prior(cfg, prior_file).requires_grad_(False))
     return SourceFusedDiT(dit) if cfg.source_fusion == "aligned_add" else dit
+
+
+def prior_step(cfg: Stage1Config, codec: VideoCodec, prior: torch.nn.Module,
+               batch: InpaintBatch) -> tuple[torch.Tensor, dict[str, float]]:
+    """One micro-batch of the prior alone: its regression loss on the target window (mouth
+    weighted as the prior's config says)."""
+    cond, target = _condition(cfg, codec, batch)
+    region = latent_region(batch.mouth_mask, codec.temporal_factor, codec.spatial_factor)
+    loss = prior.loss(cond, target, region.to(target))  # type: ignore[operator]
+    return loss, {"prior": loss.item()}
 
 
 def _condition(cfg: Stage1Config, codec: VideoCodec,
@@ -135,9 +166,7 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
     codec = load_codec(cfg.codec, cfg.codec_weights).to(state.device)
     featurizer = build_featurizer(cfg.audio, device=state.device)
     check_compatible(cfg.model, codec, featurizer, "inpaint", cfg.data.window_frames)
-    # 2. The DiT.
-    dit = build_dit_for(cfg)
-    # 3. Data: windows of single clips, prepared with the shared conditioning code.
+    # 2. Data: windows of single clips, prepared with the shared conditioning code.
     d = cfg.data
     prepare = partial(prepare_clip, face=cfg.face, featurizer=featurizer,
                       mask_hold_s=d.mask_hold_s)
@@ -153,6 +182,20 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
                                state.num_processes, d.num_workers)
         return map(InpaintBatch.from_collated, loader)
 
+    # 3. The DiT, after its lip prior's own run when one is configured.
+    prior_file = None
+    if cfg.lip_prior.enabled:
+        p = cfg.lip_prior
+        prior_cfg = replace(cfg.loop, steps=p.pretrain_steps, lr=p.pretrain_lr, sample_every=0,
+                            warmup=min(cfg.loop.warmup, max(1, p.pretrain_steps // 10)),
+                            ckpt_every=min(cfg.loop.ckpt_every, p.pretrain_steps))
+        stopped = run_prior(prior_cfg, run_dir / PRIOR_RUN, _prior(cfg),
+                            partial(prior_step, cfg, codec), batches, cfg,
+                            "xdub stage 1 (lip prior)", state)
+        if stopped != "done":
+            return loop.LoopResult(0, stopped, 0, float("nan"))
+        prior_file = final_weights(run_dir / PRIOR_RUN)
+    dit = build_dit_for(cfg, prior_file=prior_file)
     # 4. Objective; its noise generator (the same on every process) is checkpointed.
     gen = torch.Generator().manual_seed(cfg.loop.seed * 1000)
     # 5. Samples from held-out clips with the EMA weights.
@@ -176,7 +219,7 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
 
 
 def export_inpainter(cfg: Stage1Config, run_dir: Path, codec: VideoCodec, featurizer) -> Path:
-    """`run_dir/inpainter/` from the newest checkpoint's EMA weights."""
+    """`run_dir/inpainter/` from the newest checkpoint's EMA weights (the prior's included)."""
     dit = loop.load_final_weights(build_dit_for(replace(cfg, init_from=""), seed=0), run_dir)
     folder = Inpainter(dit.eval(), codec, featurizer, spec_of(cfg), "").save(run_dir / "inpainter")
     log.info("inpainter %s written to %s", weights_version(folder / "dit"), folder)

@@ -69,10 +69,10 @@ from xdub.train import fsdp, loop, processes
 from xdub.train.batches import EditBatch
 from xdub.train.editor import export_editor
 from xdub.models.fusion import SourceFusedDiT, load_dit
-from xdub.models.checkpoint import read_tensors, save_tensors
 from xdub.models.lip_prior import LipPrior
 from xdub.train.inpaint import check_compatible, load_codec
 from xdub.train.pair_windows import PairWindows
+from xdub.train.prior_runs import FINAL, PRIOR_WEIGHTS, build_prior, final_weights, run_prior
 from xdub.train.phases import (
     PhaseBatch,
     PhaseObjective,
@@ -87,9 +87,8 @@ from xdub.train.stage2_parts import clip_encoder, load_scorer, write_pair_sample
 
 log = logging.getLogger(__name__)
 
-FINAL = "final"
+
 PRIOR_RUN, PRIOR_SYNC_RUN = "lip_prior", "lip_prior_sync"  # the prior's own sub-runs
-PRIOR_WEIGHTS = "lip_prior.safetensors"
 
 
 @dataclass
@@ -212,15 +211,10 @@ def _initial_dit(cfg: Stage2Config, prior_file: Path | None = None) -> torch.nn.
 
 
 def _build_prior(cfg: Stage2Config, weights: str | Path | None = None) -> LipPrior:
-    """The editor's lip prior, freshly initialised (seeded, whatever the global RNG) or with
-    the given weights."""
+    """The editor's lip prior, freshly initialised (seeded) or with the given weights."""
     assert cfg.model.audio_dim is not None  # Stage2Config checks it
-    with torch.random.fork_rng():
-        torch.manual_seed(cfg.loop.seed + 1)
-        prior = LipPrior(cfg.lip_prior, cfg.model.latent_channels, cfg.model.audio_dim)
-    if weights:
-        prior.load_state_dict(read_tensors(weights, "lip prior")[0])
-    return prior
+    return build_prior(cfg.lip_prior, cfg.model.latent_channels, cfg.model.audio_dim,
+                       cfg.loop.seed + 1, weights)
 
 
 def _model_for(run: SubRun, base_dir: Path | None, cfg: Stage2Config,
@@ -372,7 +366,7 @@ def _pretrain_prior(ctx: StepContext, run_dir: Path, run: PriorRun, start: Path 
     `loop.run` of its own (resumable, EMA, progress, report); True when its `final/` holds
     its weights."""
     cfg, sub_dir = ctx.cfg, run_dir / run.name
-    if (sub_dir / FINAL / PRIOR_WEIGHTS).is_file():
+    if final_weights(sub_dir).is_file():
         return True
     spent = (time.monotonic() - began) / 60
     loop_cfg = replace(_subrun_loop(cfg, run.steps, run.lr, spent), sample_every=0)
@@ -397,17 +391,8 @@ def _pretrain_prior(ctx: StepContext, run_dir: Path, run: PriorRun, start: Path 
             logs["sync"] = sync.item()
         return loss, logs
 
-    result = loop.run(loop_cfg, sub_dir, prior, prior_step, _batch_source(ctx, pairs),
-                      run_config=cfg,
-                      title=f"xdub stage 2 ({run.name.replace('_', ' ')})")
-    if result.stopped != "done":
-        return False
-    if state.is_main_process:
-        loop.load_final_weights(prior, sub_dir)
-        (sub_dir / FINAL).mkdir(parents=True, exist_ok=True)
-        save_tensors(sub_dir / FINAL / PRIOR_WEIGHTS, prior.state_dict())
-    state.wait_for_everyone()
-    return True
+    return run_prior(loop_cfg, sub_dir, prior, prior_step, _batch_source(ctx, pairs), cfg,
+                     f"xdub stage 2 ({run.name.replace('_', ' ')})", state) == "done"
 
 
 def _subrun_loop(cfg: Stage2Config, steps: int, lr: float, spent_minutes: float) -> LoopConfig:
