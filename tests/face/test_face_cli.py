@@ -38,3 +38,14 @@ def test_face_cli_unknown_detector_is_a_usage_error(tmp_path, capsys):
     assert main(["faces", str(video), "--detector", "nope"]) == 2
     err = capsys.readouterr().err
     assert "'nope' is not one of" in err and "Traceback" not in err
+
+
+def test_face_cli_checkpoint_options(tmp_path, capsys):
+    """`--checkpoint` names the folder whose face settings and refiner are used (a folder that
+    is not a checkpoint is a one-line weights error); `--no-refine-landmarks` is accepted."""
+    video = write_clip(tmp_path / "two.mp4", two_face_sequence(4))
+    assert main(["faces", str(video), "--no-refine-landmarks"]) == 0
+    assert "2 face track(s)" in capsys.readouterr().out
+    code = main(["faces", str(video), "--checkpoint", str(tmp_path / "nope")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and err[-1].startswith("error:") and "nope" in err[-1]

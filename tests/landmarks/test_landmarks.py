@@ -320,3 +320,30 @@ def test_dubbing_looks_for_missed_faces_only_when_none_is_found(caplog) -> None:
                                                _face(scale=30.0, at=(64.0, 50.0)))]
     found = DubPipeline(IdentityGenerator(32), spec, detector=seen, landmark_net=LandmarkNet(SMALL))
     assert found(source.video, other.audio).faces.present.all() and seen.asked == []
+
+
+def test_face_listing_finds_the_faces_dubbing_finds(tmp_path) -> None:
+    """`find_faces` with the pipeline's `FaceFinder` (what `xdub faces --checkpoint` and the web
+    app use) takes the refiner's second look as dubbing does; the plain detector lists none."""
+    from xdub.api.faces import find_faces
+    from xdub.config.face import FaceConfig
+    from xdub.config.synth import SynthConfig
+    from xdub.media import write_video
+    from xdub.pipeline import DubPipeline, IdentityGenerator
+    from xdub.pipeline.finder import FaceFinder
+    from xdub.synth.clip import render_pair
+
+    source, _ = render_pair(5, SynthConfig(size=(128, 128), duration=0.4))
+    path = write_video(tmp_path / "a.mp4", source.frames, source.fps)
+    refine = LandmarkRefineConfig(enabled=True, passes=1, fallback_score=0.1, fallback_passes=1,
+                                  min_presence=0.4)
+    face = FaceConfig(align=AlignConfig(crop_size=32))
+    spec = DubberConfig(name="t", face=face, chunk_frames=8, overlap=2, motion_frames=0,
+                        landmarks=refine)
+    pipe = DubPipeline(IdentityGenerator(32), spec, detector=_Candidates(),
+                       landmark_net=LandmarkNet(SMALL))
+    listed = find_faces(path, face, finder=pipe.finder, size=32)
+    assert len(listed) == 1 and listed[0].track.num_present == len(source.frames)
+    assert find_faces(path, face, finder=pipe.finder, refine_landmarks=False) == []
+    plain = FaceFinder(detector=(face.detect.backend, _Candidates()))
+    assert find_faces(path, face, finder=plain) == []

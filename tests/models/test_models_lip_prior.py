@@ -277,3 +277,35 @@ def test_reference_identity_keeps_the_chunk_s_other_frames_out():
     torch.testing.assert_close(dropped, chunk, rtol=0, atol=0)
     with pytest.raises(ConfigError, match="identity"):
         replace(PRIOR, identity="clip")
+
+
+def test_match_light_moves_a_far_reference_to_the_chunk_s_light():
+    """A reference lit 0.7 brighter (every latent channel) than the chunk: with `match_light`
+    the guess starts from it at the chunk's light, measured only where the chunk is seen (an
+    inpainter's mask channels say where it is not)."""
+    from xdub.models.lip_prior import light_shift
+
+    g = torch.Generator().manual_seed(0)
+    face = torch.randn(2, 1, 4, 8, 8, generator=g)
+    frames = face.expand(2, 3, 4, 8, 8).clone()
+    masked = frames.clone()
+    masked[:, :, :, 4:] = 0.0  # the inpainter's grey lower half
+    seen = torch.ones(2, 3, 1, 8, 8)
+    seen[:, :, :, 4:] = 0.0
+    shift = light_shift(masked, face + 0.7, seen)
+    torch.testing.assert_close(shift, torch.full((2, 1, 4, 1, 1), -0.7))
+    assert light_shift(masked, face + 0.7, None).abs().max() > 0.1  # the grey counts otherwise
+    prior = LipPrior(dataclasses.replace(PRIOR, identity="references", match_light=True), 4, 8)
+    torch.nn.init.normal_(prior.out.weight, std=0.1)
+    mask = torch.zeros(2, 1, 3, 8, 8)
+    mask[..., 4:, :] = 1.0
+    audio = torch.randn(2, 3, 4, 8, generator=g)
+
+    def rewrite(reference):
+        cond = DiTConditioning(source_latents=torch.cat([masked.permute(0, 2, 1, 3, 4), mask], 1),
+                               ref_latents=reference.permute(0, 2, 1, 3, 4), audio_features=audio)
+        return prior.condition(cond).source_latents[:, :4]
+
+    torch.testing.assert_close(rewrite(face + 0.7), rewrite(face))
+    prior.cfg = dataclasses.replace(prior.cfg, match_light=False)
+    assert not torch.allclose(rewrite(face + 0.7), rewrite(face))

@@ -1,7 +1,8 @@
 """The face tracks of a video, each with a thumbnail to pick it by (`xdub faces`, the web app).
 
-`find_faces` tracks every face in one pass and cuts an aligned thumbnail of each track at its
-best-scoring frame in a second pass. The track index is what `face=N` (`--face N`) takes.
+`find_faces` tracks every face in one pass (as a checkpoint's `FaceFinder` finds them, like
+`xdub dub`) and cuts an aligned thumbnail of each track at its best-scoring frame in a second
+pass. The track index is what `face=N` (`--face N`) takes.
 `write_track_preview` draws every track (box, landmarks, index) over the video: a look at
 what will be dubbed before any model runs. Imports: numpy, cv2, xdub.{face, media, pipeline,
 config, errors}.
@@ -18,10 +19,11 @@ import cv2
 import numpy as np
 
 from xdub.config.face import AlignConfig, FaceConfig
+from xdub.config.infer import InferConfig
 from xdub.face.align import estimate_alignment, warp_to_crop
-from xdub.face.detect import create_detector
 from xdub.face.track import FaceTrack, track_faces
 from xdub.media import VideoWriter, iter_frames, probe
+from xdub.pipeline.finder import FaceFinder
 from xdub.pipeline.progress import CallbackProgress, NullProgress, Progress, ProgressUpdate
 
 THUMB_SIZE = 160  # px, aligned face crop per track
@@ -47,9 +49,16 @@ class FaceThumbnail:
 
 def find_faces(video: str | os.PathLike, cfg: FaceConfig | None = None,
                progress: Progress | Callable[[ProgressUpdate], None] | None = None,
-               size: int = THUMB_SIZE) -> list[FaceThumbnail]:
-    """Every face track of `video` with its thumbnail (an empty list when there is none)."""
+               size: int = THUMB_SIZE, finder: FaceFinder | None = None,
+               refine_landmarks: bool = True) -> list[FaceThumbnail]:
+    """Every face track of `video` with its thumbnail (an empty list when there is none).
+
+    `finder`: a checkpoint's `FaceFinder` (`DubPipeline.finder`, `load_face_finder`), so the
+    tracks and their indices are those `xdub dub` with that checkpoint sees (its landmark
+    refiner, and its second look when the detector finds no face); None = the plain detector.
+    """
     cfg = cfg or FaceConfig()
+    finder = finder or FaceFinder()
     if progress is None:
         progress = NullProgress()
     elif callable(progress) and not hasattr(progress, "advance"):
@@ -62,8 +71,16 @@ def find_faces(video: str | os.PathLike, cfg: FaceConfig | None = None,
             yield frame
             progress.advance()
 
-    tracks = track_faces(frames(), create_detector(cfg.detect), cfg.track, fps=info.fps)
+    size_wh, side = (info.width, info.height), InferConfig().detect_max_side  # as `xdub dub`
+    tracks = track_faces(frames(), finder.detector(cfg.detect, size_wh, side, refine_landmarks),
+                         cfg.track, fps=info.fps)
     progress.finish()
+    if not tracks and finder.can_recognise(refine_landmarks):  # as `xdub dub` does
+        progress.start("looking for faces the detector missed", info.num_frames)
+        tracks = track_faces(frames(), finder.detector(cfg.detect, size_wh, side,
+                                                       refine_landmarks, recognise=True),
+                             cfg.track, fps=info.fps)
+        progress.finish()
     return _thumbnails(video, tracks, size)
 
 

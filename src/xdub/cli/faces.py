@@ -19,9 +19,11 @@ from xdub.face.detect import DETECTORS
 DetectorName = enum.Enum("DetectorName", {name: name for name in sorted(DETECTORS)}, type=str)
 
 
-def _load_config(path: Path | None, detector: str | None, detect_every: int | None) -> FaceConfig:
-    """FaceConfig from --config (or defaults), with the flags that were given applied on top."""
-    cfg = load(FaceConfig, path) if path is not None else FaceConfig()
+def _load_config(path: Path | None, detector: str | None, detect_every: int | None,
+                 base: FaceConfig | None = None) -> FaceConfig:
+    """FaceConfig from --config (or `base`: the checkpoint's, or defaults), with the flags that
+    were given applied on top."""
+    cfg = load(FaceConfig, path) if path is not None else (base or FaceConfig())
     if detector is not None:
         cfg = replace(cfg, detect=replace(cfg.detect, backend=detector))
     if detect_every is not None:
@@ -39,6 +41,13 @@ def faces(
         None, "--detect-every", min=1, help="Full detection every N frames, tracking between "
         "(default 1)."),
     config: Path | None = typer.Option(None, "--config", help="FaceConfig YAML (configs/face)."),
+    checkpoint: Path | None = typer.Option(
+        None, "--checkpoint", help="Find faces as this dubbing checkpoint folder does (its face "
+        "settings and landmark refiner), so the indices are those `xdub dub --checkpoint` "
+        "takes; default: the embedded default."),
+    refine_landmarks: bool = typer.Option(
+        True, "--refine-landmarks/--no-refine-landmarks",
+        help="Use the checkpoint's landmark refiner, as `xdub dub` does by default."),
 ) -> None:
     """List the face tracks of VIDEO (id, frames, size) and save a thumbnail per track."""
     from rich.console import Console
@@ -46,12 +55,15 @@ def faces(
 
     from xdub.api.faces import find_faces, write_track_preview
     from xdub.media import write_png
+    from xdub.pipeline.loading import load_face_finder
 
-    cfg = _load_config(config, None if detector is None else detector.value, detect_every)
+    face, finder = load_face_finder(checkpoint)
+    cfg = _load_config(config, None if detector is None else detector.value, detect_every, face)
     if out is not None and out.exists() and not out.is_dir():
         raise OutputError(f"--out is not a folder: {out}")
     with progress_for(quiet=False) as progress:
-        found = find_faces(video, cfg, progress=progress)
+        found = find_faces(video, cfg, progress=progress, finder=finder,
+                           refine_landmarks=refine_landmarks)
     if not found:
         raise NoFaceError(f"no face found in {video}")
     table = Table(title=f"{len(found)} face track(s) in {video.name}")

@@ -146,6 +146,10 @@ class LipPriorConfig:
     #   >= `ref_min_gap` frames away). At dubbing the chunk's frames hold the old lips, so its
     #   mean passes them on; the references do not, but one far frame mispredicts the
     #   present one's lighting: tuning seeds -0.13 dB, corr. 0.55 (design 3.1 session 13)
+    match_light: bool = False  # with `identity: references`: the references' mean moves, per
+    #   latent channel, by how much the chunk's frames differ from it where both are seen (not
+    #   masked, not occluded): the chunk's light, the references' mouth (stage 1, whose
+    #   reference is >= 8 frames away; design 3.1 session 18)
     hide_box: tuple[float, ...] = ()  # (top, bottom, left, right) fractions of the latent
     #   frame: inside it the prior sees the clip's mean frame instead of each frame and its
     #   guess always replaces the source, so no frame's own lips reach the editor through the
@@ -159,6 +163,8 @@ class LipPriorConfig:
             raise ConfigError("lip_prior: mouth_weight >= 1 and loss_weight >= 0")
         if self.identity not in ("chunk", "references"):
             raise ConfigError("lip_prior.identity: chunk or references")
+        if self.match_light and self.identity != "references":
+            raise ConfigError("lip_prior.match_light moves the references: identity: references")
         if self.pretrain_pairs not in ("accepted", "all"):
             raise ConfigError("lip_prior.pretrain_pairs: accepted or all")
         if min(self.pretrain_steps, self.sync_steps, self.sync_weight) < 0 or min(

@@ -79,6 +79,20 @@ def chunk_start(frames: torch.Tensor, trim: float,
     return frames.sort(dim=1).values[:, k:f - k].mean(dim=1, keepdim=True)
 
 
+def light_shift(frames: torch.Tensor, identity: torch.Tensor,
+                visibility: torch.Tensor | None) -> torch.Tensor:
+    """`[B, 1, C, 1, 1]`: per channel, the mean of the chunk's frames `[B, F, C, H, W]` minus
+    that of `identity` `[B, 1, C, H, W]`, over the places seen in every frame
+    (`visibility` `[B, F, 1, H, W]`, None = everywhere): what moves a far reference to the
+    chunk's light."""
+    if visibility is None:
+        visibility = torch.ones_like(frames[:, :, :1])
+    seen = visibility.to(frames).amin(dim=1, keepdim=True)  # [B, 1, 1, H, W]
+    total = seen.sum(dim=(-2, -1), keepdim=True).clamp(min=1e-6)
+    chunk = (frames.mean(dim=1, keepdim=True) * seen).sum(dim=(-2, -1), keepdim=True) / total
+    return chunk - (identity * seen).sum(dim=(-2, -1), keepdim=True) / total
+
+
 class WindowEncoder(nn.Module):
     """One audio window `[N, P, C]` -> `[N, width]` (LayerNorm, conv over P, pool, linear)."""
 
@@ -153,8 +167,10 @@ class LipPrior(nn.Module):
         seen = None if visibility is None else visibility.permute(0, 2, 1, 3, 4)
         mean = chunk_start(frames, self.chunk_trim, seen)
         if reference is not None:
-            mean = torch.where(_nonzero(reference).view(-1, 1, 1, 1, 1),
-                               reference.mean(dim=2).unsqueeze(1).to(mean), mean)
+            identity = reference.mean(dim=2).unsqueeze(1).to(mean)  # [B, 1, C, H, W]
+            if self.cfg.match_light:
+                identity = identity + light_shift(frames, identity, seen)
+            mean = torch.where(_nonzero(reference).view(-1, 1, 1, 1, 1), identity, mean)
         mean = mean.expand_as(frames)
         sound = self._audio_embedding(audio.to(source.dtype))[..., None, None].expand(-1, -1, -1, h, w)
         inputs = [frames, mean, sound]
@@ -184,6 +200,17 @@ class LipPrior(nn.Module):
         assert cond.audio_features is not None, "the lip prior needs audio features"
         return _nonzero(cond.audio_features) & _nonzero(cond.source_latents)
 
+    def _visibility(self, cond: DiTConditioning) -> torch.Tensor | None:
+        """`[B, 1, F, H, W]`: the source latents that show the frame: not under an occluder
+        (`source_visibility`) and, for an inpainter, not under its mask (the source's channels
+        past the latent ones are the mask's, `xdub.conditioning`); None = all of them."""
+        seen = cond.source_visibility
+        mask = cond.source_latents[:, self.latent_channels:]
+        if mask.shape[1]:
+            shown = 1.0 - mask.amax(dim=1, keepdim=True).clamp(0.0, 1.0)
+            seen = shown if seen is None else seen * shown.to(seen)
+        return seen
+
     def _reference(self, cond: DiTConditioning) -> torch.Tensor | None:
         """The identity frames the guess starts from (`cfg.identity`), or None (chunk mean)."""
         if self.cfg.identity != "references" or cond.ref_latents is None:
@@ -200,7 +227,7 @@ class LipPrior(nn.Module):
         latents = source[:, : self.latent_channels]
         with torch.no_grad():
             prior = self(latents, cond.audio_features, reference=self._reference(cond),
-                         visibility=cond.source_visibility)
+                         visibility=self._visibility(cond))
         mixed = torch.where(use.view(-1, 1, 1, 1, 1), prior.to(latents), latents)
         return dataclasses.replace(
             cond, source_latents=torch.cat([mixed, source[:, self.latent_channels:]], dim=1))
@@ -214,7 +241,7 @@ class LipPrior(nn.Module):
             return use, None
         latents = cond.source_latents[use, : self.latent_channels]
         reference = self._reference(cond)
-        seen = cond.source_visibility
+        seen = self._visibility(cond)
         prior = self(latents, cond.audio_features[use], gate_power=1.0,
                      reference=reference[use] if reference is not None else None,
                      visibility=seen[use] if seen is not None else None)

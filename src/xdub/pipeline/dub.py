@@ -26,20 +26,19 @@ from xdub.conditioning import crop_frames
 from xdub.config.face import FaceConfig
 from xdub.config.infer import DubberConfig, InferConfig, SamplingConfig
 from xdub.errors import ConfigError, NoFaceError
-from xdub.face.detect import FaceDetector, create_detector
-from xdub.face.refine import RefinedDetector
+from xdub.face.detect import FaceDetector
 from xdub.face.track import FaceTrack
 from xdub.generation import CropGenerator
 from xdub.generation.chunking import Chunk, find_segments, plan_chunks
 from xdub.models.landmark_net import LandmarkNet
 from xdub.pipeline.faces import (
     FaceTable,
-    ScaledDetector,
     build_face_table,
     choose_tracks,
     empty_face_table,
     track_span,
 )
+from xdub.pipeline.finder import FaceFinder
 from xdub.pipeline.progress import DubSummary, NullProgress, Progress, StageTimer
 from xdub.pipeline.sources import FrameSink, MemorySink, MemorySource, VideoSource
 from xdub.pipeline.stream import ChunkStream, FrameObserver, StreamContext
@@ -77,10 +76,15 @@ class DubPipeline:
             raise ConfigError(f"generator crop {generator.crop_size} != checkpoint crop "
                               f"{dubber.crop_size}")
         self.generator, self.dubber = generator, dubber
-        self.landmark_net = landmark_net  # the folder's landmarks/ refiner, when enabled
-        self._detectors: dict[str, FaceDetector] = {}
-        if detector is not None:
-            self._detectors[dubber.face.detect.backend] = detector
+        # How this checkpoint finds faces (`xdub faces` and the web app use the same object).
+        self.finder = FaceFinder(landmark_net, dubber.landmarks,
+                                 None if detector is None else (dubber.face.detect.backend,
+                                                                detector))
+
+    @property
+    def landmark_net(self) -> LandmarkNet | None:
+        """The folder's landmarks/ refiner, when enabled."""
+        return self.finder.landmark_net
 
     def __call__(
         self,
@@ -135,27 +139,9 @@ class DubPipeline:
 
     def _detector(self, cfg: InferConfig, frame_size: tuple[int, int],
                   recognise: bool = False) -> FaceDetector:
-        """The configured detector (built once), downscaling frames above detect_max_side, its
-        landmarks refined by the checkpoint's refiner; with `recognise`, also accepting the
-        low-score faces the refiner recognises (`LandmarkRefineConfig.fallback_score`)."""
-        detect = self._face(cfg).detect
-        if detect.backend not in self._detectors:
-            self._detectors[detect.backend] = create_detector(detect)
-        detector = self._detectors[detect.backend]
-        if max(frame_size) > cfg.detect_max_side:
-            detector = ScaledDetector(detector, cfg.detect_max_side)
-        if self.landmark_net is not None and cfg.refine_landmarks:  # on full-resolution frames
-            refine = self.dubber.landmarks
-            if not recognise:
-                refine = replace(refine, fallback_score=0.0)
-            detector = RefinedDetector(detector, self.landmark_net.predict,
-                                       self.landmark_net.cfg.crop, refine, detect.min_face_px)
-        return detector
-
-    def _can_recognise(self, cfg: InferConfig) -> bool:
-        """The checkpoint's landmark refiner may look for faces the detector missed."""
-        return (self.landmark_net is not None and cfg.refine_landmarks
-                and self.dubber.landmarks.fallback_score > 0)
+        """The run's detector (`FaceFinder.detector`)."""
+        return self.finder.detector(self._face(cfg).detect, frame_size, cfg.detect_max_side,
+                                    cfg.refine_landmarks, recognise)
 
     def _track(self, source: VideoSource, timeline: Timeline, audio: AudioTrack, cfg: InferConfig,
                progress: Progress, timer: StageTimer,
@@ -185,7 +171,7 @@ class DubPipeline:
             tracks = track_span(frames(), first, self._detector(cfg, source.size), face,
                                 source.fps, on_frame=lambda _: progress.advance())
         progress.finish()
-        if not tracks and scanned and self._can_recognise(cfg):
+        if not tracks and scanned and self.finder.can_recognise(cfg.refine_landmarks):
             # No face anywhere: a second pass takes the faces the landmark refiner recognises
             # among the detector's low-score boxes (reptiles BlazeFace misses). Only then, so a
             # title card or a logo in a video that shows a face is never taken for one.

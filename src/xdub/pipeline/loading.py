@@ -22,6 +22,7 @@ import torch
 from xdub.audio import build_featurizer
 from xdub.config.audio import AudioConfig
 from xdub.config.codec import TinyCodecConfig, WanVAEConfig
+from xdub.config.face import FaceConfig
 from xdub.config.infer import DUBBER_PRESETS, DubberConfig
 from xdub.config.model import MODEL_PRESETS
 from xdub.errors import ConfigError, WeightsError
@@ -41,6 +42,7 @@ from xdub.models.fusion import SourceFusedDiT, load_dit
 from xdub.models.landmark_net import LandmarkNet
 from xdub.models.occluder_net import OccluderNet
 from xdub.pipeline.dub import DubPipeline
+from xdub.pipeline.finder import FaceFinder
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +245,19 @@ def _load_pipeline(checkpoint, dit, vae, whisper, wav2vec2, null_context, random
     if folder is None:
         raise WeightsError(NO_DEFAULT_HINT)
     return load_checkpoint(folder, device, dtype)
+
+
+def load_face_finder(checkpoint: str | os.PathLike | None = None
+                     ) -> tuple[FaceConfig, FaceFinder]:
+    """The face settings and `FaceFinder` of a checkpoint folder (default: the embedded
+    default) without its DiT or codec: `xdub faces` lists the tracks `xdub dub` would see."""
+    folder = Path(checkpoint) if checkpoint is not None else default_checkpoint()
+    if folder is None:
+        raise WeightsError(NO_DEFAULT_HINT)
+    spec = read_dubber_config(folder)
+    landmark_net = _optional_part(folder, spec.landmarks.enabled, LANDMARK_DIR, LandmarkNet,
+                                  "landmarks", "the landmark refiner, `xdub train landmarks`")
+    return spec.face, FaceFinder(landmark_net, spec.landmarks)
 
 
 def save_pipeline(pipeline: DubPipeline, folder: str | os.PathLike) -> Path:

@@ -66,7 +66,7 @@ def list_faces(pipe: DubbingPipeline, video: str | Path | None,
                cfg: WebConfig) -> list[FaceThumbnail]:
     """The face tracks of an uploaded video (UploadError when there is none)."""
     path = check_video(video, cfg)
-    faces = find_faces(path, pipe.face_config)
+    faces = find_faces(path, pipe.face_config, finder=pipe.pipeline.finder)
     if not faces:
         raise UploadError("no face was found in this video: upload a video where a face is "
                           "visible")
