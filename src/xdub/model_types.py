@@ -91,9 +91,9 @@ class DiTConditioning:
         if self.motion_mask is not None:
             assert self.motion_mask.shape == (b,), "motion_mask must be [B]"
         if self.source_visibility is not None:
-            assert self.source_visibility.shape == (b, 1, f, h, w), (
-                f"source_visibility {tuple(self.source_visibility.shape)} must be [{b},1,{f},{h},{w}]"
-            )
+            shape = tuple(self.source_visibility.shape)
+            assert shape == (b, 1, f, h, w), (
+                f"source_visibility {shape} must be [{b}, 1, {f}, {h}, {w}]")
         if self.audio_features is not None:
             assert self.audio_features.ndim == 4 and self.audio_features.shape[0] == b, (
                 f"audio_features must be [B, F, P, C], got {tuple(self.audio_features.shape)}"

@@ -302,8 +302,9 @@ def test_match_light_moves_a_far_reference_to_the_chunk_s_light():
     audio = torch.randn(2, 3, 4, 8, generator=g)
 
     def rewrite(reference):
-        cond = DiTConditioning(source_latents=torch.cat([masked.permute(0, 2, 1, 3, 4), mask], 1),
-                               ref_latents=reference.permute(0, 2, 1, 3, 4), audio_features=audio)
+        source = torch.cat([masked.permute(0, 2, 1, 3, 4), mask], 1)
+        cond = DiTConditioning(source_latents=source, ref_latents=reference.permute(0, 2, 1, 3, 4),
+                               audio_features=audio)
         return prior.condition(cond).source_latents[:, :4]
 
     torch.testing.assert_close(rewrite(face + 0.7), rewrite(face))

@@ -22,7 +22,11 @@ background, an occluding hand), so the prior is the source with an audio-driven 
 power p is 1 in training; a dubber may open the gate (`DubberConfig.prior_gate_power` < 1):
 a gate that stays partly shut in the mouth is what lets the old lips through (design 3.1). It
 may also trim the chunk mean (`DubberConfig.prior_chunk_trim`, `chunk_start`): an object that
-crosses the face in a few of the chunk's frames then leaves no faint copy in the others. The
+crosses the face in a few of the chunk's frames then leaves no faint copy in the others. What
+the occluder segmenter marks (`DiTConditioning.source_visibility`, from the dubbing generator)
+is left out of that mean altogether, however many frames it is in; an inpainter's masked
+latents count as unseen too (its mask channels). With `identity: references` and
+`match_light` the references' mean is moved to the chunk's light (`light_shift`). The
 editor then sees the prior in place of the source (`SourceFusedDiT`): the old lips never reach
 it, and its job shrinks to sharpening a correct but soft mouth. The full-scale (official)
 editor has no prior.
