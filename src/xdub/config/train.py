@@ -113,17 +113,18 @@ class Stage1Config:
     lip_prior: LipPriorConfig = field(default_factory=LipPriorConfig)  # enabled: an audio lip
     #   prior (xdub.models.lip_prior, `identity: references`) first trains alone on these
     #   windows (`lip_prior/`, `pretrain_steps` at `pretrain_lr`), then rewrites the masked
-    #   source the DiT sees (frozen); sampling may start from its rewrite
+    #   source the DiT sees (frozen: `train_with_editor` is stage 2's); sampling may start from
+    #   its rewrite
     #   (`diffusion.denoise_strength`; design 3.1 session 18)
     ref_choice: Literal["random", "nearest"] = "random"  # written to inpainter.json
 
     def __post_init__(self) -> None:
         p = self.lip_prior
         if p.enabled and (p.identity != "references" or self.data.ref_frames < 1
-                          or p.pretrain_steps < 1 or p.hide_box):
+                          or p.pretrain_steps < 1 or p.hide_box or p.sync_steps):
             raise ConfigError("stage1: a lip_prior needs identity: references, data.ref_frames "
                               ">= 1 and pretrain_steps >= 1 (the masked frames hold no mouth to "
-                              "start from), and no hide_box")
+                              "start from), and no hide_box or sync_steps (stage 2 only)")
         if self.motion_frames < 0 or not 0.0 <= self.p_motion <= 1.0 or self.mouth_weight < 0:
             raise ConfigError("stage1: motion_frames >= 0, p_motion in [0, 1], mouth_weight >= 0")
         if not 0.0 <= self.outside_weight <= 1.0:
