@@ -152,7 +152,8 @@ def dub(
                                           show_default=_checkpoint_default("denoise_strength")),
     keep_occluders: bool = typer.Option(True, "--occluders/--no-occluders",
                                         help="Keep the input's pixels under hands, microphones "
-                                             "and objects over the mouth (checkpoints with an "
+                                             "and objects over the mouth, and keep them out of "
+                                             "a lip prior's chunk mean (checkpoints with an "
                                              "occluder segmenter, like the embedded default)."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (same seed, same video).",
                                     show_default=str(RUN_DEFAULTS.sampling.seed)),

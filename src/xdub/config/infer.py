@@ -76,7 +76,8 @@ class SamplingConfig:
     #   this level instead of pure noise (`DiffusionConfig.denoise_strength`); None = the
     #   checkpoint's
     keep_occluders: bool = True  # keep the input's pixels under hands and objects where the
-    #   checkpoint has an occluder segmenter (`OccluderKeepConfig`); False = editor's everywhere
+    #   checkpoint has an occluder segmenter (`OccluderKeepConfig`), and leave them out of a
+    #   lip prior's chunk mean; False = the editor's pixels everywhere
     step_cache_threshold: float = 0.0  # first-block step cache: a stream whose first DiT block
     #   changed less than this (relative) since its last full step reuses the other blocks'
     #   residual (`xdub.models.step_cache`); 0 = off
