@@ -52,9 +52,9 @@ from xdub.synth.clip import render_pair
 from xdub.train.inpaint import inpaint_clip, load_inpainter
 from xdub.train.pairgen import (
     SyncJudge,
-    composite_region,
+    compose_input,
+    known_occluders,
     occluded_frames,
-    occluders_in_crops,
     psnr_outside,
 )
 
@@ -85,13 +85,9 @@ def sync_of(scorer: SyncScorer | None, frames: np.ndarray, a, samples: np.ndarra
 def composited(raw: np.ndarray, clip, record: ClipRecord,
                pairs: PairGenConfig | None) -> np.ndarray:
     """The raw crops inside the inpainting mask, or where pair generation would put them."""
-    c = clip.crops
     if pairs is None:
-        return composite(raw, c.crops, c.masks)
-    region = composite_region(clip, pairs)
-    if pairs.keep_occluders and record.occluders is not None:
-        region = region * (1.0 - occluders_in_crops(record.occluders, c.affines, c.crops.shape[1]))
-    return composite(raw, c.crops, region)
+        return composite(raw, clip.crops.crops, clip.crops.masks)
+    return compose_input(clip, raw, known_occluders(record, clip), pairs)[0]
 
 
 def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: int,
@@ -106,9 +102,7 @@ def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: 
     windows_b = audio_windows_for(inp.featurizer, b.audio.samples, a.fps, clip.num_frames)
     avoid = None  # as pair generation: references without the engine's occluders
     if pairs is not None:
-        c = clip.crops
-        hidden = occluders_in_crops(record.occluders, c.affines, c.crops.shape[1])
-        avoid = occluded_frames(hidden, c.masks)
+        avoid = occluded_frames(known_occluders(record, clip), clip.crops.masks)
     raw = inpaint_clip(inp, clip, windows_b, steps, torch.Generator().manual_seed(seed),
                        np.random.default_rng(seed), *scales, ref_avoid=avoid)
     ours = paste(a.frames, composited(raw, clip, record, pairs), clip)

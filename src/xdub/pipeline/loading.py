@@ -165,10 +165,14 @@ def load_checkpoint(folder: str | os.PathLike, device: str = "auto",
     experts = tuple((phase, phase) for phase, _ in spec.experts)
     occluder_net = _optional_part(folder, spec.occluders.enabled, OCCLUDER_DIR, OccluderNet,
                                   "occluders", "the occluder segmenter, `xdub train occluders`")
-    landmark_net = _optional_part(folder, spec.landmarks.enabled, LANDMARK_DIR, LandmarkNet,
-                                  "landmarks", "the landmark refiner, `xdub train landmarks`")
     return make_pipeline(spec, dit, codec, torch_device, resolve_dtype(dtype, torch_device),
-                         experts, occluder_net, landmark_net)
+                         experts, occluder_net, _landmark_net(folder, spec))
+
+
+def _landmark_net(folder: Path, spec: DubberConfig) -> LandmarkNet | None:
+    """The folder's landmark refiner when `dubber.json` enables it (WeightsError if missing)."""
+    return _optional_part(folder, spec.landmarks.enabled, LANDMARK_DIR, LandmarkNet,
+                          "landmarks", "the landmark refiner, `xdub train landmarks`")
 
 
 def load_official(dit: str | os.PathLike | None, vae: str | os.PathLike | None,
@@ -255,9 +259,7 @@ def load_face_finder(checkpoint: str | os.PathLike | None = None
     if folder is None:
         raise WeightsError(NO_DEFAULT_HINT)
     spec = read_dubber_config(folder)
-    landmark_net = _optional_part(folder, spec.landmarks.enabled, LANDMARK_DIR, LandmarkNet,
-                                  "landmarks", "the landmark refiner, `xdub train landmarks`")
-    return spec.face, FaceFinder(landmark_net, spec.landmarks)
+    return spec.face, FaceFinder(_landmark_net(folder, spec), spec.landmarks)
 
 
 def save_pipeline(pipeline: DubPipeline, folder: str | os.PathLike) -> Path:

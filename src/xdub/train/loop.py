@@ -33,7 +33,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,15 @@ def _refresh_report(run_dir: Path, title: str, panels: tuple[Panel, ...]) -> Non
     report.plot_panels(report.read_metrics(run_dir / "metrics.jsonl"), run_dir / "loss.png",
                        panels)
     report.write_index(run_dir, title)
+
+
+def sub_run(cfg: LoopConfig, steps: int, lr: float, spent_minutes: float = 0.0) -> LoopConfig:
+    """`cfg` for one run of a recipe made of several (a lip prior's own run, an editor's phase
+    sub-runs): its steps and learning rate, a warm-up and checkpoint interval that fit them,
+    and what is left of the whole recipe's time budget after `spent_minutes`."""
+    budget = max(cfg.max_minutes - spent_minutes, 1e-3) if cfg.max_minutes else 0.0
+    return replace(cfg, steps=steps, lr=lr, warmup=min(cfg.warmup, max(1, steps // 10)),
+                   max_minutes=budget, ckpt_every=min(cfg.ckpt_every, steps))
 
 
 def load_final_weights(model: nn.Module, run_dir: str | Path) -> nn.Module:

@@ -175,6 +175,30 @@ def occluded_frames(occluders: np.ndarray, region: np.ndarray, min_px: float = 1
     return (occluders * region).sum(axis=(1, 2)) > min_px
 
 
+def known_occluders(record: ClipRecord, clip: PreparedClip) -> np.ndarray | None:
+    """The clip's known occluders (`record.occluders`) in its crops `[T, S, S]` in [0, 1], or
+    None without."""
+    if record.occluders is None:
+        return None
+    c = clip.crops
+    return occluders_in_crops(record.occluders, c.affines, c.crops.shape[1])
+
+
+def compose_input(clip: PreparedClip, raw: np.ndarray, occluders: np.ndarray | None,
+                  cfg: PairGenConfig) -> tuple[np.ndarray, np.ndarray, float]:
+    """V' (`raw` inside the composite region, V outside), the region and the share of it under
+    the clip's known occluders in its crops (`occluders`, None without); with
+    `cfg.keep_occluders` V' keeps V's pixels under them."""
+    c = clip.crops
+    region = composite_region(clip, cfg)
+    cover = 0.0
+    if occluders is not None:
+        cover = occluder_cover(occluders, region)
+        if cfg.keep_occluders:
+            region = region * (1.0 - occluders)
+    return composite(raw, c.crops, region), region, cover
+
+
 def pair_arrays(clip: PreparedClip, record: ClipRecord, edited: np.ndarray, region: np.ndarray,
                 donor_audio: np.ndarray, occluders: np.ndarray | None) -> dict[str, np.ndarray]:
     """What a pair store holds for one pair (`xdub.data.pairs`)."""
@@ -221,12 +245,12 @@ class PairGenerator:
         donor_audio = match_length(self.source.load_audio(donor), len(record.samples))
         windows = audio_windows_for(inp.featurizer, donor_audio, clip.fps, clip.num_frames)
         noise_seed = int(np.random.SeedSequence([cfg.donor_seed, item]).generate_state(1)[0])
-        occluders = self._occluders(record, clip)
+        occluders = known_occluders(record, clip)
         raw = inpaint_clip(inp, clip, windows, cfg.steps, torch.Generator().manual_seed(noise_seed),
                            np.random.default_rng([cfg.donor_seed, item, 1]),
                            cfg.ref_scale, cfg.audio_scale, ref_avoid=None if occluders is None
                            else occluded_frames(occluders, clip.crops.masks))
-        edited, region, cover = self._composite(clip, raw, occluders)
+        edited, region, cover = compose_input(clip, raw, occluders, cfg)
         scores = self.score(record, clip, raw, edited, donor_audio, region)
         if occluders is not None:
             scores["occluder_cover"] = cover  # stage 2 picks occluder donors by it
@@ -237,27 +261,6 @@ class PairGenerator:
         return self._row(item, shard, record, clip, self.source.clip_id(donor), DONOR_RULE,
                          {"noise": noise_seed, "pick": cfg.donor_seed}, donor, inp.version,
                          scores, reasons, arrays), arrays
-
-    @staticmethod
-    def _occluders(record: ClipRecord, clip: PreparedClip) -> np.ndarray | None:
-        """The clip's known occluders in its crops `[T, S, S]` in [0, 1] (None without)."""
-        c = clip.crops
-        if record.occluders is None:
-            return None
-        return occluders_in_crops(record.occluders, c.affines, c.crops.shape[1])
-
-    def _composite(self, clip: PreparedClip, raw: np.ndarray, occluders: np.ndarray | None
-                   ) -> tuple[np.ndarray, np.ndarray, float]:
-        """V' (`raw` inside the composite region, V outside), the region and the share of it
-        under the clip's known occluders in its crops (`occluders`, None without)."""
-        c = clip.crops
-        region = composite_region(clip, self.cfg)
-        cover = 0.0
-        if occluders is not None:
-            cover = occluder_cover(occluders, region)
-            if self.cfg.keep_occluders:  # V' keeps V's pixels under them
-                region = region * (1.0 - occluders)
-        return composite(raw, c.crops, region), region, cover
 
     def _row(self, item: int, shard: int, record: ClipRecord, clip: PreparedClip, donor_clip: str,
              donor_rule: str, seeds: dict[str, int], donor: int | None, version: str,
@@ -329,8 +332,8 @@ class ShufflePairGenerator(PairGenerator):
         seed_of = getattr(self.source, "seed", None)  # the clip's own seed: the same shifts
         key = int(seed_of(item)) if seed_of is not None else item  # as make_reference_pairs.py
         shuffled, donor_audio, shift = shuffled_source(clip.crops.crops, record.samples, key)
-        occluders = self._occluders(record, clip)
-        edited, region, cover = self._composite(clip, shuffled, occluders)
+        occluders = known_occluders(record, clip)
+        edited, region, cover = compose_input(clip, shuffled, occluders, self.cfg)
         scores = {"shift": float(shift)}
         if occluders is not None:
             scores["occluder_cover"] = cover

@@ -186,9 +186,8 @@ def train_stage1(cfg: Stage1Config, run_dir: str | Path) -> loop.LoopResult:
     prior_file = None
     if cfg.lip_prior.enabled:
         p = cfg.lip_prior
-        prior_cfg = replace(cfg.loop, steps=p.pretrain_steps, lr=p.pretrain_lr, sample_every=0,
-                            warmup=min(cfg.loop.warmup, max(1, p.pretrain_steps // 10)),
-                            ckpt_every=min(cfg.loop.ckpt_every, p.pretrain_steps))
+        prior_cfg = replace(loop.sub_run(cfg.loop, p.pretrain_steps, p.pretrain_lr),
+                            sample_every=0)
         stopped = run_prior(prior_cfg, run_dir / PRIOR_RUN, _prior(cfg),
                             partial(prior_step, cfg, codec), batches, cfg,
                             "xdub stage 1 (lip prior)", state)

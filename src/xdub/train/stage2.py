@@ -44,7 +44,6 @@ from xdub.conditioning import (
     latent_region,
 )
 from xdub.config.stage2 import Stage2Config
-from xdub.config.train import LoopConfig
 from xdub.errors import ConfigError
 from xdub.data.pairs import PairStore
 from xdub.diffusion import (
@@ -314,7 +313,7 @@ def _train_subrun(ctx: StepContext, run: SubRun, sub_dir: Path, base_dir: Path |
                   pairs: PairWindows, spent_minutes: float, state: PartialState) -> bool:
     """One `loop.run`; True when it completed (then `final/` exists)."""
     cfg = ctx.cfg
-    loop_cfg = _subrun_loop(cfg, run.steps, cfg.loop.lr * run.lr_scale, spent_minutes)
+    loop_cfg = loop.sub_run(cfg.loop, run.steps, cfg.loop.lr * run.lr_scale, spent_minutes)
     prior_file = _pretrained_prior(sub_dir.parent, cfg)
     model = _model_for(run, base_dir, cfg, prior_file)
 
@@ -369,7 +368,7 @@ def _pretrain_prior(ctx: StepContext, run_dir: Path, run: PriorRun, start: Path 
     if final_weights(sub_dir).is_file():
         return True
     spent = (time.monotonic() - began) / 60
-    loop_cfg = replace(_subrun_loop(cfg, run.steps, run.lr, spent), sample_every=0)
+    loop_cfg = replace(loop.sub_run(cfg.loop, run.steps, run.lr, spent), sample_every=0)
     prior = _build_prior(cfg, start)
     scorer = ctx.objective.scorer if run.sync_weight > 0 else None
     if run.sync_weight > 0 and scorer is None:
@@ -393,14 +392,6 @@ def _pretrain_prior(ctx: StepContext, run_dir: Path, run: PriorRun, start: Path 
 
     return run_prior(loop_cfg, sub_dir, prior, prior_step, _batch_source(ctx, pairs), cfg,
                      f"xdub stage 2 ({run.name.replace('_', ' ')})", state) == "done"
-
-
-def _subrun_loop(cfg: Stage2Config, steps: int, lr: float, spent_minutes: float) -> LoopConfig:
-    """`cfg.loop` for one sub-run: its steps and learning rate, a warm-up and checkpoint
-    interval that fit them, and what is left of the whole run's time budget."""
-    budget = max(cfg.loop.max_minutes - spent_minutes, 1e-3) if cfg.loop.max_minutes else 0.0
-    return replace(cfg.loop, steps=steps, lr=lr, warmup=min(cfg.loop.warmup, max(1, steps // 10)),
-                   max_minutes=budget, ckpt_every=min(cfg.loop.ckpt_every, steps))
 
 
 def _batch_source(ctx: StepContext, pairs: PairWindows):
