@@ -247,8 +247,9 @@ def test_a_folder_with_a_refiner_dubs_through_it(tmp_path: Path) -> None:
     LandmarkNet(SMALL).save_pretrained(folder / LANDMARK_DIR)
     pipe = load_pipeline(checkpoint=folder)
     assert isinstance(pipe.landmark_net, LandmarkNet)
-    assert isinstance(pipe._detector(InferConfig(), (64, 64)), RefinedDetector)
-    assert not isinstance(pipe._detector(InferConfig(refine_landmarks=False), (64, 64)),
+    detect, side = pipe.dubber.face.detect, InferConfig().detect_max_side
+    assert isinstance(pipe.finder.detector(detect, (64, 64), side), RefinedDetector)
+    assert not isinstance(pipe.finder.detector(detect, (64, 64), side, refine_landmarks=False),
                           RefinedDetector)
     saved = save_pipeline(pipe, tmp_path / "again")
     assert (saved / LANDMARK_DIR / "config.json").is_file()
@@ -347,3 +348,30 @@ def test_face_listing_finds_the_faces_dubbing_finds(tmp_path) -> None:
     assert find_faces(path, face, finder=pipe.finder, refine_landmarks=False) == []
     plain = FaceFinder(detector=(face.detect.backend, _Candidates()))
     assert find_faces(path, face, finder=plain) == []
+
+
+def test_the_second_look_comes_only_when_the_first_pass_finds_no_face() -> None:
+    """`FaceFinder.find_tracks`, the rule `xdub dub` and `xdub faces` share."""
+    from xdub.config.face import DetectConfig
+    from xdub.pipeline.finder import FIRST_LOOK, SECOND_LOOK, FaceFinder
+
+    finder = FaceFinder(LandmarkNet(SMALL), LandmarkRefineConfig(fallback_score=0.1))
+    detect = DetectConfig(backend="haar")
+    passes: list[tuple[str, bool]] = []
+
+    def track(found):
+        def one_pass(detector, title):
+            refined = isinstance(detector, RefinedDetector)
+            passes.append((title, refined and detector.cfg.fallback_score > 0))
+            return found
+        return one_pass
+
+    assert finder.find_tracks(track(["a face"]), detect, (64, 64), 640) == (["a face"], False)
+    assert passes == [(FIRST_LOOK, False)]  # the first pass never takes unrecognised boxes
+    passes.clear()
+    assert finder.find_tracks(track([]), detect, (64, 64), 640) == ([], True)
+    assert passes == [(FIRST_LOOK, False), (SECOND_LOOK, True)]
+    passes.clear()
+    assert finder.find_tracks(track([]), detect, (64, 64), 640, refine_landmarks=False) == (
+        [], False)
+    assert passes == [(FIRST_LOOK, False)]

@@ -310,3 +310,23 @@ def test_match_light_moves_a_far_reference_to_the_chunk_s_light():
     torch.testing.assert_close(rewrite(face + 0.7), rewrite(face))
     prior.cfg = dataclasses.replace(prior.cfg, match_light=False)
     assert not torch.allclose(rewrite(face + 0.7), rewrite(face))
+
+
+def test_light_ring_measures_the_shift_next_to_the_mask_only():
+    """The top rows (far from the masked lower half) are lit differently from the rest, as a
+    background that moves with the head: `ring` = 1 reads only the row next to the mask."""
+    from xdub.models.lip_prior import light_shift
+
+    frames = torch.zeros(1, 2, 3, 8, 8)
+    frames[..., :2, :] = 5.0  # far from the mask: not the mouth's light
+    identity = torch.full((1, 1, 3, 8, 8), -0.5)
+    seen = torch.ones(1, 2, 1, 8, 8)
+    seen[..., 4:, :] = 0.0
+    torch.testing.assert_close(light_shift(frames, identity, seen, ring=1),
+                               torch.full((1, 1, 3, 1, 1), 0.5))
+    assert light_shift(frames, identity, seen).min() > 2.0  # everywhere seen: 0.5 + 5 / 2
+    # nothing unseen: every seen place counts, as without a ring
+    torch.testing.assert_close(light_shift(frames, identity, None, ring=1),
+                               light_shift(frames, identity, None))
+    with pytest.raises(ConfigError, match="light_ring"):
+        replace(PRIOR, light_ring=-1)

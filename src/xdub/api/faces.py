@@ -64,23 +64,21 @@ def find_faces(video: str | os.PathLike, cfg: FaceConfig | None = None,
     elif callable(progress) and not hasattr(progress, "advance"):
         progress = CallbackProgress(progress)
     info = probe(video)
-    progress.start("finding faces", info.num_frames)
 
     def frames():
         for frame in iter_frames(video):
             yield frame
             progress.advance()
 
-    size_wh, side = (info.width, info.height), InferConfig().detect_max_side  # as `xdub dub`
-    tracks = track_faces(frames(), finder.detector(cfg.detect, size_wh, side, refine_landmarks),
-                         cfg.track, fps=info.fps)
-    progress.finish()
-    if not tracks and finder.can_recognise(refine_landmarks):  # as `xdub dub` does
-        progress.start("looking for faces the detector missed", info.num_frames)
-        tracks = track_faces(frames(), finder.detector(cfg.detect, size_wh, side,
-                                                       refine_landmarks, recognise=True),
-                             cfg.track, fps=info.fps)
+    def one_pass(detector, title: str) -> list[FaceTrack]:
+        progress.start(title, info.num_frames)
+        found = track_faces(frames(), detector, cfg.track, fps=info.fps)
         progress.finish()
+        return found
+
+    # as `xdub dub`: its detector on frames downscaled as there, and its second look
+    tracks, _ = finder.find_tracks(one_pass, cfg.detect, (info.width, info.height),
+                                   InferConfig().detect_max_side, refine_landmarks)
     return _thumbnails(video, tracks, size)
 
 

@@ -150,6 +150,10 @@ class LipPriorConfig:
     #   latent channel, by how much the chunk's frames differ from it where both are seen (not
     #   masked, not occluded): the chunk's light, the references' mouth (stage 1, whose
     #   reference is >= 8 frames away; design 3.1 session 18)
+    light_ring: int = 0  # with `match_light`: measure the shift only where it is seen within
+    #   this many latent pixels of what is unseen (the skin around an inpainting mask, lit as
+    #   the mouth is) instead of everywhere seen (a background that moves with the head as
+    #   much as with the light); 0 = everywhere seen
     hide_box: tuple[float, ...] = ()  # (top, bottom, left, right) fractions of the latent
     #   frame: inside it the prior sees the clip's mean frame instead of each frame and its
     #   guess always replaces the source, so no frame's own lips reach the editor through the
@@ -165,6 +169,8 @@ class LipPriorConfig:
             raise ConfigError("lip_prior.identity: chunk or references")
         if self.match_light and self.identity != "references":
             raise ConfigError("lip_prior.match_light moves the references: identity: references")
+        if self.light_ring < 0:
+            raise ConfigError("lip_prior.light_ring: latent pixels >= 0 (0 = everywhere seen)")
         if self.pretrain_pairs not in ("accepted", "all"):
             raise ConfigError("lip_prior.pretrain_pairs: accepted or all")
         if min(self.pretrain_steps, self.sync_steps, self.sync_weight) < 0 or min(

@@ -84,14 +84,20 @@ def chunk_start(frames: torch.Tensor, trim: float,
 
 
 def light_shift(frames: torch.Tensor, identity: torch.Tensor,
-                visibility: torch.Tensor | None) -> torch.Tensor:
+                visibility: torch.Tensor | None, ring: int = 0) -> torch.Tensor:
     """`[B, 1, C, 1, 1]`: per channel, the mean of the chunk's frames `[B, F, C, H, W]` minus
     that of `identity` `[B, 1, C, H, W]`, over the places seen in every frame
     (`visibility` `[B, F, 1, H, W]`, None = everywhere): what moves a far reference to the
-    chunk's light."""
+    chunk's light. `ring` > 0: only the seen places within `ring` latent pixels of an unseen
+    one (all seen places in a sample with none)."""
     if visibility is None:
         visibility = torch.ones_like(frames[:, :, :1])
     seen = visibility.to(frames).amin(dim=1, keepdim=True)  # [B, 1, 1, H, W]
+    if ring > 0:
+        unseen = (1.0 - seen).flatten(0, 2)  # [B, 1, H, W]
+        near = F.max_pool2d(unseen, 2 * ring + 1, stride=1, padding=ring).view_as(seen)
+        has_ring = (near * seen).flatten(1).sum(dim=1) > 1e-6
+        seen = torch.where(has_ring.view(-1, 1, 1, 1, 1), near * seen, seen)
     total = seen.sum(dim=(-2, -1), keepdim=True).clamp(min=1e-6)
     chunk = (frames.mean(dim=1, keepdim=True) * seen).sum(dim=(-2, -1), keepdim=True) / total
     return chunk - (identity * seen).sum(dim=(-2, -1), keepdim=True) / total
@@ -173,7 +179,7 @@ class LipPrior(nn.Module):
         if reference is not None:
             identity = reference.mean(dim=2).unsqueeze(1).to(mean)  # [B, 1, C, H, W]
             if self.cfg.match_light:
-                identity = identity + light_shift(frames, identity, seen)
+                identity = identity + light_shift(frames, identity, seen, self.cfg.light_ring)
             mean = torch.where(_nonzero(reference).view(-1, 1, 1, 1, 1), identity, mean)
         mean = mean.expand_as(frames)
         sound = self._audio_embedding(audio.to(source.dtype))[..., None, None].expand(-1, -1, -1, h, w)

@@ -137,12 +137,6 @@ class DubPipeline:
             face = replace(face, detect=replace(face.detect, backend=cfg.detector))
         return face
 
-    def _detector(self, cfg: InferConfig, frame_size: tuple[int, int],
-                  recognise: bool = False) -> FaceDetector:
-        """The run's detector (`FaceFinder.detector`)."""
-        return self.finder.detector(self._face(cfg).detect, frame_size, cfg.detect_max_side,
-                                    cfg.refine_landmarks, recognise)
-
     def _track(self, source: VideoSource, timeline: Timeline, audio: AudioTrack, cfg: InferConfig,
                progress: Progress, timer: StageTimer,
                ) -> tuple[list[FaceTrack], int, int, Timeline]:
@@ -166,25 +160,23 @@ class DubPipeline:
         # A clip shorter than the tracker's minimum track length (a still image) keeps its face.
         face = replace(face, track=replace(face.track, min_length=max(
             1, min(face.track.min_length, expected))))
-        progress.start("tracking faces", expected)
-        with timer.measure("track"):
-            tracks = track_span(frames(), first, self._detector(cfg, source.size), face,
-                                source.fps, on_frame=lambda _: progress.advance())
-        progress.finish()
-        if not tracks and scanned and self.finder.can_recognise(cfg.refine_landmarks):
-            # No face anywhere: a second pass takes the faces the landmark refiner recognises
-            # among the detector's low-score boxes (reptiles BlazeFace misses). Only then, so a
-            # title card or a logo in a video that shows a face is never taken for one.
+
+        def one_pass(detector: FaceDetector, title: str) -> list[FaceTrack]:
+            nonlocal scanned
             scanned = 0
-            progress.start("looking for faces the detector missed", expected)
+            progress.start(title, expected)
             with timer.measure("track"):
-                tracks = track_span(frames(), first, self._detector(cfg, source.size, True),
-                                    face, source.fps, on_frame=lambda _: progress.advance())
+                found = track_span(frames(), first, detector, face, source.fps,
+                                   on_frame=lambda _: progress.advance())
             progress.finish()
-            if tracks:
-                log.warning("the face detector found no face; dubbing %d face track(s) that the "
-                            "checkpoint's landmark refiner recognised (--no-refine-landmarks "
-                            "turns this off)", len(tracks))
+            return found
+
+        tracks, second_look = self.finder.find_tracks(one_pass, face.detect, source.size,
+                                                      cfg.detect_max_side, cfg.refine_landmarks)
+        if second_look and tracks:
+            log.warning("the face detector found no face; dubbing %d face track(s) that the "
+                        "checkpoint's landmark refiner recognised (--no-refine-landmarks "
+                        "turns this off)", len(tracks))
         if to_end and first + scanned != source.num_frames:
             log.info("video has %d frames (estimated %d)", first + scanned, source.num_frames)
             timeline = plan_timeline(first + scanned, source.fps, audio.duration, cfg.timeline)

@@ -5,13 +5,17 @@ app's face list), so a track index listed by one is the track the other dubs.
 the face config names (built once per backend), on frames downscaled to `max_side`, its
 landmarks moved by the checkpoint's landmark refiner (`landmarks/`, when it has one and the run
 allows it); with `recognise` it also takes the detector's low-score boxes the refiner sees a face
-in. `can_recognise(refine_landmarks)`: whether that second look is possible (callers take it
-only when the first pass found no face anywhere). Imports: xdub.{config, face, models}.
+in. `can_recognise(refine_landmarks)`: whether that second look is possible.
+`find_tracks(track, ...)`: the rule both callers follow: one tracking pass with the detector,
+and the second look only when that pass found no face anywhere (so a title card or a logo in a
+video that shows a face is never taken for one). Imports: xdub.{config, face, models}.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from xdub.config.face import DetectConfig
 from xdub.config.landmarks import LandmarkRefineConfig
@@ -19,6 +23,10 @@ from xdub.face.detect import FaceDetector, create_detector
 from xdub.face.refine import RefinedDetector
 from xdub.models.landmark_net import LandmarkNet
 from xdub.pipeline.faces import ScaledDetector
+
+Track = TypeVar("Track")
+FIRST_LOOK = "tracking faces"  # the progress titles of the two passes
+SECOND_LOOK = "looking for faces the detector missed"
 
 
 class FaceFinder:
@@ -49,3 +57,15 @@ class FaceFinder:
         """The landmark refiner may look for faces the detector missed."""
         return (self.landmark_net is not None and refine_landmarks
                 and self.refine.fallback_score > 0)
+
+    def find_tracks(self, track: Callable[[FaceDetector, str], list[Track]], detect: DetectConfig,
+                    frame_size: tuple[int, int], max_side: int, refine_landmarks: bool = True,
+                    ) -> tuple[list[Track], bool]:
+        """`track(detector, title)` runs one tracking pass over the frames (`title`: what its
+        progress says); the second look (`recognise`) only when the first found no face and the
+        refiner can look. Returns the tracks and whether they came from the second look."""
+        tracks = track(self.detector(detect, frame_size, max_side, refine_landmarks), FIRST_LOOK)
+        if tracks or not self.can_recognise(refine_landmarks):
+            return tracks, False
+        return track(self.detector(detect, frame_size, max_side, refine_landmarks, recognise=True),
+                     SECOND_LOOK), True
