@@ -325,28 +325,3 @@ def test_chain_pair_sources_kinds():
         ChainConfig(pair_source=PairSourceConfig(kind="shuffle"))
     with pytest.raises(ConfigError, match="kind must be one of"):
         PairSourceConfig(kind="oracle")
-
-
-def test_sharpen_gives_v_prime_the_detail_of_v_inside_the_region_only(inpainter_dir,
-                                                                     single_thread, monkeypatch):
-    """`PairGenConfig.sharpen`: V' changes only where it is composited, and its detail there
-    moves to V's. Stage 1 here draws V itself, blurred: the right mouth, soft as a regression's."""
-    import cv2
-
-    from xdub.generation.detail import detail_energy
-    from xdub.train import pairgen
-
-    def soft_stage1(inp, clip, *args, **kwargs):
-        return np.stack([cv2.GaussianBlur(f, (0, 0), 0.7) for f in clip.crops.crops])
-
-    monkeypatch.setattr(pairgen, "inpaint_clip", soft_stage1)
-    gen = _generator(inpainter_dir)
-    _, plain = gen.make_pair(0, shard=0)
-    gen.cfg = replace(gen.cfg, sharpen=True)
-    _, sharp = gen.make_pair(0, shard=0)
-    outside = plain["mask"] == 0
-    np.testing.assert_array_equal(sharp["input_crops"][outside], plain["input_crops"][outside])
-    inside = plain["mask"] > 127
-    real = detail_energy(plain["target_crops"], inside)
-    assert detail_energy(plain["input_crops"], inside) < 0.8 * real
-    assert abs(detail_energy(sharp["input_crops"], inside) - real) < 0.1 * real

@@ -167,10 +167,6 @@ class PairGenConfig:
     keep_occluders: bool = True  # where the source clip knows its occluders (synthetic truth),
     #   V' keeps V's pixels there: the stage-1 inpainter redraws a hand over the mouth as skin
     #   and lips, and an editor trained on that learns to redraw occluders (issue #12)
-    sharpen: bool = False  # V'_raw gets the detail of V's own frames inside the composite
-    #   region before it is composited (`xdub.generation.detail`, one unsharp-mask amount per
-    #   clip): a stage 1 driven by a regression draws softer mouths than real ones, which a
-    #   classifier and then the editor can tell (issue #12, design 3.1 session 19)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.shard_size < 1:

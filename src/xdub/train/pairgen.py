@@ -40,7 +40,6 @@ from xdub.face.align import warp_to_crop
 from xdub.face.blend import paste_back
 from xdub.face.mask import clip_mouth_region
 from xdub.generation import composite
-from xdub.generation.detail import sharpen_to_match
 from xdub.models.syncnet import SyncScorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
 from xdub.sharding import Worker, current_worker, num_shards, shard_items, shards_for
@@ -189,8 +188,7 @@ def compose_input(clip: PreparedClip, raw: np.ndarray, occluders: np.ndarray | N
                   cfg: PairGenConfig) -> tuple[np.ndarray, np.ndarray, float]:
     """V' (`raw` inside the composite region, V outside), the region and the share of it under
     the clip's known occluders in its crops (`occluders`, None without); with
-    `cfg.keep_occluders` V' keeps V's pixels under them, and with `cfg.sharpen` `raw` first
-    gets V's detail inside the region (`sharpen_to_match`)."""
+    `cfg.keep_occluders` V' keeps V's pixels under them."""
     c = clip.crops
     region = composite_region(clip, cfg)
     cover = 0.0
@@ -198,8 +196,6 @@ def compose_input(clip: PreparedClip, raw: np.ndarray, occluders: np.ndarray | N
         cover = occluder_cover(occluders, region)
         if cfg.keep_occluders:
             region = region * (1.0 - occluders)
-    if cfg.sharpen:  # measured where V' will show it
-        raw, _ = sharpen_to_match(raw, c.crops, region)
     return composite(raw, c.crops, region), region, cover
 
 
