@@ -8,6 +8,11 @@ so it cannot memorise a face). 50% = indistinguishable; the issue's goal is <= 6
 Also reported: sharpness (variance of the Laplacian) and mean colour of the box, real vs
 stage-1. Run it on a store of exact engine pairs (`scripts/make_reference_pairs.py --kind
 oracle`) for the control: both sides real, so accuracy must come out near 50%.
+The judge's budget matters (design 3.1 session 19): at the 600 steps of every figure up to
+session 18 some seeds never leave 50% and the rest stop at 55-65%; at 1,500 steps the same
+stage-1 pairs are told apart at 72-82% while the oracle control stays at 50-51%. `learned`
+in the report is false when the classifier did not even fit its training crops (train
+accuracy < 55%): leave those seeds out of a mean, they say nothing about the pairs.
 
   python scripts/stage1_realism.py /work/runs/pairs_boot --out /work/runs/realism_boot.json
 Not importable (scripts/ is outside the package).
@@ -25,6 +30,9 @@ import torch
 from torch import nn
 
 from xdub.data.pairs import PairStore
+
+
+LEARNED = 0.55  # train accuracy below this: the classifier never fit (a dead start), not a verdict
 
 
 def mouth_boxes(crops: np.ndarray, box: tuple[float, float, float], side: int) -> np.ndarray:
@@ -60,7 +68,8 @@ def main() -> None:
     parser.add_argument("--box", default="0.5,0.560,0.616", help="centre x, centre y, width "
                         "as fractions of the crop (stage2_tiny_mouth.yaml's sync_box)")
     parser.add_argument("--side", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=1500, help="classifier steps (600: the "
+                        "figures up to session 18; 1,500 tells stage-1 pairs apart far better)")
     parser.add_argument("--all", action="store_true", help="also the pairs the filters rejected")
     parser.add_argument("--limit", type=int, default=0, help="only the store's first N pairs (0 = "
                         "all): compare two stores on the same source clips")
@@ -103,6 +112,7 @@ def main() -> None:
         "pairs": str(args.pairs), "num_pairs": count, "seed": args.seed, "held_out_pairs": int(
             len(set(clip_id[test_clip]))), "frames_train": int((~held).sum()),
         "frames_test": int(held.sum()), "train_accuracy": round(train_acc, 4),
+        "learned": train_acc >= LEARNED,
         "held_out_accuracy": round(test_acc, 4),
         "sharpness_real": round(sharpness(real_x), 5), "sharpness_input": round(sharpness(fake_x), 5),
         "mean_rgb_real": [round(float(v), 4) for v in real_x.mean(axis=(0, 1, 2))],
