@@ -26,7 +26,8 @@ crosses the face in a few of the chunk's frames then leaves no faint copy in the
 the occluder segmenter marks (`DiTConditioning.source_visibility`, from the dubbing generator)
 is left out of that mean altogether, however many frames it is in; an inpainter's masked
 latents count as unseen too (its mask channels). With `identity: references` and
-`match_light` the references' mean is moved to the chunk's light (`light_shift`). The
+`match_light` the references' mean is moved to the chunk's light (`light_shift`; measured
+next to the unseen area only with `light_ring`). The
 editor then sees the prior in place of the source (`SourceFusedDiT`): the old lips never reach
 it, and its job shrinks to sharpening a correct but soft mouth. The full-scale (official)
 editor has no prior.
