@@ -95,7 +95,7 @@ def light_shift(frames: torch.Tensor, identity: torch.Tensor,
         visibility = torch.ones_like(frames[:, :, :1])
     seen = visibility.to(frames).amin(dim=1, keepdim=True)  # [B, 1, 1, H, W]
     if ring > 0:
-        unseen = (1.0 - seen).flatten(0, 2)  # [B, 1, H, W]
+        unseen = (1.0 - seen).flatten(0, 1)  # [B, 1, H, W]
         near = F.max_pool2d(unseen, 2 * ring + 1, stride=1, padding=ring).view_as(seen)
         has_ring = (near * seen).flatten(1).sum(dim=1) > 1e-6
         seen = torch.where(has_ring.view(-1, 1, 1, 1, 1), near * seen, seen)

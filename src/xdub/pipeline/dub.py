@@ -38,7 +38,7 @@ from xdub.pipeline.faces import (
     empty_face_table,
     track_span,
 )
-from xdub.pipeline.finder import FaceFinder
+from xdub.pipeline.finder import SECOND_LOOK, FaceFinder
 from xdub.pipeline.progress import DubSummary, NullProgress, Progress, StageTimer
 from xdub.pipeline.sources import FrameSink, MemorySink, MemorySource, VideoSource
 from xdub.pipeline.stream import ChunkStream, FrameObserver, StreamContext
@@ -163,6 +163,8 @@ class DubPipeline:
 
         def one_pass(detector: FaceDetector, title: str) -> list[FaceTrack]:
             nonlocal scanned
+            if title == SECOND_LOOK and not scanned:
+                return []  # the first pass had no frame: nothing to look at again
             scanned = 0
             progress.start(title, expected)
             with timer.measure("track"):
