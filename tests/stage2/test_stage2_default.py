@@ -208,3 +208,15 @@ def test_stage2_recipe_writes_its_dubbing_settings_and_the_shipped_default_has_t
         recipe.prior_gate_power, recipe.prior_chunk_trim)
     assert shipped.face.align == spec.face.align  # the dubbing crop's smoothing too
     assert shipped.diffusion == spec.diffusion  # and the sampling (denoise strength, steps)
+
+
+def test_stage2_ablation_configs_change_only_what_they_ablate():
+    # design 3.1 session 20: each ablation row differs from the shipped recipe in one thing
+    recipe = load_stage2(CONFIGS / "stage2_tiny_prior.yaml")
+    single = load_stage2(CONFIGS / "stage2_tiny_prior_single.yaml")
+    nosync = load_stage2(CONFIGS / "stage2_tiny_prior_nosync.yaml")
+    assert recipe.phases.mode != "single" and recipe.objectives.sync_weight > 0
+    assert single == dataclasses.replace(
+        recipe, phases=dataclasses.replace(recipe.phases, mode="single"))
+    assert nosync == dataclasses.replace(
+        recipe, objectives=dataclasses.replace(recipe.objectives, sync_weight=0.0))
