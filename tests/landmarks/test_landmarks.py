@@ -359,11 +359,11 @@ def test_the_second_look_comes_only_when_the_first_pass_finds_no_face() -> None:
     detect = DetectConfig(backend="haar")
     passes: list[tuple[str, bool]] = []
 
-    def track(found):
+    def track(found, frames=5):
         def one_pass(detector, title):
             refined = isinstance(detector, RefinedDetector)
             passes.append((title, refined and detector.cfg.fallback_score > 0))
-            return found
+            return found, frames
         return one_pass
 
     assert finder.find_tracks(track(["a face"]), detect, (64, 64), 640) == (["a face"], False)
@@ -374,4 +374,7 @@ def test_the_second_look_comes_only_when_the_first_pass_finds_no_face() -> None:
     passes.clear()
     assert finder.find_tracks(track([]), detect, (64, 64), 640, refine_landmarks=False) == (
         [], False)
+    assert passes == [(FIRST_LOOK, False)]
+    passes.clear()  # a pass that saw no frame (an empty span): nothing to look at again
+    assert finder.find_tracks(track([], frames=0), detect, (64, 64), 640) == ([], False)
     assert passes == [(FIRST_LOOK, False)]

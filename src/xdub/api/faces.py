@@ -65,16 +65,22 @@ def find_faces(video: str | os.PathLike, cfg: FaceConfig | None = None,
         progress = CallbackProgress(progress)
     info = probe(video)
 
+    seen = 0
+
     def frames():
+        nonlocal seen
         for frame in iter_frames(video):
+            seen += 1
             yield frame
             progress.advance()
 
-    def one_pass(detector, title: str) -> list[FaceTrack]:
+    def one_pass(detector, title: str) -> tuple[list[FaceTrack], int]:
+        nonlocal seen
+        seen = 0
         progress.start(title, info.num_frames)
         found = track_faces(frames(), detector, cfg.track, fps=info.fps)
         progress.finish()
-        return found
+        return found, seen
 
     # as `xdub dub`: its detector on frames downscaled as there, and its second look
     tracks, _ = finder.find_tracks(one_pass, cfg.detect, (info.width, info.height),

@@ -38,7 +38,7 @@ from xdub.pipeline.faces import (
     empty_face_table,
     track_span,
 )
-from xdub.pipeline.finder import SECOND_LOOK, FaceFinder
+from xdub.pipeline.finder import FaceFinder
 from xdub.pipeline.progress import DubSummary, NullProgress, Progress, StageTimer
 from xdub.pipeline.sources import FrameSink, MemorySink, MemorySource, VideoSource
 from xdub.pipeline.stream import ChunkStream, FrameObserver, StreamContext
@@ -161,17 +161,15 @@ class DubPipeline:
         face = replace(face, track=replace(face.track, min_length=max(
             1, min(face.track.min_length, expected))))
 
-        def one_pass(detector: FaceDetector, title: str) -> list[FaceTrack]:
+        def one_pass(detector: FaceDetector, title: str) -> tuple[list[FaceTrack], int]:
             nonlocal scanned
-            if title == SECOND_LOOK and not scanned:
-                return []  # the first pass had no frame: nothing to look at again
             scanned = 0
             progress.start(title, expected)
             with timer.measure("track"):
                 found = track_span(frames(), first, detector, face, source.fps,
                                    on_frame=lambda _: progress.advance())
             progress.finish()
-            return found
+            return found, scanned
 
         tracks, second_look = self.finder.find_tracks(one_pass, face.detect, source.size,
                                                       cfg.detect_max_side, cfg.refine_landmarks)

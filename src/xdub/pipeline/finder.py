@@ -7,8 +7,9 @@ landmarks moved by the checkpoint's landmark refiner (`landmarks/`, when it has 
 allows it); with `recognise` it also takes the detector's low-score boxes the refiner sees a face
 in. `can_recognise(refine_landmarks)`: whether that second look is possible.
 `find_tracks(track, ...)`: the rule both callers follow: one tracking pass with the detector,
-and the second look only when that pass found no face anywhere (so a title card or a logo in a
-video that shows a face is never taken for one). Imports: xdub.{config, face, models}.
+and the second look only when that pass saw frames but found no face anywhere (so a title card
+or a logo in a video that shows a face is never taken for one, and an empty span is not read
+twice). Imports: xdub.{config, face, models}.
 """
 
 from __future__ import annotations
@@ -58,14 +59,17 @@ class FaceFinder:
         return (self.landmark_net is not None and refine_landmarks
                 and self.refine.fallback_score > 0)
 
-    def find_tracks(self, track: Callable[[FaceDetector, str], list[Track]], detect: DetectConfig,
-                    frame_size: tuple[int, int], max_side: int, refine_landmarks: bool = True,
-                    ) -> tuple[list[Track], bool]:
+    def find_tracks(self, track: Callable[[FaceDetector, str], tuple[list[Track], int]],
+                    detect: DetectConfig, frame_size: tuple[int, int], max_side: int,
+                    refine_landmarks: bool = True) -> tuple[list[Track], bool]:
         """`track(detector, title)` runs one tracking pass over the frames (`title`: what its
-        progress says); the second look (`recognise`) only when the first found no face and the
-        refiner can look. Returns the tracks and whether they came from the second look."""
-        tracks = track(self.detector(detect, frame_size, max_side, refine_landmarks), FIRST_LOOK)
-        if tracks or not self.can_recognise(refine_landmarks):
+        progress says) and returns its tracks and how many frames it saw; the second look
+        (`recognise`) only when the first saw frames but no face, and the refiner can look.
+        Returns the tracks and whether they came from the second look."""
+        tracks, seen = track(self.detector(detect, frame_size, max_side, refine_landmarks),
+                             FIRST_LOOK)
+        if tracks or not seen or not self.can_recognise(refine_landmarks):
             return tracks, False
-        return track(self.detector(detect, frame_size, max_side, refine_landmarks, recognise=True),
-                     SECOND_LOOK), True
+        tracks, _ = track(self.detector(detect, frame_size, max_side, refine_landmarks,
+                                        recognise=True), SECOND_LOOK)
+        return tracks, True
