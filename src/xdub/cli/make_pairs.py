@@ -65,20 +65,27 @@ def make_pairs(
                                       help="i/n: process the shards k with k % n == i."),
     shard_size: int | None = typer.Option(None, "--shard-size", min=1, help="Clips per shard."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="Euler steps per chunk."),
+    kind: str = typer.Option("inpaint", "--kind", help="inpaint: V' from the inpainter with "
+                             "donor audio (the editor's pairs); shuffle: V' from the clip's own "
+                             "lips elsewhere, stored as prior_only (the lip prior's extra pairs; "
+                             "the inpainter gives only the crop path)."),
 ) -> None:
     """Generate pseudo-pairs: inpaint each clip's lips with another clip's audio, filter, store."""
     from xdub.config import load, replace
     from xdub.config.train import FilterConfig, PairGenConfig
     from xdub.train.inpaint import load_inpainter
     from xdub.sharding import current_worker
-    from xdub.train.pairgen import PairGenerator, generate_pairs
+    from xdub.train.pairgen import PairGenerator, ShufflePairGenerator, generate_pairs
 
+    if kind not in ("inpaint", "shuffle"):
+        raise ConfigError(f"--kind must be inpaint or shuffle, got '{kind}'")
     cfg = load(PairGenConfig, config) if config is not None else PairGenConfig()
     changes = {k: v for k, v in (("shard_size", shard_size), ("steps", steps)) if v is not None}
     if scorer == "none":
         changes["filters"] = replace(cfg.filters, use_sync=False) if config else FilterConfig(use_sync=False)
     cfg = replace(cfg, **changes) if changes else cfg
-    gen = PairGenerator(_source(seeds, scenario, seconds, size, videos, tracks),
+    generator = ShufflePairGenerator if kind == "shuffle" else PairGenerator
+    gen = generator(_source(seeds, scenario, seconds, size, videos, tracks),
                         load_inpainter(inpainter), _judge(scorer), cfg)
     summary = generate_pairs(gen, out, current_worker(shard))
     print(json.dumps(summary, indent=2))
