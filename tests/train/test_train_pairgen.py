@@ -325,3 +325,18 @@ def test_chain_pair_sources_kinds():
         ChainConfig(pair_source=PairSourceConfig(kind="shuffle"))
     with pytest.raises(ConfigError, match="kind must be one of"):
         PairSourceConfig(kind="oracle")
+
+
+def test_make_pairs_cli_makes_shuffle_pairs_for_the_prior(inpainter_dir, tmp_path, capsys,
+                                                          single_thread):
+    """`--kind shuffle`: every clip gives a stored prior-only pair; another kind is a usage error."""
+    from xdub.cli.main import EXIT_USAGE, main
+
+    out = tmp_path / "shuffle"
+    args = [*_cli(inpainter_dir, out, tmp_path), "--kind", "shuffle"]
+    assert main(args) == 0
+    rows = read_rows(out / "manifest.jsonl")
+    assert len(rows) == 6 and all(r.reasons == ["prior_only"] and r.file for r in rows)
+    assert main([*args[:-1], "oracle"]) == EXIT_USAGE
+    assert "--kind must be inpaint or shuffle" in capsys.readouterr().err
+
