@@ -340,3 +340,19 @@ def test_make_pairs_cli_makes_shuffle_pairs_for_the_prior(inpainter_dir, tmp_pat
     assert main([*args[:-1], "oracle"]) == EXIT_USAGE
     assert "--kind must be inpaint or shuffle" in capsys.readouterr().err
 
+
+def test_realism_filter_runs_once_the_store_is_whole(inpainter_dir, tmp_path, single_thread):
+    """With `realism` enabled the last shard's process judges every stage-1 pair: each row gets
+    its score, the summary says what the judges did, and the editor's store follows the rows."""
+    from xdub.config.train import RealismFilterConfig
+    from xdub.train.realism import MARKER, REASON
+
+    gen = _generator(inpainter_dir)
+    gen.cfg = cfg_replace(gen.cfg, realism=RealismFilterConfig(enabled=True, steps=20, side=8))
+    summary = generate_pairs(gen, tmp_path, progress=False)
+    rows = read_rows(tmp_path / "manifest.jsonl")
+    assert (tmp_path / MARKER).is_file() and summary["realism"]["judged"] == 6
+    assert all(REASON in r.scores and r.accepted == (r.scores[REASON] >= 0.3
+                                                     or not summary["realism"]["judges_learned"])
+               for r in rows)
+    assert len(PairStore(tmp_path)) == summary["accepted"] == sum(r.accepted for r in rows)

@@ -147,6 +147,31 @@ class FilterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RealismFilterConfig:
+    """A last pass over a finished pair store (`xdub.train.realism`): can a small classifier tell
+    the mouths of V' from real ones? Stage 2 must not learn "copy the lips that look real" (issue
+    #12), so a pair whose stage-1 mouth is easy to spot is not accepted. Each pair is scored by
+    a judge trained on the other folds' clips (it never saw the pair's face). Off: on the tiny
+    stage 1 every pair's mouths are off, and the kept pairs were no harder to tell from real
+    ones than a random subset of the same size (design 3.1, session 21)."""
+
+    enabled: bool = False
+    min_score: float = 0.3  # mean P(real) of the pair's V' mouth frames, >=
+    folds: int = 2  # clips split at random into folds; a pair is scored by the judge trained
+    #   on the other folds
+    steps: int = 1500  # judge training steps (batch 128); 600 leaves some seeds untrained
+    box: tuple[float, float, float] = (0.5, 0.560, 0.616)  # mouth box: centre x, centre y,
+    #   width as fractions of the crop (stage2_tiny_mouth.yaml's sync_box)
+    side: int = 32  # the box is resized to side x side pixels
+    seed: int = 0  # folds and judge initialisation
+
+    def __post_init__(self) -> None:
+        if self.folds < 2 or self.steps < 1 or self.side < 8 or not 0.0 <= self.min_score <= 1.0:
+            raise ConfigError("pairs.realism: folds >= 2, steps >= 1, side >= 8, min_score in "
+                              "[0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
 class PairGenConfig:
     """`xdub make-pairs`: run the inpainter with donor audio and store filtered pairs."""
 
@@ -167,6 +192,7 @@ class PairGenConfig:
     keep_occluders: bool = True  # where the source clip knows its occluders (synthetic truth),
     #   V' keeps V's pixels there: the stage-1 inpainter redraws a hand over the mouth as skin
     #   and lips, and an editor trained on that learns to redraw occluders (issue #12)
+    realism: RealismFilterConfig = field(default_factory=RealismFilterConfig)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.shard_size < 1:

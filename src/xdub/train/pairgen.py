@@ -12,7 +12,9 @@ For source clip V with audio A (item i of the input list):
    V, region kept as its `mask`;
 4. scores: P(sync) of V' (pasted back into V's frames) with A' and with A from the lip-sync
    scorer, PSNR of V'_raw vs V outside the mask, and the worst extra frame-to-frame jump inside
-   the mask (flicker, chunk seams); `FilterConfig` decides acceptance.
+   the mask (flicker, chunk seams); `FilterConfig` decides acceptance;
+5. once every shard is written, `PairGenConfig.realism` (when enabled) stops accepting the
+   pairs whose stage-1 mouths a small classifier tells from real ones (`xdub.train.realism`).
 Work is cut into shards of `shard_size` consecutive items; shard k goes to process k % n
 (`--shard i/n`, or one per launched process: `xdub.sharding`). A finished shard is written atomically
 (`xdub.data.pairs.write_shard`); a rerun skips finished shards, so an interruption loses at
@@ -33,7 +35,7 @@ from tqdm.auto import tqdm
 from xdub.config.face import BlendConfig
 from xdub.config.train import FilterConfig, PairGenConfig
 from xdub.data.crops import PreparedClip, audio_windows_for, prepare_clip
-from xdub.data.manifest import PairRecord, pair_id, summarize
+from xdub.data.manifest import PairRecord, pair_id, read_rows, summarize
 from xdub.data.pairs import checksum, merge_manifests, shard_done, shard_stem, write_shard
 from xdub.data.sources import ClipRecord, ClipSource
 from xdub.face.align import warp_to_crop
@@ -44,6 +46,7 @@ from xdub.models.syncnet import SyncScorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
 from xdub.sharding import Worker, current_worker, num_shards, shard_items, shards_for
 from xdub.train.inpaint import Inpainter, inpaint_clip
+from xdub.train.realism import filter_by_realism
 from xdub.types import AUDIO_SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -363,7 +366,13 @@ def generate_pairs(gen: PairGenerator, out_dir: str | Path, worker: Worker | Non
         for k in todo:
             rows += gen.run_shard(out_dir, k, bar)
     merged = merge_manifests(out_dir, num_shards(len(gen.source), size))
+    realism = None
+    if merged is not None:  # the whole store exists: judge its stage-1 mouths (when enabled)
+        realism = filter_by_realism(out_dir, gen.cfg.realism, progress)
+        rows = [r for r in read_rows(merged) if r.shard in todo]  # with the realism verdicts
     summary = summarize(rows)
     summary.update(worker=worker.label, shards_done=todo, skipped_shards=len(mine) - len(todo),
                    manifest=str(merged) if merged else None)
+    if realism is not None:
+        summary["realism"] = {k: v for k, v in realism.items() if k != "config"}
     return summary
