@@ -366,10 +366,10 @@ def generate_pairs(gen: PairGenerator, out_dir: str | Path, worker: Worker | Non
         for k in todo:
             rows += gen.run_shard(out_dir, k, bar)
     merged = merge_manifests(out_dir, num_shards(len(gen.source), size))
-    realism = None
-    if merged is not None:  # the whole store exists: judge its stage-1 mouths (when enabled)
-        realism = filter_by_realism(out_dir, gen.cfg.realism, progress)
-        rows = [r for r in read_rows(merged) if r.shard in todo]  # with the realism verdicts
+    # The whole store exists: judge its stage-1 mouths (when enabled), then count its verdicts.
+    realism = filter_by_realism(out_dir, gen.cfg.realism, progress) if merged else None
+    if realism is not None:
+        rows = [r for r in read_rows(merged) if r.shard in todo]
     summary = summarize(rows)
     summary.update(worker=worker.label, shards_done=todo, skipped_shards=len(mine) - len(todo),
                    manifest=str(merged) if merged else None)
