@@ -32,7 +32,7 @@ import numpy as np
 
 from xdub.config.train import RealismFilterConfig
 from xdub.data.pairs import PairStore
-from xdub.train.realism import LEARNED, accuracy, mouth_boxes, train_judge
+from xdub.train.realism import LEARNED, accuracy, judged_rows, mouth_boxes, train_judge
 
 
 def sharpness(boxes: np.ndarray) -> float:
@@ -62,7 +62,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     box = tuple(float(v) for v in args.box.split(","))
     store = PairStore(args.pairs, accepted_only=not args.all)
-    rows = [i for i, row in enumerate(store.rows) if "prior_only" not in row.reasons]
+    rows = judged_rows(store)  # self-made (prior-only) pairs hold no stage-1 mouth
     count = min(len(rows), args.limit) if args.limit else len(rows)
     real, fake = [], []
     for i in rows[:count]:

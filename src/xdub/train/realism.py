@@ -139,7 +139,7 @@ def filter_by_realism(folder: str | Path, cfg: RealismFilterConfig,
     # A judge that never fit has no verdict: then nothing is rejected for realism.
     live = all(acc >= LEARNED for acc in fitted)
     shard_files = sorted(folder.glob("shard_*.jsonl"))
-    rejected = 0
+    rejected = accepted = 0
     for path in shard_files:
         out = []
         for row in read_rows(path):
@@ -151,12 +151,13 @@ def filter_by_realism(folder: str | Path, cfg: RealismFilterConfig,
                 row = dataclasses.replace(row, scores={**row.scores, REASON: score},
                                           reasons=reasons, accepted=not reasons)
             out.append(row)
+            accepted += row.accepted and row.file is not None  # what PairStore will read
         write_rows(path, out)
     merge_manifests(folder, len(shard_files))
     values = np.array(list(scores.values())) if scores else np.zeros(1)
     summary = {"judged": len(scores), "judge_train_accuracy": fitted, "judges_learned": live,
                "min_score": cfg.min_score, "rejected_for_realism": rejected,
-               "accepted": sum(r.accepted for r in PairStore(folder, accepted_only=False).rows),
+               "accepted": accepted,
                "score_quartiles": [round(float(q), 4) for q in
                                    np.quantile(values, [0.25, 0.5, 0.75])],
                "config": dataclasses.asdict(cfg)}
