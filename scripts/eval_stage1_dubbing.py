@@ -54,8 +54,8 @@ from xdub.train.pairgen import (
     SyncJudge,
     compose_input,
     known_occluders,
-    occluded_frames,
     psnr_outside,
+    stage1_crops,
 )
 
 SCENARIO_NAMES = ("standard", "occlusion", "stylized", "nonhuman", "lighting")
@@ -99,12 +99,15 @@ def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: 
     record = ClipRecord(f"{scenario}:{seed}", a.frames, a.fps, a.audio.samples,
                         a.truth.landmarks, a.truth.face_box, occluders=a.truth.occluder_mask)
     clip = prepare_clip(record, spec.face, inp.featurizer, spec.mask_hold_s)
-    windows_b = audio_windows_for(inp.featurizer, b.audio.samples, a.fps, clip.num_frames)
-    avoid = None  # as pair generation: references without the engine's occluders
-    if pairs is not None:
-        avoid = occluded_frames(known_occluders(record, clip), clip.crops.masks)
-    raw = inpaint_clip(inp, clip, windows_b, steps, torch.Generator().manual_seed(seed),
-                       np.random.default_rng(seed), *scales, ref_avoid=avoid)
+    generator, ref_rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+    if pairs is not None:  # stage 1 as pair generation runs it (`stage1_crops`)
+        judge = SyncJudge(scorer) if scorer is not None else None
+        run = replace(pairs, steps=steps, ref_scale=scales[0], audio_scale=scales[1])
+        raw = stage1_crops(inp, judge, run, record, clip, b.audio.samples, generator, ref_rng,
+                           known_occluders(record, clip))
+    else:
+        windows_b = audio_windows_for(inp.featurizer, b.audio.samples, a.fps, clip.num_frames)
+        raw = inpaint_clip(inp, clip, windows_b, steps, generator, ref_rng, *scales)
     ours = paste(a.frames, composited(raw, clip, record, pairs), clip)
     # Codec oracle: B's crops (same alignment as A: the scene is identical) through the codec.
     b_record = replace(record, frames=b.frames)

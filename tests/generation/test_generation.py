@@ -223,6 +223,10 @@ def test_denoise_strength_starts_from_the_noised_start_latents():
     for dit, start in ((_StillDiT(4), source), (_StillDiT(4, own), own)):
         out = guided_sample(dit, cond, settings, torch.Generator().manual_seed(7))
         torch.testing.assert_close(out, (1 - first) * start + first * noise)
+    given = torch.randn(1, 4, 3, 5, 5, generator=g)  # an explicit start wins over both
+    for dit in (_StillDiT(4), _StillDiT(4, own)):
+        out = guided_sample(dit, cond, settings, torch.Generator().manual_seed(7), init=given)
+        torch.testing.assert_close(out, (1 - first) * given + first * noise)
     full = guided_sample(_StillDiT(4), cond, SamplerSettings(replace(diffusion,
                          denoise_strength=1.0), 4), torch.Generator().manual_seed(7))
     torch.testing.assert_close(full, noise)  # strength 1: pure noise, the source unused

@@ -356,3 +356,37 @@ def test_realism_filter_runs_once_the_store_is_whole(inpainter_dir, tmp_path, si
                                                      or not summary["realism"]["judges_learned"])
                for r in rows)
     assert len(PairStore(tmp_path)) == summary["accepted"] == sum(r.accepted for r in rows)
+
+
+def test_retrieval_starts_stage1_from_the_clip_s_own_mouths(inpainter_dir, single_thread):
+    """`PairGenConfig.retrieval`: at strength 0 V' is V with its composite region taken from the
+    frames the scorer's best path picks for the donor audio; above 0 the inpainter denoises from
+    there (neither the retrieved crops nor the plain stage 1); no scorer, no retrieval."""
+    from xdub.config.train import MouthRetrievalConfig
+    from xdub.errors import ConfigError
+
+    torch.manual_seed(0)
+    judge = SyncJudge(SyncScorer(SCORER_PRESETS["test"]))
+    gen = _generator(inpainter_dir, judge=judge)
+    retrieved = MouthRetrievalConfig(enabled=True, strength=0.0)
+    gen.cfg = replace(gen.cfg, retrieval=retrieved)
+    row, arrays = gen.make_pair(1, shard=0)
+    assert row.model_version == gen.inpainter.version + "+retrieval0"
+    record = gen.source.load(1)
+    donor = match_length(gen.source.load_audio(pick_donor(1, len(gen.source), 0)),
+                         len(record.samples))
+    path = judge.mouth_path(record, donor, retrieved)
+    assert path.shape == (record.num_frames,) and not np.array_equal(path, np.arange(len(path)))
+    full = arrays["mask"] == 255
+    np.testing.assert_array_equal(arrays["input_crops"][full], arrays["target_crops"][path][full])
+    outside = arrays["mask"] == 0
+    np.testing.assert_array_equal(arrays["input_crops"][outside], arrays["target_crops"][outside])
+    gen.cfg = replace(gen.cfg, retrieval=replace(retrieved, strength=0.5))
+    _, denoised = gen.make_pair(1, shard=0)
+    gen.cfg = replace(gen.cfg, retrieval=replace(retrieved, enabled=False))
+    _, plain = gen.make_pair(1, shard=0)
+    assert not np.array_equal(denoised["input_crops"], arrays["input_crops"])
+    assert not np.array_equal(denoised["input_crops"], plain["input_crops"])
+    gen.cfg, gen.judge = replace(gen.cfg, retrieval=retrieved), None
+    with pytest.raises(ConfigError, match="scorer"):
+        gen.make_pair(1, shard=0)

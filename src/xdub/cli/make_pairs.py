@@ -81,6 +81,9 @@ def make_pairs(
         raise ConfigError(f"--kind must be inpaint or shuffle, got '{kind}'")
     cfg = load(PairGenConfig, config) if config is not None else PairGenConfig()
     changes = {k: v for k, v in (("shard_size", shard_size), ("steps", steps)) if v is not None}
+    if scorer == "none" and cfg.retrieval.enabled and kind == "inpaint":
+        raise ConfigError("--scorer none cannot run with retrieval on (pairs.retrieval picks "
+                          "mouths with the lip-sync scorer)")
     if scorer == "none":
         changes["filters"] = replace(cfg.filters, use_sync=False) if config else FilterConfig(use_sync=False)
     cfg = replace(cfg, **changes) if changes else cfg

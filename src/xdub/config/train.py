@@ -172,6 +172,36 @@ class RealismFilterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MouthRetrievalConfig:
+    """Where stage 1 starts from (`xdub.train.retrieval`, issue #12: stage-1 mouths that look
+    real). Enabled, each frame of V first takes the mouth region of the frame of V whose lips the
+    sync scorer finds most in sync with the donor audio there (a best path over the clip, so runs
+    of consecutive frames keep their real motion), and the inpainter denoises that composite
+    from `strength` (SDEdit, `diffusion.denoise_strength`) instead of from pure noise. The
+    tiny inpainter drawing from noise gives broken, speckled lips that a small classifier tells
+    from real ones at ~75 % (design 3.1, session 21). Off: the method's plain stage 1."""
+
+    enabled: bool = False
+    strength: float = 0.1  # the inpainter's denoise strength from the retrieved composite;
+    #   0 = the retrieved mouths as they are (the DiT does not run)
+    hold_cost: float = 0.2  # path cost of showing the same frame again (a frozen mouth)
+    jump_cost: float = 1.0  # path cost of a cut to a non-adjacent frame (a visible jump)
+    distance_cost: float = 0.1  # path cost per clip length between a frame and its source
+    #   (lighting and pose drift over a clip: nearer sources match better)
+    match_light: bool = False  # scale each retrieved mouth, per channel, by its frame's light
+    #   over the source frame's on a ring around the composite region (light that changes
+    #   within a clip: the "lighting" scenario)
+    min_gap: int = 8  # a frame never takes its mouth from fewer frames away: its own lips, or
+    #   lips a few frames off, would be the answer and reward copying the input
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.strength <= 1.0:
+            raise ConfigError(f"pairs.retrieval.strength must be in [0, 1], got {self.strength}")
+        if min(self.hold_cost, self.jump_cost, self.distance_cost, self.min_gap) < 0:
+            raise ConfigError("pairs.retrieval: costs and min_gap must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
 class PairGenConfig:
     """`xdub make-pairs`: run the inpainter with donor audio and store filtered pairs."""
 
@@ -193,6 +223,7 @@ class PairGenConfig:
     #   V' keeps V's pixels there: the stage-1 inpainter redraws a hand over the mouth as skin
     #   and lips, and an editor trained on that learns to redraw occluders (issue #12)
     realism: RealismFilterConfig = field(default_factory=RealismFilterConfig)
+    retrieval: MouthRetrievalConfig = field(default_factory=MouthRetrievalConfig)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.shard_size < 1:

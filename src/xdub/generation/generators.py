@@ -113,12 +113,14 @@ class ModelGenerator:
             if chunk.motion_crops is not None and len(chunk.motion_crops):
                 motion = encode_frames(self.codec, chunk.motion_crops)  # [1, C, F_m, h, w]
             condition = self.condition(chunk, motion)
+            init = None if chunk.start_crops is None else encode_frames(self.codec,
+                                                                        chunk.start_crops)
         if covered is not None:
             seen = latent_visibility(covered, condition.source_latents.shape[-2:], self.occluders)
             condition = dataclasses.replace(condition, source_visibility=seen.to(
                 condition.source_latents.device))
         with self.phase(self.dit):
-            latents = guided_sample(self.dit, condition, self.sampler, rng)
+            latents = guided_sample(self.dit, condition, self.sampler, rng, init)
         num = len(chunk.crops)
         with self.phase(self.codec):
             out = self.decode(latents)

@@ -121,8 +121,11 @@ def start_latents(dit: torch.nn.Module, cond: DiTConditioning) -> torch.Tensor:
 
 
 def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: SamplerSettings,
-                  rng: torch.Generator) -> torch.Tensor:
+                  rng: torch.Generator, init: torch.Tensor | None = None) -> torch.Tensor:
     """Clean latents `[B, C, F', h, w]` for `cond` (motion latents written back unchanged).
+
+    `init`: latents a partial denoise starts from instead of `start_latents` (e.g. stage 1
+    from retrieved real mouths, `xdub.train.retrieval`); unused at `denoise_strength` 1.
 
     Noise is drawn on the CPU `rng`, so a seed gives the same video on any device; the DiT's
     device and dtype place it.
@@ -150,7 +153,7 @@ def guided_sample(dit: torch.nn.Module, cond: DiTConditioning, settings: Sampler
                                reuse_from=settings.reuse_from_step)
     sigmas = settings.sigmas
     if diffusion.denoise_strength < 1.0:  # SDEdit: the start latents, noised to sigmas[0]
-        start = start_latents(dit, cond).to(noise)
+        start = (start_latents(dit, cond) if init is None else init).to(noise)
         noise = (1.0 - sigmas[0].item()) * start + sigmas[0].item() * noise
     border = None
     if diffusion.border_latents > 0:  # the crop's edge stays the source's (released setting)

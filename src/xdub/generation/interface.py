@@ -28,7 +28,9 @@ class ChunkInput:
     latent frame hears; `xdub.conditioning.group_audio_windows` regroups them), or None. ref_crops:
     [R, S, S, 3] uint8 or None. motion_crops: [M, S, S, 3] uint8, the previous chunk's output
     for this chunk's first M frames, or None. masks: [F, S, S] float in [0, 1], the region an
-    inpainting generator regenerates (None: its own default; editors ignore it).
+    inpainting generator regenerates (None: its own default; editors ignore it). start_crops:
+    [F, S, S, 3] uint8 what a partial denoise (`denoise_strength` < 1) starts from, encoded,
+    or None (the generator's own start, `xdub.generation.guided.start_latents`).
     """
 
     crops: np.ndarray
@@ -36,6 +38,7 @@ class ChunkInput:
     ref_crops: np.ndarray | None = None
     motion_crops: np.ndarray | None = None
     masks: np.ndarray | None = None
+    start_crops: np.ndarray | None = None
 
 
 class CropGenerator(Protocol):

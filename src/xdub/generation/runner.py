@@ -32,9 +32,10 @@ class ChunkRunner:
 
     def run(self, chunk: Chunk, crops: np.ndarray, audio_windows: torch.Tensor | None,
             ref_crops: np.ndarray | None = None, masks: np.ndarray | None = None,
-            ) -> dict[int, np.ndarray]:
+            starts: np.ndarray | None = None) -> dict[int, np.ndarray]:
         """Generate `chunk` from its `crops: [n, S, S, 3]` uint8 (`audio_windows: [L, W, D]`
-        for the padded length L, `masks: [n, S, S]`); returns `{frame: crop}` uint8 of the
+        for the padded length L, `masks: [n, S, S]`, `starts: [n, S, S, 3]` what a partial
+        denoise starts from); returns `{frame: crop}` uint8 of the
         frames that are final (the rest wait for the next chunk's cross-fade)."""
         gen, n = self.generator, chunk.length
         assert len(crops) == n, f"chunk of {n} frames got {len(crops)} crops"
@@ -45,8 +46,9 @@ class ChunkRunner:
             offset = chunk.start - prev_chunk.start
             motion = prev_out[offset: offset + gen.motion_frames]
         padded_masks = pad_frames(masks, length) if masks is not None else None
+        padded_starts = pad_frames(starts, length) if starts is not None else None
         out = gen.generate(ChunkInput(pad_frames(crops, length), audio_windows, ref_crops, motion,
-                                      padded_masks), self.rng)
+                                      padded_masks, padded_starts), self.rng)
         size = crops.shape[1]
         assert out.shape == (length, size, size, 3), f"generator returned {out.shape}"
         out = out[:n]
@@ -69,13 +71,15 @@ def generate_clip(generator: CropGenerator, crops: np.ndarray, audio_windows: np
                   chunk_frames: int, overlap: int, rng: torch.Generator,
                   ref_rng: np.random.Generator | None = None, ref_min_gap: int = 8,
                   masks: np.ndarray | None = None, ref_nearest: bool = False,
-                  ref_avoid: np.ndarray | None = None) -> np.ndarray:
+                  ref_avoid: np.ndarray | None = None, starts: np.ndarray | None = None
+                  ) -> np.ndarray:
     """New crops `[T, S, S, 3]` uint8 for a whole clip of aligned `crops: [T, S, S, 3]`.
 
     `audio_windows: [T, W, D]` (one per frame), `masks: [T, S, S]` (inpainting generators).
     Chunks of `chunk_frames` share `overlap` frames, as in `xdub dub`; each chunk's identity
     references are drawn from the clip's crops outside it (`select_reference_indices`, with
-    `ref_nearest` and `ref_avoid: [T]` bool).
+    `ref_nearest` and `ref_avoid: [T]` bool). `starts: [T, S, S, 3]`: what a partial
+    denoise starts from (None: the generator's own start).
     """
     total = len(crops)
     if audio_windows is not None:
@@ -97,8 +101,9 @@ def generate_clip(generator: CropGenerator, crops: np.ndarray, audio_windows: np
                                               ref_nearest, ref_avoid)
             refs = crops[chosen]
         chunk_masks = masks[chunk.start:chunk.stop] if masks is not None else None
+        chunk_starts = starts[chunk.start:chunk.stop] if starts is not None else None
         for k, crop in runner.run(chunk, crops[chunk.start:chunk.stop], windows, refs,
-                                  chunk_masks).items():
+                                  chunk_masks, chunk_starts).items():
             out[k] = crop
     assert not runner.pending, "frames left without a final crop"
     return out

@@ -219,7 +219,8 @@ def run_pairs(ctx: ChainContext) -> bool:
     )
 
     cfg = load(PairGenConfig, ctx.path(ctx.cfg.pairs))
-    judge = SyncJudge(SyncScorer.from_pretrained(ctx.scorer_dir)) if cfg.filters.use_sync else None
+    needs_scorer = cfg.filters.use_sync or cfg.retrieval.enabled  # retrieval follows its lips
+    judge = SyncJudge(SyncScorer.from_pretrained(ctx.scorer_dir)) if needs_scorer else None
     torch.set_num_threads(1)
     inpainter = load_inpainter(ctx.inpainter_dir)
     if ctx.cfg.robust_decoder_train and ctx.cfg.robust_decoder_pairs:

@@ -173,7 +173,7 @@ def with_decoder(inp: Inpainter, codec_dir: str | Path) -> Inpainter:
 
 def inpaint_generator(inp: Inpainter, num_steps: int, ref_scale: float | None = None,
                       audio_scale: float | None = None, composited: bool = False,
-                      ) -> InpaintGenerator:
+                      denoise_strength: float | None = None) -> InpaintGenerator:
     """The inpainter behind `CropGenerator`; without chunk masks it inpaints the template face.
 
     `motion_frames` are the pixel frames of the spec's motion latents. `composited`: return
@@ -181,7 +181,7 @@ def inpaint_generator(inp: Inpainter, num_steps: int, ref_scale: float | None = 
     """
     spec, codec = inp.spec, inp.codec
     settings = SamplerSettings(spec.diffusion, num_steps).with_overrides(
-        ref_scale=ref_scale, audio_scale=audio_scale)
+        ref_scale=ref_scale, audio_scale=audio_scale, denoise_strength=denoise_strength)
     motion = codec.pixel_frames(spec.motion_frames) if spec.motion_frames else 0
     size = spec.face.align.crop_size
     return InpaintGenerator(inp.dit, codec, inp.featurizer, size, settings, motion,
@@ -193,19 +193,23 @@ def inpaint_generator(inp: Inpainter, num_steps: int, ref_scale: float | None = 
 def inpaint_clip(inp: Inpainter, clip: PreparedClip, audio_windows: np.ndarray, num_steps: int,
                  generator: torch.Generator, ref_rng: np.random.Generator | None = None,
                  ref_scale: float | None = None, audio_scale: float | None = None,
-                 ref_avoid: np.ndarray | None = None) -> np.ndarray:
+                 ref_avoid: np.ndarray | None = None, starts: np.ndarray | None = None,
+                 denoise_strength: float | None = None) -> np.ndarray:
     """Regenerate the masked lower face of every frame driven by `audio_windows: [T, W, D]`.
 
     Chunks of `window_frames` share the motion frames (the runner `xdub dub` uses); their
-    references follow `spec.ref_choice` and avoid the frames `ref_avoid: [T]` marks. Returns
-    the raw decoded crops `[T, S, S, 3]` uint8 (not composited with the input).
+    references follow `spec.ref_choice` and avoid the frames `ref_avoid: [T]` marks. With
+    `starts: [T, S, S, 3]` and `denoise_strength` < 1 sampling starts from those crops noised
+    to that level (SDEdit). Returns the raw decoded crops `[T, S, S, 3]` uint8 (not composited
+    with the input).
     """
     spec = inp.spec
-    gen = inpaint_generator(inp, num_steps, ref_scale, audio_scale)
+    gen = inpaint_generator(inp, num_steps, ref_scale, audio_scale,
+                            denoise_strength=denoise_strength)
     if 2 * gen.motion_frames > spec.window_frames:  # the chunk plan's rule (overlap <= half)
         raise ConfigError(f"window_frames {spec.window_frames} is less than twice the "
                           f"{gen.motion_frames} motion frames")
     return generate_clip(gen, clip.crops.crops, audio_windows, spec.window_frames,
                          gen.motion_frames, generator, ref_rng, spec.ref_min_gap,
                          masks=clip.crops.masks, ref_nearest=spec.ref_choice == "nearest",
-                         ref_avoid=ref_avoid)
+                         ref_avoid=ref_avoid, starts=starts)

@@ -5,7 +5,9 @@ For source clip V with audio A (item i of the input list):
    length-matched to A by `match_length` (rule `DONOR_RULE`: read A' from its start, looping
    the whole track back-to-back when it is shorter, and cut to exactly len(A) samples);
 2. the inpainter regenerates V's masked lower face chunk by chunk driven by A' (guided
-   sampling, noise seeded by (donor_seed, i)) -> raw V'_raw;
+   sampling, noise seeded by (donor_seed, i)) -> raw V'_raw; with `PairGenConfig.retrieval`
+   it starts from V's own mouths that go best with A' (`xdub.train.retrieval`), and at
+   strength 0 those real mouths are V'_raw (`stage1_crops`);
 3. V' = V outside a feathered region, V'_raw inside (`composite`), so input and target differ
    only where the lips differ; the region (`composite_region`) is the inpainting mask or the
    clip's grown mouth region (`PairGenConfig.composite`); the pair is input (V', A) -> target
@@ -19,7 +21,7 @@ Work is cut into shards of `shard_size` consecutive items; shard k goes to proce
 (`--shard i/n`, or one per launched process: `xdub.sharding`). A finished shard is written atomically
 (`xdub.data.pairs.write_shard`); a rerun skips finished shards, so an interruption loses at
 most the shard in progress, and results do not depend on sharding (seeds are per item).
-Imports: numpy, torch, tqdm, xdub.{config, models, face, data, conditioning, train}.
+Imports: numpy, torch, tqdm, xdub.{config, errors, models, face, data, conditioning, train}.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ import torch
 from tqdm.auto import tqdm
 
 from xdub.config.face import BlendConfig
-from xdub.config.train import FilterConfig, PairGenConfig
+from xdub.config.train import FilterConfig, MouthRetrievalConfig, PairGenConfig
 from xdub.data.crops import PreparedClip, audio_windows_for, prepare_clip
 from xdub.data.manifest import PairRecord, pair_id, read_rows, summarize
 from xdub.data.pairs import checksum, merge_manifests, shard_done, shard_stem, write_shard
 from xdub.data.sources import ClipRecord, ClipSource
+from xdub.errors import ConfigError
 from xdub.face.align import warp_to_crop
 from xdub.face.blend import paste_back
 from xdub.face.mask import clip_mouth_region
@@ -47,6 +50,7 @@ from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
 from xdub.sharding import Worker, current_worker, num_shards, shard_items, shards_for
 from xdub.train.inpaint import Inpainter, inpaint_clip
 from xdub.train.realism import filter_by_realism
+from xdub.train.retrieval import best_path, frame_similarity, relit
 from xdub.types import AUDIO_SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -129,18 +133,38 @@ class SyncJudge:
         self.scorer = scorer.eval()
 
     @torch.no_grad()
-    def probability(self, frames: np.ndarray, landmarks: np.ndarray, boxes: np.ndarray,
-                    samples: np.ndarray, fps: float) -> float:
-        """frames [T, H, W, 3] uint8, landmarks [T, 68, 2], boxes [T, 4] px, samples [N] 16 kHz."""
+    def embeddings(self, frames: np.ndarray, landmarks: np.ndarray, boxes: np.ndarray,
+                   samples: np.ndarray, fps: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scorer's window embeddings (video, audio), each `[T - W + 1, D]`: frames
+        [T, H, W, 3] uint8, landmarks [T, 68, 2], boxes [T, 4] px, samples [N] 16 kHz."""
         cfg = self.scorer.cfg
-        if len(frames) < cfg.window_frames:
-            return float("nan")
         marks = landmarks.astype(np.float64)
         roll = eye_roll(marks[:, 36:42].mean(1), marks[:, 42:48].mean(1))
         crops = crop_mouths(frames, marks[:, 48:68], boxes.astype(np.float64), cfg, roll)
-        video_emb, audio_emb = self.scorer.clip_embeddings(
-            SyncScorer.normalize_crops(crops), log_mel(samples, cfg), fps)
+        return self.scorer.clip_embeddings(SyncScorer.normalize_crops(crops),
+                                           log_mel(samples, cfg), fps)
+
+    @torch.no_grad()
+    def probability(self, frames: np.ndarray, landmarks: np.ndarray, boxes: np.ndarray,
+                    samples: np.ndarray, fps: float) -> float:
+        """Mean P(in sync) (arguments as `embeddings`); NaN below one window of frames."""
+        if len(frames) < self.scorer.cfg.window_frames:
+            return float("nan")
+        video_emb, audio_emb = self.embeddings(frames, landmarks, boxes, samples, fps)
         return float(torch.sigmoid(self.scorer.sync_logit(video_emb, audio_emb)).mean())
+
+    def mouth_path(self, record: ClipRecord, samples: np.ndarray, cfg: MouthRetrievalConfig,
+                   allowed: np.ndarray | None = None) -> np.ndarray:
+        """For each frame of `record`, the frame of it whose lips go best with `samples` there
+        (`xdub.train.retrieval.best_path`; `allowed: [T]` bool); the frames themselves when the
+        clip is shorter than one scorer window."""
+        num, window = record.num_frames, self.scorer.cfg.window_frames
+        if num < window:
+            return np.arange(num)
+        video_emb, audio_emb = self.embeddings(record.frames, record.landmarks,
+                                               record.face_boxes, samples, record.fps)
+        similarity = frame_similarity(video_emb.numpy(), audio_emb.numpy(), num, window)
+        return best_path(similarity, cfg, allowed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +250,41 @@ def shuffled_source(crops: np.ndarray, samples: np.ndarray, key: int
     return np.roll(crops, shift, axis=0), speech, shift
 
 
+def stage1_crops(inp: Inpainter, judge: SyncJudge | None, cfg: PairGenConfig,
+                 record: ClipRecord, clip: PreparedClip, donor_audio: np.ndarray,
+                 generator: torch.Generator, ref_rng: np.random.Generator,
+                 occluders: np.ndarray | None) -> np.ndarray:
+    """Stage 1's raw crops `[T, S, S, 3]` uint8 of `clip` speaking `donor_audio`: the
+    inpainter from noise, or (`cfg.retrieval`) from the clip's own mouths that go best with
+    the donor audio, noised to `cfg.retrieval.strength` (at 0 those mouths as they are).
+    References, and retrieved frames, avoid frames whose lower face a known occluder covers."""
+    avoid = None if occluders is None else occluded_frames(occluders, clip.crops.masks)
+    starts, strength = None, None
+    if cfg.retrieval.enabled:
+        if judge is None:
+            raise ConfigError("pairs.retrieval needs the lip-sync scorer (no judge was given)")
+        path = judge.mouth_path(record, donor_audio, cfg.retrieval,
+                                None if avoid is None else ~avoid)
+        sources = clip.crops.crops[path]
+        if cfg.retrieval.match_light:
+            sources = relit(clip.crops.crops, path, composite_region(clip, cfg))
+        starts = compose_input(clip, sources, occluders, cfg)[0]
+        if cfg.retrieval.strength == 0.0:
+            return starts
+        strength = cfg.retrieval.strength
+    windows = audio_windows_for(inp.featurizer, donor_audio, clip.fps, clip.num_frames)
+    return inpaint_clip(inp, clip, windows, cfg.steps, generator, ref_rng, cfg.ref_scale,
+                        cfg.audio_scale, ref_avoid=avoid, starts=starts,
+                        denoise_strength=strength)
+
+
+def stage1_version(inp: Inpainter, cfg: PairGenConfig) -> str:
+    """The `model_version` of stage-1 pairs: the inpainter's, and its start when retrieved."""
+    if not cfg.retrieval.enabled:
+        return inp.version
+    return f"{inp.version}+retrieval{cfg.retrieval.strength:g}"
+
+
 @dataclass
 class PairGenerator:
     """Everything needed to turn input items into pairs."""
@@ -246,13 +305,11 @@ class PairGenerator:
         clip = self.prepare(record)
         donor = pick_donor(item, len(self.source), cfg.donor_seed)
         donor_audio = match_length(self.source.load_audio(donor), len(record.samples))
-        windows = audio_windows_for(inp.featurizer, donor_audio, clip.fps, clip.num_frames)
         noise_seed = int(np.random.SeedSequence([cfg.donor_seed, item]).generate_state(1)[0])
         occluders = known_occluders(record, clip)
-        raw = inpaint_clip(inp, clip, windows, cfg.steps, torch.Generator().manual_seed(noise_seed),
-                           np.random.default_rng([cfg.donor_seed, item, 1]),
-                           cfg.ref_scale, cfg.audio_scale, ref_avoid=None if occluders is None
-                           else occluded_frames(occluders, clip.crops.masks))
+        raw = stage1_crops(inp, self.judge, cfg, record, clip, donor_audio,
+                           torch.Generator().manual_seed(noise_seed),
+                           np.random.default_rng([cfg.donor_seed, item, 1]), occluders)
         edited, region, cover = compose_input(clip, raw, occluders, cfg)
         scores = self.score(record, clip, raw, edited, donor_audio, region)
         if occluders is not None:
@@ -262,7 +319,8 @@ class PairGenerator:
         if not reasons or cfg.keep_rejected:
             arrays = pair_arrays(clip, record, edited, region, donor_audio, occluders)
         return self._row(item, shard, record, clip, self.source.clip_id(donor), DONOR_RULE,
-                         {"noise": noise_seed, "pick": cfg.donor_seed}, donor, inp.version,
+                         {"noise": noise_seed, "pick": cfg.donor_seed}, donor,
+                         stage1_version(inp, cfg),
                          scores, reasons, arrays), arrays
 
     def _row(self, item: int, shard: int, record: ClipRecord, clip: PreparedClip, donor_clip: str,
