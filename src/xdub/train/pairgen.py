@@ -265,9 +265,8 @@ def stage1_crops(inp: Inpainter, judge: SyncJudge | None, cfg: PairGenConfig,
             raise ConfigError("pairs.retrieval needs the lip-sync scorer (no judge was given)")
         path = judge.mouth_path(record, donor_audio, cfg.retrieval,
                                 None if avoid is None else ~avoid)
-        sources = clip.crops.crops[path]
-        if cfg.retrieval.match_light:
-            sources = relit(clip.crops.crops, path, composite_region(clip, cfg))
+        sources = (relit(clip.crops.crops, path, composite_region(clip, cfg))
+                   if cfg.retrieval.match_light else clip.crops.crops[path])
         starts = compose_input(clip, sources, occluders, cfg)[0]
         if cfg.retrieval.strength == 0.0:
             return starts
