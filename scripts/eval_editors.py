@@ -17,6 +17,8 @@ Tune on a seed range (e.g. --seed-start 1500000) and report on the default held-
   --manifest src/xdub/assets/default   also store the table (copy, answer and the first
       editor's rows) in that default's manifest.json, under `metrics.issue12_heldout` (or
       --metrics-key), with the protocol spelled out (scripts/train_default.sh does this)
+  --strips docs/images/default_strips.png   the README's mouth strips (--strip-frames 8
+      timestamps per scenario, the first clip of each)
 Not importable (scripts/ is outside the package).
 """
 
@@ -36,6 +38,7 @@ from xdub.bench.runner import run_bench
 from xdub.config import replace
 from xdub.config.bench import BENCH_PRESETS
 from xdub.config.infer import InferConfig, SamplingConfig
+from xdub.media.image import write_png
 from xdub.pipeline import load_pipeline
 from xdub.types import Audio, Video
 
@@ -109,6 +112,22 @@ def figures(results: dict, methods: list[str]) -> dict:
     return out
 
 
+def stack_strips(folder: Path, scenarios: tuple[str, ...], gap: int = 24) -> np.ndarray:
+    """The bench's `<scenario>_mouth.png` strips of `folder`, one under the other, `gap` white
+    rows apart (RGB uint8)."""
+    import cv2
+
+    strips = [cv2.cvtColor(cv2.imread(str(folder / f"{name}_mouth.png")), cv2.COLOR_BGR2RGB)
+              for name in scenarios]
+    width = max(s.shape[1] for s in strips)
+    rows = []
+    for strip in strips:
+        pad = np.full((strip.shape[0] + gap, width, 3), 255, np.uint8)
+        pad[:strip.shape[0], :strip.shape[1]] = strip
+        rows.append(pad)
+    return np.concatenate(rows)[:-gap]
+
+
 def markdown(table: dict) -> str:
     keys = ["mouth_psnr_minus_copy", "open_corr_answer", "open_corr_input_leak",
             "leak_given_answer", "sync_vs_answer", "occluder_psnr_minus_copy", "flicker_ratio",
@@ -144,12 +163,18 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, default=None,
                         help="default folder whose manifest.json receives the first editor's table")
     parser.add_argument("--metrics-key", default="issue12_heldout")
+    parser.add_argument("--strip-frames", type=int, default=8,
+                        help="timestamps in each scenario's strip (issue #12 asks for 8)")
+    parser.add_argument("--strips", type=Path, default=None,
+                        help="also write every scenario's mouth strip (input | methods | "
+                             "answer), one under the other, to this PNG (the README's "
+                             "docs/images/default_strips.png)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     base = BENCH_PRESETS["default"]
     cfg = replace(base, scenarios=tuple(args.scenarios.split(",")), clips=args.clips,
                   duration=args.duration, duration_overrides={}, methods=("copy_input",), checkpoints=(),
-                  seed_start=args.seed_start,
+                  seed_start=args.seed_start, strip_frames=args.strip_frames,
                   metrics=replace(base.metrics, sync_scorer=args.sync_scorer))
     methods = [copy_input(MethodContext()), oracle(MethodContext())]
     names = []
@@ -177,6 +202,9 @@ def main() -> None:
     (args.out / "figures.json").write_text(json.dumps(table, indent=2, default=float))
     (args.out / "figures.md").write_text(markdown(table))
     print(markdown(table))
+    if args.strips is not None:
+        stacked = stack_strips(args.out / "bench" / "strips", cfg.scenarios)
+        print(f"wrote {write_png(args.strips, stacked)}")
     if args.manifest is not None and names:
         from xdub.train.export_default import update_metrics
 

@@ -55,6 +55,7 @@ from xdub.train.pairgen import (
     compose_input,
     known_occluders,
     psnr_outside,
+    runs_inpainter,
     stage1_crops,
 )
 
@@ -120,8 +121,10 @@ def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: 
                                for m, aff in zip(clip.crops.masks, clip.crops.affines)])
     outside = inpaint_region < 0.02
     boundary = (inpaint_region >= 0.02) & (inpaint_region < 0.98) & ~mouth
+    ran = pairs is None or runs_inpainter(pairs)  # retrieval at strength 0: nothing to judge
     row = {"scenario": scenario, "seed": seed,
-           "raw_outside_psnr": psnr_outside(raw, clip.crops.crops, clip.crops.masks)}
+           "raw_outside_psnr": psnr_outside(raw, clip.crops.crops, clip.crops.masks) if ran
+           else float("nan")}
     for name, frames in (("ours", ours), ("copy", a.frames), ("oracle", oracle)):
         row[f"{name}_mouth_psnr"] = psnr(frames, b.frames, mouth)
         row[f"{name}_outside_psnr"] = psnr(frames, b.frames, outside)

@@ -32,8 +32,10 @@ from xdub.train.inpaint import Inpainter, load_inpainter
 from xdub.train.pairgen import (
     PairGenerator,
     SyncJudge,
+    compose_input,
     failed_filters,
     generate_pairs,
+    known_occluders,
     match_length,
     pick_donor,
 )
@@ -381,6 +383,11 @@ def test_retrieval_starts_stage1_from_the_clip_s_own_mouths(inpainter_dir, singl
     np.testing.assert_array_equal(arrays["input_crops"][full], arrays["target_crops"][path][full])
     outside = arrays["mask"] == 0
     np.testing.assert_array_equal(arrays["input_crops"][outside], arrays["target_crops"][outside])
+    # Composited once: the feather mixes the retrieved crop and V as the stage-1 output's would.
+    clip = gen.prepare(record)
+    once = compose_input(clip, clip.crops.crops[path], known_occluders(record, clip), gen.cfg)[0]
+    np.testing.assert_array_equal(arrays["input_crops"], once)
+    assert np.isnan(row.scores["psnr_outside"]) and "psnr_outside" not in row.reasons
     gen.cfg = replace(gen.cfg, retrieval=replace(retrieved, strength=0.5))
     _, denoised = gen.make_pair(1, shard=0)
     gen.cfg = replace(gen.cfg, retrieval=replace(retrieved, enabled=False))

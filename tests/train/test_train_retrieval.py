@@ -118,12 +118,12 @@ def test_pair_yaml_loads(path):
     assert load(PairGenConfig, path).steps >= 1
 
 
-def test_the_retrieval_chain_differs_from_the_shipped_one_only_in_its_pairs():
+def test_the_shipped_chain_retrieves_its_stage1_mouths():
+    """The default's recipe: the plain stage-1 pairs, but started from retrieved real mouths at
+    strength 0 (the DiT does not draw them) scaled to each frame's light."""
     shipped = load(ChainConfig, CONFIGS / "chain_tiny.yaml")
-    retrieval = load(ChainConfig, CONFIGS / "chain_tiny_retrieval.yaml")
-    assert dataclasses.replace(retrieval, pairs=shipped.pairs) == shipped
-    pairs = load(PairGenConfig, CONFIGS / retrieval.pairs)
+    pairs = load(PairGenConfig, CONFIGS / shipped.pairs)
     assert pairs.retrieval.enabled and pairs.retrieval.strength == 0.0
     assert pairs.retrieval.match_light
     assert dataclasses.replace(pairs, retrieval=MouthRetrievalConfig()) == load(
-        PairGenConfig, CONFIGS / shipped.pairs)
+        PairGenConfig, CONFIGS / "pairs_tiny_stage2.yaml")

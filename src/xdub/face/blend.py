@@ -15,7 +15,7 @@ import numpy as np
 
 from xdub.config.face import BlendConfig
 from xdub.face.align import crop_footprint, warp_from_crop
-from xdub.face.mask import grow
+from xdub.face.mask import grow, outside_ring
 
 
 def _edge_feather(size: int, fraction: float) -> np.ndarray:
@@ -24,12 +24,6 @@ def _edge_feather(size: int, fraction: float) -> np.ndarray:
     idx = np.arange(size, dtype=np.float32) + 0.5
     edge = np.clip(np.minimum(idx, size - idx) / ramp, 0.0, 1.0)
     return np.minimum(edge[:, None], edge[None, :])
-
-
-def _ring(mask: np.ndarray, width_px: float) -> np.ndarray:
-    """Pixels within `width_px` outside the mask's support `[S, S]` float32 {0, 1}."""
-    inside = (mask > 0.02).astype(np.uint8)
-    return (grow(inside, max(1, round(width_px))) - inside).astype(np.float32)
 
 
 def match_mean_std(generated: np.ndarray, original: np.ndarray, ring: np.ndarray,
@@ -113,7 +107,7 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, affine: np.ndarray, cfg: Ble
     if cfg.color_match != "none":
         cover = warp_from_crop(_edge_feather(size, cfg.border_feather), affine, frame.shape,
                                "linear", region)
-        ring = warp_from_crop(_ring(weight_crop, cfg.ring * size), affine, frame.shape,
+        ring = warp_from_crop(outside_ring(weight_crop, cfg.ring * size).astype(np.float32), affine, frame.shape,
                               "linear", region) * (cover > 0.99)
         if cfg.color_match == "mean_std":
             generated = match_mean_std(generated, original, ring, cfg.max_gain)

@@ -26,6 +26,7 @@ from xdub.face.landmarks import (
     transform_points,
 )
 
+SUPPORT = 0.02  # a feathered mask's support: values above this are inside (touched by an edit)
 _SUPERSAMPLE = 4  # polygons are rasterised with 2 fractional bits (cv2 `shift`) for smooth edges
 
 
@@ -73,6 +74,14 @@ def grow(mask: np.ndarray, radius: int) -> np.ndarray:
     one dilation of face masks, paste weights and kept regions."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.dilate(mask, kernel)
+
+
+def outside_ring(mask: np.ndarray, width_px: float) -> np.ndarray:
+    """`[S, S]` bool: the pixels within `width_px` (at least 1) outside the support of the
+    feathered `mask: [S, S]` (values above `SUPPORT`): the skin that measures colour or light
+    next to an edit."""
+    inside = (mask > SUPPORT).astype(np.uint8)
+    return grow(inside, max(1, round(width_px))).astype(bool) & ~inside.astype(bool)
 
 
 def _rasterise(polygon: np.ndarray, shape: tuple[int, int], grow_px: float,

@@ -43,7 +43,7 @@ from xdub.data.sources import ClipRecord, ClipSource
 from xdub.errors import ConfigError
 from xdub.face.align import warp_to_crop
 from xdub.face.blend import paste_back
-from xdub.face.mask import clip_mouth_region
+from xdub.face.mask import SUPPORT, clip_mouth_region
 from xdub.generation import composite
 from xdub.models.syncnet import SyncScorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 DONOR_RULE = "loop-from-start,trim"
 SHUFFLE_RULE = "shuffle"  # ShufflePairGenerator's donor rule and model version
 PRIOR_ONLY = "prior_only"  # the reason a self-made pair is not accepted (the lip prior's only)
-_OUTSIDE = 0.02  # mask values below this count as "outside" (untouched by the composite)
 _INSIDE = 0.5  # ... and above this as "inside" for the flicker measure
 
 
@@ -84,8 +83,9 @@ def match_length(donor: np.ndarray, num_samples: int) -> np.ndarray:
 
 
 def psnr_outside(generated: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
-    """PSNR (dB, peak 255) of `[T, S, S, 3]` uint8 crops where `mask: [T, S, S]` < 0.02."""
-    outside = mask < _OUTSIDE
+    """PSNR (dB, peak 255) of `[T, S, S, 3]` uint8 crops outside the support of
+    `mask: [T, S, S]` (`SUPPORT`)."""
+    outside = mask <= SUPPORT
     if not outside.any():
         return float("nan")
     diff = generated.astype(np.float64) - original.astype(np.float64)
@@ -109,9 +109,11 @@ def temporal_jump(generated: np.ndarray, original: np.ndarray, mask: np.ndarray)
 
 
 def failed_filters(scores: dict[str, float], cfg: FilterConfig) -> list[str]:
-    """Names of the filters a pair fails (empty = accepted). NaN sync scores fail when used."""
+    """Names of the filters a pair fails (empty = accepted). NaN sync scores fail when used;
+    a NaN outside PSNR (no inpainter output to judge: `runs_inpainter`) passes."""
+    outside = scores["psnr_outside"]
     checks = {
-        "psnr_outside": scores["psnr_outside"] >= cfg.min_psnr_outside,
+        "psnr_outside": bool(np.isnan(outside)) or outside >= cfg.min_psnr_outside,
         "temporal_jump": scores["temporal_jump"] <= cfg.max_temporal_jump,
     }
     if cfg.use_sync:
@@ -254,10 +256,12 @@ def stage1_crops(inp: Inpainter, judge: SyncJudge | None, cfg: PairGenConfig,
                  record: ClipRecord, clip: PreparedClip, donor_audio: np.ndarray,
                  generator: torch.Generator, ref_rng: np.random.Generator,
                  occluders: np.ndarray | None) -> np.ndarray:
-    """Stage 1's raw crops `[T, S, S, 3]` uint8 of `clip` speaking `donor_audio`: the
-    inpainter from noise, or (`cfg.retrieval`) from the clip's own mouths that go best with
-    the donor audio, noised to `cfg.retrieval.strength` (at 0 those mouths as they are).
-    References, and retrieved frames, avoid frames whose lower face a known occluder covers."""
+    """Stage 1's raw crops `[T, S, S, 3]` uint8 of `clip` speaking `donor_audio`, not yet
+    composited into V (`compose_input` does that, once): the inpainter from noise, or
+    (`cfg.retrieval`) from the clip's own mouths that go best with the donor audio, composited
+    into V and noised to `cfg.retrieval.strength`; at strength 0 (`runs_inpainter` False) the
+    retrieved crops themselves. References, and retrieved frames, avoid frames whose lower
+    face a known occluder covers."""
     avoid = None if occluders is None else occluded_frames(occluders, clip.crops.masks)
     starts, strength = None, None
     if cfg.retrieval.enabled:
@@ -267,14 +271,19 @@ def stage1_crops(inp: Inpainter, judge: SyncJudge | None, cfg: PairGenConfig,
                                 None if avoid is None else ~avoid)
         sources = (relit(clip.crops.crops, path, composite_region(clip, cfg))
                    if cfg.retrieval.match_light else clip.crops.crops[path])
+        if not runs_inpainter(cfg):
+            return sources
         starts = compose_input(clip, sources, occluders, cfg)[0]
-        if cfg.retrieval.strength == 0.0:
-            return starts
         strength = cfg.retrieval.strength
     windows = audio_windows_for(inp.featurizer, donor_audio, clip.fps, clip.num_frames)
     return inpaint_clip(inp, clip, windows, cfg.steps, generator, ref_rng, cfg.ref_scale,
                         cfg.audio_scale, ref_avoid=avoid, starts=starts,
                         denoise_strength=strength)
+
+
+def runs_inpainter(cfg: PairGenConfig) -> bool:
+    """Whether stage 1's DiT makes V'_raw (not so for retrieval at strength 0)."""
+    return not (cfg.retrieval.enabled and cfg.retrieval.strength == 0.0)
 
 
 def stage1_version(inp: Inpainter, cfg: PairGenConfig) -> str:
@@ -345,10 +354,12 @@ class PairGenerator:
               donor_audio: np.ndarray, region: np.ndarray) -> dict[str, float]:
         """Filter scores of one pair (sync scores NaN without a judge); `region`: where the
         composite took V' (raw PSNR is still judged outside the whole inpainting mask)."""
-        c = clip.crops
-        scores = {"psnr_outside": psnr_outside(raw, c.crops, c.masks),
+        c, nan = clip.crops, float("nan")
+        # Outside the mask the inpainter should give V back; retrieved crops are other frames
+        # there, which the composite never takes: nothing to judge.
+        outside = psnr_outside(raw, c.crops, c.masks) if runs_inpainter(self.cfg) else nan
+        scores = {"psnr_outside": outside,
                   "temporal_jump": temporal_jump(edited, c.crops, region)}
-        nan = float("nan")
         scores.update(donor_sync=nan, source_sync=nan, original_sync=nan)
         if self.judge is not None:
             blend = BlendConfig(color_match="none")

@@ -13,6 +13,8 @@ similarity, and sources fewer than `min_gap` frames from their frame are out (V'
 there would be the answer: a pair that rewards copying); a step to the next source frame is free (the real motion plays on), showing the
 same frame again costs `hold_cost`, any other cut `jump_cost`, and a source far in time from
 its frame costs `distance_cost` per clip length (light and pose drift within a clip).
+The retrieved crops are whole crops of other frames; the caller composites them into V once,
+as it composites stage 1's output.
 With `match_light` each retrieved crop is scaled per channel by the ratio of its frame's light
 to its source frame's (`relit`), measured on the same skin ring around the composite region
 (the crops are aligned, so the ring lies on the same skin in both).
@@ -24,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from xdub.config.train import MouthRetrievalConfig
-from xdub.face.mask import grow
+from xdub.face.mask import outside_ring
 
 RING_PX = 3  # width of the skin ring around the composite region that measures the light
 
@@ -76,10 +78,9 @@ def relit(crops: np.ndarray, path: np.ndarray, region: np.ndarray) -> np.ndarray
     """`crops[path]` (`[T, S, S, 3]` uint8) with each frame scaled per channel to the light of
     frame t of `crops`: the ratio of the two frames' mean colour on a `RING_PX` ring just
     outside `region: [T, S, S]` (in [0, 1]), clamped to [0.5, 2]."""
-    inside = region > 0.02
     out = np.empty_like(crops)
     for t, s in enumerate(path):
-        ring = grow(inside[t].astype(np.uint8), RING_PX).astype(bool) & ~inside[t]
+        ring = outside_ring(region[t], RING_PX)
         if not ring.any():
             out[t] = crops[s]
             continue
