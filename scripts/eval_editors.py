@@ -17,7 +17,7 @@ Tune on a seed range (e.g. --seed-start 1500000) and report on the default held-
   --manifest src/xdub/assets/default   also store the table (copy, answer and the first
       editor's rows) in that default's manifest.json, under `metrics.issue12_heldout` (or
       --metrics-key), with the protocol spelled out (scripts/train_default.sh does this)
-  --strips docs/images/default_strips.png   the README's mouth strips (--strip-frames 8
+  --strips docs/images/default_strips.jpg   the README's mouth strips (--strip-frames 8
       timestamps per scenario, the first clip of each)
 Not importable (scripts/ is outside the package).
 """
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xdub.atomic import write_bytes_atomic
 from xdub.bench.methods import DubMethod, MethodContext, copy_input, oracle, pipeline_chunk_starts
 from xdub.bench.runner import run_bench
 from xdub.config import replace
@@ -128,6 +129,19 @@ def stack_strips(folder: Path, scenarios: tuple[str, ...], gap: int = 24) -> np.
     return np.concatenate(rows)[:-gap]
 
 
+def write_image(path: Path, image: np.ndarray) -> Path:
+    """RGB uint8 as a PNG, or as a JPEG (quality 90) when `path` ends in .jpg: the skin noise of
+    the engine's faces makes a whole-README strip several MB as a PNG."""
+    if path.suffix.lower() not in (".jpg", ".jpeg"):
+        return write_png(path, image)
+    import cv2
+
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok, f"cannot encode {path}"
+    return write_bytes_atomic(path, data.tobytes())
+
+
 def markdown(table: dict) -> str:
     keys = ["mouth_psnr_minus_copy", "open_corr_answer", "open_corr_input_leak",
             "leak_given_answer", "sync_vs_answer", "occluder_psnr_minus_copy", "flicker_ratio",
@@ -168,7 +182,7 @@ def main() -> None:
     parser.add_argument("--strips", type=Path, default=None,
                         help="also write every scenario's mouth strip (input | methods | "
                              "answer), one under the other, to this PNG (the README's "
-                             "docs/images/default_strips.png)")
+                             "docs/images/default_strips.jpg)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     base = BENCH_PRESETS["default"]
@@ -204,7 +218,7 @@ def main() -> None:
     print(markdown(table))
     if args.strips is not None:
         stacked = stack_strips(args.out / "bench" / "strips", cfg.scenarios)
-        print(f"wrote {write_png(args.strips, stacked)}")
+        print(f"wrote {write_image(args.strips, stacked)}")
     if args.manifest is not None and names:
         from xdub.train.export_default import update_metrics
 

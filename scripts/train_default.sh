@@ -11,7 +11,7 @@
 # 3. the issue-#12 figures of the copied default (scripts/eval_editors.py on the held-out bench
 #    seeds, 6 scenarios x 2 clips x 2 s, as the README table) are written into its
 #    manifest.json (metrics.issue12_heldout), and its mouth strips (input | copy | exact render
-#    | default | answer, 8 timestamps per scenario) into docs/images/default_strips.png.
+#    | default | answer, 8 timestamps per scenario) into docs/images/default_strips.jpg.
 # Every step uses one thread per process (shared CPUs); OUT/chain_times.json has the wall time
 # of each step.
 set -euo pipefail
@@ -25,5 +25,5 @@ rm -rf src/xdub/assets/default
 cp -r "$OUT/default" src/xdub/assets/default
 
 python scripts/eval_editors.py --editor default=src/xdub/assets/default --out "$OUT/eval" \
-  --clips 2 --duration 2 --manifest src/xdub/assets/default --strips docs/images/default_strips.png
+  --clips 2 --duration 2 --manifest src/xdub/assets/default --strips docs/images/default_strips.jpg
 cat "$OUT/chain_times.json"
