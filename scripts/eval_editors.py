@@ -33,13 +33,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xdub.atomic import write_bytes_atomic
 from xdub.bench.methods import DubMethod, MethodContext, copy_input, oracle, pipeline_chunk_starts
 from xdub.bench.runner import run_bench
 from xdub.config import replace
 from xdub.config.bench import BENCH_PRESETS
 from xdub.config.infer import InferConfig, SamplingConfig
-from xdub.media.image import write_png
+from xdub.media.image import write_image
 from xdub.pipeline import load_pipeline
 from xdub.types import Audio, Video
 
@@ -129,19 +128,6 @@ def stack_strips(folder: Path, scenarios: tuple[str, ...], gap: int = 24) -> np.
     return np.concatenate(rows)[:-gap]
 
 
-def write_image(path: Path, image: np.ndarray) -> Path:
-    """RGB uint8 as a PNG, or as a JPEG (quality 90) when `path` ends in .jpg: the skin noise of
-    the engine's faces makes a whole-README strip several MB as a PNG."""
-    if path.suffix.lower() not in (".jpg", ".jpeg"):
-        return write_png(path, image)
-    import cv2
-
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok, f"cannot encode {path}"
-    return write_bytes_atomic(path, data.tobytes())
-
-
 def markdown(table: dict) -> str:
     keys = ["mouth_psnr_minus_copy", "open_corr_answer", "open_corr_input_leak",
             "leak_given_answer", "sync_vs_answer", "occluder_psnr_minus_copy", "flicker_ratio",
@@ -181,7 +167,7 @@ def main() -> None:
                         help="timestamps in each scenario's strip (issue #12 asks for 8)")
     parser.add_argument("--strips", type=Path, default=None,
                         help="also write every scenario's mouth strip (input | methods | "
-                             "answer), one under the other, to this PNG (the README's "
+                             "answer), one under the other, to this PNG or .jpg (the README's "
                              "docs/images/default_strips.jpg)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -218,7 +204,8 @@ def main() -> None:
     print(markdown(table))
     if args.strips is not None:
         stacked = stack_strips(args.out / "bench" / "strips", cfg.scenarios)
-        print(f"wrote {write_image(args.strips, stacked)}")
+        # JPEG 90: the skin noise of the engine's faces makes the whole strip 3.7 MB as a PNG
+        print(f"wrote {write_image(args.strips, stacked, jpeg_quality=90)}")
     if args.manifest is not None and names:
         from xdub.train.export_default import update_metrics
 

@@ -45,6 +45,7 @@ from xdub.data.crops import audio_windows_for, prepare_clip
 from xdub.data.sources import ClipRecord
 from xdub.face.align import warp_from_crop
 from xdub.face.blend import paste_back
+from xdub.face.mask import SUPPORT
 from xdub.generation import composite
 from xdub.models.syncnet import SyncScorer, load_shipped_scorer
 from xdub.models.syncnet_features import crop_mouths, eye_roll, log_mel
@@ -119,8 +120,8 @@ def evaluate_pair(inp, scorer, scenario: str, seed: int, seconds: float, steps: 
     shape = a.frames.shape[:3]
     inpaint_region = np.stack([warp_from_crop(m, aff, shape[1:], "linear")
                                for m, aff in zip(clip.crops.masks, clip.crops.affines)])
-    outside = inpaint_region < 0.02
-    boundary = (inpaint_region >= 0.02) & (inpaint_region < 0.98) & ~mouth
+    outside = inpaint_region < SUPPORT
+    boundary = (inpaint_region >= SUPPORT) & (inpaint_region < 0.98) & ~mouth
     ran = pairs is None or runs_inpainter(pairs)  # retrieval at strength 0: nothing to judge
     row = {"scenario": scenario, "seed": seed,
            "raw_outside_psnr": psnr_outside(raw, clip.crops.crops, clip.crops.masks) if ran

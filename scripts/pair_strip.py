@@ -20,6 +20,7 @@ import numpy as np
 
 from xdub.bench.figures import frame_strip, sample_frames
 from xdub.data.pairs import PairStore
+from xdub.media.image import write_image
 
 
 def enlarged(crops: np.ndarray, scale: int) -> np.ndarray:
@@ -58,8 +59,7 @@ def main() -> None:
         raise SystemExit("no accepted pairs in the store")
     picks = sample_frames(len(columns[0][1]), args.times)
     strip = frame_strip(columns, picks, max_side=10_000)
-    cv2.imwrite(str(args.out), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
-    print(args.out)
+    print(write_image(args.out, strip))
 
 
 if __name__ == "__main__":

@@ -107,8 +107,8 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, affine: np.ndarray, cfg: Ble
     if cfg.color_match != "none":
         cover = warp_from_crop(_edge_feather(size, cfg.border_feather), affine, frame.shape,
                                "linear", region)
-        ring = warp_from_crop(outside_ring(weight_crop, cfg.ring * size).astype(np.float32), affine, frame.shape,
-                              "linear", region) * (cover > 0.99)
+        ring = outside_ring(weight_crop, cfg.ring * size).astype(np.float32)
+        ring = warp_from_crop(ring, affine, frame.shape, "linear", region) * (cover > 0.99)
         if cfg.color_match == "mean_std":
             generated = match_mean_std(generated, original, ring, cfg.max_gain)
         else:

@@ -10,9 +10,10 @@ concatenative idea (Bregler et al., "Video Rewrite", 1997) used only to start st
 
 The path is a Viterbi search over source frames: the score of a frame is its lips-to-audio
 similarity, and sources fewer than `min_gap` frames from their frame are out (V's own lips
-there would be the answer: a pair that rewards copying); a step to the next source frame is free (the real motion plays on), showing the
-same frame again costs `hold_cost`, any other cut `jump_cost`, and a source far in time from
-its frame costs `distance_cost` per clip length (light and pose drift within a clip).
+there would be the answer: a pair that rewards copying); a step to the next source frame is
+free (the real motion plays on), showing the same frame again costs `hold_cost`, any other
+cut `jump_cost`, and a source far in time from its frame costs `distance_cost` per clip length
+(light and pose drift within a clip).
 The retrieved crops are whole crops of other frames; the caller composites them into V once,
 as it composites stage 1's output.
 With `match_light` each retrieved crop is scaled per channel by the ratio of its frame's light
